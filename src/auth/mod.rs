@@ -1,0 +1,3 @@
+//! Credentials: the Adobe IMS OAuth server-to-server token and the Zoho OAuth client.
+
+pub mod ims;

@@ -1,0 +1,225 @@
+//! Command-line definitions only: no logic lives here (see `lib.rs` for dispatch).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "provision",
+    version,
+    about = "Connect Zoho CRM to Adobe Experience Platform, declaratively and safely re-runnable",
+    long_about = "provision reads one TOML profile (Zoho OAuth credentials, Adobe IMS settings, which Zoho \
+modules go to which dataset, mapping, schedule) and converges Adobe Experience Platform on it: the Zoho CRM \
+base connection, then per module the source connection, dataset, target connection, mapping set and dataflow.\n\n\
+The profile is the positional PROFILE argument, else $PROVISION_PROFILE, else profiles/default.toml.",
+    after_help = "Exit codes: 0 success, 1 the command failed, 2 changes pending (plan --detailed-exitcode), \
+64 usage error, 78 invalid profile.\nLogs go to stderr; RUST_LOG overrides -v/-q (e.g. RUST_LOG=provision=debug)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Output format on stdout: `human` tables or exactly one JSON document.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// More log detail on stderr (-v: info per request, -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ZohoSpecState {
+    Listed,
+    Unlisted,
+    Removed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or update the base connection and, per module, the source connection, dataset,
+    /// target connection, mapping set and dataflow. Prints the plan, then the result.
+    Apply(ApplyArgs),
+    /// Show what `apply` would change, without writing anything.
+    Plan(PlanArgs),
+    /// Delete what the profile manages, in reverse dependency order.
+    Destroy(DestroyArgs),
+    /// List the Zoho modules the base connection sees, or one module's columns and sample rows.
+    Explore(ExploreArgs),
+    /// Show each managed dataflow's state, schedule and last runs; `--wait` blocks until they finish.
+    Status(StatusArgs),
+    /// Preflight without writes: profile, IMS token, org/sandbox, Zoho spec, Zoho refresh, modules, datasets.
+    Check(ProfileArg),
+    /// Zoho OAuth helpers: exchange a grant token, list modules straight from Zoho.
+    #[command(subcommand)]
+    Zoho(ZohoCommand),
+    /// Run a local, in-memory stand-in for IMS, Zoho and the AEP APIs (for demos and tests).
+    Emulator(EmulatorArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProfileArg {
+    /// The profile (TOML). Default: $PROVISION_PROFILE, then profiles/default.toml.
+    pub profile: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub profile: ProfileArg,
+    /// Do not ask for confirmation (a prompt is shown only when stdin is a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// How many modules to converge at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Also delete the datasets of modules removed from the profile (kept by default).
+    #[arg(long)]
+    pub include_datasets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub profile: ProfileArg,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan the deletion of datasets of modules removed from the profile, as `apply --include-datasets` would.
+    #[arg(long)]
+    pub include_datasets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub profile: ProfileArg,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Also delete datasets that provision created.
+    #[arg(long)]
+    pub include_datasets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExploreArgs {
+    /// The profile, then optionally a module. A single argument that is not a file (and does not end
+    /// in .toml) is taken as MODULE, with the default profile.
+    #[arg(value_name = "PROFILE|MODULE", num_args = 0..=2)]
+    pub args: Vec<String>,
+    /// Add up to N sample rows (only for modules that can be previewed).
+    #[arg(long, value_name = "N")]
+    pub preview: Option<u32>,
+    /// Create the base connection first if it does not exist yet (nothing else is created).
+    #[arg(long)]
+    pub create_connection: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub profile: ProfileArg,
+    /// How many of the newest runs to show per dataflow.
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+    /// Block until every dataflow's newest run has finished; exit 1 if any failed.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this long (e.g. 90s, 30m).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30m")]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZohoCommand {
+    /// Exchange a Zoho grant token (authorization code) for access and refresh tokens.
+    Token(ZohoTokenArgs),
+    /// Refresh the access token and list modules straight from Zoho's API.
+    Modules(ProfileArg),
+}
+
+#[derive(Debug, Args)]
+pub struct ZohoTokenArgs {
+    /// Profile to read the Zoho client id/secret and region from (optional).
+    pub profile: Option<PathBuf>,
+    /// The grant token, or the whole redirect URL Zoho sent you to (its data centre is then used).
+    #[arg(long)]
+    pub code: String,
+    /// Zoho data centre: us eu in au jp cn ca sa uk.
+    #[arg(long, conflicts_with = "accounts_url")]
+    pub region: Option<String>,
+    /// Zoho accounts server, e.g. https://accounts.zoho.eu.
+    #[arg(long)]
+    pub accounts_url: Option<String>,
+    /// Zoho client id (default: the profile's zoho.client_id).
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Name of the environment variable that holds the client secret (secrets are never flags).
+    #[arg(long, value_name = "VAR")]
+    pub client_secret_env: Option<String>,
+    /// Redirect URI registered for a web client; omit it for a Self Client.
+    #[arg(long)]
+    pub redirect_uri: Option<String>,
+    /// Write the refresh token to FILE (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub write: Option<PathBuf>,
+    /// Overwrite FILE given to --write.
+    #[arg(long, requires = "write")]
+    pub force: bool,
+    /// Print the refresh token on stdout.
+    #[arg(long)]
+    pub show: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct EmulatorArgs {
+    /// Address to listen on; port 0 picks a free port. The address is the first line on stdout.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Speed up the emulator's clock for dataflow runs (e.g. 720 makes an hourly flow run every 5 s).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Added latency for every request, e.g. 50ms.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub latency: Option<Duration>,
+    /// Answer 429 with Retry-After above this many requests per second.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate_limit: Option<u32>,
+    /// Share of requests (0.0-1.0) answered with a random 5xx.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_rate: f64,
+    /// For POSTs to this path (e.g. /data/foundation/flowservice/flows): commit the create, then
+    /// answer 504. Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub fail_after_commit: Vec<String>,
+    /// Lifetime of IMS access tokens, e.g. 2s (default 24h).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub token_ttl: Option<Duration>,
+    /// The Zoho CRM connection spec: `listed` (present and allowed by CRMToAEP), `unlisted`
+    /// (present, but missing from CRMToAEP's sources) or `removed` (as after Adobe's deprecation).
+    #[arg(long, value_enum, default_value_t = ZohoSpecState::Listed)]
+    pub zoho_spec: ZohoSpecState,
+    /// Seed for the random faults, so a run can be reproduced.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}

@@ -1,0 +1,76 @@
+//! The one error type at the edge of the program: every failure becomes a `CliError`
+//! whose `code` is the process exit code (contract §2).
+
+use std::fmt;
+
+/// Process exit codes, contract §2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success; for `plan --detailed-exitcode`, no changes.
+    Ok = 0,
+    /// The command ran and failed (API error, auth failure, a failed run under `status --wait`).
+    Failed = 1,
+    /// `plan --detailed-exitcode` only: success, changes pending.
+    ChangesPending = 2,
+    /// Usage error (bad flags).
+    Usage = 64,
+    /// Invalid profile.
+    Profile = 78,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// A failure with the exit code it maps to. The message is what the user reads on stderr.
+#[derive(Debug)]
+pub struct CliError {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+impl CliError {
+    pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            exit,
+            error: error.into(),
+        }
+    }
+
+    pub fn failed(error: impl Into<anyhow::Error>) -> Self {
+        Self::new(Exit::Failed, error)
+    }
+
+    pub fn usage(message: impl fmt::Display) -> Self {
+        Self::new(Exit::Usage, anyhow::anyhow!("{message}"))
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `{:#}` prints the whole context chain on one line: "creating flow ...: 400 ...".
+        write!(f, "{:#}", self.error)
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::failed(error)
+    }
+}
+
+impl From<crate::api::ApiError> for CliError {
+    fn from(error: crate::api::ApiError) -> Self {
+        Self::failed(error)
+    }
+}
+
+impl From<crate::profile::ProfileError> for CliError {
+    fn from(error: crate::profile::ProfileError) -> Self {
+        Self::new(Exit::Profile, error)
+    }
+}
+
+pub type CliResult<T = Exit> = Result<T, CliError>;

@@ -1,0 +1,20 @@
+//! Logs go to stderr; `-v`/`-q` pick the level and `RUST_LOG` overrides both.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::GlobalArgs;
+
+pub fn init(global: &GlobalArgs) {
+    let default = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "provision=info,warn",
+        (false, _) => "provision=debug,info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
