@@ -10,6 +10,7 @@ pub mod cli;
 pub mod emulator;
 pub mod error;
 pub mod logging;
+pub mod naming;
 pub mod output;
 pub mod profile;
 
