@@ -225,7 +225,13 @@ pub async fn get_connection(
     client: &AepClient,
     id: &ConnectionId,
 ) -> Result<Option<Connection>, ApiError> {
-    wire::get_first(client, Service::FlowService, &format!("{PATH}/{id}"), "connection").await
+    wire::get_first(
+        client,
+        Service::FlowService,
+        &format!("{PATH}/{id}"),
+        "connection",
+    )
+    .await
 }
 
 /// `GET /connections?{query}`, every page.

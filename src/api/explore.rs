@@ -99,7 +99,10 @@ impl Column {
     /// Whether the column holds a date-time, i.e. can be a delta column (reference §9.2).
     /// With only `meta.originalType` to go by, a `DateTime`/`Timestamp` source type counts.
     pub fn is_date_time(&self) -> bool {
-        if self.format().is_some_and(|f| f.eq_ignore_ascii_case("date-time")) {
+        if self
+            .format()
+            .is_some_and(|f| f.eq_ignore_ascii_case("date-time"))
+        {
             return true;
         }
         self.meta
@@ -185,12 +188,15 @@ mod tests {
     #[test]
     fn date_time_columns_are_recognised_in_both_shapes() {
         let col = |v: Value| serde_json::from_value::<Column>(v).unwrap();
-        assert!(col(json!({"name": "a", "xdm": {"type": "string", "format": "date-time"}}))
-            .is_date_time());
+        assert!(
+            col(json!({"name": "a", "xdm": {"type": "string", "format": "date-time"}}))
+                .is_date_time()
+        );
         assert!(col(json!({"name": "a", "meta:xdmType": "date-time"})).is_date_time());
         assert!(col(json!({"name": "a", "meta": {"originalType": "DateTime"}})).is_date_time());
-        assert!(!col(json!({"name": "a", "xdm": {"type": "string", "format": "date"}}))
-            .is_date_time());
+        assert!(
+            !col(json!({"name": "a", "xdm": {"type": "string", "format": "date"}})).is_date_time()
+        );
         assert!(!col(json!({"name": "a", "meta": {"originalType": "String"}})).is_date_time());
     }
 }

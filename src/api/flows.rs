@@ -364,7 +364,13 @@ pub async fn create_flow(client: &AepClient, new: &NewFlow) -> Result<Created<Fl
 
 /// `GET /flows/{id}`; `None` when it does not exist.
 pub async fn get_flow(client: &AepClient, id: &FlowId) -> Result<Option<Flow>, ApiError> {
-    wire::get_first(client, Service::FlowService, &format!("{PATH}/{id}"), "flow").await
+    wire::get_first(
+        client,
+        Service::FlowService,
+        &format!("{PATH}/{id}"),
+        "flow",
+    )
+    .await
 }
 
 /// `GET /flows?{query}`, every page. Documented filters: `id`, `name`, `description`,
@@ -458,7 +464,10 @@ mod tests {
             params.to_json(IntervalEncoding::Integer),
             json!({"startTime": 1_796_083_200, "frequency": "minute", "interval": 15, "backfill": true})
         );
-        assert_eq!(params.to_json(IntervalEncoding::String)["interval"], json!("15"));
+        assert_eq!(
+            params.to_json(IntervalEncoding::String)["interval"],
+            json!("15")
+        );
         let once = ScheduleParams {
             frequency: "once".into(),
             interval: Some(1),

@@ -190,10 +190,7 @@ fn activities<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Activity>, D::Error
         activites: Option<Vec<Activity>>,
     }
     let either = Either::deserialize(d)?;
-    Ok(either
-        .activities
-        .or(either.activites)
-        .unwrap_or_default())
+    Ok(either.activities.or(either.activites).unwrap_or_default())
 }
 
 /// The runs of `flow_ids`, every page: `GET /runs?property=flowId==a,b,c[&orderby=..][&limit=..]`,

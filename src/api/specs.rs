@@ -60,10 +60,7 @@ impl SpecRef<ConnectionSpecId> {
 
 impl SpecRef<FlowSpecId> {
     pub fn crm_to_aep() -> Self {
-        Self::new(
-            CRM_TO_AEP_FLOW_SPEC_ID.into(),
-            CRM_TO_AEP_FLOW_SPEC_VERSION,
-        )
+        Self::new(CRM_TO_AEP_FLOW_SPEC_ID.into(), CRM_TO_AEP_FLOW_SPEC_VERSION)
     }
 }
 
@@ -255,7 +252,10 @@ mod tests {
         let basic = spec.basic_auth().unwrap();
         assert_eq!(basic.required(), ["endpoint", "clientSecret"]);
         assert_eq!(basic.property_names(), ["clientSecret", "endpoint"]);
-        assert_eq!(basic.property_description("endpoint"), Some("the CRM endpoint"));
+        assert_eq!(
+            basic.property_description("endpoint"),
+            Some("the CRM endpoint")
+        );
         assert!(spec.auth_spec("OAuth 2 Refresh Code").is_none());
     }
 

@@ -107,9 +107,7 @@ pub(crate) async fn list<T: DeserializeOwned>(
     query: &Query,
     what: &str,
 ) -> Result<Vec<T>, ApiError> {
-    let items: Vec<Value> = client
-        .list_all(Service::FlowService, path, query)
-        .await?;
+    let items: Vec<Value> = client.list_all(Service::FlowService, path, query).await?;
     decode_items(&format!("GET {path}"), what, items)
 }
 
@@ -217,7 +215,9 @@ pub mod de {
         value
             .map(|n| {
                 u32::try_from(n).map_err(|_| {
-                    serde::de::Error::custom(format!("expected a small non-negative integer, got {n}"))
+                    serde::de::Error::custom(format!(
+                        "expected a small non-negative integer, got {n}"
+                    ))
                 })
             })
             .transpose()
@@ -343,7 +343,10 @@ mod tests {
     #[test]
     fn items_are_unwrapped_from_every_shape() {
         let call = "GET /x";
-        assert_eq!(unwrap_items(call, json!({"items": [1, 2]})).unwrap().len(), 2);
+        assert_eq!(
+            unwrap_items(call, json!({"items": [1, 2]})).unwrap().len(),
+            2
+        );
         assert_eq!(unwrap_items(call, json!([1])).unwrap().len(), 1);
         assert_eq!(unwrap_items(call, json!({"id": "a"})).unwrap().len(), 1);
         assert!(unwrap_items(call, json!({})).unwrap().is_empty());
