@@ -16,12 +16,14 @@ use super::ids::Etag;
 use crate::auth::ims::ImsAuth;
 use crate::profile::AdobeSettings;
 
-/// The three AEP services the tool calls, each under `{platform_url}/data/foundation/...`.
+/// The AEP services the tool calls, each under `{platform_url}/data/foundation/...`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
     FlowService,
     Catalog,
     DataPrep,
+    /// Read only, to check that the target schema exists (`schemas.rs`).
+    SchemaRegistry,
 }
 
 impl Service {
@@ -30,6 +32,7 @@ impl Service {
             Service::FlowService => "/data/foundation/flowservice",
             Service::Catalog => "/data/foundation/catalog",
             Service::DataPrep => "/data/foundation/conversion",
+            Service::SchemaRegistry => "/data/foundation/schemaregistry",
         }
     }
 }
@@ -229,6 +232,18 @@ impl AepClient {
         body: Option<&B>,
         if_match: Option<&Etag>,
     ) -> Result<T, ApiError> {
+        self.send_json_accept(method, url, body, if_match, None)
+            .await
+    }
+
+    async fn send_json_accept<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&B>,
+        if_match: Option<&Etag>,
+        accept: Option<&str>,
+    ) -> Result<T, ApiError> {
         let call = format!("{method} {}", url.path());
         let token = self.inner.ims.token().await?;
         let mut request = self
@@ -244,6 +259,9 @@ impl AepClient {
         }
         if let Some(etag) = if_match {
             request = request.header("If-Match", etag.as_str());
+        }
+        if let Some(accept) = accept {
+            request = request.header("Accept", accept);
         }
         let response = request
             .send()
@@ -269,6 +287,66 @@ impl AepClient {
         };
         serde_json::from_slice(bytes)
             .map_err(|e| ApiError::decode(&call, format!("unexpected response body: {e}")))
+    }
+}
+
+// Added for the resource layer (api branch): the Schema Registry answers a schema GET only
+// when `Accept` names an XDM format.
+impl AepClient {
+    /// GET with an explicit `Accept` header; 404 maps to `None`.
+    pub async fn get_opt_accept<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        path: &str,
+        query: &Query,
+        accept: &str,
+    ) -> Result<Option<T>, ApiError> {
+        let url = self.url(service, path, query);
+        match self
+            .send_json_accept(Method::GET, url, None::<&()>, None, Some(accept))
+            .await
+        {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// PUT of a whole resource (Data Prep mapping sets are updated this way).
+    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        service: Service,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ApiError> {
+        let url = self.url(service, path, &Query::new());
+        self.send_json(Method::PUT, url, Some(body), None).await
+    }
+
+    /// Like [`AepClient::list_all`], but stops following `_links.next.href` as soon as
+    /// `more(items so far)` says no (newest-first listings where only the first few matter).
+    pub async fn list_while<T: DeserializeOwned>(
+        &self,
+        service: Service,
+        path: &str,
+        query: &Query,
+        mut more: impl FnMut(&[T]) -> bool,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut url = self.url(service, path, query);
+        let mut items = Vec::new();
+        loop {
+            let page: Page<T> = self
+                .send_json(Method::GET, url.clone(), None::<&()>, None)
+                .await?;
+            items.extend(page.items);
+            if !more(&items) {
+                return Ok(items);
+            }
+            match page.links.and_then(|l| l.next).map(|n| n.href) {
+                Some(href) if !href.is_empty() => url = self.next_url(service, &url, &href),
+                _ => return Ok(items),
+            }
+        }
     }
 }
 

@@ -1,0 +1,291 @@
+//! Dataflow runs (reference §10.2): listed for many flows at once with one filtered, paged
+//! query (`property=flowId==a,b,c`). Run fields are spelled two ways (`activities`/`activites`,
+//! `etag`/`eTag`) and statuses come in several casings, so everything is read leniently.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use super::wire::{self, de, MAX_IDS_PER_QUERY};
+use super::{AepClient, ApiError, Etag, FlowId, Query, RunId, Service};
+
+const PATH: &str = "/runs";
+/// The page size for [`list_recent_runs`].
+const RECENT_PAGE_SIZE: usize = 100;
+
+/// A run as the service returns it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub id: RunId,
+    pub flow_id: FlowId,
+    /// Epoch milliseconds.
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub created_at: Option<i64>,
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub updated_at: Option<i64>,
+    #[serde(flatten, deserialize_with = "de::etag")]
+    pub etag: Option<Etag>,
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub metrics: RunMetrics,
+    /// `activities` (docs) or `activites` (OpenAPI).
+    #[serde(flatten, deserialize_with = "activities")]
+    pub activities: Vec<Activity>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunMetrics {
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub duration_summary: DurationSummary,
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub record_summary: RecordSummary,
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub status_summary: StatusSummary,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct DurationSummary {
+    /// Epoch milliseconds.
+    #[serde(rename = "startedAtUTC", default, deserialize_with = "de::opt_i64")]
+    pub started_at_utc: Option<i64>,
+    #[serde(rename = "completedAtUTC", default, deserialize_with = "de::opt_i64")]
+    pub completed_at_utc: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordSummary {
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub input_record_count: Option<u64>,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub output_record_count: Option<u64>,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub failed_record_count: Option<u64>,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub created_record_count: Option<u64>,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub skipped_record_count: Option<u64>,
+}
+
+/// `statusSummary` of a run or an activity.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct StatusSummary {
+    /// Normalised by [`normalize_status`]: `success`, `failed`, `in_progress`, ...; unknown
+    /// values are kept.
+    #[serde(default, deserialize_with = "normalized")]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "de::vec_or_null")]
+    pub errors: Vec<RunError>,
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub extensions: StatusExtensions,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct StatusExtensions {
+    #[serde(default, deserialize_with = "de::vec_or_null")]
+    pub errors: Vec<RunError>,
+}
+
+/// An error reported by a run or one of its activities, e.g. `CONNECTOR-2001-500`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunError {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub code: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub message: Option<String>,
+    #[serde(default, deserialize_with = "de::opt_u64")]
+    pub record_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Activity {
+    #[serde(default, deserialize_with = "de::opt_string")]
+    pub id: Option<String>,
+    /// e.g. `Copy Activity`, `Promotion Activity`.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "de::null_default")]
+    pub status_summary: StatusSummary,
+}
+
+/// Statuses after which a run changes no more.
+const FINISHED: &[&str] = &[
+    "success",
+    "completed",
+    "failed",
+    "partial_success",
+    "partial_failure",
+    "cancelled",
+    "canceled",
+];
+
+impl Run {
+    /// The normalised status, when the run reports one.
+    pub fn status(&self) -> Option<&str> {
+        self.metrics.status_summary.status.as_deref()
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.status().is_some_and(|s| FINISHED.contains(&s))
+    }
+
+    pub fn is_failed(&self) -> bool {
+        matches!(self.status(), Some("failed" | "partial_failure"))
+    }
+
+    pub fn started_at(&self) -> Option<i64> {
+        self.metrics.duration_summary.started_at_utc
+    }
+
+    pub fn completed_at(&self) -> Option<i64> {
+        self.metrics.duration_summary.completed_at_utc
+    }
+
+    /// Every error the run reports: its own, then its activities' (`statusSummary.errors` and
+    /// `statusSummary.extensions.errors`).
+    pub fn errors(&self) -> Vec<&RunError> {
+        let summaries = std::iter::once(&self.metrics.status_summary)
+            .chain(self.activities.iter().map(|a| &a.status_summary));
+        summaries
+            .flat_map(|s| s.errors.iter().chain(s.extensions.errors.iter()))
+            .collect()
+    }
+}
+
+/// Lower snake case: `Failed` -> `failed`, `inProgress` and `IN_PROGRESS` -> `in_progress`.
+pub fn normalize_status(status: &str) -> String {
+    let mut out = String::with_capacity(status.len() + 2);
+    let mut previous_lower = false;
+    for c in status.trim().chars() {
+        if c == '-' || c == ' ' || c == '_' {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+            previous_lower = false;
+            continue;
+        }
+        if c.is_uppercase() && previous_lower {
+            out.push('_');
+        }
+        previous_lower = c.is_lowercase() || c.is_ascii_digit();
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+fn normalized<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(de::opt_string(d)?.map(|s| normalize_status(&s)))
+}
+
+fn activities<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Activity>, D::Error> {
+    #[derive(Deserialize)]
+    struct Either {
+        #[serde(default)]
+        activities: Option<Vec<Activity>>,
+        #[serde(default)]
+        activites: Option<Vec<Activity>>,
+    }
+    let either = Either::deserialize(d)?;
+    Ok(either.activities.or(either.activites).unwrap_or_default())
+}
+
+/// The runs of `flow_ids`, every page: `GET /runs?property=flowId==a,b,c[&orderby=..][&limit=..]`,
+/// one query per [`MAX_IDS_PER_QUERY`] flows. `orderby` is e.g. `-createdAt` (newest first);
+/// the order holds within one query, not across chunks. No request is made for no flows.
+pub async fn list_runs(
+    client: &AepClient,
+    flow_ids: &[FlowId],
+    limit_per_page: Option<u32>,
+    orderby: Option<&str>,
+) -> Result<Vec<Run>, ApiError> {
+    let mut base = Query::new();
+    if let Some(orderby) = orderby {
+        base = base.param("orderby", orderby);
+    }
+    if let Some(limit) = limit_per_page {
+        base = base.param("limit", limit.to_string());
+    }
+    let ids: Vec<&str> = flow_ids.iter().map(FlowId::as_str).collect();
+    wire::list_by_ids(client, PATH, &base, "flowId", &ids, "run").await
+}
+
+/// `GET /runs?{query}`, every page, for filters [`list_runs`] does not cover (e.g. a time
+/// window on `metrics.durationSummary.startedAtUTC`, reference §10.2).
+pub async fn list_runs_query(client: &AepClient, query: &Query) -> Result<Vec<Run>, ApiError> {
+    wire::list(client, PATH, query, "run").await
+}
+
+/// The newest `per_flow` runs of each flow (newest first), reading pages of
+/// `orderby=-createdAt` only until every flow has `per_flow` runs or the runs run out, so that
+/// flows with long histories do not cost a page per hundred old runs.
+pub async fn list_recent_runs(
+    client: &AepClient,
+    flow_ids: &[FlowId],
+    per_flow: usize,
+) -> Result<Vec<Run>, ApiError> {
+    if per_flow == 0 {
+        return Ok(Vec::new());
+    }
+    let call = format!("GET {PATH}");
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<&str> = flow_ids
+        .iter()
+        .map(FlowId::as_str)
+        .filter(|id| seen.insert(*id))
+        .collect();
+    let mut out = Vec::new();
+    for chunk in unique.chunks(MAX_IDS_PER_QUERY) {
+        let page_size = (per_flow * chunk.len()).clamp(1, RECENT_PAGE_SIZE);
+        let query = Query::new()
+            .param("orderby", "-createdAt")
+            .param("limit", page_size.to_string())
+            .property_eq("flowId", chunk);
+        let items: Vec<Value> = client
+            .list_while(Service::FlowService, PATH, &query, |items: &[Value]| {
+                let mut counts: HashMap<&str, usize> = HashMap::new();
+                for item in items {
+                    if let Some(flow) = item.get("flowId").and_then(Value::as_str) {
+                        *counts.entry(flow).or_default() += 1;
+                    }
+                }
+                chunk
+                    .iter()
+                    .any(|id| counts.get(id).copied().unwrap_or(0) < per_flow)
+            })
+            .await?;
+        let runs: Vec<Run> = wire::decode_items(&call, "run", items)?;
+        let mut kept: HashMap<FlowId, usize> = HashMap::new();
+        for run in runs {
+            let count = kept.entry(run.flow_id.clone()).or_default();
+            if *count < per_flow {
+                *count += 1;
+                out.push(run);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_normalised_to_lower_snake_case() {
+        for (raw, want) in [
+            ("success", "success"),
+            ("Failed", "failed"),
+            ("inProgress", "in_progress"),
+            ("IN_PROGRESS", "in_progress"),
+            ("PARTIAL_SUCCESS", "partial_success"),
+            ("in-progress", "in_progress"),
+            ("somethingNew", "something_new"),
+        ] {
+            assert_eq!(normalize_status(raw), want, "{raw}");
+        }
+    }
+}
