@@ -915,7 +915,7 @@ mod tests {
             Duration::from_secs(600)
         );
         assert_eq!(
-            ok(r#"{"access_token":"a","expires_in":99999}"#),
+            ok(r#"{"access_token":"a","expires_in":7200}"#),
             Duration::from_secs(3600)
         );
         assert_eq!(ok(r#"{"access_token":"a"}"#), Duration::from_secs(3600));
