@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+use crate::profile::{check_url, ZohoRegion};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -195,7 +198,7 @@ pub enum ZohoCommand {
       --code 1000.xxxx --show
 Each exchange creates a new refresh token; Zoho keeps 20 per user and client and deletes the oldest."
     )]
-    Token(ZohoTokenArgs),
+    Token(Box<ZohoTokenArgs>),
     /// Refresh the access token and list modules straight from Zoho's API.
     Modules(ProfileArg),
 }
@@ -208,11 +211,11 @@ pub struct ZohoTokenArgs {
     #[arg(long)]
     pub code: String,
     /// Zoho data centre: us eu in au jp cn ca sa uk.
-    #[arg(long, conflicts_with = "accounts_url")]
-    pub region: Option<String>,
-    /// Zoho accounts server, e.g. https://accounts.zoho.eu.
-    #[arg(long)]
-    pub accounts_url: Option<String>,
+    #[arg(long, conflicts_with = "accounts_url", value_parser = parse_region)]
+    pub region: Option<ZohoRegion>,
+    /// Zoho accounts server, e.g. https://accounts.zoho.eu (https, or http to a loopback host).
+    #[arg(long, value_parser = parse_url)]
+    pub accounts_url: Option<Url>,
     /// Zoho client id (default: the profile's zoho.client_id).
     #[arg(long)]
     pub client_id: Option<String>,
@@ -264,4 +267,12 @@ pub struct EmulatorArgs {
     /// Seed for the random faults, so a run can be reproduced.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+fn parse_region(value: &str) -> Result<ZohoRegion, String> {
+    value.parse()
+}
+
+fn parse_url(value: &str) -> Result<Url, String> {
+    check_url(value)
 }

@@ -66,8 +66,17 @@ fn every_command_has_help() {
 
 #[test]
 fn usage_errors_exit_64() {
-    let cases: [&[&str]; 7] = [
+    let cases: [&[&str]; 9] = [
         &["--bogus"],
+        &["zoho", "token", "--code", "x", "--region", "mars"],
+        &[
+            "zoho",
+            "token",
+            "--code",
+            "x",
+            "--accounts-url",
+            "http://accounts.example.com",
+        ],
         &["apply", "--concurrency", "0"],
         &["plan", "--output", "yaml"],
         &["status", "--timeout", "soon"],

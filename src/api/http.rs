@@ -178,6 +178,17 @@ pub struct AepClient {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for AepClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AepClient")
+            .field("platform_url", &self.inner.platform_url.as_str())
+            .field("org_id", &self.inner.org_id)
+            .field("sandbox", &self.inner.sandbox)
+            .field("concurrency", &self.concurrency())
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     http: reqwest::Client,
     platform_url: Url,
@@ -413,19 +424,26 @@ impl AepClient {
         let mut token_renewed = false;
         loop {
             attempt += 1;
-            if let Some(until) = inner.throttle.until(&host) {
-                if until > deadline {
-                    let mut e = ApiError::status(&call, 429, b"", None);
-                    e.message = format!(
-                        "the service is rate limiting and asked to wait {}s, past this call's {}s deadline",
-                        until.saturating_duration_since(Instant::now()).as_secs(),
-                        options.deadline.as_secs()
-                    );
-                    return Err(e);
+            // Wait out any Retry-After on this host, then take a permit; if another task was
+            // throttled meanwhile, give the permit back and wait again.
+            let permit = loop {
+                if let Some(until) = inner.throttle.until(&host) {
+                    if until > deadline {
+                        let mut e = ApiError::status(&call, 429, b"", None);
+                        e.message = format!(
+                            "the service is rate limiting and asked to wait {}s, past this call's {}s deadline",
+                            until.saturating_duration_since(Instant::now()).as_secs(),
+                            options.deadline.as_secs()
+                        );
+                        return Err(e);
+                    }
+                    tokio::time::sleep_until(until.into()).await;
                 }
-                tokio::time::sleep_until(until.into()).await;
-            }
-            let permit = inner.limiter.acquire().await;
+                let permit = inner.limiter.acquire().await;
+                if inner.throttle.until(&host).is_none() {
+                    break permit;
+                }
+            };
             let token = inner.ims.token().await?;
             let result = self
                 .send_once(

@@ -5,6 +5,6 @@ pub mod error;
 pub mod http;
 pub mod ids;
 
-pub use error::ApiError;
-pub use http::{AepClient, Query, Service};
+pub use error::{ApiError, ApiErrorKind};
+pub use http::{AepClient, HttpOptions, Query, Service};
 pub use ids::*;

@@ -28,6 +28,15 @@ pub struct ImsAuth {
     cached: Mutex<Option<CachedToken>>,
 }
 
+impl std::fmt::Debug for ImsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImsAuth")
+            .field("token_url", &self.token_url.as_str())
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
 struct CachedToken {
     token: SecretString,
     refresh_at: Instant,

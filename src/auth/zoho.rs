@@ -392,6 +392,12 @@ pub struct ZohoOAuth {
     cached: Mutex<Option<CachedToken>>,
 }
 
+impl fmt::Debug for ZohoOAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZohoOAuth").finish_non_exhaustive()
+    }
+}
+
 struct CachedToken {
     accounts_url: Url,
     client_id: String,
