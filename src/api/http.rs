@@ -8,7 +8,8 @@
 //! - POST and PATCH only on 429 and on an expired token (`401013`), both of which mean the request
 //!   was rejected before it was processed. After a 5xx or a timeout a POST may have taken effect,
 //!   so the caller looks the object up instead of repeating it;
-//! - an expired token is replaced once per call, then the call is repeated;
+//! - after a 401 (`401013`: expired or invalid token) the token is replaced once per call and the
+//!   call repeated, whatever the method: the gateway rejected it before it was processed;
 //! - waits are exponential with full jitter, capped by [`HttpOptions::max_delay`], at most
 //!   [`HttpOptions::max_attempts`] attempts and never past [`HttpOptions::deadline`];
 //! - `Retry-After` (seconds or an HTTP date) is honoured and shared: after a 429 every task using
@@ -465,10 +466,11 @@ impl AepClient {
                 Err(error) => error,
             };
 
-            let wait = if error.is_expired_token() && !token_renewed {
+            // Any 401 was rejected before processing; reference §11 says to renew the token once.
+            let wait = if error.status == Some(401) && !token_renewed {
                 token_renewed = true;
                 inner.ims.invalidate_token(&token).await;
-                tracing::info!(call = %call, "access token rejected as expired; fetching a new one");
+                tracing::info!(call = %call, "access token rejected; fetching a new one");
                 Some(Duration::ZERO)
             } else if error.is_throttled() {
                 inner.limiter.on_throttle();
