@@ -568,7 +568,7 @@ async fn get_is_retried_after_a_timeout() {
     let server = MockServer::start().await;
     ims(&server, TOKEN, 86399).await;
     Mock::given(path(FLOWS))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(800)))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(1500)))
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
@@ -647,7 +647,7 @@ async fn post_is_not_retried_after_a_timeout() {
     ims(&server, TOKEN, 86399).await;
     Mock::given(method("POST"))
         .and(path(FLOWS))
-        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_millis(800)))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_millis(1500)))
         .mount(&server)
         .await;
     let error = client(
@@ -764,21 +764,34 @@ async fn retry_after_is_shared_by_every_task_and_concurrency_shrinks() {
                 .await
         })
     };
-    // Wait until the 429 has been answered, then start an unrelated call to the same host.
+    // Wait until the 429 has been answered and seen by the client, then start an unrelated call
+    // to the same host: it must wait for the Retry-After too.
     while requests_to(&server, FLOWS).await.is_empty() {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(client.concurrency(), 2, "halved after the 429");
-    let started = Instant::now();
+    let answered = Instant::now();
+    while client.concurrency() != 2 {
+        assert!(
+            answered.elapsed() < Duration::from_secs(5),
+            "concurrency never halved"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
     let _: Value = client
         .get(Service::Catalog, "/dataSets", &Query::new())
         .await
         .expect("other call");
     assert!(
-        started.elapsed() >= Duration::from_millis(800),
+        answered.elapsed() >= Duration::from_millis(800),
         "the other task waited for Retry-After too: {:?}",
-        started.elapsed()
+        answered.elapsed()
+    );
+    let catalog = requests_to(&server, "/data/foundation/catalog/dataSets").await;
+    assert_eq!(
+        catalog.len(),
+        1,
+        "the other call was sent once, after the wait"
     );
     throttled.await.expect("join").expect("retried");
 }
