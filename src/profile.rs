@@ -960,6 +960,14 @@ fn parse_with(
         },
     };
 
+    if text.trim().is_empty() {
+        walk.report.add(
+            "",
+            At::Nowhere,
+            "the profile is empty; start from profiles/example.toml (every key is described in docs/profile.md)",
+        );
+        return Err(walk.report.into_error());
+    }
     let document = match toml::de::DeTable::parse(text) {
         Ok(document) => document,
         Err(e) => {

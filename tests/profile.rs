@@ -680,6 +680,12 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        name: "empty file",
+        edit: |_| String::from("\n  \n"),
+        env: &[],
+        expect: &["p.toml: the profile is empty", "profiles/example.toml"],
+    },
+    Case {
         name: "unknown key in an override",
         edit: |t| t,
         env: &[("PROVISION_ADOBE__CLIENT_SECRT", "x")],
