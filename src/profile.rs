@@ -92,7 +92,9 @@ pub enum DatasetTarget {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mapping {
     /// `mapping = "auto"`: one attribute mapping per explored column: `<column>` -> `{prefix}.<column>`.
-    Auto { prefix: String },
+    Auto {
+        prefix: String,
+    },
     Explicit(Vec<MappingRule>),
 }
 

@@ -51,7 +51,11 @@ impl Query {
     /// `property={path}=={v1},{v2}`: the field equals any of `values`. Encoding is done when the
     /// URL is built, so values may hold spaces, `&` or `+`.
     pub fn property_eq<S: AsRef<str>>(self, path: &str, values: &[S]) -> Self {
-        let joined = values.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",");
+        let joined = values
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(",");
         self.param("property", format!("{path}=={joined}"))
     }
 
@@ -174,7 +178,9 @@ impl AepClient {
 
     pub async fn delete(&self, service: Service, path: &str) -> Result<(), ApiError> {
         let url = self.url(service, path, &Query::new());
-        let _: serde_json::Value = self.send_json(Method::DELETE, url, None::<&()>, None).await?;
+        let _: serde_json::Value = self
+            .send_json(Method::DELETE, url, None::<&()>, None)
+            .await?;
         Ok(())
     }
 
@@ -256,7 +262,11 @@ impl AepClient {
         if !status.is_success() {
             return Err(ApiError::status(&call, status.as_u16(), &bytes, request_id));
         }
-        let bytes = if bytes.is_empty() { &b"null"[..] } else { &bytes[..] };
+        let bytes = if bytes.is_empty() {
+            &b"null"[..]
+        } else {
+            &bytes[..]
+        };
         serde_json::from_slice(bytes)
             .map_err(|e| ApiError::decode(&call, format!("unexpected response body: {e}")))
     }

@@ -90,8 +90,12 @@ impl ImsAuth {
         if !status.is_success() {
             return Err(ApiError::status(call, status.as_u16(), &bytes, None));
         }
-        let parsed: TokenResponse = serde_json::from_slice(&bytes)
-            .map_err(|_| ApiError::decode(call, "the IMS token response has no access_token/expires_in"))?;
+        let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| {
+            ApiError::decode(
+                call,
+                "the IMS token response has no access_token/expires_in",
+            )
+        })?;
         let lifetime = Duration::from_secs(parsed.expires_in);
         let refresh_at = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN.min(lifetime / 2));
         Ok(CachedToken {

@@ -1,0 +1,177 @@
+//! Flow Service (`/data/foundation/flowservice`): connection and flow specs, base connections
+//! with explore, source and target connections, flows and runs.
+
+mod connections;
+mod flows;
+mod runs;
+mod sources;
+pub mod specs;
+mod targets;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::errors::{ApiError, ApiResult, Service, FLOW_BASE};
+use super::filter::{self, Collection, ListQuery};
+use super::gateway::{query_pairs, Adobe};
+use super::state::AppState;
+
+pub const SERVICE: Service = Service::Flow;
+
+fn path(rest: &str) -> String {
+    format!("{FLOW_BASE}{rest}")
+}
+
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new()
+        .route(&path("/connectionSpecs"), get(connection_specs))
+        .route(&path("/connectionSpecs/{id}"), get(connection_spec))
+        .route(&path("/flowSpecs"), get(flow_specs))
+        .route(&path("/flowSpecs/{id}"), get(flow_spec))
+        .route(
+            &path("/connections"),
+            get(connections::list).post(connections::create),
+        )
+        .route(
+            &path("/connections/{id}/explore"),
+            get(connections::explore),
+        )
+        .route(&path("/connections/{id}/test"), get(connections::test))
+        .route(
+            &path("/sourceConnections"),
+            get(sources::list).post(sources::create),
+        )
+        .route(
+            &path("/targetConnections"),
+            get(targets::list).post(targets::create),
+        )
+        .route(&path("/flows"), get(flows::list).post(flows::create))
+        .route(
+            &path("/flows/{id}/action"),
+            axum::routing::post(flows::action),
+        )
+        .route(&path("/runs"), get(runs::list));
+    // The spec writes some item paths with a trailing slash and the docs without (§13 #20).
+    for suffix in ["", "/"] {
+        router = router
+            .route(
+                &path(&format!("/connections/{{id}}{suffix}")),
+                get(connections::get)
+                    .patch(connections::patch)
+                    .delete(connections::delete),
+            )
+            .route(
+                &path(&format!("/sourceConnections/{{id}}{suffix}")),
+                get(sources::get)
+                    .patch(sources::patch)
+                    .delete(sources::delete),
+            )
+            .route(
+                &path(&format!("/targetConnections/{{id}}{suffix}")),
+                get(targets::get)
+                    .patch(targets::patch)
+                    .delete(targets::delete),
+            )
+            .route(
+                &path(&format!("/flows/{{id}}{suffix}")),
+                get(flows::get).patch(flows::patch).delete(flows::delete),
+            )
+            .route(&path(&format!("/runs/{{id}}{suffix}")), get(runs::get));
+    }
+    router
+}
+
+/// `201 {id, etag}` with the new resource's `Location`.
+fn created(collection: &str, id: &str, etag: &str) -> Response {
+    let location = path(&format!("/{collection}/{id}"));
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(json!({"id": id, "etag": etag})),
+    )
+        .into_response()
+}
+
+fn updated(id: &str, etag: &str) -> Response {
+    Json(json!({"id": id, "etag": etag})).into_response()
+}
+
+/// GET by id answers a list wrapper (reference §1).
+fn items(item: Value) -> Response {
+    Json(json!({"items": [item]})).into_response()
+}
+
+fn list_response(query: Option<String>, collection: &Collection, items: Vec<Value>) -> ApiResult {
+    let pairs = query_pairs(query.as_deref());
+    let query = ListQuery::parse(&pairs, collection)?;
+    Ok(Json(query.respond(items, collection)).into_response())
+}
+
+fn invalid_spec(id: &str) -> ApiError {
+    ApiError::flow(
+        StatusCode::BAD_REQUEST,
+        1413,
+        "Bad Request",
+        &format!("The spec ID provided is invalid: {id}. List the available specs with GET /connectionSpecs."),
+    )
+}
+
+async fn connection_specs(
+    State(shared): State<AppState>,
+    adobe: Adobe,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let _ = adobe;
+    let specs = specs::connection_specs(shared.faults().zoho_spec);
+    list_response(query, &filter::CONNECTION_SPECS, specs)
+}
+
+async fn connection_spec(
+    State(shared): State<AppState>,
+    adobe: Adobe,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let _ = adobe;
+    specs::connection_spec(&id, shared.faults().zoho_spec)
+        .map(items)
+        .ok_or_else(|| ApiError::not_found(SERVICE, "connectionSpecs", &id))
+}
+
+async fn flow_specs(
+    State(shared): State<AppState>,
+    adobe: Adobe,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let _ = adobe;
+    let specs = specs::flow_specs(shared.faults().zoho_spec);
+    list_response(query, &filter::FLOW_SPECS, specs)
+}
+
+async fn flow_spec(
+    State(shared): State<AppState>,
+    adobe: Adobe,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let _ = adobe;
+    specs::flow_spec(&id, shared.faults().zoho_spec)
+        .map(items)
+        .ok_or_else(|| ApiError::not_found(SERVICE, "flowSpecs", &id))
+}
+
+/// Every Flow Service object of the sandbox, rendered as the API returns it.
+pub fn dump(cx: &crate::emulator::state::Ctx<'_>) -> Value {
+    let sandbox = &*cx.sandbox;
+    let mut runs: Vec<&crate::emulator::runs::Run> = sandbox.runs.all().collect();
+    runs.sort_by_key(|r| r.scheduled_at());
+    json!({
+        "connections": sandbox.connections.values().map(|e| connections::render(sandbox, e, cx.zoho_spec)).collect::<Vec<_>>(),
+        "sourceConnections": sandbox.source_connections.values().map(|e| sources::render(sandbox, e)).collect::<Vec<_>>(),
+        "targetConnections": sandbox.target_connections.values().map(|e| targets::render(sandbox, e)).collect::<Vec<_>>(),
+        "flows": sandbox.flows.values().map(|(f, r)| flows::render(sandbox, f, r, cx.now)).collect::<Vec<_>>(),
+        "runs": runs.into_iter().map(|r| r.render(sandbox, cx.now)).collect::<Vec<_>>(),
+    })
+}
