@@ -42,9 +42,10 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// The schemas the Schema Registry knows (the seeded one).
-pub fn schema_exists(id: &str) -> bool {
-    id == seed::SCHEMA_ID || id == seed::SCHEMA_ALT_ID
+/// The `$id` of a schema the Schema Registry knows (the seeded one), given its `$id` or
+/// `meta:altId`, so that both spellings compare equal.
+pub fn canonical_schema(id: &str) -> Option<&'static str> {
+    (id == seed::SCHEMA_ID || id == seed::SCHEMA_ALT_ID).then_some(seed::SCHEMA_ID)
 }
 
 fn validate(body: &Value) -> Result<(Value, String), ApiError> {
@@ -63,22 +64,19 @@ fn validate(body: &Value) -> Result<(Value, String), ApiError> {
     let schema_ref = f
         .object("schemaRef", true)?
         .ok_or_else(|| f.error("schemaRef is required."))?;
-    let schema_id = schema_ref
-        .string("id", true)?
-        .unwrap_or_default()
-        .to_owned();
+    let given = schema_ref.string("id", true)?.unwrap_or_default();
     let content_type = schema_ref.string("contentType", true)?.unwrap_or_default();
     if !content_type.starts_with("application/vnd.adobe.xed") {
         return Err(f.error(format!(
             "schemaRef.contentType '{content_type}' is not an XDM content type; use application/vnd.adobe.xed+json;version=1."
         )));
     }
-    if !schema_exists(&schema_id) {
-        return Err(ApiError::bad_reference(
+    let schema_id = canonical_schema(given).ok_or_else(|| {
+        ApiError::bad_reference(
             SERVICE,
-            format!("schemaRef.id {schema_id} does not name a schema in the Schema Registry."),
-        ));
-    }
+            format!("schemaRef.id {given} does not name a schema in the Schema Registry."),
+        )
+    })?;
     let mut doc = f.keep(&[
         "name",
         "description",
@@ -89,7 +87,7 @@ fn validate(body: &Value) -> Result<(Value, String), ApiError> {
         "schemaRef",
     ]);
     doc["schemaRef"] = body["schemaRef"].clone();
-    Ok((doc, schema_id))
+    Ok((doc, schema_id.to_owned()))
 }
 
 fn render(sandbox: &Sandbox, dataset: &Dataset) -> Value {

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::catalog::schema_exists;
+use super::catalog::canonical_schema;
 use super::errors::{ApiError, ApiResult, Service, DATAPREP_BASE};
 use super::gateway::{query_pairs, query_param, Adobe, JsonBody};
 use super::seed;
@@ -92,12 +92,14 @@ fn parse(body: &Value) -> Result<Parsed, ApiError> {
             f.error("outputSchema.schemaRef.id is required (or, in the legacy form, xdmSchema).")
         );
     };
-    if !schema_exists(&schema_id) {
-        return Err(ApiError::bad_reference(
-            SERVICE,
-            format!("The output schema {schema_id} does not exist in the Schema Registry."),
-        ));
-    }
+    let schema_id = canonical_schema(&schema_id)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::bad_reference(
+                SERVICE,
+                format!("The output schema {schema_id} does not exist in the Schema Registry."),
+            )
+        })?;
     let mut mappings = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let m = Fields::body(SERVICE, item)

@@ -5,6 +5,7 @@
 //! Pages are [`DEFAULT_LIMIT`] items unless `limit` says otherwise (at most [`MAX_LIMIT`]), so a
 //! client that ignores `_links.next` misses items as soon as a list grows.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use axum::http::StatusCode;
@@ -174,9 +175,21 @@ impl Filter {
         })
     }
 
-    pub fn matches(&self, item: &Value) -> bool {
+    pub fn matches<I: Item + ?Sized>(&self, item: &I) -> bool {
+        let Some((first, rest)) = self.segments.split_first() else {
+            return false;
+        };
+        let Some(top) = item.top(&first.key) else {
+            return false;
+        };
         let mut found = Vec::new();
-        values_at(item, &self.segments, &mut found);
+        match top.as_ref() {
+            Value::Array(members) if first.members => {
+                members.iter().for_each(|m| values_at(m, rest, &mut found));
+            }
+            _ if first.members => {}
+            value => values_at(value, rest, &mut found),
+        }
         found
             .iter()
             .any(|v| self.values.iter().any(|expected| self.compare(v, expected)))
@@ -254,8 +267,24 @@ fn values_at<'a>(value: &'a Value, segments: &[Segment], out: &mut Vec<&'a Value
     }
 }
 
-fn field<'a>(item: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(item, |v, key| v.get(key))
+/// An object a list holds, seen as the API renders it. Lists filter and sort on these views and
+/// render only the page they answer, so a list costs O(n) cheap lookups plus one page of renders.
+pub trait Item {
+    /// The top-level field `key`, borrowed where the view holds it and computed otherwise.
+    fn top(&self, key: &str) -> Option<Cow<'_, Value>>;
+}
+
+impl Item for Value {
+    fn top(&self, key: &str) -> Option<Cow<'_, Value>> {
+        self.get(key).map(Cow::Borrowed)
+    }
+}
+
+/// The value at a dotted path, cloned (sort keys are scalars).
+fn field<I: Item + ?Sized>(item: &I, path: &str) -> Option<Value> {
+    let mut keys = path.split('.');
+    let top = item.top(keys.next()?)?;
+    keys.try_fold(top.as_ref(), |v, key| v.get(key)).cloned()
 }
 
 #[derive(Debug, Clone)]
@@ -335,38 +364,49 @@ impl ListQuery {
             .map(|f| f.values.as_slice())
     }
 
-    /// Filters, counts or sorts and pages `items` into the response body.
-    pub fn respond(
+    /// Filters, counts or sorts and pages `items`, rendering only the page, into the response
+    /// body.
+    pub fn respond<T: Item>(
         &self,
-        items: impl IntoIterator<Item = Value>,
+        items: impl IntoIterator<Item = T>,
+        render: impl Fn(&T) -> Value,
         collection: &Collection,
     ) -> Value {
-        let mut items: Vec<Value> = items
+        let items = items
             .into_iter()
-            .filter(|item| self.filters.iter().all(|f| f.matches(item)))
-            .collect();
+            .filter(|item| self.filters.iter().all(|f| f.matches(item)));
         if self.count {
-            return json!({"count": items.len()});
+            return json!({"count": items.count()});
         }
-        items.sort_by(|a, b| {
-            let primary = match &self.order {
-                Some(order) => {
-                    let ordering = compare_values(field(a, &order.path), field(b, &order.path));
-                    if order.descending {
-                        ordering.reverse()
-                    } else {
-                        ordering
-                    }
-                }
-                None => Ordering::Equal,
+        let order_path = self.order.as_ref().map(|o| o.path.as_str());
+        let mut keyed: Vec<([Option<Value>; 3], T)> = items
+            .map(|item| {
+                let keys = [
+                    order_path.and_then(|p| field(&item, p)),
+                    field(&item, "createdAt"),
+                    field(&item, "id"),
+                ];
+                (keys, item)
+            })
+            .collect();
+        let descending = self.order.as_ref().is_some_and(|o| o.descending);
+        keyed.sort_by(|(a, _), (b, _)| {
+            let primary = compare_values(a[0].as_ref(), b[0].as_ref());
+            let primary = if descending {
+                primary.reverse()
+            } else {
+                primary
             };
             primary
-                .then_with(|| compare_values(a.get("createdAt"), b.get("createdAt")))
-                .then_with(|| compare_values(a.get("id"), b.get("id")))
+                .then_with(|| compare_values(a[1].as_ref(), b[1].as_ref()))
+                .then_with(|| compare_values(a[2].as_ref(), b[2].as_ref()))
         });
-        let total = items.len();
+        let total = keyed.len();
         let end = (self.offset + self.limit).min(total);
-        let page: Vec<Value> = items.drain(self.offset.min(total)..end).collect();
+        let page: Vec<Value> = keyed[self.offset.min(total)..end]
+            .iter()
+            .map(|(_, item)| render(item))
+            .collect();
         let links = if end < total {
             let token = encode_token(&self.defining, end);
             json!({"next": {"href": format!("{}?continuationToken={token}", collection.path)}})
@@ -479,7 +519,7 @@ mod tests {
 
     fn ids(query: &str) -> Vec<String> {
         let q = ListQuery::parse(&pairs(query), &FLOWS).unwrap_or_else(|e| panic!("{:?}", e.body));
-        let body = q.respond(items(), &FLOWS);
+        let body = q.respond(items(), Value::clone, &FLOWS);
         body["items"]
             .as_array()
             .map(|a| {
@@ -508,7 +548,9 @@ mod tests {
     #[test]
     fn paging_follows_the_token_with_the_original_filters() {
         let q = ListQuery::parse(&pairs("property=state==enabled,disabled&limit=2"), &FLOWS);
-        let body = q.map(|q| q.respond(items(), &FLOWS)).map_err(|e| e.body);
+        let body = q
+            .map(|q| q.respond(items(), Value::clone, &FLOWS))
+            .map_err(|e| e.body);
         let body = body.unwrap_or_default();
         assert_eq!(body["items"].as_array().map(Vec::len), Some(2));
         let href = body["_links"]["next"]["href"]
@@ -517,7 +559,8 @@ mod tests {
             .to_owned();
         assert!(href.starts_with("/flows?continuationToken="), "{href}");
         let next = pairs(href.split_once('?').map(|(_, q)| q).unwrap_or_default());
-        let page = ListQuery::parse(&next, &FLOWS).map(|q| q.respond(items(), &FLOWS));
+        let page =
+            ListQuery::parse(&next, &FLOWS).map(|q| q.respond(items(), Value::clone, &FLOWS));
         let page = page.map_err(|e| e.body).unwrap_or_default();
         assert_eq!(page["items"][0]["id"], "a");
         assert_eq!(page["_links"], json!({}));

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use super::catalog::schema_exists;
+use super::catalog::canonical_schema;
 use super::errors::{ApiError, ApiResult, Service, SCHEMA_BASE};
 use super::gateway::Adobe;
 use super::seed;
@@ -37,7 +37,7 @@ async fn schema(adobe: Adobe, Path(id): Path<String>, headers: HeaderMap) -> Api
         ));
     }
     let id = id.trim_start_matches('/');
-    if !schema_exists(id) {
+    if canonical_schema(id).is_none() {
         return Err(ApiError::problem(
             Service::SchemaRegistry,
             StatusCode::NOT_FOUND,

@@ -261,26 +261,44 @@ impl Sandbox {
 
     /// The fields every Flow Service object carries besides its own.
     pub fn meta<R>(&self, entity: &Entity<R>) -> Map<String, Value> {
-        let mut meta = Map::new();
-        meta.insert("id".into(), json!(entity.id));
-        meta.insert("createdAt".into(), json!(entity.created_at));
-        meta.insert("updatedAt".into(), json!(entity.updated_at));
-        for key in ["createdBy", "updatedBy"] {
-            meta.insert(
-                key.into(),
-                json!(format!("{}@AdobeID", seed::IMS_CLIENT_ID)),
-            );
-        }
-        for key in ["createdClient", "updatedClient"] {
-            meta.insert(key.into(), json!(seed::IMS_CLIENT_ID));
-        }
-        meta.insert("sandboxId".into(), json!(self.id));
-        meta.insert("sandboxName".into(), json!(self.name));
-        meta.insert("imsOrgId".into(), json!(seed::ORG_ID));
-        meta.insert("etag".into(), json!(entity.etag));
-        meta
+        META_FIELDS
+            .iter()
+            .filter_map(|key| self.meta_field(entity, key).map(|v| ((*key).to_owned(), v)))
+            .collect()
+    }
+
+    /// One of [`META_FIELDS`] of `entity` (`version` is its etag, as the live service shows).
+    pub fn meta_field<R>(&self, entity: &Entity<R>, key: &str) -> Option<Value> {
+        let client = seed::IMS_CLIENT_ID;
+        Some(match key {
+            "id" => json!(entity.id),
+            "createdAt" => json!(entity.created_at),
+            "updatedAt" => json!(entity.updated_at),
+            "createdBy" | "updatedBy" => json!(format!("{client}@AdobeID")),
+            "createdClient" | "updatedClient" => json!(client),
+            "sandboxId" => json!(self.id),
+            "sandboxName" => json!(self.name),
+            "imsOrgId" => json!(seed::ORG_ID),
+            "etag" | "version" => json!(entity.etag),
+            _ => return None,
+        })
     }
 }
+
+pub const META_FIELDS: &[&str] = &[
+    "id",
+    "createdAt",
+    "updatedAt",
+    "createdBy",
+    "updatedBy",
+    "createdClient",
+    "updatedClient",
+    "sandboxId",
+    "sandboxName",
+    "imsOrgId",
+    "etag",
+    "version",
+];
 
 pub fn new_uuid() -> String {
     uuid::Uuid::new_v4().to_string()

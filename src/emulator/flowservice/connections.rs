@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{created, invalid_spec, items, list_response, specs, updated, SERVICE};
+use super::{created, invalid_spec, items, list_entities, parse_list, specs, updated, SERVICE};
 use crate::emulator::errors::{ApiError, ApiResult};
 use crate::emulator::filter;
 use crate::emulator::gateway::{query_pairs, query_param, Adobe, JsonBody};
@@ -75,7 +75,6 @@ pub(super) fn render(
 ) -> Value {
     let mut value = merged(&entity.doc, sandbox.meta(entity));
     value["state"] = json!("enabled");
-    value["version"] = json!(entity.etag);
     let spec = specs::connection_spec(&entity.rel.spec_id, zoho_spec);
     let spec_name = value
         .pointer("/auth/specName")
@@ -134,15 +133,20 @@ pub async fn list(
     adobe: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let all = shared.with_sandbox(&adobe.sandbox, |cx| {
-        Ok(cx
-            .sandbox
-            .connections
-            .values()
-            .map(|e| render(cx.sandbox, e, cx.zoho_spec))
-            .collect())
-    })?;
-    list_response(query, &filter::CONNECTIONS, all)
+    let query = parse_list(query, &filter::CONNECTIONS)?;
+    shared.with_sandbox(&adobe.sandbox, |cx| {
+        let (sandbox, zoho_spec) = (&*cx.sandbox, cx.zoho_spec);
+        let render_one = |e: &Entity<ConnectionRel>| render(sandbox, e, zoho_spec);
+        let entities = sandbox.connections.values();
+        Ok(list_entities(
+            &query,
+            &filter::CONNECTIONS,
+            sandbox,
+            entities,
+            &["state", "auth"],
+            &render_one,
+        ))
+    })
 }
 
 pub async fn patch(

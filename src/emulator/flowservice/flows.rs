@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
 use super::targets::schema_mismatch;
-use super::{created, items, list_response, specs, updated, SERVICE};
+use super::{created, items, list_entities, parse_list, specs, updated, SERVICE};
 use crate::emulator::errors::{ApiError, ApiResult};
 use crate::emulator::filter;
 use crate::emulator::gateway::{query_pairs, query_param, Adobe, JsonBody};
@@ -273,7 +273,6 @@ pub(super) fn render(
     } else {
         "disabled"
     });
-    value["version"] = json!(flow.etag);
     let sources: Vec<Value> = flow
         .rel
         .source_ids
@@ -358,15 +357,30 @@ pub async fn list(
     adobe: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let all = shared.with_sandbox(&adobe.sandbox, |cx| {
-        Ok(cx
-            .sandbox
-            .flows
-            .values()
-            .map(|(f, r)| render(cx.sandbox, f, r, cx.now))
-            .collect())
-    })?;
-    list_response(query, &filter::FLOWS, all)
+    let query = parse_list(query, &filter::FLOWS)?;
+    shared.with_sandbox(&adobe.sandbox, |cx| {
+        let (sandbox, now) = (&*cx.sandbox, cx.now);
+        let render_one = |flow: &Entity<FlowRel>| match sandbox.flows.get(&flow.id) {
+            Some((_, runtime)) => render(sandbox, flow, runtime, now),
+            None => Value::Null,
+        };
+        let entities = sandbox.flows.values().map(|(flow, _)| flow);
+        let computed = &[
+            "state",
+            "inheritedAttributes",
+            "runs",
+            "lastOperation",
+            "lastRunDetails",
+        ];
+        Ok(list_entities(
+            &query,
+            &filter::FLOWS,
+            sandbox,
+            entities,
+            computed,
+            &render_one,
+        ))
+    })
 }
 
 pub async fn patch(

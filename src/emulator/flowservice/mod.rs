@@ -8,6 +8,8 @@ mod sources;
 pub mod specs;
 mod targets;
 
+use std::borrow::Cow;
+
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,9 +18,9 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::errors::{ApiError, ApiResult, Service, FLOW_BASE};
-use super::filter::{self, Collection, ListQuery};
+use super::filter::{self, Collection, Item, ListQuery};
 use super::gateway::{query_pairs, Adobe};
-use super::state::AppState;
+use super::state::{AppState, Entity, Sandbox};
 
 pub const SERVICE: Service = Service::Flow;
 
@@ -105,10 +107,46 @@ fn items(item: Value) -> Response {
     Json(json!({"items": [item]})).into_response()
 }
 
-fn list_response(query: Option<String>, collection: &Collection, items: Vec<Value>) -> ApiResult {
-    let pairs = query_pairs(query.as_deref());
-    let query = ListQuery::parse(&pairs, collection)?;
-    Ok(Json(query.respond(items, collection)).into_response())
+fn parse_list(query: Option<String>, collection: &Collection) -> Result<ListQuery, ApiError> {
+    ListQuery::parse(&query_pairs(query.as_deref()), collection)
+}
+
+/// A Flow Service object as a list sees it: metadata and document fields are read in place;
+/// `computed` fields come from the full render, which otherwise runs only for the page.
+struct View<'a, R> {
+    sandbox: &'a Sandbox,
+    entity: &'a Entity<R>,
+    computed: &'static [&'static str],
+    render: &'a dyn Fn(&Entity<R>) -> Value,
+}
+
+impl<R> Item for View<'_, R> {
+    fn top(&self, key: &str) -> Option<Cow<'_, Value>> {
+        if self.computed.contains(&key) {
+            return (self.render)(self.entity).get(key).cloned().map(Cow::Owned);
+        }
+        if let Some(value) = self.sandbox.meta_field(self.entity, key) {
+            return Some(Cow::Owned(value));
+        }
+        self.entity.doc.get(key).map(Cow::Borrowed)
+    }
+}
+
+fn list_entities<'a, R: 'a>(
+    query: &ListQuery,
+    collection: &Collection,
+    sandbox: &'a Sandbox,
+    entities: impl Iterator<Item = &'a Entity<R>>,
+    computed: &'static [&'static str],
+    render: &'a dyn Fn(&Entity<R>) -> Value,
+) -> Response {
+    let views = entities.map(|entity| View {
+        sandbox,
+        entity,
+        computed,
+        render,
+    });
+    Json(query.respond(views, |view| render(view.entity), collection)).into_response()
 }
 
 fn invalid_spec(id: &str) -> ApiError {
@@ -126,8 +164,9 @@ async fn connection_specs(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let _ = adobe;
+    let query = parse_list(query, &filter::CONNECTION_SPECS)?;
     let specs = specs::connection_specs(shared.faults().zoho_spec);
-    list_response(query, &filter::CONNECTION_SPECS, specs)
+    Ok(Json(query.respond(specs, Value::clone, &filter::CONNECTION_SPECS)).into_response())
 }
 
 async fn connection_spec(
@@ -147,8 +186,9 @@ async fn flow_specs(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let _ = adobe;
+    let query = parse_list(query, &filter::FLOW_SPECS)?;
     let specs = specs::flow_specs(shared.faults().zoho_spec);
-    list_response(query, &filter::FLOW_SPECS, specs)
+    Ok(Json(query.respond(specs, Value::clone, &filter::FLOW_SPECS)).into_response())
 }
 
 async fn flow_spec(

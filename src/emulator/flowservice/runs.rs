@@ -35,7 +35,7 @@ pub async fn list(
         };
         Ok(rendered)
     })?;
-    Ok(axum::Json(query.respond(runs, &filter::RUNS)).into_response())
+    Ok(axum::Json(query.respond(runs, Value::clone, &filter::RUNS)).into_response())
 }
 
 pub async fn get(

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
-use super::{created, invalid_spec, items, list_response, specs, updated, SERVICE};
+use super::{created, invalid_spec, items, list_entities, parse_list, specs, updated, SERVICE};
 use crate::emulator::errors::{ApiError, ApiResult};
 use crate::emulator::filter;
 use crate::emulator::gateway::{Adobe, JsonBody};
@@ -82,7 +82,6 @@ fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, SourceRel), ApiError> 
 pub(super) fn render(sandbox: &Sandbox, entity: &Entity<SourceRel>) -> Value {
     let mut value = merged(&entity.doc, sandbox.meta(entity));
     value["state"] = json!("enabled");
-    value["version"] = json!(entity.etag);
     if let Some(base) = entity
         .rel
         .base_connection_id
@@ -133,15 +132,20 @@ pub async fn list(
     adobe: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let all = shared.with_sandbox(&adobe.sandbox, |cx| {
-        Ok(cx
-            .sandbox
-            .source_connections
-            .values()
-            .map(|e| render(cx.sandbox, e))
-            .collect())
-    })?;
-    list_response(query, &filter::SOURCE_CONNECTIONS, all)
+    let query = parse_list(query, &filter::SOURCE_CONNECTIONS)?;
+    shared.with_sandbox(&adobe.sandbox, |cx| {
+        let sandbox = &*cx.sandbox;
+        let render_one = |e: &Entity<SourceRel>| render(sandbox, e);
+        let entities = sandbox.source_connections.values();
+        Ok(list_entities(
+            &query,
+            &filter::SOURCE_CONNECTIONS,
+            sandbox,
+            entities,
+            &["state", "inheritedAttributes"],
+            &render_one,
+        ))
+    })
 }
 
 pub async fn patch(

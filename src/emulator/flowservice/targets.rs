@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
 use super::sources::refuse_if_used;
-use super::{created, invalid_spec, items, list_response, specs, updated, SERVICE};
+use super::{created, invalid_spec, items, list_entities, parse_list, specs, updated, SERVICE};
 use crate::emulator::errors::{ApiError, ApiResult};
 use crate::emulator::filter;
 use crate::emulator::gateway::{Adobe, JsonBody};
@@ -65,7 +65,7 @@ fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, TargetRel), ApiError> 
         )
     })?;
     if let (Some(given), Some(actual)) = (&schema_id, &dataset.schema_id) {
-        if given != actual {
+        if crate::emulator::catalog::canonical_schema(given) != Some(actual.as_str()) {
             return Err(schema_mismatch(
                 &dataset_id,
                 actual,
@@ -88,7 +88,6 @@ fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, TargetRel), ApiError> 
 pub(super) fn render(sandbox: &Sandbox, entity: &Entity<TargetRel>) -> Value {
     let mut value = merged(&entity.doc, sandbox.meta(entity));
     value["state"] = json!("enabled");
-    value["version"] = json!(entity.etag);
     value
 }
 
@@ -128,15 +127,20 @@ pub async fn list(
     adobe: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let all = shared.with_sandbox(&adobe.sandbox, |cx| {
-        Ok(cx
-            .sandbox
-            .target_connections
-            .values()
-            .map(|e| render(cx.sandbox, e))
-            .collect())
-    })?;
-    list_response(query, &filter::TARGET_CONNECTIONS, all)
+    let query = parse_list(query, &filter::TARGET_CONNECTIONS)?;
+    shared.with_sandbox(&adobe.sandbox, |cx| {
+        let sandbox = &*cx.sandbox;
+        let render_one = |e: &Entity<TargetRel>| render(sandbox, e);
+        let entities = sandbox.target_connections.values();
+        Ok(list_entities(
+            &query,
+            &filter::TARGET_CONNECTIONS,
+            sandbox,
+            entities,
+            &["state"],
+            &render_one,
+        ))
+    })
 }
 
 pub async fn patch(
