@@ -55,6 +55,15 @@ struct Parsed {
 fn parse(body: &Value) -> Result<Parsed, ApiError> {
     let f = Fields::body(SERVICE, body)?;
     let name = f.string("name", false)?.map(str::to_owned);
+    f.integer("version")?;
+    f.boolean("allowNullValues")?;
+    f.string("supportVersion", false)?;
+    // The legacy form sends `"id": null`; otherwise an id is a string.
+    match f.get("id") {
+        None | Some(Value::String(_)) => {}
+        Some(Value::Null) if f.has("xdmSchema") => {}
+        Some(_) => return Err(f.error("id must be a string.")),
+    }
     let input_schema = f
         .object("inputSchema", false)?
         .map(|_| body["inputSchema"].clone());
@@ -111,6 +120,10 @@ fn parse(body: &Value) -> Result<Parsed, ApiError> {
                 .to_owned();
             f.error(format!("mappings[{i}]: {message}"))
         };
+        m.integer("version").map_err(at)?;
+        m.integer("functionVersion").map_err(at)?;
+        m.string("id", false).map_err(at)?;
+        m.strings("expressionAttributes", false).map_err(at)?;
         let mapping = if legacy.is_some() {
             m.boolean("identity").map_err(at)?;
             Mapping {

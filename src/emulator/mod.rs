@@ -278,6 +278,18 @@ impl Drop for RunningEmulator {
 /// `provision emulator`: prints the base URL as the first stdout line, then serves until
 /// Ctrl-C or SIGTERM.
 pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0) {
+        anyhow::bail!(
+            "--time-scale must be a positive number (e.g. 720), not {}",
+            args.time_scale
+        );
+    }
+    if !(0.0..=1.0).contains(&args.fail_rate) {
+        anyhow::bail!(
+            "--fail-rate must be between 0.0 and 1.0, not {}",
+            args.fail_rate
+        );
+    }
     let config = EmulatorConfig::from(&args);
     let time_scale = config.time_scale;
     let emulator = spawn(config).await?;

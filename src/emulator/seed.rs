@@ -205,397 +205,100 @@ struct ModuleDef {
     fields: &'static [(&'static str, Kind)],
 }
 
-const LEAD_SOURCES: &[&str] = &[
-    "Advertisement",
-    "Cold Call",
-    "Employee Referral",
-    "Online Store",
-    "Partner",
-    "Web Download",
-    "Trade Show",
-];
-const INDUSTRIES: &[&str] = &[
-    "Software",
-    "Manufacturing",
-    "Retail",
-    "Healthcare",
-    "Finance",
-    "Education",
-    "Logistics",
-];
+// The tables below read best one module (or one list) per line.
+#[rustfmt::skip]
+const LEAD_SOURCES: &[&str] = &["Advertisement", "Cold Call", "Employee Referral", "Online Store", "Partner", "Web Download", "Trade Show"];
+#[rustfmt::skip]
+const INDUSTRIES: &[&str] = &["Software", "Manufacturing", "Retail", "Healthcare", "Finance", "Education", "Logistics"];
 const PRIORITIES: &[&str] = &["High", "Highest", "Low", "Lowest", "Normal"];
-const SUBJECTS: &[&str] = &[
-    "Follow up",
-    "Demo",
-    "Renewal",
-    "Pricing question",
-    "Kick-off",
-    "Quarterly review",
-    "Onboarding",
-];
-const PRODUCTS: &[&str] = &[
-    "Analytics Suite",
-    "Edge Router",
-    "Cloud Backup",
-    "Support Plan",
-    "Sensor Kit",
-    "Mobile License",
-];
+#[rustfmt::skip]
+const SUBJECTS: &[&str] = &["Follow up", "Demo", "Renewal", "Pricing question", "Kick-off", "Quarterly review", "Onboarding"];
+#[rustfmt::skip]
+const PRODUCTS: &[&str] = &["Analytics Suite", "Edge Router", "Cloud Backup", "Support Plan", "Sensor Kit", "Mobile License"];
+const DEAL_NAMES: &[&str] = &["Expansion", "New Business", "Renewal", "Upsell", "Pilot"];
 
+#[rustfmt::skip]
 const STANDARD: &[ModuleDef] = &[
-    ModuleDef {
-        api: "Leads",
-        module: "Leads",
-        singular: "Lead",
-        plural: "Leads",
-        fields: &[
-            ("First_Name", Kind::FirstName),
-            ("Last_Name", Kind::LastName),
-            ("Email", Kind::Email),
-            ("Company", Kind::Company),
-            ("Phone", Kind::Phone),
-            ("Lead_Source", Kind::Pick(LEAD_SOURCES)),
-            (
-                "Lead_Status",
-                Kind::Pick(&[
-                    "Attempted to Contact",
-                    "Contact in Future",
-                    "Contacted",
-                    "Junk Lead",
-                    "Lost Lead",
-                    "Not Contacted",
-                    "Pre-Qualified",
-                ]),
-            ),
-            ("Industry", Kind::Pick(INDUSTRIES)),
-            ("Annual_Revenue", Kind::Double(10_000, 5_000_000)),
-            ("No_of_Employees", Kind::Long(1, 5000)),
-            ("Email_Opt_Out", Kind::Boolean),
-        ],
-    },
-    ModuleDef {
-        api: "Contacts",
-        module: "Contacts",
-        singular: "Contact",
-        plural: "Contacts",
-        fields: &[
-            ("First_Name", Kind::FirstName),
-            ("Last_Name", Kind::LastName),
-            ("Email", Kind::Email),
-            ("Account_Name", Kind::Company),
-            ("Phone", Kind::Phone),
-            ("Mailing_City", Kind::City),
-            ("Mailing_Country", Kind::Country),
-            (
-                "Title",
-                Kind::Words(&["CEO", "CTO", "VP Sales", "Engineer", "Buyer", "Analyst"]),
-            ),
-            ("Date_of_Birth", Kind::Date),
-            ("Email_Opt_Out", Kind::Boolean),
-        ],
-    },
-    ModuleDef {
-        api: "Accounts",
-        module: "Accounts",
-        singular: "Account",
-        plural: "Accounts",
-        fields: &[
-            ("Account_Name", Kind::Company),
-            ("Website", Kind::Website),
-            ("Phone", Kind::Phone),
-            ("Industry", Kind::Pick(INDUSTRIES)),
-            ("Annual_Revenue", Kind::Double(100_000, 90_000_000)),
-            ("Employees", Kind::Long(5, 20_000)),
-            ("Billing_City", Kind::City),
-            ("Billing_Country", Kind::Country),
-            (
-                "Account_Type",
-                Kind::Pick(&[
-                    "Analyst",
-                    "Competitor",
-                    "Customer",
-                    "Distributor",
-                    "Investor",
-                    "Partner",
-                    "Prospect",
-                ]),
-            ),
-        ],
-    },
-    ModuleDef {
-        api: "Deals",
-        module: "Deals",
-        singular: "Deal",
-        plural: "Deals",
-        fields: &[
-            (
-                "Deal_Name",
-                Kind::Words(&["Expansion", "New Business", "Renewal", "Upsell", "Pilot"]),
-            ),
-            ("Amount", Kind::Double(1_000, 250_000)),
-            (
-                "Stage",
-                Kind::Pick(&[
-                    "Qualification",
-                    "Needs Analysis",
-                    "Value Proposition",
-                    "Proposal/Price Quote",
-                    "Negotiation/Review",
-                    "Closed Won",
-                    "Closed Lost",
-                ]),
-            ),
-            ("Closing_Date", Kind::Date),
-            ("Account_Name", Kind::Company),
-            ("Probability", Kind::Long(0, 100)),
-            ("Lead_Source", Kind::Pick(LEAD_SOURCES)),
-            ("Type", Kind::Pick(&["Existing Business", "New Business"])),
-        ],
-    },
-    ModuleDef {
-        api: "Campaigns",
-        module: "Campaigns",
-        singular: "Campaign",
-        plural: "Campaigns",
-        fields: &[
-            (
-                "Campaign_Name",
-                Kind::Words(&[
-                    "Spring Launch",
-                    "Summer Webinar",
-                    "Autumn Trade Show",
-                    "Winter Promo",
-                    "Partner Push",
-                ]),
-            ),
-            (
-                "Type",
-                Kind::Pick(&[
-                    "Advertisement",
-                    "Banner Ads",
-                    "Conference",
-                    "Email",
-                    "Public Relations",
-                    "Webinar",
-                ]),
-            ),
-            (
-                "Status",
-                Kind::Pick(&["Planning", "Active", "Inactive", "Complete"]),
-            ),
-            ("Start_Date", Kind::Date),
-            ("End_Date", Kind::Date),
-            ("Budgeted_Cost", Kind::Double(500, 80_000)),
-            ("Expected_Revenue", Kind::Double(1_000, 400_000)),
-        ],
-    },
-    ModuleDef {
-        api: "Tasks",
-        module: "Tasks",
-        singular: "Task",
-        plural: "Tasks",
-        fields: &[
-            ("Subject", Kind::Words(SUBJECTS)),
-            ("Due_Date", Kind::Date),
-            (
-                "Status",
-                Kind::Pick(&[
-                    "Not Started",
-                    "Deferred",
-                    "In Progress",
-                    "Completed",
-                    "Waiting for input",
-                ]),
-            ),
-            ("Priority", Kind::Pick(PRIORITIES)),
-            ("What_Id", Kind::Company),
-            ("Send_Notification_Email", Kind::Boolean),
-        ],
-    },
-    ModuleDef {
-        api: "Events",
-        module: "Meetings",
-        singular: "Meeting",
-        plural: "Meetings",
-        fields: &[
-            ("Event_Title", Kind::Words(SUBJECTS)),
-            ("Start_DateTime", Kind::DateTime),
-            ("End_DateTime", Kind::DateTime),
-            ("Venue", Kind::City),
-            ("All_day", Kind::Boolean),
-        ],
-    },
-    ModuleDef {
-        api: "Calls",
-        module: "Calls",
-        singular: "Call",
-        plural: "Calls",
-        fields: &[
-            ("Subject", Kind::Words(SUBJECTS)),
-            ("Call_Type", Kind::Pick(&["Inbound", "Outbound", "Missed"])),
-            ("Call_Start_Time", Kind::DateTime),
-            ("Call_Duration_in_seconds", Kind::Long(15, 3600)),
-            (
-                "Call_Result",
-                Kind::Pick(&[
-                    "Interested",
-                    "Not interested",
-                    "No response",
-                    "Requested more info",
-                ]),
-            ),
-        ],
-    },
-    ModuleDef {
-        api: "Products",
-        module: "Products",
-        singular: "Product",
-        plural: "Products",
-        fields: &[
-            ("Product_Name", Kind::Words(PRODUCTS)),
-            (
-                "Product_Code",
-                Kind::Words(&["AN-100", "ER-220", "CB-300", "SP-400", "SK-510", "ML-600"]),
-            ),
-            ("Unit_Price", Kind::Double(10, 9_000)),
-            ("Qty_in_Stock", Kind::Double(0, 800)),
-            ("Product_Active", Kind::Boolean),
-            (
-                "Product_Category",
-                Kind::Pick(&["Hardware", "Software", "CRM Applications", "Services"]),
-            ),
-            ("Vendor_Name", Kind::Company),
-        ],
-    },
-    ModuleDef {
-        api: "Quotes",
-        module: "Quotes",
-        singular: "Quote",
-        plural: "Quotes",
-        fields: &[
-            ("Subject", Kind::Words(SUBJECTS)),
-            (
-                "Quote_Stage",
-                Kind::Pick(&[
-                    "Draft",
-                    "Negotiation",
-                    "Delivered",
-                    "On Hold",
-                    "Confirmed",
-                    "Closed Won",
-                    "Closed Lost",
-                ]),
-            ),
-            ("Valid_Till", Kind::Date),
-            ("Grand_Total", Kind::Double(500, 120_000)),
-            ("Account_Name", Kind::Company),
-            (
-                "Deal_Name",
-                Kind::Words(&["Expansion", "New Business", "Renewal", "Upsell", "Pilot"]),
-            ),
-        ],
-    },
-    ModuleDef {
-        api: "Invoices",
-        module: "Invoices",
-        singular: "Invoice",
-        plural: "Invoices",
-        fields: &[
-            ("Subject", Kind::Words(SUBJECTS)),
-            ("Invoice_Date", Kind::Date),
-            ("Due_Date", Kind::Date),
-            (
-                "Status",
-                Kind::Pick(&["Created", "Approved", "Delivered", "Paid", "Cancelled"]),
-            ),
-            ("Grand_Total", Kind::Double(500, 120_000)),
-            ("Account_Name", Kind::Company),
-        ],
-    },
-    ModuleDef {
-        api: "Vendors",
-        module: "Vendors",
-        singular: "Vendor",
-        plural: "Vendors",
-        fields: &[
-            ("Vendor_Name", Kind::Company),
-            ("Email", Kind::Email),
-            ("Phone", Kind::Phone),
-            ("Website", Kind::Website),
-            (
-                "Category",
-                Kind::Pick(&["Hardware", "Software", "Services", "Logistics"]),
-            ),
-            ("City", Kind::City),
-        ],
-    },
-    ModuleDef {
-        api: "Cases",
-        module: "Cases",
-        singular: "Case",
-        plural: "Cases",
-        fields: &[
-            (
-                "Subject",
-                Kind::Words(&[
-                    "Login issue",
-                    "Billing question",
-                    "Feature request",
-                    "Outage report",
-                    "Data import",
-                ]),
-            ),
-            (
-                "Status",
-                Kind::Pick(&["New", "On Hold", "Escalated", "Closed"]),
-            ),
-            ("Priority", Kind::Pick(&["High", "Medium", "Low"])),
-            ("Case_Origin", Kind::Pick(&["Email", "Phone", "Web"])),
-            (
-                "Type",
-                Kind::Pick(&["Question", "Problem", "Feature Request"]),
-            ),
-            ("Account_Name", Kind::Company),
-            ("Reported_By", Kind::FullName),
-        ],
-    },
-    ModuleDef {
-        api: "Solutions",
-        module: "Solutions",
-        singular: "Solution",
-        plural: "Solutions",
-        fields: &[
-            (
-                "Solution_Title",
-                Kind::Words(&[
-                    "Reset a password",
-                    "Export a report",
-                    "Configure SSO",
-                    "Import contacts",
-                    "Set up webhooks",
-                ]),
-            ),
-            ("Status", Kind::Pick(&["Draft", "Reviewed", "Published"])),
-            (
-                "Question",
-                Kind::Words(&[
-                    "How do I start?",
-                    "Why does it fail?",
-                    "Where is the setting?",
-                ]),
-            ),
-            (
-                "Answer",
-                Kind::Words(&[
-                    "See the admin guide.",
-                    "Contact support.",
-                    "Use the settings page.",
-                ]),
-            ),
-            ("Published", Kind::Boolean),
-            ("Product_Name", Kind::Words(PRODUCTS)),
-        ],
-    },
+    ModuleDef { api: "Leads", module: "Leads", singular: "Lead", plural: "Leads", fields: &[
+        ("First_Name", Kind::FirstName), ("Last_Name", Kind::LastName), ("Email", Kind::Email),
+        ("Company", Kind::Company), ("Phone", Kind::Phone), ("Lead_Source", Kind::Pick(LEAD_SOURCES)),
+        ("Lead_Status", Kind::Pick(&["Attempted to Contact", "Contact in Future", "Contacted", "Junk Lead", "Lost Lead", "Not Contacted", "Pre-Qualified"])),
+        ("Industry", Kind::Pick(INDUSTRIES)), ("Annual_Revenue", Kind::Double(10_000, 5_000_000)),
+        ("No_of_Employees", Kind::Long(1, 5000)), ("Email_Opt_Out", Kind::Boolean),
+    ]},
+    ModuleDef { api: "Contacts", module: "Contacts", singular: "Contact", plural: "Contacts", fields: &[
+        ("First_Name", Kind::FirstName), ("Last_Name", Kind::LastName), ("Email", Kind::Email),
+        ("Account_Name", Kind::Company), ("Phone", Kind::Phone), ("Mailing_City", Kind::City),
+        ("Mailing_Country", Kind::Country), ("Title", Kind::Words(&["CEO", "CTO", "VP Sales", "Engineer", "Buyer", "Analyst"])),
+        ("Date_of_Birth", Kind::Date), ("Email_Opt_Out", Kind::Boolean),
+    ]},
+    ModuleDef { api: "Accounts", module: "Accounts", singular: "Account", plural: "Accounts", fields: &[
+        ("Account_Name", Kind::Company), ("Website", Kind::Website), ("Phone", Kind::Phone),
+        ("Industry", Kind::Pick(INDUSTRIES)), ("Annual_Revenue", Kind::Double(100_000, 90_000_000)),
+        ("Employees", Kind::Long(5, 20_000)), ("Billing_City", Kind::City), ("Billing_Country", Kind::Country),
+        ("Account_Type", Kind::Pick(&["Analyst", "Competitor", "Customer", "Distributor", "Investor", "Partner", "Prospect"])),
+    ]},
+    ModuleDef { api: "Deals", module: "Deals", singular: "Deal", plural: "Deals", fields: &[
+        ("Deal_Name", Kind::Words(DEAL_NAMES)), ("Amount", Kind::Double(1_000, 250_000)),
+        ("Stage", Kind::Pick(&["Qualification", "Needs Analysis", "Value Proposition", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost"])),
+        ("Closing_Date", Kind::Date), ("Account_Name", Kind::Company), ("Probability", Kind::Long(0, 100)),
+        ("Lead_Source", Kind::Pick(LEAD_SOURCES)), ("Type", Kind::Pick(&["Existing Business", "New Business"])),
+    ]},
+    ModuleDef { api: "Campaigns", module: "Campaigns", singular: "Campaign", plural: "Campaigns", fields: &[
+        ("Campaign_Name", Kind::Words(&["Spring Launch", "Summer Webinar", "Autumn Trade Show", "Winter Promo", "Partner Push"])),
+        ("Type", Kind::Pick(&["Advertisement", "Banner Ads", "Conference", "Email", "Public Relations", "Webinar"])),
+        ("Status", Kind::Pick(&["Planning", "Active", "Inactive", "Complete"])),
+        ("Start_Date", Kind::Date), ("End_Date", Kind::Date),
+        ("Budgeted_Cost", Kind::Double(500, 80_000)), ("Expected_Revenue", Kind::Double(1_000, 400_000)),
+    ]},
+    ModuleDef { api: "Tasks", module: "Tasks", singular: "Task", plural: "Tasks", fields: &[
+        ("Subject", Kind::Words(SUBJECTS)), ("Due_Date", Kind::Date),
+        ("Status", Kind::Pick(&["Not Started", "Deferred", "In Progress", "Completed", "Waiting for input"])),
+        ("Priority", Kind::Pick(PRIORITIES)), ("What_Id", Kind::Company), ("Send_Notification_Email", Kind::Boolean),
+    ]},
+    ModuleDef { api: "Events", module: "Meetings", singular: "Meeting", plural: "Meetings", fields: &[
+        ("Event_Title", Kind::Words(SUBJECTS)), ("Start_DateTime", Kind::DateTime), ("End_DateTime", Kind::DateTime),
+        ("Venue", Kind::City), ("All_day", Kind::Boolean),
+    ]},
+    ModuleDef { api: "Calls", module: "Calls", singular: "Call", plural: "Calls", fields: &[
+        ("Subject", Kind::Words(SUBJECTS)), ("Call_Type", Kind::Pick(&["Inbound", "Outbound", "Missed"])),
+        ("Call_Start_Time", Kind::DateTime), ("Call_Duration_in_seconds", Kind::Long(15, 3600)),
+        ("Call_Result", Kind::Pick(&["Interested", "Not interested", "No response", "Requested more info"])),
+    ]},
+    ModuleDef { api: "Products", module: "Products", singular: "Product", plural: "Products", fields: &[
+        ("Product_Name", Kind::Words(PRODUCTS)), ("Product_Code", Kind::Words(&["AN-100", "ER-220", "CB-300", "SP-400", "SK-510", "ML-600"])),
+        ("Unit_Price", Kind::Double(10, 9_000)), ("Qty_in_Stock", Kind::Double(0, 800)),
+        ("Product_Active", Kind::Boolean), ("Product_Category", Kind::Pick(&["Hardware", "Software", "CRM Applications", "Services"])),
+        ("Vendor_Name", Kind::Company),
+    ]},
+    ModuleDef { api: "Quotes", module: "Quotes", singular: "Quote", plural: "Quotes", fields: &[
+        ("Subject", Kind::Words(SUBJECTS)),
+        ("Quote_Stage", Kind::Pick(&["Draft", "Negotiation", "Delivered", "On Hold", "Confirmed", "Closed Won", "Closed Lost"])),
+        ("Valid_Till", Kind::Date), ("Grand_Total", Kind::Double(500, 120_000)), ("Account_Name", Kind::Company),
+        ("Deal_Name", Kind::Words(DEAL_NAMES)),
+    ]},
+    ModuleDef { api: "Invoices", module: "Invoices", singular: "Invoice", plural: "Invoices", fields: &[
+        ("Subject", Kind::Words(SUBJECTS)), ("Invoice_Date", Kind::Date), ("Due_Date", Kind::Date),
+        ("Status", Kind::Pick(&["Created", "Approved", "Delivered", "Paid", "Cancelled"])),
+        ("Grand_Total", Kind::Double(500, 120_000)), ("Account_Name", Kind::Company),
+    ]},
+    ModuleDef { api: "Vendors", module: "Vendors", singular: "Vendor", plural: "Vendors", fields: &[
+        ("Vendor_Name", Kind::Company), ("Email", Kind::Email), ("Phone", Kind::Phone), ("Website", Kind::Website),
+        ("Category", Kind::Pick(&["Hardware", "Software", "Services", "Logistics"])), ("City", Kind::City),
+    ]},
+    ModuleDef { api: "Cases", module: "Cases", singular: "Case", plural: "Cases", fields: &[
+        ("Subject", Kind::Words(&["Login issue", "Billing question", "Feature request", "Outage report", "Data import"])),
+        ("Status", Kind::Pick(&["New", "On Hold", "Escalated", "Closed"])), ("Priority", Kind::Pick(&["High", "Medium", "Low"])),
+        ("Case_Origin", Kind::Pick(&["Email", "Phone", "Web"])), ("Type", Kind::Pick(&["Question", "Problem", "Feature Request"])),
+        ("Account_Name", Kind::Company), ("Reported_By", Kind::FullName),
+    ]},
+    ModuleDef { api: "Solutions", module: "Solutions", singular: "Solution", plural: "Solutions", fields: &[
+        ("Solution_Title", Kind::Words(&["Reset a password", "Export a report", "Configure SSO", "Import contacts", "Set up webhooks"])),
+        ("Status", Kind::Pick(&["Draft", "Reviewed", "Published"])),
+        ("Question", Kind::Words(&["How do I start?", "Why does it fail?", "Where is the setting?"])),
+        ("Answer", Kind::Words(&["See the admin guide.", "Contact support.", "Use the settings page."])),
+        ("Published", Kind::Boolean), ("Product_Name", Kind::Words(PRODUCTS)),
+    ]},
 ];
 
 const CUSTOM_FIELDS: &[(&str, Kind)] = &[
@@ -606,35 +309,16 @@ const CUSTOM_FIELDS: &[(&str, Kind)] = &[
     ("Due_Date", Kind::Date),
 ];
 
-const FIRST: &[&str] = &[
-    "Ava", "Liam", "Mia", "Noah", "Zoe", "Ethan", "Ines", "Omar", "Yuki", "Lena", "Raj", "Sofia",
-];
-const LAST: &[&str] = &[
-    "Smith", "Garcia", "Chen", "Müller", "Okafor", "Rossi", "Tanaka", "Novak", "Silva", "Dubois",
-];
-const COMPANIES: &[&str] = &[
-    "Acme Corp",
-    "Globex",
-    "Initech",
-    "Umbrella Ltd",
-    "Stark Industries",
-    "Wayne Enterprises",
-    "Hooli",
-    "Vandelay Imports",
-];
-const CITIES: &[&str] = &[
-    "Austin", "Berlin", "Lisbon", "Osaka", "Toronto", "Nairobi", "Sydney", "Lyon",
-];
-const COUNTRIES: &[&str] = &[
-    "United States",
-    "Germany",
-    "Portugal",
-    "Japan",
-    "Canada",
-    "Kenya",
-    "Australia",
-    "France",
-];
+#[rustfmt::skip]
+const FIRST: &[&str] = &["Ava", "Liam", "Mia", "Noah", "Zoe", "Ethan", "Ines", "Omar", "Yuki", "Lena", "Raj", "Sofia"];
+#[rustfmt::skip]
+const LAST: &[&str] = &["Smith", "Garcia", "Chen", "Müller", "Okafor", "Rossi", "Tanaka", "Novak", "Silva", "Dubois"];
+#[rustfmt::skip]
+const COMPANIES: &[&str] = &["Acme Corp", "Globex", "Initech", "Umbrella Ltd", "Stark Industries", "Wayne Enterprises", "Hooli", "Vandelay Imports"];
+#[rustfmt::skip]
+const CITIES: &[&str] = &["Austin", "Berlin", "Lisbon", "Osaka", "Toronto", "Nairobi", "Sydney", "Lyon"];
+#[rustfmt::skip]
+const COUNTRIES: &[&str] = &["United States", "Germany", "Portugal", "Japan", "Canada", "Kenya", "Australia", "France"];
 const OWNERS: &[&str] = &["Patricia Boyle", "Kris Marrier", "Jordan Lee"];
 
 fn build_module(

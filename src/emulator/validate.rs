@@ -70,6 +70,14 @@ impl<'a> Fields<'a> {
         }
     }
 
+    pub fn integer(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        match self.map.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64()),
+            Some(_) => Err(self.wrong_type(key, "an integer")),
+        }
+    }
+
     pub fn boolean(&self, key: &str) -> Result<Option<bool>, ApiError> {
         match self.map.get(key) {
             None => Ok(None),
