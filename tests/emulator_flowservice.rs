@@ -133,6 +133,16 @@ async fn the_zoho_spec_can_be_unlisted_or_removed() {
         (create.code(), create.error_type()),
         (400, "FLOW-1413-400".to_owned())
     );
+    // Connections made before the withdrawal remain readable, secrets still masked.
+    let existing = env.get(&format!("{FS}/connections/{base}")).await;
+    assert_eq!(
+        existing.body["items"][0]["auth"]["params"]["clientSecret"],
+        "********"
+    );
+    let explore = env
+        .get(&format!("{FS}/connections/{base}/explore?objectType=root"))
+        .await;
+    assert_eq!(explore.code(), 400);
 }
 
 #[tokio::test]

@@ -286,8 +286,7 @@ async fn create(
     })
 }
 
-async fn validate(adobe: Adobe, JsonBody(body): JsonBody) -> ApiResult {
-    let _ = adobe;
+async fn validate(_: Adobe, JsonBody(body): JsonBody) -> ApiResult {
     let parsed = parse(&body)?;
     let unknown = unknown_sources(&parsed);
     let results: Vec<Value> = parsed

@@ -531,10 +531,19 @@ fn assess(
         .map(|r| serde_json::to_string(r).map_or(0, |s| s.len() as u64))
         .sum();
     if let Some(delta) = &flow.delta_column {
-        if module.column(delta).is_none() {
-            return connector_error(format!(
-                "Delta column '{delta}' was not found in table '{table}'."
-            ));
+        match module.column(delta) {
+            None => {
+                return connector_error(format!(
+                    "Delta column '{delta}' was not found in table '{table}'."
+                ))
+            }
+            // Incremental reads compare timestamps, so the delta column must be a date-time.
+            Some(column) if !column.is_date_time() => {
+                return connector_error(format!(
+                    "Delta column '{delta}' of table '{table}' is not a date-time column; pick one with meta:xdmType date-time, e.g. Modified_Time."
+                ))
+            }
+            Some(_) => {}
         }
     }
     let mut errors = Vec::new();

@@ -21,8 +21,7 @@ pub fn routes() -> Router<AppState> {
     )
 }
 
-async fn schema(adobe: Adobe, Path(id): Path<String>, headers: HeaderMap) -> ApiResult {
-    let _ = adobe;
+async fn schema(_: Adobe, Path(id): Path<String>, headers: HeaderMap) -> ApiResult {
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

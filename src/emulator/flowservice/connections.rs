@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::{created, invalid_spec, items, list_entities, parse_list, specs, updated, SERVICE};
 use crate::emulator::errors::{ApiError, ApiResult};
+use crate::emulator::faults::ZohoSpec;
 use crate::emulator::filter;
 use crate::emulator::gateway::{query_pairs, query_param, Adobe, JsonBody};
 use crate::emulator::patch;
@@ -23,10 +24,7 @@ const PATCHABLE: &[&str] = &["/name", "/description", "/auth/params"];
 const CREDENTIALS_REFUSED: u16 = 1406;
 const MASK: &str = "********";
 
-fn validate(
-    body: &Value,
-    zoho_spec: crate::emulator::faults::ZohoSpec,
-) -> Result<(Value, ConnectionRel), ApiError> {
+fn validate(body: &Value, zoho_spec: ZohoSpec) -> Result<(Value, ConnectionRel), ApiError> {
     let f = Fields::body(SERVICE, body)?;
     f.string("name", true)?;
     f.string("description", false)?;
@@ -68,14 +66,11 @@ fn validate(
     Ok((doc, ConnectionRel { spec_id }))
 }
 
-pub(super) fn render(
-    sandbox: &Sandbox,
-    entity: &Entity<ConnectionRel>,
-    zoho_spec: crate::emulator::faults::ZohoSpec,
-) -> Value {
+pub(super) fn render(sandbox: &Sandbox, entity: &Entity<ConnectionRel>) -> Value {
     let mut value = merged(&entity.doc, sandbox.meta(entity));
     value["state"] = json!("enabled");
-    let spec = specs::connection_spec(&entity.rel.spec_id, zoho_spec);
+    // Secrets stay masked even after the spec is withdrawn from the listing.
+    let spec = specs::connection_spec(&entity.rel.spec_id, ZohoSpec::Listed);
     let spec_name = value
         .pointer("/auth/specName")
         .and_then(Value::as_str)
@@ -124,7 +119,7 @@ pub async fn get(
             .connections
             .get(&id)
             .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
-        Ok(items(render(cx.sandbox, entity, cx.zoho_spec)))
+        Ok(items(render(cx.sandbox, entity)))
     })
 }
 
@@ -135,8 +130,8 @@ pub async fn list(
 ) -> ApiResult {
     let query = parse_list(query, &filter::CONNECTIONS)?;
     shared.with_sandbox(&adobe.sandbox, |cx| {
-        let (sandbox, zoho_spec) = (&*cx.sandbox, cx.zoho_spec);
-        let render_one = |e: &Entity<ConnectionRel>| render(sandbox, e, zoho_spec);
+        let sandbox = &*cx.sandbox;
+        let render_one = |e: &Entity<ConnectionRel>| render(sandbox, e);
         let entities = sandbox.connections.values();
         Ok(list_entities(
             &query,
@@ -229,8 +224,14 @@ fn explorable<'a>(cx: &'a Ctx<'_>, id: &str) -> Result<&'a Entity<ConnectionRel>
         .connections
         .get(id)
         .ok_or_else(|| ApiError::not_found(SERVICE, KIND, id))?;
-    let spec = specs::connection_spec(&entity.rel.spec_id, cx.zoho_spec);
-    if !spec.as_ref().is_some_and(specs::is_table_source) {
+    let Some(spec) = specs::connection_spec(&entity.rel.spec_id, cx.zoho_spec) else {
+        let message = format!(
+            "The connection spec {} of connection {id} is no longer available.",
+            entity.rel.spec_id
+        );
+        return Err(ApiError::invalid(SERVICE, message));
+    };
+    if !specs::is_table_source(&spec) {
         let message = format!(
             "Explore is not supported for connection {id} (connection spec {}).",
             entity.rel.spec_id

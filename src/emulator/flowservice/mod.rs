@@ -160,10 +160,9 @@ fn invalid_spec(id: &str) -> ApiError {
 
 async fn connection_specs(
     State(shared): State<AppState>,
-    adobe: Adobe,
+    _: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let _ = adobe;
     let query = parse_list(query, &filter::CONNECTION_SPECS)?;
     let specs = specs::connection_specs(shared.faults().zoho_spec);
     Ok(Json(query.respond(specs, Value::clone, &filter::CONNECTION_SPECS)).into_response())
@@ -171,10 +170,9 @@ async fn connection_specs(
 
 async fn connection_spec(
     State(shared): State<AppState>,
-    adobe: Adobe,
+    _: Adobe,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let _ = adobe;
     specs::connection_spec(&id, shared.faults().zoho_spec)
         .map(items)
         .ok_or_else(|| ApiError::not_found(SERVICE, "connectionSpecs", &id))
@@ -182,21 +180,15 @@ async fn connection_spec(
 
 async fn flow_specs(
     State(shared): State<AppState>,
-    adobe: Adobe,
+    _: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let _ = adobe;
     let query = parse_list(query, &filter::FLOW_SPECS)?;
     let specs = specs::flow_specs(shared.faults().zoho_spec);
     Ok(Json(query.respond(specs, Value::clone, &filter::FLOW_SPECS)).into_response())
 }
 
-async fn flow_spec(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let _ = adobe;
+async fn flow_spec(State(shared): State<AppState>, _: Adobe, Path(id): Path<String>) -> ApiResult {
     specs::flow_spec(&id, shared.faults().zoho_spec)
         .map(items)
         .ok_or_else(|| ApiError::not_found(SERVICE, "flowSpecs", &id))
@@ -208,7 +200,7 @@ pub fn dump(cx: &crate::emulator::state::Ctx<'_>) -> Value {
     let mut runs: Vec<&crate::emulator::runs::Run> = sandbox.runs.all().collect();
     runs.sort_by_key(|r| r.scheduled_at());
     json!({
-        "connections": sandbox.connections.values().map(|e| connections::render(sandbox, e, cx.zoho_spec)).collect::<Vec<_>>(),
+        "connections": sandbox.connections.values().map(|e| connections::render(sandbox, e)).collect::<Vec<_>>(),
         "sourceConnections": sandbox.source_connections.values().map(|e| sources::render(sandbox, e)).collect::<Vec<_>>(),
         "targetConnections": sandbox.target_connections.values().map(|e| targets::render(sandbox, e)).collect::<Vec<_>>(),
         "flows": sandbox.flows.values().map(|(f, r)| flows::render(sandbox, f, r, cx.now)).collect::<Vec<_>>(),
