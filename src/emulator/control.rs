@@ -1,18 +1,7 @@
 //! The control API under `/_emulator/` (never part of the real services). It needs no auth and
 //! is outside the request log, faults and rate limits.
 //!
-//! | endpoint | what it does |
-//! |---|---|
-//! | `GET /_emulator/health` | `{"status": "ok", "url": "http://127.0.0.1:PORT"}` |
-//! | `GET /_emulator/requests` | the request log: `[{method, path, query, status, body, headers, time, request_id}]`, oldest first, secrets redacted |
-//! | `DELETE /_emulator/requests` | clears the log (204) |
-//! | `GET /_emulator/faults` | the fault settings (see [`Faults`]) |
-//! | `PUT /_emulator/faults` | replaces them; omitted fields take their fault-free defaults |
-//! | `PATCH /_emulator/faults` | changes only the fields given |
-//! | `GET /_emulator/clock` | `{now_ms, now, wall_ms, time_scale}` |
-//! | `POST /_emulator/clock/advance` | `{"seconds": 3600}`, `{"by": "1h"}` or `?by=1h`; answers the clock |
-//! | `POST /_emulator/zoho/grant-codes` | optional `{"redirect_uri", "scope"}`; answers `{code, redirect_url, location, accounts_server, expires_in}` |
-//! | `GET /_emulator/state[?sandbox=prod]` | `{"sandboxes": {"prod": {connections, sourceConnections, targetConnections, flows, runs, dataSets, mappingSets}}}` |
+//! The endpoints are listed in the module documentation of [`super`].
 
 use std::time::Duration;
 

@@ -17,11 +17,38 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The same controls are served over HTTP under `/_emulator/` (see [`control`]).
+//! The same controls are served over HTTP under `/_emulator/` (no auth; not logged, faulted
+//! or rate limited):
+//!
+//! | endpoint | what it does |
+//! |---|---|
+//! | `GET /_emulator/health` | `{"status": "ok", "url": "http://127.0.0.1:PORT"}` |
+//! | `GET /_emulator/requests` | the request log: `[{method, path, query, status, body, headers, time, request_id}]`, oldest first, secrets redacted |
+//! | `DELETE /_emulator/requests` | clears the log (204) |
+//! | `GET /_emulator/faults` | the fault settings (see [`Faults`]) |
+//! | `PUT /_emulator/faults` | replaces them; omitted fields take their fault-free defaults |
+//! | `PATCH /_emulator/faults` | changes only the fields given |
+//! | `GET /_emulator/clock` | `{now_ms, now, wall_ms, time_scale}` |
+//! | `POST /_emulator/clock/advance` | `{"seconds": 3600}`, `{"by": "1h"}` or `?by=1h`; answers the clock |
+//! | `POST /_emulator/zoho/grant-codes` | optional `{"redirect_uri", "scope"}`; answers `{code, redirect_url, location, accounts_server, expires_in}` |
+//! | `GET /_emulator/state[?sandbox=prod]` | `{"sandboxes": {"prod": {connections, sourceConnections, targetConnections, flows, runs, dataSets, mappingSets}}}` |
+//!
+//! Choices where the reference is silent (each documented at its module):
+//! - Flow Service lists page at 20 items (`limit` up to 100) with an opaque `continuationToken`
+//!   in `_links.next.href` (`/flows?continuationToken=...`, relative to the service base);
+//!   Catalog lists at 20 (`limit` 1-100, `start`); GET answers secret auth params masked.
+//! - Error codes the reference does not name: `1402-400` for a body that breaks the schema,
+//!   `1405-400` for a reference to a missing object, `1406-400` when Zoho refuses a base
+//!   connection's credentials (explore, test); gateway `429050` (rate limit, `Retry-After: 1`),
+//!   `502000`; Catalog and Data Prep use `CAT-`/`MAPPER-` prefixes in the Flow Service shape.
+//! - Runs follow the emulated clock (`time_scale`); credentials (IMS `token_ttl`, Zoho codes
+//!   and tokens, refresh throttling) follow real time; `advance_clock` moves both. A new flow
+//!   backfills at most its 3 latest slots; each flow keeps its 100 newest runs.
+//! - Objects are per sandbox (`prod`, `dev`); the seeded dataset exists in both.
 
 mod catalog;
 mod clock;
-pub mod control;
+mod control;
 mod dataprep;
 mod errors;
 mod faults;
