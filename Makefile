@@ -72,7 +72,7 @@ demo: build
 	$(BIN) explore $(PROFILE)
 	$(BIN) status --wait --timeout 2m $(PROFILE)
 
-## bench: not written yet
+## bench: issue 8's benchmark: apply and status against the emulator with 50 ms latency for 10, 50 and
+## 200 modules; prints a table and writes target/bench/results.json (BENCH_SIZES=10,50 for fewer sizes)
 bench:
-	@echo "bench not implemented yet" >&2
-	exit 1
+	$(CARGO) bench --bench provision
