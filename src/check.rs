@@ -160,10 +160,7 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<V
             return (
                 vec![
                     Check::fail("zoho_refresh", zoho_cmd::describe(&failure)),
-                    Check::skip(
-                        "zoho_api",
-                        "skipped: no Zoho access token (see zoho_refresh)",
-                    ),
+                    Check::skip("zoho_api", "no Zoho access token (see zoho_refresh)"),
                 ],
                 None,
             )
@@ -253,7 +250,7 @@ async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explore
     let mut checks = Vec::new();
     if let Err(e) = client.ims().token().await {
         checks.push(Check::fail("ims_token", e.to_string()));
-        let reason = "skipped: no IMS token (see ims_token)";
+        let reason = "no IMS token (see ims_token)";
         return skipped_after(profile, checks, reason);
     }
     checks.push(Check::pass(
@@ -275,7 +272,7 @@ async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explore
                     adobe.org_id, adobe.sandbox
                 ),
             ));
-            let reason = "skipped: the org or sandbox was not accepted (see org_sandbox)";
+            let reason = "the org or sandbox was not accepted (see org_sandbox)";
             return skipped_after(profile, checks, reason);
         }
     };
@@ -302,7 +299,7 @@ async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explore
     checks.push(if removed {
         Check::skip(
             "zoho_flow_spec",
-            "skipped: the Zoho CRM connection spec is gone (see zoho_connection_spec)",
+            "the Zoho CRM connection spec is gone (see zoho_connection_spec)",
         )
     } else {
         flow_spec_check(&profile.adobe.sandbox, flow_spec.as_ref())
@@ -472,7 +469,7 @@ async fn base_connection(
             return (
                 Check::fail(NAME, e.to_string()),
                 Explored::Skipped(
-                    "skipped: the base connection lookup failed (see base_connection)".to_owned(),
+                    "the base connection lookup failed (see base_connection)".to_owned(),
                 ),
             )
         }
@@ -485,7 +482,7 @@ async fn base_connection(
                 format!("`{name}` does not exist yet; `provision apply` creates it"),
             ),
             Explored::Skipped(format!(
-                "skipped: base connection `{name}` does not exist yet, so explore cannot be asked"
+                "base connection `{name}` does not exist yet, so explore cannot be asked"
             )),
         );
     };
@@ -501,7 +498,7 @@ async fn base_connection(
                         connection.id
                     ),
                 ),
-                Explored::Skipped("skipped: explore failed (see base_connection)".to_owned()),
+                Explored::Skipped("explore failed (see base_connection)".to_owned()),
             )
         }
     };

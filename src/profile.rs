@@ -1442,24 +1442,23 @@ impl Resolve<'_> {
         } else {
             (None, None, None)
         };
-        let client_id = if raw.client_id.is_some() || needs.client_id {
-            Some(self.required(
+        let client_id = (raw.client_id.is_some() || needs.client_id).then(|| {
+            self.required(
                 "zoho.client_id",
                 raw.client_id,
                 "copy the client id (1000.…) from the Zoho API console, or pass --client-id",
-            )?)
-        } else {
-            None
-        };
-        let client_secret = if needs.client_secret {
-            Some(self.secret(
+            )
+        });
+        let client_secret = needs.client_secret.then(|| {
+            self.secret(
                 "zoho.client_secret",
                 raw.client_secret,
                 "ZOHO_CLIENT_SECRET",
-            )?)
-        } else {
-            None
-        };
+            )
+        });
+        // Every problem is already reported; `None` only stops the value from being used.
+        let client_id = client_id.map(|v| v.ok_or(())).transpose().ok()?;
+        let client_secret = client_secret.map(|v| v.ok_or(())).transpose().ok()?;
         Some(ZohoClientSettings {
             path: path.to_owned(),
             region,
