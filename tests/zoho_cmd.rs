@@ -632,3 +632,91 @@ async fn only_the_zoho_client_settings_of_the_profile_are_read() {
     let output = run(cmd).await;
     assert_eq!(output.status.code(), Some(78), "{:?}", text(&output));
 }
+
+/// The answers the emulator never gives, from a mock accounts server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_token_endpoint_answers_have_their_own_messages() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let cases: [(ResponseTemplate, i32, &[&str]); 4] = [
+        (
+            // zoho-oauth.md §6 #10: an exchange without access_type=offline.
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "access_token": "1000.ACCESS-do-not-print", "api_domain": "https://www.zohoapis.com",
+                "token_type": "Bearer", "expires_in": 3600
+            })),
+            1,
+            &["returned no refresh token", "access_type=offline&prompt=consent"],
+        ),
+        (
+            // §2.3: throttling, recognised by `status: failure`, not by the `error` string.
+            ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "error_description": "You have made too many requests continuously. Please try again after some time.",
+                "error": "Access Denied", "status": "failure"
+            })),
+            1,
+            &["is throttling token requests", "wait up to 10 minutes"],
+        ),
+        (
+            // An outage is not a credential problem.
+            ResponseTemplate::new(503)
+                .set_body_string("<html><head><title>Service Unavailable</title></head></html>"),
+            1,
+            &["is unavailable", "not a credential problem"],
+        ),
+        (
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"error": "access_denied"})),
+            1,
+            &["denied the request (access_denied)"],
+        ),
+    ];
+    for (answer, code, expected) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/v2/token"))
+            .respond_with(answer)
+            .mount(&server)
+            .await;
+        let mut cmd = Command::cargo_bin("provision").expect("binary");
+        cmd.env_clear()
+            .env("ZOHO_CLIENT_SECRET", ZOHO_SECRET)
+            .env("PROVISION_ZOHO__ACCOUNTS_URL", server.uri())
+            .env("PROVISION_ZOHO__API_URL", server.uri())
+            .args([
+                "zoho",
+                "token",
+                PROFILE,
+                "--code",
+                "1000.GRANT-do-not-print",
+                "--show",
+            ])
+            .timeout(std::time::Duration::from_secs(60));
+        let output = run(cmd).await;
+        let (stdout, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(code), "{expected:?}: {stderr}");
+        for text in expected {
+            assert!(stderr.contains(text), "`{text}` missing: {stderr}");
+        }
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(!stderr.contains("do-not-print"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_refreshes_are_reported_as_throttling() {
+    let emulator = emulator().await;
+    // Zoho allows 10 access tokens per refresh token in 10 minutes; each run refreshes once.
+    for _ in 0..10 {
+        let output = run(modules_cmd(&emulator, ZOHO_REFRESH, &[])).await;
+        assert_eq!(output.status.code(), Some(0), "{:?}", text(&output));
+    }
+    let output = run(modules_cmd(&emulator, ZOHO_REFRESH, &[])).await;
+    let (_, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Zoho could not be asked")
+            && stderr.contains("is throttling token requests"),
+        "{stderr}"
+    );
+}
