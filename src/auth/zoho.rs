@@ -1094,6 +1094,30 @@ mod tests {
     }
 
     #[test]
+    fn other_data_centres_are_zohos_own_or_the_emulators() {
+        let urls = |base: &str, configured| {
+            other_data_centres(&Url::parse(base).expect("url"), configured)
+                .into_iter()
+                .map(|(r, u)| format!("{r} {}", u.as_str().trim_end_matches('/')))
+                .collect::<Vec<_>>()
+        };
+        let real = urls("https://accounts.zoho.eu", None);
+        assert_eq!(real.len(), 8);
+        assert!(real.contains(&"us https://accounts.zoho.com".to_owned()));
+        assert!(real.contains(&"ca https://accounts.zohocloud.ca".to_owned()));
+        assert!(!real.iter().any(|u| u.starts_with("eu ")));
+
+        let local = urls("http://127.0.0.1:9/dc/eu", None);
+        assert_eq!(local.len(), 8);
+        assert!(local.contains(&"us http://127.0.0.1:9/dc/us".to_owned()));
+        let home = urls("http://127.0.0.1:9", Some(ZohoRegion::Us));
+        assert_eq!(home.len(), 8);
+        assert!(!home.iter().any(|u| u.starts_with("us ")));
+
+        assert!(urls("https://zoho-proxy.example.com", None).is_empty());
+    }
+
+    #[test]
     fn http_api_domain_is_refused() {
         let body = r#"{"access_token":"a","api_domain":"http://evil.example"}"#;
         let e = classify_token(200, body.as_bytes(), &context()).expect_err("refused");
