@@ -162,19 +162,45 @@ fn the_lower_bound_is_the_longer_of_the_chain_and_the_throughput_limit() {
 
 #[test]
 fn lists_longer_than_a_page_add_requests_to_the_chain() {
-    assert_eq!(pages(0), 1);
-    assert_eq!(pages(100), 1);
-    assert_eq!(pages(101), 2);
-    assert_eq!(
-        critical_path(Step::NoopApply, 10),
-        critical_path(Step::NoopApply, 100)
-    );
-    assert_eq!(
-        critical_path(Step::NoopApply, 200),
-        critical_path(Step::NoopApply, 10) + 1
-    );
+    // Continuation links: a page per 100; offsets: a short page ends the walk.
+    assert_eq!(linked_pages(0, 100), 1);
+    assert_eq!(linked_pages(100, 100), 1);
+    assert_eq!(linked_pages(101, 100), 2);
+    assert_eq!(offset_pages(99, 100), 1);
+    assert_eq!(offset_pages(100, 100), 2);
+    assert_eq!(offset_pages(200, 50), 5);
+    // No-op: token, base connections, source connections while nothing pages.
+    assert_eq!(critical_path(Step::NoopApply, 10), 3);
+    // At 200 the 50-a-page mapping set list (5 requests) is the longest chain.
+    assert_eq!(critical_path(Step::NoopApply, 200), 6);
     assert_eq!(
         critical_path(Step::FreshApply, 10),
         critical_path(Step::FreshApply, 200)
     );
+    // Status: token, flows (2 pages at 200), runs (600 backfill runs: 6 pages).
+    assert_eq!(critical_path(Step::Status, 200), 9);
+}
+
+#[test]
+fn follow_up_pages_carry_a_continuation_token_or_an_offset() {
+    assert!(is_follow_up_page(Some("continuationToken=7b22")));
+    assert!(is_follow_up_page(Some("limit=100&start=100")));
+    assert!(!is_follow_up_page(Some("limit=100&start=0")));
+    assert!(!is_follow_up_page(Some("property=name==x&limit=100")));
+    assert!(!is_follow_up_page(None));
+    let mut page = request(
+        "GET",
+        "/data/foundation/flowservice/flows",
+        "2026-01-01T00:00:00Z",
+    );
+    page.query = Some("continuationToken=abc".into());
+    assert_eq!(count(&[page]).follow_up_pages, 1);
+}
+
+#[test]
+fn peak_rss_is_read_from_proc_status_and_absent_for_a_zombie() {
+    let status =
+        "Name:\tprovision\nVmPeak:\t  123456 kB\nVmHWM:\t   14368 kB\nVmRSS:\t   12000 kB\n";
+    assert_eq!(vm_hwm_kb(status), Some(14_368));
+    assert_eq!(vm_hwm_kb("Name:\tprovision\nState:\tZ (zombie)\n"), None);
 }

@@ -11,9 +11,16 @@ use provision::emulator::RecordedRequest;
 pub const LATENCY_MS: u64 = 50;
 /// `provision apply --concurrency` when the flag is absent.
 pub const DEFAULT_CONCURRENCY: usize = 8;
-/// Items per page the emulator serves at most (Flow Service `limit` and Catalog `limit` cap at
-/// 100), so a list of `n` objects costs `pages(n)` sequential requests.
-pub const PAGE_SIZE: usize = 100;
+/// Items per page `provision` asks of Flow Service (`limit`, also the emulator's cap); the next
+/// page comes from `_links.next.href`, so `n` objects cost `ceil(n / 100)` requests.
+pub const FLOW_SERVICE_PAGE: usize = 100;
+/// Items per page `provision` asks of Catalog (`limit`, also the emulator's cap). Catalog pages
+/// by offset and says nothing about what is left, so the walk ends on a short page: `n` objects
+/// cost `floor(n / 100) + 1` requests.
+pub const CATALOG_PAGE: usize = 100;
+/// Items per page `provision` asks of Data Prep (`limit`, as in the reference's examples);
+/// offset paging as in Catalog.
+pub const DATA_PREP_PAGE: usize = 50;
 /// Module counts measured.
 pub const SIZES: [usize; 3] = [10, 50, 200];
 /// Where the sequential baseline (`--concurrency 1`) is measured.
@@ -84,9 +91,25 @@ schedule       = {{ frequency = "hour", interval = 1, start = "{start}", backfil
     toml
 }
 
-/// Sequential requests needed to read a list of `items` objects (an empty list is one request).
-pub fn pages(items: usize) -> usize {
-    items.div_ceil(PAGE_SIZE).max(1)
+/// Requests to read a list of `items` objects that pages with a continuation link (Flow Service).
+pub fn linked_pages(items: usize, page: usize) -> usize {
+    items.div_ceil(page).max(1)
+}
+
+/// Requests to read a list of `items` objects that pages by offset and ends on a short page
+/// (Catalog, Data Prep): a full last page needs one more request to find out it was the last.
+pub fn offset_pages(items: usize, page: usize) -> usize {
+    items / page + 1
+}
+
+/// A follow-up page of a list: the request carries a continuation token or a non-zero offset.
+pub fn is_follow_up_page(query: Option<&str>) -> bool {
+    let Some(query) = query else {
+        return false;
+    };
+    url::form_urlencoded::parse(query.as_bytes()).any(|(key, value)| {
+        key == "continuationToken" || (key == "start" && value.parse::<u64>().is_ok_and(|v| v > 0))
+    })
 }
 
 /// A write: anything but a read, except asking IMS or Zoho for a token and Data Prep's
@@ -104,6 +127,8 @@ pub struct Counts {
     pub requests: usize,
     pub writes: usize,
     pub gets: usize,
+    /// Requests for the second and later pages of a list ([`is_follow_up_page`]).
+    pub follow_up_pages: usize,
     /// Requests per `METHOD path-pattern`, ids replaced by `{id}`, most frequent first.
     pub by_endpoint: Vec<(String, usize)>,
 }
@@ -121,6 +146,10 @@ pub fn count(log: &[RecordedRequest]) -> Counts {
         requests: log.len(),
         writes: log.iter().filter(|r| is_write(&r.method, &r.path)).count(),
         gets: log.iter().filter(|r| r.method == "GET").count(),
+        follow_up_pages: log
+            .iter()
+            .filter(|r| is_follow_up_page(r.query.as_deref()))
+            .count(),
         by_endpoint,
     }
 }
@@ -198,22 +227,42 @@ pub enum Step {
     Status,
 }
 
-/// The requests `provision` must make one after another (each waits for an answer to the
-/// previous one) for `n` modules; docs/performance.md explains each chain.
+/// The requests `provision` must make one after another (each needs the answer to the one
+/// before) for `n` modules. docs/performance.md explains each chain.
 ///
-/// - fresh apply: IMS token -> {preflight specs, the observing lists, which find nothing, and
-///   the Zoho token refresh, all at once} -> base connection -> explore of the module -> its
-///   source connection -> its dataflow. The dataset -> target connection pair and the mapping
-///   set run beside explore -> source connection, so they are not on the path: 6.
-/// - no-op re-apply: IMS token -> base connection list -> source connection list (it filters on
-///   the base connection's id), then its pages; the other lists (targets, flows, mapping sets,
-///   datasets) run beside those two: 2 + pages(n) (3 up to 100 modules, 4 at 200).
-/// - status: IMS token -> the owned flows (paged) -> their runs (one list, paged; up to 3
-///   backfill runs per flow): 1 + pages(n) + pages(3n).
+/// - fresh apply: IMS token -> the observing lists (the specs, base connections, targets, flows,
+///   mapping sets and datasets at once; all empty) -> Zoho token refresh (the base connection's
+///   auth params) -> base connection POST -> its twin check (a list by name, issue 7) -> explore
+///   of a module -> its source connection POST -> twin check -> its dataflow POST -> twin check:
+///   10. The module's other branches (dataset POST -> check -> target connection POST -> check,
+///   and mapping set POST -> check) need only the observation, so they are shorter.
+/// - no-op re-apply: IMS token, then the longest of the lists read at once: base connections ->
+///   source connections on them (Flow Service pages), targets and flows (Flow Service pages),
+///   datasets (Catalog pages) and mapping sets (Data Prep pages).
+/// - status: IMS token -> the owned flows (Flow Service pages) -> their newest runs (one
+///   filtered query; up to 3 backfill runs per flow, 100 per page).
 pub fn critical_path(step: Step, n: usize) -> usize {
+    let flow_service = linked_pages(n, FLOW_SERVICE_PAGE);
     match step {
-        Step::FreshApply => 6,
-        Step::NoopApply => 2 + pages(n),
-        Step::Status => 1 + pages(n) + pages(3 * n),
+        Step::FreshApply => 10,
+        Step::NoopApply => {
+            let lists = [
+                1 + flow_service,
+                flow_service,
+                offset_pages(n, CATALOG_PAGE),
+                offset_pages(n, DATA_PREP_PAGE),
+            ];
+            1 + lists.into_iter().max().unwrap_or(1)
+        }
+        Step::Status => 1 + flow_service + linked_pages(3 * n, FLOW_SERVICE_PAGE),
     }
+}
+
+/// `VmHWM` (peak resident set size, kB) from the text of `/proc/PID/status`; `None` when the
+/// process has no address space any more (a zombie) or the line is missing.
+pub fn vm_hwm_kb(status: &str) -> Option<i64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
