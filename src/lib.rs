@@ -5,14 +5,20 @@
 #![deny(clippy::print_stdout)]
 
 pub mod api;
+pub mod apply;
 pub mod auth;
 pub mod cli;
+pub mod desired;
+pub mod destroy;
 pub mod emulator;
 pub mod error;
 pub mod logging;
 pub mod naming;
+pub mod observe;
 pub mod output;
+pub mod plan;
 pub mod profile;
+pub mod progress;
 
 use cli::{Cli, Command};
 use error::{CliError, CliResult};
@@ -24,9 +30,9 @@ pub async fn run(cli: Cli) -> CliResult {
             emulator::run(args).await?;
             Ok(error::Exit::Ok)
         }
-        Command::Apply(_) => not_implemented("apply"),
-        Command::Plan(_) => not_implemented("plan"),
-        Command::Destroy(_) => not_implemented("destroy"),
+        Command::Apply(args) => apply::apply_command(&args, &cli.global).await,
+        Command::Plan(args) => apply::plan_command(&args, &cli.global).await,
+        Command::Destroy(args) => destroy::command(&args, &cli.global).await,
         Command::Explore(_) => not_implemented("explore"),
         Command::Status(_) => not_implemented("status"),
         Command::Check(_) => not_implemented("check"),
