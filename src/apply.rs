@@ -26,12 +26,15 @@ use crate::api::explore::{self, Column};
 use crate::api::flows::{self, DeltaColumn, Flow, IntervalEncoding, NewFlow};
 use crate::api::http::HttpOptions;
 use crate::api::source::{self, NewSourceConnection};
-use crate::api::specs::{SpecRef, DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_VERSION};
+use crate::api::specs::{
+    ConnectionSpec, SpecRef, BASIC_AUTHENTICATION, DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_VERSION,
+};
 use crate::api::target::{self, NewTargetConnection};
 use crate::api::{
     AepClient, ApiError, ConnectionId, DatasetId, FlowId, MappingSetId, PatchOp, Query,
     SourceConnectionId, TargetConnectionId,
 };
+use crate::auth::zoho::ZohoOAuth;
 use crate::cli::{ApplyArgs, GlobalArgs, PlanArgs};
 use crate::desired::{self, Desired, DesiredModule, Resolved};
 use crate::error::{CliError, CliResult, Exit};
@@ -42,12 +45,14 @@ use crate::plan::{
     self, Action, BaseStep, Change, FlowStep, Inputs, Kind, MappingStep, ModuleStep, Plan, Removal,
     Row, Slot,
 };
-use crate::profile::{self, DatasetTarget, Profile};
+use crate::profile::{DatasetTarget, Profile};
 use crate::progress::Progress;
 
 /// How `scheduleParams.interval` is sent (reference §13 #8: the flow spec's validator says
 /// integer).
 const INTERVAL_ENCODING: IntervalEncoding = IntervalEncoding::Integer;
+/// Modules `plan` explores at the same time.
+const PLAN_CONCURRENCY: usize = 8;
 /// Attempts at one create whose failures may hide a commit (each after a lookup).
 const CREATE_ATTEMPTS: u32 = 3;
 
@@ -1122,10 +1127,9 @@ pub async fn prepare(
 }
 
 /// `provision plan`.
-pub async fn plan_command(args: &PlanArgs, global: &GlobalArgs) -> CliResult {
-    let profile = profile::load(args.profile.profile.as_deref())?;
-    let client = client(&profile)?;
-    let prepared = prepare(&client, &profile, args.include_datasets, 8).await?;
+pub async fn plan_command(profile: &Profile, args: &PlanArgs, global: &GlobalArgs) -> CliResult {
+    let client = client(profile)?;
+    let prepared = prepare(&client, profile, args.include_datasets, PLAN_CONCURRENCY).await?;
     let doc = ChangesDocument::new(&profile.path, &prepared.plan.changes);
     output::print_plan(global.output, &doc)?;
     Ok(if args.detailed_exitcode && prepared.plan.has_changes() {
@@ -1136,11 +1140,10 @@ pub async fn plan_command(args: &PlanArgs, global: &GlobalArgs) -> CliResult {
 }
 
 /// `provision apply`.
-pub async fn apply_command(args: &ApplyArgs, global: &GlobalArgs) -> CliResult {
-    let profile = profile::load(args.profile.profile.as_deref())?;
+pub async fn apply_command(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> CliResult {
     let concurrency = usize::from(args.concurrency);
-    let client = client(&profile)?;
-    let prepared = prepare(&client, &profile, args.include_datasets, concurrency).await?;
+    let client = client(profile)?.with_max_concurrency(concurrency);
+    let prepared = prepare(&client, profile, args.include_datasets, concurrency).await?;
     let doc = ChangesDocument::new(&profile.path, &prepared.plan.changes);
     if !prepared.plan.has_changes() {
         output::print_result(global.output, &doc, "apply")?;
@@ -1155,7 +1158,7 @@ pub async fn apply_command(args: &ApplyArgs, global: &GlobalArgs) -> CliResult {
     let progress = Progress::new(global.quiet);
     let outcome = execute(
         &client,
-        &profile,
+        profile,
         prepared,
         &Options { concurrency },
         &progress,
@@ -1212,12 +1215,59 @@ pub async fn confirm(command: &str) -> Result<bool, CliError> {
     Ok(answer.trim() == "yes")
 }
 
-/// `auth.params` of the Zoho base connection (reference §4): built from the profile and a fresh
-/// Zoho token, checked against the connection spec's `required` list.
+/// `auth.params` of the Zoho base connection (reference §4): the profile's Zoho client and
+/// refresh token, plus what a fresh refresh says (the access token and the account's API domain,
+/// the `endpoint`), checked against the connection spec's `required` list so that a spec change
+/// is reported before AEP rejects the connection.
 async fn base_connection_params(
     profile: &Profile,
-    spec: &crate::api::specs::ConnectionSpec,
+    spec: &ConnectionSpec,
 ) -> anyhow::Result<AuthParams> {
-    let _ = (profile, spec);
-    anyhow::bail!("the Zoho OAuth client is not merged yet")
+    let zoho = ZohoOAuth::new(HttpOptions::default())?;
+    let token = zoho.token(&profile.zoho).await.map_err(|e| {
+        anyhow::anyhow!("the Zoho refresh token could not be used, so the base connection cannot be written: {e}")
+    })?;
+    let endpoint = token.api_domain_or(&profile.zoho.api_url);
+    let ours = AuthParams::new()
+        .plain("endpoint", endpoint.as_str().trim_end_matches('/'))
+        .plain(
+            "accountsUrl",
+            profile.zoho.accounts_url.as_str().trim_end_matches('/'),
+        )
+        .plain("clientId", profile.zoho.client_id.clone())
+        .secret("clientSecret", profile.zoho.client_secret.clone())
+        .secret("accessToken", token.access_token.clone())
+        .secret("refreshToken", profile.zoho.refresh_token.clone());
+    let Some(auth) = spec.basic_auth() else {
+        anyhow::bail!(
+            "the Zoho CRM connection spec {} has no \"{BASIC_AUTHENTICATION}\" auth spec any more; \
+             provision cannot build a base connection for it (run `provision check` for details)",
+            spec.id
+        );
+    };
+    let missing: Vec<String> = auth
+        .required()
+        .into_iter()
+        .filter(|name| !ours.contains(name))
+        .map(|name| match auth.property_description(name) {
+            Some(about) => format!("{name} ({about})"),
+            None => name.to_owned(),
+        })
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the Zoho CRM connection spec requires auth params the profile cannot provide: {}; \
+             provision sends endpoint, accountsUrl, clientId, clientSecret, accessToken and \
+             refreshToken",
+            missing.join(", ")
+        );
+    }
+    // Send only what the spec knows (when it lists its properties), so that a stricter
+    // validator does not reject an extra param.
+    let known = auth.property_names();
+    Ok(if known.is_empty() {
+        ours
+    } else {
+        ours.retain(|name| known.contains(&name))
+    })
 }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+use crate::profile::{check_url, ZohoRegion};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -15,8 +18,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 modules go to which dataset, mapping, schedule) and converges Adobe Experience Platform on it: the Zoho CRM \
 base connection, then per module the source connection, dataset, target connection, mapping set and dataflow.\n\n\
 The profile is the positional PROFILE argument, else $PROVISION_PROFILE, else profiles/default.toml.",
-    after_help = "Exit codes: 0 success, 1 the command failed, 2 changes pending (plan --detailed-exitcode), \
-64 usage error, 78 invalid profile.\nLogs go to stderr; RUST_LOG overrides -v/-q (e.g. RUST_LOG=provision=debug)."
+    after_help = "Exit codes:
+  0   success (plan --detailed-exitcode: no changes)
+  1   the command ran and failed (API error, auth failure, a failed run under status --wait)
+  2   plan --detailed-exitcode: changes pending
+  64  usage error (bad flags)
+  78  invalid profile (nothing was sent)
+
+Environment:
+  PROVISION_PROFILE           the profile when none is given
+  PROVISION_<SECTION>__<KEY>  overrides a profile key, e.g. PROVISION_ADOBE__SANDBOX=dev
+  RUST_LOG                    log filter on stderr; overrides -v/-q (e.g. RUST_LOG=provision=debug)
+
+Start with `provision check PROFILE`, then `provision plan` and `provision apply`."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -32,7 +46,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 
-    /// More log detail on stderr (-v: info per request, -vv: debug).
+    /// More log detail on stderr (-v: one line per request, -vv: debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
 
@@ -58,21 +72,44 @@ pub enum OutputFormat {
 pub enum Command {
     /// Create or update the base connection and, per module, the source connection, dataset,
     /// target connection, mapping set and dataflow. Prints the plan, then the result.
+    #[command(after_help = "Examples:
+  provision apply profiles/prod.toml            # show the plan, ask, then converge
+  provision apply --yes --output json           # in a pipeline, with $PROVISION_PROFILE")]
     Apply(ApplyArgs),
     /// Show what `apply` would change, without writing anything.
+    #[command(after_help = "Examples:
+  provision plan profiles/prod.toml
+  provision plan --detailed-exitcode    # exit 0: no changes, 2: changes pending, 1: error")]
     Plan(PlanArgs),
-    /// Delete what the profile manages, in reverse dependency order.
+    /// Delete what the profile manages, in reverse dependency order: dataflows, then source and
+    /// target connections, then the base connection. Datasets only with --include-datasets.
+    #[command(after_help = "Example:
+  provision destroy profiles/staging.toml --yes")]
     Destroy(DestroyArgs),
     /// List the Zoho modules the base connection sees, or one module's columns and sample rows.
+    #[command(after_help = "Examples:
+  provision explore profiles/prod.toml               # the modules (tables)
+  provision explore profiles/prod.toml Leads         # the columns of Leads and their XDM types
+  provision explore Leads --preview 5                # with $PROVISION_PROFILE, plus 5 sample rows")]
     Explore(ExploreArgs),
     /// Show each managed dataflow's state, schedule and last runs; `--wait` blocks until they finish.
+    #[command(after_help = "Examples:
+  provision status profiles/prod.toml --runs 5
+  provision status --wait --timeout 20m     # exit 1 if a run failed or the time ran out")]
     Status(StatusArgs),
-    /// Preflight without writes: profile, IMS token, org/sandbox, Zoho spec, Zoho refresh, modules, datasets.
+    /// Preflight without writes: profile valid, IMS token, org and sandbox accepted, Zoho connection
+    /// spec present and allowed by the CRMToAEP flow spec, Zoho refresh token valid in its data
+    /// centre, target schema and datasets present.
+    #[command(after_help = "Example:
+  provision check profiles/prod.toml --output json")]
     Check(ProfileArg),
     /// Zoho OAuth helpers: exchange a grant token, list modules straight from Zoho.
     #[command(subcommand)]
     Zoho(ZohoCommand),
     /// Run a local, in-memory stand-in for IMS, Zoho and the AEP APIs (for demos and tests).
+    #[command(after_help = "Example:
+  provision emulator --listen 127.0.0.1:0 --time-scale 3600   # prints its address first
+  provision check profiles/local.toml                         # with the URLs pointed at it")]
     Emulator(EmulatorArgs),
 }
 
@@ -153,7 +190,15 @@ pub struct StatusArgs {
 #[derive(Debug, Subcommand)]
 pub enum ZohoCommand {
     /// Exchange a Zoho grant token (authorization code) for access and refresh tokens.
-    Token(ZohoTokenArgs),
+    #[command(
+        after_help = "The client secret is read from the environment (never a flag):
+  export ZOHO_CLIENT_SECRET=...
+  provision zoho token profiles/prod.toml --code 1000.xxxx --write ~/.config/provision/zoho.token
+  provision zoho token --region eu --client-id 1000.ABC --client-secret-env ZOHO_CLIENT_SECRET \\
+      --code 1000.xxxx --show
+Each exchange creates a new refresh token; Zoho keeps 20 per user and client and deletes the oldest."
+    )]
+    Token(Box<ZohoTokenArgs>),
     /// Refresh the access token and list modules straight from Zoho's API.
     Modules(ProfileArg),
 }
@@ -166,11 +211,11 @@ pub struct ZohoTokenArgs {
     #[arg(long)]
     pub code: String,
     /// Zoho data centre: us eu in au jp cn ca sa uk.
-    #[arg(long, conflicts_with = "accounts_url")]
-    pub region: Option<String>,
-    /// Zoho accounts server, e.g. https://accounts.zoho.eu.
-    #[arg(long)]
-    pub accounts_url: Option<String>,
+    #[arg(long, conflicts_with = "accounts_url", value_parser = parse_region)]
+    pub region: Option<ZohoRegion>,
+    /// Zoho accounts server, e.g. https://accounts.zoho.eu (https, or http to a loopback host).
+    #[arg(long, value_parser = parse_url)]
+    pub accounts_url: Option<Url>,
     /// Zoho client id (default: the profile's zoho.client_id).
     #[arg(long)]
     pub client_id: Option<String>,
@@ -222,4 +267,12 @@ pub struct EmulatorArgs {
     /// Seed for the random faults, so a run can be reproduced.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+fn parse_region(value: &str) -> Result<ZohoRegion, String> {
+    value.parse()
+}
+
+fn parse_url(value: &str) -> Result<Url, String> {
+    check_url(value)
 }

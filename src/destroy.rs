@@ -13,7 +13,7 @@ use crate::error::{CliError, CliResult, Exit};
 use crate::observe::{self, Managed};
 use crate::output::{self, ChangesDocument};
 use crate::plan::{Action, Change, Kind};
-use crate::profile;
+use crate::profile::Profile;
 use crate::progress::Progress;
 
 /// Deletes run at most this many at a time.
@@ -149,10 +149,9 @@ fn module_of(managed: &Managed, kind: Kind, name: &str) -> Option<String> {
 }
 
 /// `provision destroy`.
-pub async fn command(args: &DestroyArgs, global: &GlobalArgs) -> CliResult {
-    let profile = profile::load(args.profile.profile.as_deref())?;
-    let desired = desired::build(&profile).map_err(|e| CliError::new(Exit::Profile, e))?;
-    let client = apply::client(&profile)?;
+pub async fn command(profile: &Profile, args: &DestroyArgs, global: &GlobalArgs) -> CliResult {
+    let desired = desired::build(profile).map_err(|e| CliError::new(Exit::Profile, e))?;
+    let client = apply::client(profile)?;
     let managed = observe::managed(&client, &desired.prefix)
         .await
         .map_err(CliError::failed)?;

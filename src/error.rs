@@ -67,6 +67,18 @@ impl From<crate::api::ApiError> for CliError {
     }
 }
 
+impl From<crate::auth::zoho::ZohoAuthError> for CliError {
+    fn from(error: crate::auth::zoho::ZohoAuthError) -> Self {
+        Self::failed(error)
+    }
+}
+
+impl From<crate::auth::zoho::ZohoApiError> for CliError {
+    fn from(error: crate::auth::zoho::ZohoApiError) -> Self {
+        Self::failed(error)
+    }
+}
+
 impl From<crate::profile::ProfileError> for CliError {
     fn from(error: crate::profile::ProfileError) -> Self {
         Self::new(Exit::Profile, error)

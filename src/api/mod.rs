@@ -17,8 +17,8 @@ pub mod specs;
 pub mod target;
 pub mod wire;
 
-pub use error::ApiError;
-pub use http::{AepClient, Query, Service};
+pub use error::{ApiError, ApiErrorKind};
+pub use http::{AepClient, HttpOptions, Query, Service};
 pub use ids::*;
 pub use patch::PatchOp;
 pub use wire::Created;

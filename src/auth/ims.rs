@@ -1,17 +1,22 @@
 //! Adobe IMS OAuth server-to-server tokens (reference §2): `POST {ims_url}/ims/token/v3` with a
-//! form body, cached until shortly before `expires_in`.
+//! form body, cached until shortly before `expires_in`. Neither the request nor the response body
+//! is ever logged: one holds the client secret, the other the token.
 
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
+use tracing::Instrument;
 use url::Url;
 
+use crate::api::error::ApiErrorKind;
+use crate::api::http::{describe_transport, retry_after, HttpOptions};
 use crate::api::ApiError;
 use crate::profile::AdobeSettings;
 
-/// Refresh this long before the token's stated expiry.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(60);
+/// Refresh this long before the token's stated expiry (at most half its lifetime).
+const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
+const CALL: &str = "POST /ims/token/v3";
 
 pub struct ImsAuth {
     http: reqwest::Client,
@@ -19,7 +24,17 @@ pub struct ImsAuth {
     client_id: String,
     client_secret: SecretString,
     scopes: String,
+    options: HttpOptions,
     cached: Mutex<Option<CachedToken>>,
+}
+
+impl std::fmt::Debug for ImsAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImsAuth")
+            .field("token_url", &self.token_url.as_str())
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 struct CachedToken {
@@ -29,21 +44,33 @@ struct CachedToken {
 
 #[derive(serde::Deserialize)]
 struct TokenResponse {
-    access_token: SecretString,
-    expires_in: u64,
+    access_token: Option<SecretString>,
+    /// Seconds for v3 server-to-server tokens (the deprecated JWT exchange used milliseconds).
+    expires_in: Option<u64>,
 }
 
 impl ImsAuth {
+    /// An IMS token source with the default retry policy.
     pub fn new(http: reqwest::Client, adobe: &AdobeSettings) -> Self {
+        Self::with_options(http, adobe, HttpOptions::default())
+    }
+
+    pub fn with_options(
+        http: reqwest::Client,
+        adobe: &AdobeSettings,
+        options: HttpOptions,
+    ) -> Self {
         let mut token_url = adobe.ims_url.clone();
         let base = token_url.path().trim_end_matches('/').to_owned();
         token_url.set_path(&format!("{base}/ims/token/v3"));
+        token_url.set_query(None);
         Self {
             http,
             token_url,
             client_id: adobe.client_id.clone(),
             client_secret: adobe.client_secret.clone(),
             scopes: adobe.scopes.join(","),
+            options,
             cached: Mutex::new(None),
         }
     }
@@ -62,45 +89,119 @@ impl ImsAuth {
         Ok(token)
     }
 
-    /// Forgets the cached token (after the gateway said `401013`).
+    /// Forgets the cached token.
     pub async fn invalidate(&self) {
         *self.cached.lock().await = None;
     }
 
-    async fn request_token(&self) -> Result<CachedToken, ApiError> {
-        let call = "POST /ims/token/v3";
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", self.client_id.as_str()),
-            ("client_secret", self.client_secret.expose_secret()),
-            ("scope", self.scopes.as_str()),
-        ];
-        let response = self
-            .http
-            .post(self.token_url.clone())
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| ApiError::transport(call, e.without_url().to_string()))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| ApiError::transport(call, e.without_url().to_string()))?;
-        if !status.is_success() {
-            return Err(ApiError::status(call, status.as_u16(), &bytes, None));
+    /// Forgets the cached token if it is still `rejected` (after the gateway said `401013`), so
+    /// that many tasks failing with the same token cause one new token, not one each.
+    pub async fn invalidate_token(&self, rejected: &SecretString) {
+        let mut cached = self.cached.lock().await;
+        if cached
+            .as_ref()
+            .is_some_and(|c| c.token.expose_secret() == rejected.expose_secret())
+        {
+            *cached = None;
         }
-        let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| {
-            ApiError::decode(
-                call,
-                "the IMS token response has no access_token/expires_in",
-            )
-        })?;
-        let lifetime = Duration::from_secs(parsed.expires_in);
-        let refresh_at = Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN.min(lifetime / 2));
-        Ok(CachedToken {
-            token: parsed.access_token,
-            refresh_at,
-        })
+    }
+
+    /// Requests a token; retries on 429, 5xx and transport errors (minting a token has no effect
+    /// that a repeat could double), within the policy's attempts and deadline.
+    async fn request_token(&self) -> Result<CachedToken, ApiError> {
+        let deadline = Instant::now() + self.options.deadline;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match self.request_once().await {
+                Ok(token) => return Ok(token),
+                Err(e) => e,
+            };
+            let transient = error.is_throttled()
+                || error.is_server_error()
+                || error.kind == ApiErrorKind::Transport;
+            if !transient || attempt >= self.options.max_attempts {
+                return Err(error);
+            }
+            let wait = error
+                .retry_after
+                .unwrap_or_else(|| self.options.backoff(attempt));
+            if Instant::now() + wait > deadline {
+                return Err(error);
+            }
+            tracing::info!(
+                status = error.status,
+                wait_ms = wait.as_millis() as u64,
+                attempt,
+                "retrying {CALL}"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn request_once(&self) -> Result<CachedToken, ApiError> {
+        let span = tracing::info_span!("http", method = "POST", path = "/ims/token/v3");
+        async {
+            let started = Instant::now();
+            let form = [
+                ("grant_type", "client_credentials"),
+                ("client_id", self.client_id.as_str()),
+                ("client_secret", self.client_secret.expose_secret()),
+                ("scope", self.scopes.as_str()),
+            ];
+            let response = self
+                .http
+                .post(self.token_url.clone())
+                .form(&form)
+                .send()
+                .await
+                .map_err(|e| ApiError::transport(CALL, describe_transport(&e)))?;
+            let status = response.status().as_u16();
+            let wait = retry_after(response.headers());
+            let request_id = response
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| ApiError::transport(CALL, describe_transport(&e)))?;
+            tracing::info!(
+                status,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "{CALL}"
+            );
+            if !(200..300).contains(&status) {
+                let mut error = ApiError::status(CALL, status, &bytes, request_id);
+                error.retry_after = wait;
+                return Err(error);
+            }
+            // The body holds the token: its parse error must not quote it.
+            let parsed: TokenResponse = serde_json::from_slice(&bytes).map_err(|_| {
+                ApiError::decode(
+                    CALL,
+                    "the IMS answer is not the JSON token response expected; check adobe.ims_url",
+                )
+            })?;
+            let Some(token) = parsed
+                .access_token
+                .filter(|t| !t.expose_secret().is_empty())
+            else {
+                return Err(ApiError::decode(
+                    CALL,
+                    "the IMS answer has no access_token; check adobe.ims_url",
+                ));
+            };
+            // A token without a stated lifetime is used for one minute, then asked for again.
+            let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(60));
+            let margin = EXPIRY_MARGIN.min(lifetime / 2);
+            Ok(CachedToken {
+                token,
+                refresh_at: Instant::now() + lifetime - margin,
+            })
+        }
+        .instrument(span)
+        .await
     }
 }

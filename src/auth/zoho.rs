@@ -1,0 +1,944 @@
+//! The Zoho OAuth client (zoho-oauth.md): the refresh-token grant that `check` uses to prove the
+//! profile's Zoho credentials work, the authorization-code exchange behind `provision zoho token`,
+//! and `GET /crm/v8/settings/modules`, the one real CRM call that proves the token's scopes.
+//!
+//! Zoho's token endpoint answers errors with HTTP 200 and an `error` key, so success is decided by
+//! the body (an `access_token`), never by the status. Every error names the data centre it came
+//! from and says what to do. Credentials travel in a form body, never in Basic auth, and neither
+//! request nor response bodies are logged.
+//!
+//! ```no_run
+//! # async fn demo(profile: &provision::profile::Profile) -> anyhow::Result<()> {
+//! use provision::api::http::HttpOptions;
+//! use provision::auth::zoho::ZohoOAuth;
+//!
+//! let zoho = ZohoOAuth::new(HttpOptions::default())?;
+//! let token = zoho.token(&profile.zoho).await?; // cached for the rest of the process
+//! let api = token.api_domain_or(&profile.zoho.api_url);
+//! let modules = zoho.list_modules(&api, &token.access_token).await?;
+//! # let _ = modules; Ok(()) }
+//! ```
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tracing::Instrument;
+use url::Url;
+
+use crate::api::error::{looks_like_html, truncate};
+use crate::api::http::{describe_json_error, describe_transport, retry_after, HttpOptions};
+use crate::profile::{check_url, ZohoRegion, ZohoSettings};
+
+/// Zoho access tokens live one hour; longer stated lifetimes are misread units (zoho-oauth.md §2.2).
+const MAX_LIFETIME: Duration = Duration::from_secs(3600);
+/// `expires_in` above this is in milliseconds (legacy answers).
+const MS_THRESHOLD: u64 = 86_400;
+/// Reuse a cached access token until this long before it expires.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
+/// The scopes `list_modules` needs, for the scope-mismatch message (zoho-oauth.md §3.5).
+pub const MODULES_SCOPE: &str = "ZohoCRM.settings.modules.READ";
+/// The read-only scopes to request when generating a grant token (zoho-oauth.md §3.5).
+pub const RECOMMENDED_SCOPES: &str =
+    "ZohoCRM.settings.modules.READ,ZohoCRM.settings.fields.READ,ZohoCRM.modules.READ";
+
+/// An access token from Zoho's token endpoint.
+#[derive(Debug, Clone)]
+pub struct ZohoToken {
+    pub access_token: SecretString,
+    /// Only on the authorization-code grant (and only with `access_type=offline` or a Self
+    /// Client); Zoho does not rotate refresh tokens, so a refresh never returns one.
+    pub refresh_token: Option<SecretString>,
+    /// The CRM API host of the account, from the answer (`api_domain`). Prefer it over any table.
+    pub api_domain: Option<Url>,
+    /// Lifetime, after the `expires_in_sec` / milliseconds rules and capped at one hour.
+    pub expires_in: Duration,
+    /// Granted scopes, when Zoho lists them (space-separated in the answer).
+    pub scope: Vec<String>,
+}
+
+impl ZohoToken {
+    /// The API domain Zoho named, else `fallback` (the profile's `zoho.api_url`).
+    pub fn api_domain_or(&self, fallback: &Url) -> Url {
+        self.api_domain.clone().unwrap_or_else(|| fallback.clone())
+    }
+}
+
+/// The accounts server a token request went to, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataCentre {
+    pub region: Option<ZohoRegion>,
+    /// The accounts server, without a trailing slash.
+    pub accounts_url: String,
+}
+
+impl DataCentre {
+    pub fn of(settings: &ZohoSettings) -> Self {
+        Self {
+            region: settings
+                .region
+                .or_else(|| ZohoRegion::from_accounts_url(&settings.accounts_url)),
+            accounts_url: settings
+                .accounts_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+        }
+    }
+
+    pub fn at(accounts_url: &Url) -> Self {
+        Self {
+            region: ZohoRegion::from_accounts_url(accounts_url),
+            accounts_url: accounts_url.as_str().trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for DataCentre {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.accounts_url;
+        match self.region {
+            Some(region) => write!(f, "the Zoho {region} data centre ({url})"),
+            None => write!(f, "the Zoho accounts server at {url}"),
+        }
+    }
+}
+
+/// Which grant a token request used (the same `invalid_code` means different things).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grant {
+    AuthorizationCode,
+    RefreshToken,
+}
+
+/// Why a token request failed, classified as zoho-oauth.md §2.3 and §6 describe.
+#[derive(Debug)]
+pub enum ZohoAuthError {
+    /// `invalid_code`: an expired/used grant token, or a revoked/evicted refresh token.
+    InvalidCode { dc: DataCentre, grant: Grant },
+    /// `invalid_client`: the client id is unknown at this accounts server (usually the wrong DC).
+    InvalidClient { dc: DataCentre, client_id: String },
+    /// `invalid_client_secret`.
+    InvalidClientSecret { dc: DataCentre, client_id: String },
+    /// `invalid_redirect_uri`.
+    InvalidRedirectUri {
+        dc: DataCentre,
+        redirect_uri: Option<String>,
+    },
+    /// "Access Denied" with "too many requests"/"throttle": wait, do not retry in a loop.
+    Throttled { dc: DataCentre, detail: String },
+    /// `access_denied` without throttling wording (grant-token limit, or consent denied).
+    AccessDenied {
+        dc: DataCentre,
+        detail: Option<String>,
+    },
+    /// Any other `error` value.
+    Rejected {
+        dc: DataCentre,
+        error: String,
+        detail: Option<String>,
+    },
+    /// A success-looking answer without an `access_token`.
+    NoAccessToken { dc: DataCentre },
+    /// The exchange succeeded but Zoho returned no refresh token (zoho-oauth.md §6 #10); the
+    /// caller decides whether that is an error.
+    NoRefreshToken { dc: DataCentre },
+    /// An `api_domain` we will not send a token to.
+    BadApiDomain { dc: DataCentre, api_domain: String },
+    /// HTTP 5xx, an HTML page, or no answer: an outage, not a credential problem.
+    Transient { dc: DataCentre, detail: String },
+}
+
+impl ZohoAuthError {
+    /// Worth trying again later (throttling or an outage), as opposed to a credential problem.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Transient { .. })
+    }
+
+    pub fn data_centre(&self) -> &DataCentre {
+        match self {
+            Self::InvalidCode { dc, .. }
+            | Self::InvalidClient { dc, .. }
+            | Self::InvalidClientSecret { dc, .. }
+            | Self::InvalidRedirectUri { dc, .. }
+            | Self::Throttled { dc, .. }
+            | Self::AccessDenied { dc, .. }
+            | Self::Rejected { dc, .. }
+            | Self::NoAccessToken { dc }
+            | Self::NoRefreshToken { dc }
+            | Self::BadApiDomain { dc, .. }
+            | Self::Transient { dc, .. } => dc,
+        }
+    }
+
+    /// A short stable name, e.g. for JSON output: `invalid_code`, `transient`, ...
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidCode { .. } => "invalid_code",
+            Self::InvalidClient { .. } => "invalid_client",
+            Self::InvalidClientSecret { .. } => "invalid_client_secret",
+            Self::InvalidRedirectUri { .. } => "invalid_redirect_uri",
+            Self::Throttled { .. } => "throttled",
+            Self::AccessDenied { .. } => "access_denied",
+            Self::Rejected { .. } => "rejected",
+            Self::NoAccessToken { .. } => "no_access_token",
+            Self::NoRefreshToken { .. } => "no_refresh_token",
+            Self::BadApiDomain { .. } => "bad_api_domain",
+            Self::Transient { .. } => "transient",
+        }
+    }
+}
+
+impl fmt::Display for ZohoAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidCode { dc, grant: Grant::AuthorizationCode } => write!(
+                f,
+                "{dc} rejected the grant token (invalid_code): a grant token works only once, expires \
+                 minutes after it is created, and only works in the data centre it came from; generate \
+                 a new one (API console → Self Client → Generate Code, pick 10 minutes) and exchange it \
+                 right away, once"
+            ),
+            Self::InvalidCode { dc, grant: Grant::RefreshToken } => write!(
+                f,
+                "{dc} rejected zoho.refresh_token (invalid_code): it was revoked, replaced, or belongs \
+                 to another data centre (each user can hold 20 refresh tokens per client; a 21st deletes \
+                 the oldest); generate a new grant token, run `provision zoho token --code ...` and \
+                 update the refresh token the profile reads"
+            ),
+            Self::InvalidClient { dc, client_id } => write!(
+                f,
+                "{dc} does not know client id `{client_id}` (invalid_client): use the data centre where \
+                 the client was created (zoho.region: {}), or enable this data centre for the client \
+                 under Multi-DC in the Zoho API console",
+                ZohoRegion::list()
+            ),
+            Self::InvalidClientSecret { dc, client_id } => write!(
+                f,
+                "{dc} rejected the client secret of client `{client_id}` (invalid_client_secret): copy \
+                 it again from the Zoho API console (for a multi-DC client with separate secrets, use \
+                 this data centre's secret)"
+            ),
+            Self::InvalidRedirectUri { dc, redirect_uri } => {
+                let uri = redirect_uri.as_deref().unwrap_or("(none)");
+                write!(
+                    f,
+                    "{dc} rejected the redirect URI `{uri}` (invalid_redirect_uri): it must match the \
+                     client's Authorized Redirect URI exactly (scheme, host, path and trailing slash); \
+                     for a Self Client, omit --redirect-uri"
+                )
+            }
+            Self::Throttled { dc, detail } => write!(
+                f,
+                "{dc} is throttling token requests for this client ({detail}): wait up to 10 minutes \
+                 before trying again (Zoho allows about 10 access tokens per refresh token per 10 minutes)"
+            ),
+            Self::AccessDenied { dc, detail } => {
+                let detail = detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+                write!(
+                    f,
+                    "{dc} denied the request (access_denied{detail}): too many grant tokens were made \
+                     in the last 10 minutes, or consent was refused; wait 10 minutes and generate a new \
+                     grant token"
+                )
+            }
+            Self::Rejected { dc, error, detail } => {
+                let detail = detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+                write!(
+                    f,
+                    "{dc} rejected the token request ({error}{detail}); check zoho.client_id, the \
+                     client secret and the refresh token"
+                )
+            }
+            Self::NoAccessToken { dc } => write!(
+                f,
+                "{dc} answered without an access_token or an error; check that zoho.accounts_url is a \
+                 Zoho accounts server"
+            ),
+            Self::NoRefreshToken { dc } => write!(
+                f,
+                "{dc} returned no refresh token: re-authorize with access_type=offline&prompt=consent, \
+                 or use a Self Client grant token"
+            ),
+            Self::BadApiDomain { dc, api_domain } => write!(
+                f,
+                "{dc} named the API domain `{api_domain}`, which is not an https:// URL; refusing to \
+                 send the access token there"
+            ),
+            Self::Transient { dc, detail } => write!(
+                f,
+                "{dc} is unavailable ({detail}); this is not a credential problem, try again later"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ZohoAuthError {}
+
+/// A module from `GET /crm/v8/settings/modules` (zoho-oauth.md §5.1).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ZohoModule {
+    pub api_name: String,
+    #[serde(default)]
+    pub module_name: Option<String>,
+    #[serde(default)]
+    pub singular_label: Option<String>,
+    #[serde(default)]
+    pub plural_label: Option<String>,
+    /// Only modules with `api_supported` can be read through the API.
+    #[serde(default)]
+    pub api_supported: Option<bool>,
+    /// `default`, `web`, `custom` or `linking`.
+    #[serde(default)]
+    pub generated_type: Option<String>,
+    #[serde(default, deserialize_with = "string_or_number")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub viewable: Option<bool>,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// Why a CRM API call failed (zoho-oauth.md §5.3).
+#[derive(Debug)]
+pub enum ZohoApiError {
+    /// 401 `INVALID_TOKEN`: expired, revoked, or sent to another data centre's API domain.
+    InvalidToken { call: String },
+    /// 401 `OAUTH_SCOPE_MISMATCH`: the token works but lacks `scope`.
+    ScopeMismatch { call: String, scope: &'static str },
+    /// `NO_PERMISSION`, `FEATURE_NOT_SUPPORTED`/`FEATURE_NOT_ENABLED`: user profile or CRM edition.
+    Denied {
+        call: String,
+        code: String,
+        message: String,
+    },
+    /// 429 `TOO_MANY_REQUESTS` after the retries the policy allows.
+    TooManyRequests { call: String },
+    /// Any other error answer.
+    Failed {
+        call: String,
+        status: u16,
+        code: Option<String>,
+        message: String,
+    },
+    /// 5xx, an HTML page, or no answer.
+    Transient { call: String, detail: String },
+    /// A success answer we could not read.
+    Decode { call: String, detail: String },
+}
+
+impl ZohoApiError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient { .. } | Self::TooManyRequests { .. })
+    }
+}
+
+impl fmt::Display for ZohoApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidToken { call } => write!(
+                f,
+                "{call} failed: Zoho rejected the access token (INVALID_TOKEN); it expired, was \
+                 revoked, or was sent to another data centre's API domain; use the api_domain from the \
+                 token answer (or fix zoho.api_url) and refresh the token"
+            ),
+            Self::ScopeMismatch { call, scope } => write!(
+                f,
+                "{call} failed: the token works but lacks the scope for this call \
+                 (OAUTH_SCOPE_MISMATCH); generate a new grant token with the scopes {RECOMMENDED_SCOPES} \
+                 (at least {scope})"
+            ),
+            Self::Denied { call, code, message } => write!(
+                f,
+                "{call} failed: {code}: {message}; the Zoho user's profile or CRM edition does not \
+                 allow it: use an administrator's grant or grant the profile access"
+            ),
+            Self::TooManyRequests { call } => write!(
+                f,
+                "{call} failed: Zoho CRM's concurrency or credit limit was reached (TOO_MANY_REQUESTS); \
+                 try again later"
+            ),
+            Self::Failed { call, status, code, message } => {
+                let code = code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
+                write!(f, "{call} failed with {status}{code}: {message}")
+            }
+            Self::Transient { call, detail } => write!(
+                f,
+                "{call} failed: Zoho is unavailable ({detail}); try again later"
+            ),
+            Self::Decode { call, detail } => write!(f, "{call} failed: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for ZohoApiError {}
+
+/// The Zoho OAuth and CRM client. Cheap to create; holds one connection pool and an in-memory
+/// access-token cache (Zoho throttles clients that refresh too often).
+pub struct ZohoOAuth {
+    http: reqwest::Client,
+    options: HttpOptions,
+    cached: Mutex<Option<CachedToken>>,
+}
+
+impl fmt::Debug for ZohoOAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZohoOAuth").finish_non_exhaustive()
+    }
+}
+
+struct CachedToken {
+    accounts_url: Url,
+    client_id: String,
+    refresh_token: SecretString,
+    token: ZohoToken,
+    reuse_until: Instant,
+}
+
+impl ZohoOAuth {
+    pub fn new(options: HttpOptions) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: options.client()?,
+            options,
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// An access token for the profile's Zoho settings: the cached one while it is valid, else a
+    /// [`refresh`](Self::refresh).
+    pub async fn token(&self, settings: &ZohoSettings) -> Result<ZohoToken, ZohoAuthError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(c) = cached.as_ref() {
+            let same = c.accounts_url == settings.accounts_url
+                && c.client_id == settings.client_id
+                && c.refresh_token.expose_secret() == settings.refresh_token.expose_secret();
+            if same && Instant::now() < c.reuse_until {
+                return Ok(c.token.clone());
+            }
+        }
+        let token = self.refresh(settings).await?;
+        let margin = EXPIRY_MARGIN.min(token.expires_in / 2);
+        *cached = Some(CachedToken {
+            accounts_url: settings.accounts_url.clone(),
+            client_id: settings.client_id.clone(),
+            refresh_token: settings.refresh_token.clone(),
+            reuse_until: Instant::now() + token.expires_in - margin,
+            token: token.clone(),
+        });
+        Ok(token)
+    }
+
+    /// Forgets the cached access token (after the CRM API said `INVALID_TOKEN`).
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+
+    /// The refresh-token grant: `POST {accounts_url}/oauth/v2/token` with
+    /// `grant_type=refresh_token`. Always asks Zoho (see [`token`](Self::token) for the cached form).
+    pub async fn refresh(&self, settings: &ZohoSettings) -> Result<ZohoToken, ZohoAuthError> {
+        let dc = DataCentre::of(settings);
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", settings.client_id.as_str()),
+            ("client_secret", settings.client_secret.expose_secret()),
+            ("refresh_token", settings.refresh_token.expose_secret()),
+        ];
+        let context = Context {
+            dc,
+            grant: Grant::RefreshToken,
+            client_id: &settings.client_id,
+            redirect_uri: None,
+        };
+        self.token_request(&settings.accounts_url, &form, &context)
+            .await
+    }
+
+    /// The authorization-code grant: exchanges a grant token (from a Self Client or the redirect
+    /// after consent) for an access token and, normally, a refresh token. `redirect_uri` is sent
+    /// only when given (web clients; a Self Client has none). A missing refresh token is not an
+    /// error here; see [`ZohoAuthError::NoRefreshToken`] for the message to show.
+    pub async fn exchange_code(
+        &self,
+        accounts_url: &Url,
+        client_id: &str,
+        client_secret: &SecretString,
+        code: &SecretString,
+        redirect_uri: Option<&str>,
+    ) -> Result<ZohoToken, ZohoAuthError> {
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("client_secret", client_secret.expose_secret()),
+            ("code", code.expose_secret()),
+        ];
+        if let Some(uri) = redirect_uri {
+            form.push(("redirect_uri", uri));
+        }
+        let context = Context {
+            dc: DataCentre::at(accounts_url),
+            grant: Grant::AuthorizationCode,
+            client_id,
+            redirect_uri,
+        };
+        self.token_request(accounts_url, &form, &context).await
+    }
+
+    /// Lists the CRM modules: `GET {api_domain}/crm/v8/settings/modules` with
+    /// `Authorization: Zoho-oauthtoken ...`. A 204 means no modules. Retries 429 (honouring
+    /// `Retry-After`), 5xx and transport errors under the shared policy.
+    pub async fn list_modules(
+        &self,
+        api_domain: &Url,
+        access_token: &SecretString,
+    ) -> Result<Vec<ZohoModule>, ZohoApiError> {
+        let url = join_path(api_domain, "/crm/v8/settings/modules");
+        let call = format!(
+            "GET {}{}",
+            api_domain.as_str().trim_end_matches('/'),
+            "/crm/v8/settings/modules"
+        );
+        let deadline = Instant::now() + self.options.deadline;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (error, wait) = match self.modules_once(&url, access_token, &call).await {
+                Ok(modules) => return Ok(modules),
+                Err(e) => e,
+            };
+            let retry = matches!(
+                error,
+                ZohoApiError::Transient { .. } | ZohoApiError::TooManyRequests { .. }
+            );
+            let wait = wait.unwrap_or_else(|| self.options.backoff(attempt));
+            if !retry || attempt >= self.options.max_attempts || Instant::now() + wait > deadline {
+                return Err(error);
+            }
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                attempt,
+                "retrying {call}"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn modules_once(
+        &self,
+        url: &Url,
+        access_token: &SecretString,
+        call: &str,
+    ) -> Result<Vec<ZohoModule>, (ZohoApiError, Option<Duration>)> {
+        let span = tracing::info_span!("http", method = "GET", path = "/crm/v8/settings/modules");
+        async {
+            let started = Instant::now();
+            let mut auth = reqwest::header::HeaderValue::from_str(&format!(
+                "Zoho-oauthtoken {}",
+                access_token.expose_secret()
+            ))
+            .map_err(|_| {
+                let error = ZohoApiError::InvalidToken {
+                    call: call.to_owned(),
+                };
+                (error, None)
+            })?;
+            auth.set_sensitive(true);
+            let response = self
+                .http
+                .get(url.clone())
+                .header(reqwest::header::AUTHORIZATION, auth)
+                .send()
+                .await
+                .map_err(|e| {
+                    let detail = describe_transport(&e);
+                    (
+                        ZohoApiError::Transient {
+                            call: call.to_owned(),
+                            detail,
+                        },
+                        None,
+                    )
+                })?;
+            let status = response.status().as_u16();
+            let wait = retry_after(response.headers());
+            let body = response.bytes().await.map_err(|e| {
+                let detail = describe_transport(&e);
+                (
+                    ZohoApiError::Transient {
+                        call: call.to_owned(),
+                        detail,
+                    },
+                    None,
+                )
+            })?;
+            tracing::info!(
+                status,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "{call}"
+            );
+            classify_crm(call, status, &body).map_err(|e| (e, wait))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn token_request(
+        &self,
+        accounts_url: &Url,
+        form: &[(&str, &str)],
+        context: &Context<'_>,
+    ) -> Result<ZohoToken, ZohoAuthError> {
+        let url = join_path(accounts_url, "/oauth/v2/token");
+        let deadline = Instant::now() + self.options.deadline;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let error = match self.token_once(&url, form, context).await {
+                Ok(token) => return Ok(token),
+                Err(e) => e,
+            };
+            // Only outages are retried: a throttled client must wait minutes, not seconds.
+            let transient = matches!(error, ZohoAuthError::Transient { .. });
+            let wait = self.options.backoff(attempt);
+            if !transient
+                || attempt >= self.options.max_attempts
+                || Instant::now() + wait > deadline
+            {
+                return Err(error);
+            }
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                attempt,
+                "retrying the Zoho token request"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn token_once(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+        context: &Context<'_>,
+    ) -> Result<ZohoToken, ZohoAuthError> {
+        let span = tracing::info_span!("http", method = "POST", path = "/oauth/v2/token");
+        async {
+            let started = Instant::now();
+            let transient = |e: reqwest::Error| ZohoAuthError::Transient {
+                dc: context.dc.clone(),
+                detail: describe_transport(&e),
+            };
+            let response = self
+                .http
+                .post(url.clone())
+                .form(form)
+                .send()
+                .await
+                .map_err(transient)?;
+            let status = response.status().as_u16();
+            let body = response.bytes().await.map_err(transient)?;
+            tracing::info!(
+                status,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "POST /oauth/v2/token"
+            );
+            classify_token(status, &body, context)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// What a token request was, for classifying its answer.
+struct Context<'a> {
+    dc: DataCentre,
+    grant: Grant,
+    client_id: &'a str,
+    redirect_uri: Option<&'a str>,
+}
+
+fn join_path(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    let prefix = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&format!("{prefix}{path}"));
+    url.set_query(None);
+    url
+}
+
+/// Reads a token-endpoint answer whatever its status (zoho-oauth.md §2.3: errors come as HTTP 200).
+fn classify_token(
+    status: u16,
+    body: &[u8],
+    context: &Context<'_>,
+) -> Result<ZohoToken, ZohoAuthError> {
+    let dc = || context.dc.clone();
+    let text = String::from_utf8_lossy(body);
+    let Ok(Value::Object(json)) = serde_json::from_slice::<Value>(body) else {
+        let detail = if looks_like_html(&text) {
+            format!("HTTP {status} with an HTML page instead of JSON")
+        } else if text.trim().is_empty() {
+            format!("HTTP {status} with an empty body")
+        } else {
+            // The body is not JSON, so it cannot be a token answer; it may still echo the request.
+            format!("HTTP {status} with an answer that is not JSON")
+        };
+        return Err(
+            if status >= 500 || looks_like_html(&text) || status == 200 {
+                ZohoAuthError::Transient { dc: dc(), detail }
+            } else {
+                ZohoAuthError::Rejected {
+                    dc: dc(),
+                    error: format!("HTTP {status}"),
+                    detail: None,
+                }
+            },
+        );
+    };
+    let field = |name: &str| {
+        json.get(name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    if let Some(error) = field("error") {
+        let description = field("error_description").map(|d| truncate(d, 200));
+        let wording =
+            format!("{error} {}", description.as_deref().unwrap_or("")).to_ascii_lowercase();
+        // Throttling is recognised by wording and `status: failure`, not by the `error` string,
+        // which Zoho sometimes localises.
+        if field("status") == Some("failure")
+            || wording.contains("too many requests")
+            || wording.contains("throttle")
+        {
+            let detail = description.unwrap_or_else(|| error.to_owned());
+            return Err(ZohoAuthError::Throttled { dc: dc(), detail });
+        }
+        return Err(match error {
+            "invalid_code" => ZohoAuthError::InvalidCode {
+                dc: dc(),
+                grant: context.grant,
+            },
+            "invalid_client" => ZohoAuthError::InvalidClient {
+                dc: dc(),
+                client_id: context.client_id.to_owned(),
+            },
+            "invalid_client_secret" => ZohoAuthError::InvalidClientSecret {
+                dc: dc(),
+                client_id: context.client_id.to_owned(),
+            },
+            "invalid_redirect_uri" => ZohoAuthError::InvalidRedirectUri {
+                dc: dc(),
+                redirect_uri: context.redirect_uri.map(str::to_owned),
+            },
+            e if e.eq_ignore_ascii_case("access_denied")
+                || e.eq_ignore_ascii_case("access denied") =>
+            {
+                ZohoAuthError::AccessDenied {
+                    dc: dc(),
+                    detail: description,
+                }
+            }
+            _ if status >= 500 => ZohoAuthError::Transient {
+                dc: dc(),
+                detail: format!("HTTP {status}: {}", truncate(error, 100)),
+            },
+            other => ZohoAuthError::Rejected {
+                dc: dc(),
+                error: truncate(other, 100),
+                detail: description,
+            },
+        });
+    }
+    let Some(access_token) = field("access_token") else {
+        return Err(if status >= 500 {
+            ZohoAuthError::Transient {
+                dc: dc(),
+                detail: format!("HTTP {status}"),
+            }
+        } else {
+            ZohoAuthError::NoAccessToken { dc: dc() }
+        });
+    };
+    let api_domain = match field("api_domain") {
+        None => None,
+        Some(domain) => match check_url(domain) {
+            Ok(url) => Some(url),
+            Err(_) => {
+                return Err(ZohoAuthError::BadApiDomain {
+                    dc: dc(),
+                    api_domain: truncate(domain, 100),
+                })
+            }
+        },
+    };
+    let number = |name: &str| match json.get(name) {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    let expires_in = match (number("expires_in_sec"), number("expires_in")) {
+        (Some(seconds), _) => Duration::from_secs(seconds),
+        (None, Some(n)) if n > MS_THRESHOLD => Duration::from_millis(n),
+        (None, Some(seconds)) => Duration::from_secs(seconds),
+        (None, None) => MAX_LIFETIME,
+    }
+    .min(MAX_LIFETIME);
+    Ok(ZohoToken {
+        access_token: SecretString::from(access_token.to_owned()),
+        refresh_token: field("refresh_token").map(|t| SecretString::from(t.to_owned())),
+        api_domain,
+        expires_in,
+        scope: field("scope")
+            .map(|s| {
+                s.split([' ', ','])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}
+
+/// Reads a CRM API answer: `{"modules": [...]}`, 204, or the error envelope
+/// `{"code", "details", "message", "status": "error"}`.
+fn classify_crm(call: &str, status: u16, body: &[u8]) -> Result<Vec<ZohoModule>, ZohoApiError> {
+    let call_owned = || call.to_owned();
+    if status == 204 || (status == 200 && body.iter().all(u8::is_ascii_whitespace)) {
+        return Ok(Vec::new());
+    }
+    let text = String::from_utf8_lossy(body);
+    if (200..300).contains(&status) {
+        if looks_like_html(&text) {
+            return Err(ZohoApiError::Transient {
+                call: call_owned(),
+                detail: format!("HTTP {status} with an HTML page instead of JSON"),
+            });
+        }
+        #[derive(Deserialize)]
+        struct Modules {
+            #[serde(default)]
+            modules: Vec<ZohoModule>,
+        }
+        return serde_json::from_slice::<Modules>(body)
+            .map(|m| m.modules)
+            .map_err(|e| ZohoApiError::Decode {
+                call: call_owned(),
+                detail: describe_json_error(&e),
+            });
+    }
+    let json = serde_json::from_slice::<Value>(body).ok();
+    let field = |name: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(name))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let code = field("code");
+    let message = field("message").unwrap_or_else(|| {
+        if looks_like_html(&text) {
+            "an HTML page instead of JSON".to_owned()
+        } else {
+            truncate(text.trim(), 200)
+        }
+    });
+    match code.as_deref() {
+        Some("INVALID_TOKEN" | "INVALID_OAUTHTOKEN") => {
+            Err(ZohoApiError::InvalidToken { call: call_owned() })
+        }
+        Some("OAUTH_SCOPE_MISMATCH") => Err(ZohoApiError::ScopeMismatch {
+            call: call_owned(),
+            scope: MODULES_SCOPE,
+        }),
+        Some(c @ ("NO_PERMISSION" | "FEATURE_NOT_SUPPORTED" | "FEATURE_NOT_ENABLED")) => {
+            Err(ZohoApiError::Denied {
+                call: call_owned(),
+                code: c.to_owned(),
+                message,
+            })
+        }
+        _ if status == 429 => Err(ZohoApiError::TooManyRequests { call: call_owned() }),
+        _ if status >= 500 => Err(ZohoApiError::Transient {
+            call: call_owned(),
+            detail: format!("HTTP {status}: {message}"),
+        }),
+        _ => Err(ZohoApiError::Failed {
+            call: call_owned(),
+            status,
+            code,
+            message,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Context<'static> {
+        Context {
+            dc: DataCentre::at(&Url::parse("https://accounts.zoho.eu").expect("url")),
+            grant: Grant::RefreshToken,
+            client_id: "1000.ABC",
+            redirect_uri: None,
+        }
+    }
+
+    #[test]
+    fn expires_in_rules() {
+        let ok = |body: &str| {
+            classify_token(200, body.as_bytes(), &context())
+                .expect("token")
+                .expires_in
+        };
+        assert_eq!(
+            ok(r#"{"access_token":"a","expires_in":3600}"#),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            ok(r#"{"access_token":"a","expires_in":1800}"#),
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            ok(r#"{"access_token":"a","expires_in":3600000}"#),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            ok(r#"{"access_token":"a","expires_in":1800000}"#),
+            Duration::from_secs(1800)
+        );
+        assert_eq!(
+            ok(r#"{"access_token":"a","expires_in_sec":600,"expires_in":600000}"#),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            ok(r#"{"access_token":"a","expires_in":7200}"#),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(ok(r#"{"access_token":"a"}"#), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn localised_throttle_is_recognised_by_status() {
+        let body = r#"{"error_description":"...","error":"拒绝访问","status":"failure"}"#;
+        let e = classify_token(400, body.as_bytes(), &context()).expect_err("throttled");
+        assert!(matches!(e, ZohoAuthError::Throttled { .. }), "{e:?}");
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn http_api_domain_is_refused() {
+        let body = r#"{"access_token":"a","api_domain":"http://evil.example"}"#;
+        let e = classify_token(200, body.as_bytes(), &context()).expect_err("refused");
+        assert!(matches!(e, ZohoAuthError::BadApiDomain { .. }), "{e:?}");
+    }
+}
