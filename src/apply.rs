@@ -629,7 +629,8 @@ impl Run<'_> {
                     .iter()
                     .map(|m| &m.id)
                     .collect();
-                let module = dm.module.as_str();
+                let rules = &rules;
+                let schema = dm.schema_id.as_str();
                 self.step(row, async {
                     let id = ensure(
                         || async {
@@ -638,16 +639,13 @@ impl Run<'_> {
                                 .map(|r| r.id)
                         },
                         || async {
-                            let all = dataprep::list_mapping_sets(
-                                client,
-                                Some(&naming::mapping_sets_name(prefix)),
-                            )
-                            .await?;
+                            let name = naming::mapping_sets_name(prefix);
+                            let all = dataprep::list_mapping_sets(client, Some(&name)).await?;
                             Ok(all
                                 .into_iter()
                                 .filter(|m| {
-                                    naming::mapping_set_module(m.description(), prefix)
-                                        == Some(module)
+                                    m.name.as_deref() == Some(name.as_str())
+                                        && plan::holds(m, rules, schema)
                                         && !seen.contains(&m.id)
                                 })
                                 .map(|m| Found {

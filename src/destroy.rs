@@ -116,15 +116,7 @@ pub fn plan(managed: &Managed, include_datasets: bool) -> DestroyPlan {
         }
     }
     for m in &managed.mapping_sets {
-        let name = crate::naming::mapping_set_module(m.description(), &managed.prefix)
-            .map(|module| {
-                crate::naming::object_name(
-                    &managed.prefix,
-                    module,
-                    crate::naming::ObjectKind::Mapping,
-                )
-            })
-            .unwrap_or_else(|| m.name.clone().unwrap_or_default());
+        let name = m.name.clone().unwrap_or_default();
         push(
             None,
             Kind::MappingSet,

@@ -8,8 +8,10 @@
 //!
 //! Two exceptions, both forced by the services:
 //! - Data Prep filters mapping sets only by exact `name` and has no description field, so every
-//!   mapping set of one profile shares the name [`mapping_sets_name`] (one filtered list finds
-//!   them all) and carries its per-module name and the marker in its `description` tag.
+//!   mapping set of one profile shares the name [`mapping_sets_name`]: one filtered list finds
+//!   them all. Which module a mapping set serves is told by the dataflow that refers to it (or,
+//!   for one left unreferenced by an interrupted run, by its rules); its `description` tag names
+//!   the module for people, but tags are not relied on (not every service keeps them).
 //! - Zoho secrets cannot be read back from a base connection, so its description ends with a
 //!   short fingerprint of the credentials it was given ([`base_connection_description`]); a
 //!   different fingerprint means the profile's credentials were rotated.
@@ -62,13 +64,6 @@ pub fn mapping_set_description(prefix: &str, module: &str) -> String {
         object_name(prefix, module, ObjectKind::Mapping),
         owner_marker(prefix)
     )
-}
-
-/// The module a mapping set belongs to, from its description; `None` when it is not ours.
-pub fn mapping_set_module<'a>(description: Option<&'a str>, prefix: &str) -> Option<&'a str> {
-    let description = description?;
-    let name = description.strip_suffix(&format!(" ({})", owner_marker(prefix)))?;
-    module_of(name, prefix, ObjectKind::Mapping)
 }
 
 /// The exact description of every per-module object provision creates, and the suffix of the
@@ -205,8 +200,5 @@ mod tests {
         let d = mapping_set_description("p", "Leads");
         assert_eq!(d, "p / Leads / mapping (managed by provision: p)");
         assert!(is_owned(Some(&d), "p"));
-        assert_eq!(mapping_set_module(Some(&d), "p"), Some("Leads"));
-        assert_eq!(mapping_set_module(Some(&d), "q"), None);
-        assert_eq!(mapping_set_module(None, "p"), None);
     }
 }

@@ -81,7 +81,8 @@ pub struct Managed {
     pub foreign_sources: Vec<SourceConnection>,
     pub targets: Vec<TargetConnection>,
     pub flows: Vec<Flow>,
-    /// Owned mapping sets, and any mapping set an owned flow refers to.
+    /// Mapping sets named [`naming::mapping_sets_name`], and any mapping set an owned flow
+    /// refers to.
     pub mapping_sets: Vec<MappingSet>,
     pub datasets: Vec<Dataset>,
 }
@@ -179,11 +180,11 @@ pub async fn managed(client: &AepClient, prefix: &str) -> Result<Managed, ApiErr
     };
     let flows = dataflows_of(client, prefix);
     let mapping_sets = async {
-        let all =
-            dataprep::list_mapping_sets(client, Some(&naming::mapping_sets_name(prefix))).await?;
+        let name = naming::mapping_sets_name(prefix);
+        let all = dataprep::list_mapping_sets(client, Some(&name)).await?;
         Ok::<_, ApiError>(
             all.into_iter()
-                .filter(|m| naming::mapping_set_module(m.description(), prefix).is_some())
+                .filter(|m| m.name.as_deref() == Some(name.as_str()))
                 .collect::<Vec<_>>(),
         )
     };
@@ -353,11 +354,6 @@ impl Managed {
                     .iter()
                     .filter_map(|t| naming::module_of(&t.name, p, ObjectKind::Target)),
             )
-            .chain(
-                self.mapping_sets
-                    .iter()
-                    .filter_map(|m| naming::mapping_set_module(m.description(), p)),
-            )
             .collect()
     }
 
@@ -381,11 +377,6 @@ impl Managed {
                 .iter()
                 .filter(|t| named(&t.name, ObjectKind::Target))
                 .collect(),
-            mapping_sets: self
-                .mapping_sets
-                .iter()
-                .filter(|m| naming::mapping_set_module(m.description(), p) == Some(module))
-                .collect(),
         }
     }
 
@@ -404,11 +395,26 @@ impl Managed {
     }
 }
 
-/// One module's owned objects (several of a kind while a replace is half done).
+/// One module's owned objects (several of a kind while a replace is half done). Mapping sets
+/// are not among them: the dataflow that refers to one tells which module it serves.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleObjects<'a> {
     pub flows: Vec<&'a Flow>,
     pub sources: Vec<&'a SourceConnection>,
     pub targets: Vec<&'a TargetConnection>,
-    pub mapping_sets: Vec<&'a MappingSet>,
+}
+
+impl Managed {
+    /// Owned mapping sets no owned dataflow refers to (left by an interrupted run).
+    pub fn unreferenced_mapping_sets(&self) -> Vec<&MappingSet> {
+        let referenced: BTreeSet<MappingSetId> = self
+            .flows
+            .iter()
+            .filter_map(|f| f.mapping().map(|(_, r)| r.id))
+            .collect();
+        self.mapping_sets
+            .iter()
+            .filter(|m| !referenced.contains(&m.id))
+            .collect()
+    }
 }

@@ -322,9 +322,17 @@ pub fn plan(desired: &Desired, managed: &Managed, inputs: &Inputs) -> Result<Pla
     let base = plan_base(desired, managed, &mut rows)?;
     check_foreign_sources(desired, managed)?;
     let linked = Linked::of(managed);
+    let mut claimed = BTreeSet::new();
     let mut modules = Vec::with_capacity(desired.modules.len());
     for dm in &desired.modules {
-        modules.push(plan_module(dm, managed, inputs, &linked, &mut rows)?);
+        modules.push(plan_module(
+            dm,
+            managed,
+            inputs,
+            &linked,
+            &mut claimed,
+            &mut rows,
+        )?);
     }
     let removed = plan_removed_modules(desired, managed, &mut rows);
     let datasets = plan_datasets(desired, managed, inputs, &mut rows);
@@ -604,6 +612,7 @@ fn plan_module(
     managed: &Managed,
     inputs: &Inputs,
     linked: &Linked<'_>,
+    claimed: &mut BTreeSet<MappingSetId>,
     rows: &mut Rows,
 ) -> Result<ModuleStep, PlanError> {
     let module = dm.module.as_str();
@@ -831,16 +840,24 @@ fn plan_module(
         }
     };
 
-    // Mapping set: the one the dataflow uses, else the module's oldest; never a second one.
+    // Mapping set: the one the dataflow uses; else one an interrupted run left unreferenced
+    // with exactly these rules; else a new one. Data Prep cannot delete them, so never a second.
     let referenced = kept
         .or(old)
         .and_then(|f| f.mapping())
         .and_then(|(_, r)| managed.mapping_sets.iter().find(|m| m.id == r.id));
     let chosen = referenced.or_else(|| {
-        oldest(&objects.mapping_sets, |m| {
-            (m.created_date, m.id.to_string())
-        })
+        let rules = wanted.rules.as_ref()?;
+        let free: Vec<&MappingSet> = managed
+            .unreferenced_mapping_sets()
+            .into_iter()
+            .filter(|m| !claimed.contains(&m.id) && holds(m, rules, &dm.schema_id))
+            .collect();
+        oldest(&free, |m| (m.created_date, m.id.to_string()))
     });
+    if let Some(set) = chosen {
+        claimed.insert(set.id.clone());
+    }
     let mapping = match chosen {
         None => {
             let row = rows.push(
@@ -1117,13 +1134,9 @@ fn owned_dataset<'a>(
     }
 }
 
-/// Why the mapping set must get a new version, or `None` when it holds the desired rules.
-/// Unknown rules (auto mapping not explored yet) count as a change, checked again at apply.
-fn mapping_diff(set: &MappingSet, wanted: &Wanted<'_>) -> Option<String> {
-    let Some(want) = &wanted.rules else {
-        return Some("mapping = \"auto\": rules from explore, compared at apply".to_owned());
-    };
-    let mut have: Vec<Rule> = set
+/// The rules of a mapping set, sorted and without duplicates.
+fn rules_of(set: &MappingSet) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = set
         .rules()
         .into_iter()
         .map(|(s, d)| Rule {
@@ -1131,8 +1144,23 @@ fn mapping_diff(set: &MappingSet, wanted: &Wanted<'_>) -> Option<String> {
             destination: d.to_owned(),
         })
         .collect();
-    have.sort();
-    have.dedup();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+/// Whether `set` holds exactly `rules` (sorted) for the schema `schema_id`.
+pub fn holds(set: &MappingSet, rules: &[Rule], schema_id: &str) -> bool {
+    set.schema_id() == Some(schema_id) && rules_of(set) == rules
+}
+
+/// Why the mapping set must get a new version, or `None` when it holds the desired rules.
+/// Unknown rules (auto mapping not explored yet) count as a change, checked again at apply.
+fn mapping_diff(set: &MappingSet, wanted: &Wanted<'_>) -> Option<String> {
+    let Some(want) = &wanted.rules else {
+        return Some("mapping = \"auto\": rules from explore, compared at apply".to_owned());
+    };
+    let have = rules_of(set);
     let mut parts = Vec::new();
     let schema = set.schema_id().unwrap_or("none");
     if schema != wanted.dm.schema_id {
