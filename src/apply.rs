@@ -596,7 +596,7 @@ impl Run<'_> {
                     version: *version,
                 })
             }
-            MappingStep::Update { row, .. } | MappingStep::Create { row } => *row,
+            MappingStep::Create { row } => *row,
         };
         let Some(rules) = resolved.map(|r| r.rules.clone()).or_else(|| dm.rules()) else {
             self.fail(row, unexplored(&dm.module));
@@ -613,62 +613,41 @@ impl Run<'_> {
         new.name = Some(naming::mapping_sets_name(prefix));
         new.description = Some(naming::mapping_set_description(prefix, &dm.module));
         let client = self.client;
-        let written = match &step.mapping {
-            MappingStep::Update { set, .. } => {
-                self.step(row, async {
-                    let written = dataprep::update_mapping_set(client, &set.id, &new).await?;
-                    Ok(Shown(written.reference()))
-                })
-                .await
-            }
-            _ => {
-                let seen: BTreeSet<&MappingSetId> = self
-                    .observed
-                    .managed
-                    .mapping_sets
-                    .iter()
-                    .map(|m| &m.id)
-                    .collect();
-                let rules = &rules;
-                let schema = dm.schema_id.as_str();
-                self.step(row, async {
-                    let id = ensure(
-                        || async {
-                            dataprep::create_mapping_set(client, &new)
-                                .await
-                                .map(|r| r.id)
-                        },
-                        || async {
-                            let name = naming::mapping_sets_name(prefix);
-                            let all = dataprep::list_mapping_sets(client, Some(&name)).await?;
-                            Ok(all
-                                .into_iter()
-                                .filter(|m| {
-                                    m.name.as_deref() == Some(name.as_str())
-                                        && plan::holds(m, rules, schema)
-                                        && !seen.contains(&m.id)
-                                })
-                                .map(|m| Found {
-                                    created_at: m.created_date,
-                                    id: m.id,
-                                })
-                                .collect())
-                        },
-                        // Data Prep has no DELETE for mapping sets: a twin stays, unused.
-                        NO_DELETE,
-                    )
-                    .await?;
-                    // The survivor of a twin may not be at version 0: read its version back.
-                    let version = dataprep::get_mapping_set(client, &id)
-                        .await?
-                        .map(|m| m.version)
-                        .unwrap_or(0);
-                    Ok(Shown(MappingSetRef { id, version }))
-                })
-                .await
-            }
-        };
-        written.map(|shown| shown.0)
+        let seen: BTreeSet<&MappingSetId> = self
+            .observed
+            .managed
+            .mapping_sets
+            .iter()
+            .map(|m| &m.id)
+            .collect();
+        let rules = &rules;
+        let schema = dm.schema_id.as_str();
+        self.step(row, async {
+            Ok(ensure(
+                || async { dataprep::create_mapping_set(client, &new).await.map(SetRef) },
+                || async {
+                    let name = naming::mapping_sets_name(prefix);
+                    let all = dataprep::list_mapping_sets(client, Some(&name)).await?;
+                    Ok(all
+                        .into_iter()
+                        .filter(|m| {
+                            m.name.as_deref() == Some(name.as_str())
+                                && plan::holds(m, rules, schema)
+                                && !seen.contains(&m.id)
+                        })
+                        .map(|m| Found {
+                            created_at: m.created_date,
+                            id: SetRef(m.reference()),
+                        })
+                        .collect())
+                },
+                // Data Prep has no DELETE for mapping sets: a twin stays, unused.
+                NO_DELETE,
+            )
+            .await?)
+        })
+        .await
+        .map(|set| set.0)
     }
 
     async fn flow(
@@ -857,16 +836,29 @@ pub async fn delete_object(client: &AepClient, kind: Kind, id: &str) -> Result<(
     }
 }
 
-/// A mapping set reference, shown by its id in progress lines and rows.
-struct Shown(MappingSetRef);
+/// A mapping set reference: shown by its id in progress lines and rows, ordered by id.
+#[derive(Clone, PartialEq, Eq)]
+struct SetRef(MappingSetRef);
 
-impl std::fmt::Display for Shown {
+impl std::fmt::Display for SetRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.0.id)
     }
 }
 
-type NoDelete = fn(MappingSetId) -> std::future::Ready<Result<(), ApiError>>;
+impl PartialOrd for SetRef {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SetRef {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (&self.0.id, self.0.version).cmp(&(&other.0.id, other.0.version))
+    }
+}
+
+type NoDelete = fn(SetRef) -> std::future::Ready<Result<(), ApiError>>;
 const NO_DELETE: Option<NoDelete> = None;
 
 fn unexplored(module: &str) -> String {

@@ -167,17 +167,14 @@ impl<I> Slot<I> {
     }
 }
 
+/// Mapping sets are only created (Data Prep documents neither an update nor a delete); a
+/// changed mapping moves the dataflow to a new mapping set.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MappingStep {
     Keep {
         row: Row,
         id: MappingSetId,
         version: u32,
-    },
-    /// Write a new version of this mapping set (when the rules are known, only if they differ).
-    Update {
-        row: Row,
-        set: MappingSet,
     },
     Create {
         row: Row,
@@ -187,9 +184,7 @@ pub enum MappingStep {
 impl MappingStep {
     pub fn row(&self) -> Row {
         match self {
-            MappingStep::Keep { row, .. }
-            | MappingStep::Update { row, .. }
-            | MappingStep::Create { row } => *row,
+            MappingStep::Keep { row, .. } | MappingStep::Create { row } => *row,
         }
     }
 }
@@ -250,10 +245,7 @@ impl ModuleStep {
     pub fn needs_explore(&self) -> bool {
         self.resolved.is_none()
             && (matches!(self.source, Slot::Create { .. })
-                || matches!(
-                    self.mapping,
-                    MappingStep::Create { .. } | MappingStep::Update { .. }
-                ))
+                || matches!(self.mapping, MappingStep::Create { .. }))
     }
 }
 
@@ -840,67 +832,55 @@ fn plan_module(
         }
     };
 
-    // Mapping set: the one the dataflow uses; else one an interrupted run left unreferenced
-    // with exactly these rules; else a new one. Data Prep cannot delete them, so never a second.
+    // Mapping set: the one the dataflow uses while it holds the desired rules; else one left
+    // unreferenced (by an interrupted run, or an earlier mapping) holding exactly them; else a
+    // new one. Mapping sets are only ever created: Data Prep documents no update or delete.
     let referenced = kept
         .or(old)
         .and_then(|f| f.mapping())
         .and_then(|(_, r)| managed.mapping_sets.iter().find(|m| m.id == r.id));
-    let chosen = referenced.or_else(|| {
-        let rules = wanted.rules.as_ref()?;
-        let free: Vec<&MappingSet> = managed
-            .unreferenced_mapping_sets()
-            .into_iter()
-            .filter(|m| !claimed.contains(&m.id) && holds(m, rules, &dm.schema_id))
-            .collect();
-        oldest(&free, |m| (m.created_date, m.id.to_string()))
-    });
-    if let Some(set) = chosen {
-        claimed.insert(set.id.clone());
-    }
+    let chosen = referenced
+        .filter(|set| mapping_diff(set, &wanted).is_none())
+        .or_else(|| {
+            let rules = wanted.rules.as_ref()?;
+            let free: Vec<&MappingSet> = managed
+                .unreferenced_mapping_sets()
+                .into_iter()
+                .filter(|m| !claimed.contains(&m.id) && holds(m, rules, &dm.schema_id))
+                .collect();
+            oldest(&free, |m| (m.created_date, m.id.to_string()))
+        });
     let mapping = match chosen {
+        Some(set) => {
+            claimed.insert(set.id.clone());
+            let reason = (Some(set) != referenced && referenced.is_some())
+                .then(|| "holds the new rules already (left by an earlier run)".to_owned());
+            let row = rows.push(
+                Action::Noop,
+                Kind::MappingSet,
+                &dm.mapping_name,
+                Some(module),
+                Some(set.id.to_string()),
+                reason,
+            );
+            MappingStep::Keep {
+                row,
+                id: set.id.clone(),
+                version: set.version,
+            }
+        }
         None => {
+            let reason = referenced.and_then(|set| mapping_diff(set, &wanted));
             let row = rows.push(
                 Action::Create,
                 Kind::MappingSet,
                 &dm.mapping_name,
                 Some(module),
                 None,
-                None,
+                reason,
             );
             MappingStep::Create { row }
         }
-        Some(set) => match mapping_diff(set, &wanted) {
-            Some(reason) => {
-                let row = rows.push(
-                    Action::Update,
-                    Kind::MappingSet,
-                    &dm.mapping_name,
-                    Some(module),
-                    Some(set.id.to_string()),
-                    Some(reason),
-                );
-                MappingStep::Update {
-                    row,
-                    set: set.clone(),
-                }
-            }
-            None => {
-                let row = rows.push(
-                    Action::Noop,
-                    Kind::MappingSet,
-                    &dm.mapping_name,
-                    Some(module),
-                    Some(set.id.to_string()),
-                    None,
-                );
-                MappingStep::Keep {
-                    row,
-                    id: set.id.clone(),
-                    version: set.version,
-                }
-            }
-        },
     };
 
     // Dataflow.
@@ -921,11 +901,13 @@ fn plan_module(
                                 .unwrap_or_else(|| "none".into())
                         )
                     }),
-                MappingStep::Update { set, .. } => Some(format!(
-                    "mapping: {} version {} -> a new version",
-                    set.id, set.version
+                MappingStep::Create { .. } => Some(format!(
+                    "mapping: {} -> a new mapping set",
+                    current_ref
+                        .as_ref()
+                        .map(|r| r.id.to_string())
+                        .unwrap_or_else(|| "none".into())
                 )),
-                MappingStep::Create { .. } => Some("mapping: a new mapping set".to_owned()),
             };
             reasons.extend(mapping_changes);
             if reasons.is_empty() {
@@ -1595,9 +1577,9 @@ mod tests {
                     Some("a new pair for the new dataflow (source columns: + Phone)".into())
                 ),
                 (
-                    Action::Update,
+                    Action::Create,
                     Kind::MappingSet,
-                    Some("map-Leads".into()),
+                    None,
                     Some("mapping: + Phone -> mobilePhone.number".into())
                 ),
                 (
@@ -1634,7 +1616,7 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_destination_updates_the_mapping_set_and_the_dataflow_only() {
+    fn a_changed_destination_moves_the_dataflow_to_a_new_mapping_set() {
         let before = desired(vec![leads()]);
         let l = dataflow(
             "Leads",
@@ -1648,9 +1630,9 @@ mod tests {
             changed(&p),
             vec![
                 (
-                    Action::Update,
+                    Action::Create,
                     Kind::MappingSet,
-                    Some("map-Leads".into()),
+                    None,
                     Some(
                         "mapping: + Email -> workEmail.address, - Email -> personalEmail.address"
                             .into()
@@ -1660,7 +1642,7 @@ mod tests {
                     Action::Update,
                     Kind::Dataflow,
                     Some("flow-Leads".into()),
-                    Some("mapping: map-Leads version 0 -> a new version".into())
+                    Some("mapping: map-Leads -> a new mapping set".into())
                 ),
             ]
         );
