@@ -112,7 +112,8 @@ fn change_line(out: &mut String, prefix: &str, change: &Change) {
     }
 }
 
-/// Terraform-like: one line per change (unchanged objects are only counted), then a summary.
+/// Terraform-like: one line per change, then the objects left as they are for a reason
+/// (`=`), then a summary; unchanged objects are only counted.
 pub fn render_plan(doc: &ChangesDocument<'_>, command: &str) -> String {
     let s = doc.summary;
     let total = doc.changes.len();
@@ -130,11 +131,54 @@ pub fn render_plan(doc: &ChangesDocument<'_>, command: &str) -> String {
     for change in doc.changes.iter().filter(|c| c.action != Action::Noop) {
         change_line(&mut out, symbol(change.action), change);
     }
-    out.push_str(&format!(
-        "\nPlan: {} to create, {} to update, {} to replace, {} to delete, {} unchanged.\n",
-        s.create, s.update, s.replace, s.delete, s.noop
-    ));
+    kept_lines(&mut out, doc.changes);
+    out.push_str(&format!("\nPlan: {}.\n", counts(s, command, false)));
     out
+}
+
+/// Unchanged objects that carry a reason (kept by destroy, reused after an interrupted run).
+fn kept_lines(out: &mut String, changes: &[Change]) {
+    let kept: Vec<&Change> = changes
+        .iter()
+        .filter(|c| c.action == Action::Noop && c.reason.is_some())
+        .collect();
+    if !kept.is_empty() {
+        out.push('\n');
+        for change in kept {
+            change_line(out, "=", change);
+        }
+    }
+}
+
+/// `3 to create, ... 2 unchanged` (plan) or `3 created, ...` (done); destroy only deletes.
+fn counts(s: Summary, command: &str, done: bool) -> String {
+    let verb = |planned: &str, made: &str| {
+        if done {
+            made.to_owned()
+        } else {
+            planned.to_owned()
+        }
+    };
+    if command == "destroy" {
+        return format!(
+            "{} {}, {} kept",
+            s.delete,
+            verb("to delete", "deleted"),
+            s.noop
+        );
+    }
+    format!(
+        "{} {}, {} {}, {} {}, {} {}, {} unchanged",
+        s.create,
+        verb("to create", "created"),
+        s.update,
+        verb("to update", "updated"),
+        s.replace,
+        verb("to replace", "replaced"),
+        s.delete,
+        verb("to delete", "deleted"),
+        s.noop
+    )
 }
 
 /// After `apply`/`destroy`: each change made (with the id it ended with) and the failures.
@@ -152,13 +196,9 @@ pub fn render_result(doc: &ChangesDocument<'_>, command: &str) -> String {
     let mut out = String::new();
     if failed.is_empty() {
         out.push_str(&format!(
-            "{} complete: {} created, {} updated, {} replaced, {} deleted, {} unchanged.\n",
+            "{} complete: {}.\n",
             capitalized(command),
-            s.create,
-            s.update,
-            s.replace,
-            s.delete,
-            s.noop
+            counts(s, command, true)
         ));
     } else {
         out.push_str(&format!(
