@@ -1054,17 +1054,17 @@ pub async fn explore_for_plan(
     }
 }
 
-/// Whether `managed` shows the base connection as usable for explore in a plan: it exists and
-/// its credentials are not about to be rotated.
-pub fn explorable_base(plan: &Plan) -> Option<&ConnectionId> {
+/// The existing base connection a plan can explore through, and whether its credentials are
+/// about to be replaced (explore may then fail, as the old ones may be revoked already).
+pub fn explorable_base(plan: &Plan) -> Option<(&ConnectionId, bool)> {
     match &plan.base {
-        BaseStep::Keep { connection, .. } => Some(&connection.id),
+        BaseStep::Keep { connection, .. } => Some((&connection.id, false)),
         BaseStep::Update {
             connection,
-            rotate_auth: false,
+            rotate_auth,
             ..
-        } => Some(&connection.id),
-        _ => None,
+        } => Some((&connection.id, *rotate_auth)),
+        BaseStep::Create { .. } => None,
     }
 }
 
@@ -1101,12 +1101,20 @@ pub async fn prepare(
     };
     let mut plan = plan::plan(&desired, &observed.managed, &inputs).map_err(CliError::failed)?;
     let modules: Vec<String> = plan.to_explore().into_iter().map(str::to_owned).collect();
-    if let (Some(base), false) = (explorable_base(&plan), modules.is_empty()) {
+    if let (Some((base, rotating)), false) = (explorable_base(&plan), modules.is_empty()) {
         let modules: Vec<&str> = modules.iter().map(String::as_str).collect();
-        inputs.explored = explore_for_plan(client, base, &modules, concurrency)
-            .await
-            .map_err(|e| CliError::failed(anyhow::anyhow!(e)))?;
-        plan = plan::plan(&desired, &observed.managed, &inputs).map_err(CliError::failed)?;
+        match explore_for_plan(client, base, &modules, concurrency).await {
+            Ok(explored) => {
+                inputs.explored = explored;
+                plan =
+                    plan::plan(&desired, &observed.managed, &inputs).map_err(CliError::failed)?;
+            }
+            // Apply explores again once the new credentials are in place.
+            Err(e) if rotating => {
+                tracing::warn!(error = %e, "explore failed with the credentials being replaced; the affected modules are planned again after the base connection is updated");
+            }
+            Err(e) => return Err(CliError::failed(anyhow::anyhow!(e))),
+        }
     }
     Ok(Prepared {
         desired,

@@ -616,3 +616,177 @@ async fn a_withdrawn_zoho_spec_stops_apply_with_the_deprecation_message() {
         assert!(h.writes().is_empty(), "{state:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_answered_with_a_gateway_timeout_after_it_committed_is_not_repeated() {
+    use provision::emulator::Faults;
+    let paths = [
+        "/data/foundation/flowservice/connections",
+        "/data/foundation/flowservice/sourceConnections",
+        "/data/foundation/catalog/dataSets",
+        "/data/foundation/flowservice/targetConnections",
+        "/data/foundation/conversion/mappingSets",
+        "/data/foundation/flowservice/flows",
+    ];
+    for path in paths {
+        let h = Harness::start().await;
+        h.emulator().set_faults(Faults {
+            fail_after_commit: vec![path.to_owned()],
+            ..Faults::default()
+        });
+        let profile = h.profile("profile.toml", THREE_MODULES);
+        let out = h.provision("apply", &profile, &["--yes"]).await;
+        out.assert_exit(0);
+        // The 504s really happened, and each was followed by a lookup, not a second POST.
+        let failed = h
+            .writes()
+            .iter()
+            .filter(|w| w.path == path && w.status == 504)
+            .count();
+        assert!(failed >= 1, "{path}: no create failed");
+        assert_eq!(h.objects("connections").len(), 1, "{path}");
+        for kind in [
+            "sourceConnections",
+            "targetConnections",
+            "flows",
+            "mappingSets",
+        ] {
+            assert_eq!(h.objects(kind).len(), 3, "{path}: {kind}");
+        }
+        h.one("dataSets", "Zoho Leads");
+        h.one("dataSets", "Zoho Deals");
+        h.emulator().set_faults(Faults::default());
+        h.provision("plan", &profile, &["--detailed-exitcode"])
+            .await
+            .assert_exit(0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_description_and_rotated_credentials_patch_the_base_connection() {
+    let (h, profile) = applied(THREE_MODULES).await;
+    let base = h.one("connections", PREFIX);
+
+    // The user's description changes: one PATCH of /description.
+    let text = std::fs::read_to_string(&profile).unwrap().replace(
+        "description = \"Zoho CRM in the test emulator\"",
+        "description = \"Zoho CRM, test org\"",
+    );
+    let renamed = h.profile_text("renamed.toml", &text);
+    let plan = h.provision("plan", &renamed, &["--output", "json"]).await;
+    plan.assert_exit(0);
+    let doc = plan.json();
+    assert_eq!(
+        changed(&doc),
+        vec![("update".into(), "base_connection".into(), PREFIX.into())]
+    );
+    assert_eq!(
+        doc["changes"][0]["reason"],
+        "description: \"Zoho CRM in the test emulator\" -> \"Zoho CRM, test org\""
+    );
+    h.clear_requests();
+    h.provision("apply", &renamed, &["--yes"])
+        .await
+        .assert_exit(0);
+    let writes = h.writes();
+    assert_eq!(writes.len(), 1, "{:#?}", support::cli::calls(&writes));
+    assert_eq!(writes[0].method, "PATCH");
+    assert_eq!(
+        writes[0].path,
+        format!("/data/foundation/flowservice/connections/{}", id(&base))
+    );
+    let description = h.one("connections", PREFIX)["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        description.starts_with("Zoho CRM, test org (managed by provision: zoho-crm-test; auth ")
+    );
+
+    // Different Zoho settings (here the API URL) change the fingerprint: the auth params are
+    // sent again, with a fresh access token, then the description records the new fingerprint.
+    let localhost = h.url().replace("127.0.0.1", "localhost");
+    let env = [("PROVISION_ZOHO__API_URL", localhost.as_str())];
+    let args = ["plan", renamed.to_str().unwrap(), "--output", "json"];
+    let plan = h.run_env(&args, &env).await;
+    plan.assert_exit(0);
+    let reason = plan.json()["changes"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        reason.starts_with("auth: the profile's Zoho credentials changed (fingerprint "),
+        "{reason}"
+    );
+    h.clear_requests();
+    h.run_env(&["apply", renamed.to_str().unwrap(), "--yes"], &env)
+        .await
+        .assert_exit(0);
+    let requests = h.requests();
+    assert!(
+        requests.iter().any(|r| r.path == "/oauth/v2/token"),
+        "no Zoho refresh"
+    );
+    let writes = support::cli::writes(&requests);
+    assert_eq!(
+        writes
+            .iter()
+            .map(|w| (
+                w.method.as_str(),
+                w.body.as_ref().map(|b| b[0]["path"].clone())
+            ))
+            .collect::<Vec<_>>(),
+        [
+            ("PATCH", Some(Value::from("/auth/params"))),
+            ("PATCH", Some(Value::from("/description"))),
+        ]
+    );
+    let params = &writes[0].body.as_ref().unwrap()[0]["value"];
+    for key in [
+        "endpoint",
+        "accountsUrl",
+        "clientId",
+        "clientSecret",
+        "accessToken",
+        "refreshToken",
+    ] {
+        assert!(params.get(key).is_some(), "{key} missing from {params}");
+    }
+    assert_eq!(params["clientId"], "1000.LOCALCLIENT");
+    assert!(!writes
+        .iter()
+        .any(|w| format!("{:?}", w.body).contains("local-zoho-secret")));
+    h.run_env(
+        &["plan", renamed.to_str().unwrap(), "--detailed-exitcode"],
+        &env,
+    )
+    .await
+    .assert_exit(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_without_yes_proceeds_when_stdin_is_not_a_terminal() {
+    let h = Harness::start().await;
+    let profile = h.profile("profile.toml", THREE_MODULES);
+    let out = h.provision("apply", &profile, &[]).await;
+    out.assert_exit(0);
+    assert!(
+        !out.stderr.contains("Only 'yes' will be accepted"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(h.objects("flows").len(), 3);
+    // Progress goes to stderr as plain lines when it is not a terminal.
+    assert!(
+        out.stderr
+            .contains("creating dataflow zoho-crm-test / Leads / flow"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("created dataflow zoho-crm-test / Leads / flow (id "),
+        "{}",
+        out.stderr
+    );
+}

@@ -147,8 +147,15 @@ impl Harness {
     /// Runs the binary with `args` to completion (off the async threads, so the emulator keeps
     /// serving).
     pub async fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[]).await
+    }
+
+    /// Like [`Harness::run`], with extra environment variables (set after the defaults, so they
+    /// can override a URL or a secret).
+    pub async fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = self.command();
         cmd.args(args);
+        cmd.envs(env.iter().copied());
         let output = tokio::task::spawn_blocking(move || cmd.output())
             .await
             .expect("the blocking task runs")
