@@ -790,3 +790,29 @@ async fn apply_without_yes_proceeds_when_stdin_is_not_a_terminal() {
         out.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_reaches_the_output_of_plan_apply_or_destroy_at_any_verbosity() {
+    let h = Harness::start().await;
+    let profile = h.profile("profile.toml", THREE_MODULES);
+    let secrets = [
+        support::CLIENT_SECRET,
+        support::ZOHO_SECRET,
+        support::ZOHO_REFRESH,
+    ];
+    for (command, extra) in [
+        ("plan", &["-vv"][..]),
+        ("apply", &["--yes", "-vv"][..]),
+        ("apply", &["--yes", "-vv", "--output", "json"][..]),
+        ("destroy", &["--yes", "-vv"][..]),
+    ] {
+        let out = h.provision(command, &profile, extra).await;
+        out.assert_exit(0);
+        for secret in secrets {
+            assert!(
+                !out.stdout.contains(secret) && !out.stderr.contains(secret),
+                "{command} {extra:?} printed a secret"
+            );
+        }
+    }
+}
