@@ -31,8 +31,8 @@ use crate::api::specs::{
 };
 use crate::api::target::{self, NewTargetConnection};
 use crate::api::{
-    AepClient, ApiError, ConnectionId, DatasetId, FlowId, MappingSetId, PatchOp, Query,
-    SourceConnectionId, TargetConnectionId,
+    AepClient, ApiError, ConnectionId, Created, DatasetId, Etag, FlowId, MappingSetId, PatchOp,
+    Query, SourceConnectionId, TargetConnectionId,
 };
 use crate::auth::zoho::ZohoOAuth;
 use crate::cli::{ApplyArgs, GlobalArgs, PlanArgs};
@@ -257,50 +257,67 @@ impl Run<'_> {
         let id = &current.id;
         let mut etag = current.etag.clone();
         if rotate_auth {
-            let params = self.auth_params().await?;
-            let answer = match &etag {
-                Some(tag) => connections::patch_connection_auth(client, id, tag, &params).await,
-                None => Err(missing_etag("connection", id.as_str())),
-            };
-            etag = match answer {
-                Ok(created) => created.etag,
-                Err(e) if e.status == Some(412) || etag.is_none() => {
-                    let fresh = self.reread_connection(id).await?;
-                    let tag = fresh
-                        .etag
-                        .ok_or_else(|| missing_etag("connection", id.as_str()))?;
-                    connections::patch_connection_auth(client, id, &tag, &params)
-                        .await?
-                        .etag
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let params = &self.auth_params().await?;
+            // Secrets cannot be read back to tell whether a lost PATCH landed: send it again.
+            etag = self
+                .patch_connection(
+                    id,
+                    etag,
+                    |tag| async move {
+                        connections::patch_connection_auth(client, id, &tag, params).await
+                    },
+                    |_| true,
+                )
+                .await?;
         }
         if rotate_auth || description {
-            let ops = [PatchOp::replace(
-                "/description",
-                self.desired.base.description.clone(),
-            )];
-            let answer = match &etag {
-                Some(tag) => connections::patch_connection(client, id, tag, &ops).await,
-                None => Err(missing_etag("connection", id.as_str())),
-            };
-            match answer {
-                Ok(_) => {}
-                Err(e) if e.status == Some(412) || etag.is_none() => {
-                    let fresh = self.reread_connection(id).await?;
-                    if fresh.description.as_deref() != Some(self.desired.base.description.as_str())
-                    {
-                        let tag = fresh
-                            .etag
-                            .ok_or_else(|| missing_etag("connection", id.as_str()))?;
-                        connections::patch_connection(client, id, &tag, &ops).await?;
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let wanted = self.desired.base.description.as_str();
+            let ops = [PatchOp::replace("/description", wanted)];
+            let ops = &ops;
+            self.patch_connection(
+                id,
+                etag,
+                |tag| async move { connections::patch_connection(client, id, &tag, ops).await },
+                |fresh| fresh.description.as_deref() != Some(wanted),
+            )
+            .await?;
         }
         Ok(id.clone())
+    }
+
+    /// Sends a base connection PATCH with `etag`. When the etag was stale (412) or the answer
+    /// was lost, re-reads the connection and sends it once more with the fresh etag, if `needed`
+    /// says the change is still missing. Returns the etag the connection ended with.
+    async fn patch_connection<F, Fut>(
+        &self,
+        id: &ConnectionId,
+        etag: Option<Etag>,
+        send: F,
+        needed: impl Fn(&Connection) -> bool,
+    ) -> anyhow::Result<Option<Etag>>
+    where
+        F: Fn(Etag) -> Fut,
+        Fut: Future<Output = Result<Created<ConnectionId>, ApiError>>,
+    {
+        let first = match etag {
+            Some(tag) => send(tag).await,
+            None => Err(missing_etag("connection", id.as_str())),
+        };
+        match first {
+            Ok(done) => Ok(done.etag),
+            Err(e) if stale_or_lost(&e) => {
+                tracing::info!(connection = %id, error = %e, "re-reading the base connection before patching again");
+                let fresh = self.reread_connection(id).await?;
+                if !needed(&fresh) {
+                    return Ok(fresh.etag);
+                }
+                let tag = fresh
+                    .etag
+                    .ok_or_else(|| missing_etag("connection", id.as_str()))?;
+                Ok(send(tag).await?.etag)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn reread_connection(&self, id: &ConnectionId) -> anyhow::Result<Connection> {
@@ -742,7 +759,7 @@ impl Run<'_> {
         };
         match answer {
             Ok(_) => Ok(flow.id.clone()),
-            Err(e) if e.status == Some(412) || may_have_committed(&e) || flow.etag.is_none() => {
+            Err(e) if stale_or_lost(&e) => {
                 tracing::info!(flow = %flow.id, error = %e, "re-reading the dataflow before patching again");
                 let fresh = flows::get_flow(self.client, &flow.id)
                     .await?
@@ -941,6 +958,12 @@ pub struct Found<I> {
     pub id: I,
     /// Epoch milliseconds, when the service says.
     pub created_at: Option<i64>,
+}
+
+/// A PATCH that must be recomputed from a fresh read: its etag was stale (412), or it may have
+/// been carried out without an answer.
+fn stale_or_lost(error: &ApiError) -> bool {
+    error.is_precondition_failed() || may_have_committed(error)
 }
 
 /// Whether a failed write may still have been carried out (no answer, or a server error).
