@@ -7,6 +7,7 @@
 pub mod api;
 pub mod apply;
 pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod desired;
 pub mod destroy;
@@ -19,6 +20,7 @@ pub mod output;
 pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod zoho_cmd;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,7 @@ use profile::Profile;
 /// Every command that reads a profile loads and validates it first, so an invalid profile exits
 /// 78 before any request is sent, whatever the command.
 pub async fn run(cli: Cli) -> CliResult {
+    let format = cli.global.output;
     match cli.command {
         Command::Emulator(args) => {
             emulator::run(args).await?;
@@ -58,19 +61,16 @@ pub async fn run(cli: Cli) -> CliResult {
             not_implemented("status")
         }
         Command::Check(args) => {
-            let _profile = load(args.profile.as_deref())?;
-            not_implemented("check")
+            let profile = load(args.profile.as_deref())?;
+            check::run(&profile, format).await
         }
         Command::Zoho(ZohoCommand::Token(args)) => {
-            // The profile is optional here: flags can name the client and data centre instead.
-            if let Some(path) = &args.profile {
-                let _profile = load(Some(path))?;
-            }
-            not_implemented("zoho token")
+            // Only the [zoho] client settings are read: the user has no refresh token yet.
+            zoho_cmd::token(&args, &profile::process_env(), format).await
         }
         Command::Zoho(ZohoCommand::Modules(args)) => {
-            let _profile = load(args.profile.as_deref())?;
-            not_implemented("zoho modules")
+            let profile = load(args.profile.as_deref())?;
+            zoho_cmd::modules(&profile, format).await
         }
     }
 }
