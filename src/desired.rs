@@ -138,8 +138,11 @@ pub fn build(profile: &Profile) -> Result<Desired, DesiredError> {
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(str::to_owned);
-    let description =
-        naming::base_connection_description(user_description.as_deref(), &prefix, &fingerprint);
+    let description = naming::base_connection_description_with_auth(
+        user_description.as_deref(),
+        &prefix,
+        &fingerprint,
+    );
     Ok(Desired {
         base: DesiredBase {
             name: prefix.clone(),

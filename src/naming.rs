@@ -13,8 +13,9 @@
 //!   for one left unreferenced by an interrupted run, by its rules); its `description` tag names
 //!   the module for people, but tags are not relied on (not every service keeps them).
 //! - Zoho secrets cannot be read back from a base connection, so its description ends with a
-//!   short fingerprint of the credentials it was given ([`base_connection_description`]); a
-//!   different fingerprint means the profile's credentials were rotated.
+//!   short fingerprint of the credentials it was given
+//!   ([`base_connection_description_with_auth`]); a different fingerprint means the profile's
+//!   credentials were rotated.
 
 /// The kinds of per-module objects, as they appear at the end of a managed name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -97,14 +98,28 @@ pub fn is_owned(description: Option<&str>, prefix: &str) -> bool {
             .is_some_and(|fp| !fp.is_empty() && !fp.contains(' '))
 }
 
-/// The base connection's description: the user's text, then the marker and the credentials'
-/// fingerprint in parentheses, e.g. `Zoho CRM production (managed by provision: p; auth 3f9a2c1b7d4e)`.
-pub fn base_connection_description(
+/// The base connection's description without a credentials fingerprint: the user's text
+/// followed by the marker in parentheses (still recognised as owned; `apply` adds the
+/// fingerprint with [`base_connection_description_with_auth`]).
+pub fn base_connection_description(user_description: Option<&str>, prefix: &str) -> String {
+    with_user_text(user_description, format!("({})", owner_marker(prefix)))
+}
+
+/// The base connection's description as `apply` writes it: the user's text, then the marker and
+/// the credentials' fingerprint in parentheses, e.g.
+/// `Zoho CRM production (managed by provision: p; auth 3f9a2c1b7d4e)`.
+pub fn base_connection_description_with_auth(
     user_description: Option<&str>,
     prefix: &str,
     fingerprint: &str,
 ) -> String {
-    let tail = format!("({}; auth {fingerprint})", owner_marker(prefix));
+    with_user_text(
+        user_description,
+        format!("({}; auth {fingerprint})", owner_marker(prefix)),
+    )
+}
+
+fn with_user_text(user_description: Option<&str>, tail: String) -> String {
     match user_description {
         Some(text) if !text.trim().is_empty() => format!("{} {tail}", text.trim()),
         _ => tail,
@@ -175,7 +190,8 @@ mod tests {
 
     #[test]
     fn base_description_keeps_the_users_text_and_the_fingerprint() {
-        let d = base_connection_description(Some("Zoho CRM production"), "p", "0123456789ab");
+        let d =
+            base_connection_description_with_auth(Some("Zoho CRM production"), "p", "0123456789ab");
         assert_eq!(
             d,
             "Zoho CRM production (managed by provision: p; auth 0123456789ab)"
@@ -184,9 +200,12 @@ mod tests {
             parse_base_description(&d, "p"),
             Some((Some("Zoho CRM production"), Some("0123456789ab")))
         );
-        let bare = base_connection_description(None, "p", "ab");
+        let bare = base_connection_description_with_auth(None, "p", "ab");
         assert_eq!(bare, "(managed by provision: p; auth ab)");
         assert_eq!(parse_base_description(&bare, "p"), Some((None, Some("ab"))));
+        let plain = base_connection_description(Some("x"), "p");
+        assert_eq!(plain, "x (managed by provision: p)");
+        assert_eq!(parse_base_description(&plain, "p"), Some((Some("x"), None)));
         assert_eq!(
             parse_base_description("x (managed by provision: p)", "p"),
             Some((Some("x"), None))

@@ -207,7 +207,7 @@ pub async fn managed(client: &AepClient, prefix: &str) -> Result<Managed, ApiErr
         datasets,
     ) = tokio::try_join!(with_sources, targets, flows, mapping_sets, datasets)?;
     mapping_sets.extend(referenced_mapping_sets(client, &flows, &mapping_sets).await?);
-    Ok(Managed {
+    let mut managed = Managed {
         prefix: prefix.to_owned(),
         bases,
         foreign_bases,
@@ -217,7 +217,9 @@ pub async fn managed(client: &AepClient, prefix: &str) -> Result<Managed, ApiErr
         flows,
         mapping_sets,
         datasets,
-    })
+    };
+    managed.sort();
+    Ok(managed)
 }
 
 /// The owned dataflows of the profile with this prefix, in one paged list call (for `status`).
@@ -295,6 +297,30 @@ async fn referenced_mapping_sets(
 }
 
 impl Managed {
+    /// Orders every list by name, then id, so that plans and outputs do not depend on the order
+    /// a service lists things in (Catalog's, keyed by id, is arbitrary).
+    pub fn sort(&mut self) {
+        fn by<T>(items: &mut [T], key: impl Fn(&T) -> (String, String)) {
+            items.sort_by_key(|item| key(item));
+        }
+        by(&mut self.bases, |c| (c.name.clone(), c.id.to_string()));
+        by(&mut self.foreign_bases, |c| {
+            (c.name.clone(), c.id.to_string())
+        });
+        by(&mut self.sources, |c| (c.name.clone(), c.id.to_string()));
+        by(&mut self.foreign_sources, |c| {
+            (c.name.clone(), c.id.to_string())
+        });
+        by(&mut self.targets, |c| (c.name.clone(), c.id.to_string()));
+        by(&mut self.flows, |c| (c.name.clone(), c.id.to_string()));
+        by(&mut self.mapping_sets, |m| {
+            (m.name.clone().unwrap_or_default(), m.id.to_string())
+        });
+        by(&mut self.datasets, |d| {
+            (d.name.clone().unwrap_or_default(), d.id.to_string())
+        });
+    }
+
     /// The owned base connection: `None` when absent; an error when a same-named connection is
     /// not ours, or when two are.
     pub fn base(&self) -> Result<Option<&Connection>, String> {
