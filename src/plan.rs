@@ -1907,4 +1907,53 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn an_unreferenced_mapping_set_is_claimed_by_one_module_only() {
+        // Two modules want the same rules; one mapping set with those rules is unreferenced.
+        let mut contacts = contacts();
+        contacts.mapping = leads().mapping;
+        let d = desired(vec![leads(), contacts]);
+        let mut m = converged(&d);
+        m.flows.clear();
+        m.mapping_sets.truncate(1);
+        let p = plan(&d, &m, &inputs()).unwrap();
+        assert!(
+            matches!(&p.modules[0].mapping, MappingStep::Keep { id, .. } if id.as_str() == "map-Leads")
+        );
+        assert!(matches!(p.modules[1].mapping, MappingStep::Create { .. }));
+    }
+
+    #[test]
+    fn auto_mappings_need_explore_and_are_current_once_explored() {
+        let mut deals = dataflow("Deals", &[]);
+        deals.mapping = crate::profile::Mapping::Auto {
+            prefix: "_acme.zoho".into(),
+        };
+        let d = desired(vec![deals]);
+        let explored = columns(&["Amount", "Modified_Time"]);
+        // What an apply with these columns leaves behind.
+        let mut resolved_profile = dataflow(
+            "Deals",
+            &[
+                ("Amount", "_acme.zoho.Amount"),
+                ("Modified_Time", "_acme.zoho.Modified_Time"),
+            ],
+        );
+        resolved_profile.dataset = d.modules[0].dataset.clone();
+        let m = converged(&desired(vec![resolved_profile]));
+        let unexplored = plan(&d, &m, &inputs()).unwrap();
+        assert_eq!(unexplored.to_explore(), ["Deals"]);
+        let mut i = inputs();
+        i.explored.insert("Deals".into(), explored);
+        let p = plan(&d, &m, &i).unwrap();
+        assert!(!p.has_changes(), "{:#?}", changed(&p));
+        // A column Zoho added since is a new source column: the chain is replaced.
+        i.explored.insert(
+            "Deals".into(),
+            columns(&["Amount", "Stage", "Modified_Time"]),
+        );
+        let p = plan(&d, &m, &i).unwrap();
+        assert_eq!(p.changes[1].reason.as_deref(), Some("columns: + Stage"));
+    }
 }

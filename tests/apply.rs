@@ -114,6 +114,64 @@ async fn a_fresh_apply_creates_one_linked_chain_per_module_and_a_second_one_writ
         assert!(deals.iter().any(|c| c == column), "{column} in {deals:?}");
     }
 
+    // What was sent: value types per reference §9.2/§13 (startTime epoch seconds as an integer,
+    // interval an integer, backfill a boolean, mappingVersion a string), explore's column objects.
+    let requests = h.requests();
+    let posted = |suffix: &str| -> Vec<Value> {
+        requests
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with(suffix))
+            .filter_map(|r| r.body.clone())
+            .collect()
+    };
+    let leads_flow = posted("/flows")
+        .into_iter()
+        .find(|b| b["name"] == name("Leads", "flow"))
+        .expect("the Leads flow was posted");
+    assert_eq!(
+        leads_flow["scheduleParams"],
+        serde_json::json!({"startTime": 1_798_761_600, "frequency": "hour", "interval": 1, "backfill": true})
+    );
+    assert_eq!(
+        leads_flow["flowSpec"]["id"],
+        "14518937-270c-4525-bdec-c2ba7cce3860"
+    );
+    assert_eq!(
+        leads_flow["description"],
+        "managed by provision: zoho-crm-test"
+    );
+    assert_eq!(
+        leads_flow["transformations"][0],
+        serde_json::json!({"name": "Copy", "params": {"deltaColumn": {"name": "Modified_Time"}}})
+    );
+    assert!(leads_flow["transformations"][1]["params"]["mappingVersion"].is_string());
+    let leads_source = posted("/sourceConnections")
+        .into_iter()
+        .find(|b| b["name"] == name("Leads", "source"))
+        .expect("the Leads source was posted");
+    assert_eq!(
+        leads_source["data"],
+        serde_json::json!({"format": "tabular"})
+    );
+    assert_eq!(
+        leads_source["connectionSpec"]["id"],
+        "929e4450-0237-4ed2-9404-b7e1e0a00309"
+    );
+    let email = leads_source["params"]["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "Email")
+        .expect("the Email column");
+    assert!(
+        email["xdm"]["type"].is_string(),
+        "explore's column object: {email}"
+    );
+    let base_post = &posted("/connections")[0];
+    assert_eq!(base_post["auth"]["specName"], "Basic Authentication");
+    assert_eq!(base_post["auth"]["params"]["endpoint"], h.url().as_str());
+    assert_eq!(base_post["auth"]["params"]["accountsUrl"], h.url().as_str());
+
     // The second apply only reads, with a constant number of requests.
     h.clear_requests();
     let again = h.provision("apply", &profile, &["--yes"]).await;
