@@ -345,30 +345,30 @@ impl Run<'_> {
             modules.len(),
             if modules.len() == 1 { "" } else { "s" }
         ));
-        let results: Vec<(&ModuleStep, Result<Vec<Column>, String>)> =
-            stream::iter(modules.iter().copied())
-                .map(|m| async move { (m, explore_module(self.client, base, &m.module).await) })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+        let names: Vec<&str> = modules.iter().map(|m| m.module.as_str()).collect();
+        let results = explore_modules(self.client, base, &names, self.concurrency).await;
         let mut explored = inputs.explored.clone();
         let mut failed = false;
-        for (step, result) in results {
+        for (module, result) in results {
+            // Checked here too (the plan would stop at the first bad module) so that every
+            // module's error lands on its own row.
             let checked = result.and_then(|cols| {
                 let dm = self
                     .desired
-                    .module(&step.module)
-                    .ok_or_else(|| format!("module {:?} is not in the profile", step.module))?;
+                    .module(&module)
+                    .ok_or_else(|| format!("module {module:?} is not in the profile"))?;
                 dm.resolve(&cols).map_err(|e| e.0)?;
                 Ok(cols)
             });
             match checked {
                 Ok(cols) => {
-                    explored.insert(step.module.clone(), cols);
+                    explored.insert(module, cols);
                 }
                 Err(message) => {
                     failed = true;
-                    self.fail(step.source.row(), message);
+                    if let Some(step) = modules.iter().find(|m| m.module == module) {
+                        self.fail(step.source.row(), message);
+                    }
                 }
             }
         }
@@ -883,12 +883,10 @@ fn unexplored(module: &str) -> String {
 }
 
 fn missing_etag(what: &str, id: &str) -> ApiError {
-    let mut e = ApiError::decode(
+    ApiError::decode(
         &format!("GET {what} {id}"),
         format!("the {what} {id} came back without an etag, which a PATCH needs"),
-    );
-    e.status = None;
-    e
+    )
 }
 
 /// The JSON Patch ops that make `flow`'s schedule and Mapping transformation what the profile
@@ -932,17 +930,8 @@ async fn explore_module(
             let tables = explore::explore_root(client, base)
                 .await
                 .unwrap_or_default();
-            let hint = tables
-                .iter()
-                .map(|t| {
-                    (
-                        strsim::jaro_winkler(&module.to_lowercase(), &t.path.to_lowercase()),
-                        &t.path,
-                    )
-                })
-                .filter(|(score, _)| *score >= 0.75)
-                .max_by(|a, b| a.0.total_cmp(&b.0))
-                .map(|(_, p)| format!(" (did you mean {p:?}?)"))
+            let hint = desired::nearest(module, tables.iter().map(|t| t.path.as_str()))
+                .map(|p| format!(" (did you mean {p:?}?)"))
                 .unwrap_or_default();
             Err(format!(
                 "module {module:?}: the base connection's explore does not know this module{hint}; \
@@ -1047,6 +1036,24 @@ fn oldest<I: Ord + Clone>(found: Vec<Found<I>>) -> Option<Found<I>> {
     found.into_iter().min_by_key(|f| key(f.created_at, &f.id))
 }
 
+/// Explores `modules` through `base`, at most `concurrency` at a time: each module's columns, or
+/// a message naming it.
+async fn explore_modules(
+    client: &AepClient,
+    base: &ConnectionId,
+    modules: &[&str],
+    concurrency: usize,
+) -> Vec<(String, Result<Vec<Column>, String>)> {
+    let mut results: Vec<(String, Result<Vec<Column>, String>)> =
+        stream::iter(modules.iter().copied())
+            .map(|m| async move { (m.to_owned(), explore_module(client, base, m).await) })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    results
+}
+
 /// The modules the plan left unexplored, explored: for `plan`, which cannot write.
 pub async fn explore_for_plan(
     client: &AepClient,
@@ -1054,14 +1061,9 @@ pub async fn explore_for_plan(
     modules: &[&str],
     concurrency: usize,
 ) -> Result<BTreeMap<String, Vec<Column>>, String> {
-    let results: Vec<(String, Result<Vec<Column>, String>)> = stream::iter(modules.iter().copied())
-        .map(|m| async move { (m.to_owned(), explore_module(client, base, m).await) })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
     let mut out = BTreeMap::new();
     let mut errors = Vec::new();
-    for (module, result) in results {
+    for (module, result) in explore_modules(client, base, modules, concurrency).await {
         match result {
             Ok(cols) => {
                 out.insert(module, cols);
@@ -1072,7 +1074,6 @@ pub async fn explore_for_plan(
     if errors.is_empty() {
         Ok(out)
     } else {
-        errors.sort();
         Err(errors.join("\n"))
     }
 }

@@ -292,14 +292,21 @@ impl DesiredModule {
 
 /// `" (did you mean \"X\"?)"` for the listed name nearest to `name`, when one is close enough.
 fn suggest(name: &str, listed: &BTreeSet<&str>) -> String {
+    nearest(name, listed.iter().copied())
+        .map(|c| format!(" (did you mean {c:?}?)"))
+        .unwrap_or_default()
+}
+
+/// The candidate most like `name` (case-insensitive Jaro-Winkler), when it is close enough to be
+/// a likely typo.
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = name.to_lowercase();
-    listed
-        .iter()
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), *c))
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
         .filter(|(score, _)| *score >= 0.75)
         .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| format!(" (did you mean {c:?}?)"))
-        .unwrap_or_default()
+        .map(|(_, c)| c)
 }
 
 #[cfg(test)]
