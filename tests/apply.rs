@@ -874,3 +874,20 @@ async fn no_secret_reaches_the_output_of_plan_apply_or_destroy_at_any_verbosity(
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_module_explore_does_not_know_is_named_with_the_nearest_one() {
+    let (h, _) = applied(THREE_MODULES).await;
+    let typo = h.profile(
+        "typo.toml",
+        &THREE_MODULES.replacen("module  = \"Deals\"", "module  = \"Deal\"", 1),
+    );
+    let out = h.provision("plan", &typo, &[]).await;
+    out.assert_exit(1);
+    assert!(
+        out.stderr
+            .contains("module \"Deal\": the base connection's explore does not know this module (did you mean \"Deals\"?)"),
+        "{}",
+        out.stderr
+    );
+}
