@@ -1186,6 +1186,7 @@ pub async fn apply_command(profile: &Profile, args: &ApplyArgs, global: &GlobalA
         &progress,
     )
     .await;
+    progress.finish();
     let doc = ChangesDocument::new(&profile.path, &outcome.changes);
     output::print_result(global.output, &doc, "apply")?;
     finish(&outcome.changes, outcome.error, "apply")

@@ -161,6 +161,7 @@ pub async fn command(profile: &Profile, args: &DestroyArgs, global: &GlobalArgs)
     }
     let progress = Progress::new(global.quiet);
     execute(&client, &mut plan, &progress).await;
+    progress.finish();
     let doc = ChangesDocument::new(&profile.path, &plan.changes);
     output::print_result(global.output, &doc, "destroy")?;
     finish(&plan.changes, None, "destroy")

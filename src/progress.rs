@@ -89,6 +89,15 @@ impl Progress {
         }
     }
 
+    /// Ends the display: on a terminal, moves below the last spinner line so that what follows
+    /// starts on a line of its own.
+    pub fn finish(&self) {
+        if let Mode::Spinners(multi) = &self.mode {
+            let _ = multi.clear();
+            eprintln!();
+        }
+    }
+
     /// A message that belongs to no single change (e.g. "exploring 3 modules").
     pub fn note(&self, message: &str) {
         match &self.mode {
