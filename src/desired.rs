@@ -186,12 +186,6 @@ impl Desired {
 }
 
 impl DesiredModule {
-    /// Whether the source columns and mapping rules are known without explore: with an explicit
-    /// mapping they are the mapped source columns plus the delta column.
-    pub fn is_auto(&self) -> bool {
-        matches!(self.mapping, Mapping::Auto { .. })
-    }
-
     /// The column names the source connection must carry, when known without explore.
     pub fn column_names(&self) -> Option<BTreeSet<String>> {
         match &self.mapping {

@@ -24,7 +24,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::api::catalog::{self, Dataset};
 use crate::api::connections::{self, Connection};
@@ -36,7 +36,7 @@ use crate::api::specs::{
     DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_ID,
 };
 use crate::api::target::{self, TargetConnection};
-use crate::api::{AepClient, ApiError, ConnectionSpecId, FlowSpecId, MappingSetId, Query};
+use crate::api::{AepClient, ApiError, ConnectionSpecId, MappingSetId, Query};
 use crate::naming::{self, ObjectKind};
 
 /// Items per page asked of Flow Service lists (`_links.next.href` is followed for the rest).
@@ -58,12 +58,6 @@ pub enum ObserveError {
 pub struct Preflight {
     pub connection_spec: ConnectionSpec,
     pub flow_spec: FlowSpec,
-}
-
-impl Preflight {
-    pub fn flow_spec_id(&self) -> &FlowSpecId {
-        &self.flow_spec.id
-    }
 }
 
 /// Everything one profile owns, plus the same-named objects it does not own (name clashes).
@@ -383,6 +377,20 @@ impl Managed {
             .collect()
     }
 
+    /// Owned mapping sets no owned dataflow refers to (left by an interrupted run, or by an
+    /// earlier mapping).
+    pub fn unreferenced_mapping_sets(&self) -> Vec<&MappingSet> {
+        let referenced: BTreeSet<MappingSetId> = self
+            .flows
+            .iter()
+            .filter_map(|f| f.mapping().map(|(_, r)| r.id))
+            .collect();
+        self.mapping_sets
+            .iter()
+            .filter(|m| !referenced.contains(&m.id))
+            .collect()
+    }
+
     /// The owned objects of one module, by name.
     pub fn module(&self, module: &str) -> ModuleObjects<'_> {
         let p = self.prefix.as_str();
@@ -405,20 +413,6 @@ impl Managed {
                 .collect(),
         }
     }
-
-    /// Owned datasets by id.
-    pub fn datasets_by_id(&self) -> BTreeMap<&str, &Dataset> {
-        self.datasets.iter().map(|d| (d.id.as_str(), d)).collect()
-    }
-
-    /// Whether nothing owned exists (the base connection included).
-    pub fn is_empty(&self) -> bool {
-        self.bases.is_empty()
-            && self.sources.is_empty()
-            && self.targets.is_empty()
-            && self.flows.is_empty()
-            && self.datasets.is_empty()
-    }
 }
 
 /// One module's owned objects (several of a kind while a replace is half done). Mapping sets
@@ -428,19 +422,4 @@ pub struct ModuleObjects<'a> {
     pub flows: Vec<&'a Flow>,
     pub sources: Vec<&'a SourceConnection>,
     pub targets: Vec<&'a TargetConnection>,
-}
-
-impl Managed {
-    /// Owned mapping sets no owned dataflow refers to (left by an interrupted run).
-    pub fn unreferenced_mapping_sets(&self) -> Vec<&MappingSet> {
-        let referenced: BTreeSet<MappingSetId> = self
-            .flows
-            .iter()
-            .filter_map(|f| f.mapping().map(|(_, r)| r.id))
-            .collect();
-        self.mapping_sets
-            .iter()
-            .filter(|m| !referenced.contains(&m.id))
-            .collect()
-    }
 }

@@ -42,11 +42,6 @@ impl Progress {
         Self { mode }
     }
 
-    /// Plain lines whatever stderr is (tests).
-    pub fn lines() -> Self {
-        Self { mode: Mode::Lines }
-    }
-
     pub fn quiet() -> Self {
         Self { mode: Mode::Quiet }
     }
