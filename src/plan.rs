@@ -14,9 +14,9 @@
 //! - Source and target connections are never patched (reference §6): a change to either, to the
 //!   dataset, the delta column, or a start time already passed, replaces the module's source
 //!   connection, target connection and dataflow together (new ones first, then the old ones are
-//!   deleted). Schedule and mapping changes patch the dataflow; a mapping change writes a new
-//!   version of the module's mapping set first (Data Prep cannot delete mapping sets, so each
-//!   module keeps one).
+//!   deleted). Schedule and mapping changes patch the dataflow. Mapping sets are only ever
+//!   created (Data Prep documents no update or delete): a changed mapping moves the dataflow to a
+//!   new mapping set, or back to an unreferenced one that already holds the rules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -1136,7 +1136,7 @@ pub fn holds(set: &MappingSet, rules: &[Rule], schema_id: &str) -> bool {
     set.schema_id() == Some(schema_id) && rules_of(set) == rules
 }
 
-/// Why the mapping set must get a new version, or `None` when it holds the desired rules.
+/// Why the mapping set no longer serves (a new one is needed), or `None` when it holds the desired rules.
 /// Unknown rules (auto mapping not explored yet) count as a change, checked again at apply.
 fn mapping_diff(set: &MappingSet, wanted: &Wanted<'_>) -> Option<String> {
     let Some(want) = &wanted.rules else {
