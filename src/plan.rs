@@ -1136,8 +1136,9 @@ pub fn holds(set: &MappingSet, rules: &[Rule], schema_id: &str) -> bool {
     set.schema_id() == Some(schema_id) && rules_of(set) == rules
 }
 
-/// Why the mapping set no longer serves (a new one is needed), or `None` when it holds the desired rules.
-/// Unknown rules (auto mapping not explored yet) count as a change, checked again at apply.
+/// Why the mapping set no longer serves (a new one is needed), or `None` when it holds the
+/// desired rules. Unknown rules (auto mapping not explored yet) count as a change, checked again
+/// at apply.
 fn mapping_diff(set: &MappingSet, wanted: &Wanted<'_>) -> Option<String> {
     let Some(want) = &wanted.rules else {
         return Some("mapping = \"auto\": rules from explore, compared at apply".to_owned());
