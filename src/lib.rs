@@ -5,15 +5,21 @@
 #![deny(clippy::print_stdout)]
 
 pub mod api;
+pub mod apply;
 pub mod auth;
 pub mod check;
 pub mod cli;
+pub mod desired;
+pub mod destroy;
 pub mod emulator;
 pub mod error;
 pub mod logging;
 pub mod naming;
+pub mod observe;
 pub mod output;
+pub mod plan;
 pub mod profile;
+pub mod progress;
 pub mod zoho_cmd;
 
 use std::path::{Path, PathBuf};
@@ -34,16 +40,16 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(Exit::Ok)
         }
         Command::Apply(args) => {
-            let _profile = load(args.profile.profile.as_deref())?;
-            not_implemented("apply")
+            let profile = load(args.profile.profile.as_deref())?;
+            apply::apply_command(&profile, &args, &cli.global).await
         }
         Command::Plan(args) => {
-            let _profile = load(args.profile.profile.as_deref())?;
-            not_implemented("plan")
+            let profile = load(args.profile.profile.as_deref())?;
+            apply::plan_command(&profile, &args, &cli.global).await
         }
         Command::Destroy(args) => {
-            let _profile = load(args.profile.profile.as_deref())?;
-            not_implemented("destroy")
+            let profile = load(args.profile.profile.as_deref())?;
+            destroy::command(&profile, &args, &cli.global).await
         }
         Command::Explore(args) => {
             let (path, _module) = explore_target(&args.args);

@@ -2,10 +2,12 @@
 #![allow(clippy::print_stdout)]
 
 use std::io::Write;
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
+use crate::plan::{self, Action, Change, Summary};
 
 /// Prints exactly one JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -166,4 +168,201 @@ fn render_zoho_modules(outcome: &crate::zoho_cmd::ModulesOutcome) -> String {
         ));
     }
     out
+}
+
+/// The document `plan`, `apply` and `destroy` print with `--output json` (contract §4).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangesDocument<'a> {
+    pub profile: String,
+    pub changes: &'a [Change],
+    pub summary: Summary,
+}
+
+impl<'a> ChangesDocument<'a> {
+    pub fn new(profile: &Path, changes: &'a [Change]) -> Self {
+        Self {
+            profile: profile.display().to_string(),
+            changes,
+            summary: plan::summarize(changes),
+        }
+    }
+}
+
+/// `plan`: the changes as a Terraform-like list, or the JSON document.
+pub fn print_plan(format: OutputFormat, doc: &ChangesDocument<'_>) -> anyhow::Result<()> {
+    print(format, doc, &render_plan(doc, "apply"))
+}
+
+/// `apply` before it writes: the plan (human output only; JSON prints one document at the end).
+pub fn print_pending(format: OutputFormat, doc: &ChangesDocument<'_>) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => Ok(()),
+        OutputFormat::Human => print_text(&render_plan(doc, "apply")),
+    }
+}
+
+/// `apply` and `destroy` when done: what happened to each change.
+pub fn print_result(
+    format: OutputFormat,
+    doc: &ChangesDocument<'_>,
+    command: &str,
+) -> anyhow::Result<()> {
+    print(format, doc, &render_result(doc, command))
+}
+
+/// `destroy` before it deletes.
+pub fn print_destroy_plan(format: OutputFormat, doc: &ChangesDocument<'_>) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => Ok(()),
+        OutputFormat::Human => print_text(&render_plan(doc, "destroy")),
+    }
+}
+
+fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Delete => "-",
+        Action::Noop => " ",
+    }
+}
+
+fn change_line(out: &mut String, prefix: &str, change: &Change) {
+    let id = change
+        .id
+        .as_deref()
+        .map(|id| format!("  (id {id})"))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "  {prefix:<3} {:<17} {}{id}\n",
+        change.kind.as_str(),
+        change.name
+    ));
+    if let Some(reason) = &change.reason {
+        out.push_str(&format!("        # {reason}\n"));
+    }
+    if let Some(error) = &change.error {
+        out.push_str(&format!("        error: {error}\n"));
+    }
+}
+
+/// Terraform-like: one line per change, then the objects left as they are for a reason
+/// (`=`), then a summary; unchanged objects are only counted.
+pub fn render_plan(doc: &ChangesDocument<'_>, command: &str) -> String {
+    let s = doc.summary;
+    let total = doc.changes.len();
+    if s.create + s.update + s.replace + s.delete == 0 {
+        return format!(
+            "No changes: Adobe Experience Platform matches {} ({total} object{} checked).\n",
+            doc.profile,
+            if total == 1 { "" } else { "s" }
+        );
+    }
+    let mut out = format!(
+        "`provision {command}` will make these changes for {}:\n\n",
+        doc.profile
+    );
+    for change in doc.changes.iter().filter(|c| c.action != Action::Noop) {
+        change_line(&mut out, symbol(change.action), change);
+    }
+    kept_lines(&mut out, doc.changes);
+    out.push_str(&format!("\nPlan: {}.\n", counts(s, command, false)));
+    out
+}
+
+/// Unchanged objects that carry a reason (kept by destroy, reused after an interrupted run).
+fn kept_lines(out: &mut String, changes: &[Change]) {
+    let kept: Vec<&Change> = changes
+        .iter()
+        .filter(|c| c.action == Action::Noop && c.reason.is_some())
+        .collect();
+    if !kept.is_empty() {
+        out.push('\n');
+        for change in kept {
+            change_line(out, "=", change);
+        }
+    }
+}
+
+/// `3 to create, ... 2 unchanged` (plan) or `3 created, ...` (done); destroy only deletes.
+fn counts(s: Summary, command: &str, done: bool) -> String {
+    let verb = |planned: &str, made: &str| {
+        if done {
+            made.to_owned()
+        } else {
+            planned.to_owned()
+        }
+    };
+    if command == "destroy" {
+        return format!(
+            "{} {}, {} kept",
+            s.delete,
+            verb("to delete", "deleted"),
+            s.noop
+        );
+    }
+    format!(
+        "{} {}, {} {}, {} {}, {} {}, {} unchanged",
+        s.create,
+        verb("to create", "created"),
+        s.update,
+        verb("to update", "updated"),
+        s.replace,
+        verb("to replace", "replaced"),
+        s.delete,
+        verb("to delete", "deleted"),
+        s.noop
+    )
+}
+
+/// After `apply`/`destroy`: each change made (with the id it ended with) and the failures.
+pub fn render_result(doc: &ChangesDocument<'_>, command: &str) -> String {
+    let s = doc.summary;
+    let failed: Vec<&Change> = doc.changes.iter().filter(|c| c.error.is_some()).collect();
+    let made: Vec<&Change> = doc
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Noop && c.error.is_none())
+        .collect();
+    if made.is_empty() && failed.is_empty() {
+        return render_plan(doc, command);
+    }
+    let mut out = String::new();
+    if failed.is_empty() {
+        out.push_str(&format!(
+            "{} complete: {}.\n",
+            capitalized(command),
+            counts(s, command, true)
+        ));
+    } else {
+        out.push_str(&format!(
+            "{} failed: {} of {} changes failed; running `provision {command}` again continues \
+             from where this run stopped.\n",
+            capitalized(command),
+            failed.len(),
+            s.create + s.update + s.replace + s.delete
+        ));
+    }
+    if !made.is_empty() {
+        out.push('\n');
+        for change in &made {
+            change_line(&mut out, symbol(change.action), change);
+        }
+    }
+    if !failed.is_empty() {
+        out.push_str("\nFailed:\n");
+        for change in &failed {
+            change_line(&mut out, "!", change);
+        }
+    }
+    out
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
