@@ -6,13 +6,16 @@
 
 pub mod api;
 pub mod auth;
+pub mod base_connection;
 pub mod cli;
 pub mod emulator;
 pub mod error;
+pub mod explore;
 pub mod logging;
 pub mod naming;
 pub mod output;
 pub mod profile;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +28,7 @@ use profile::Profile;
 /// Every command that reads a profile loads and validates it first, so an invalid profile exits
 /// 78 before any request is sent, whatever the command.
 pub async fn run(cli: Cli) -> CliResult {
+    let global = cli.global;
     match cli.command {
         Command::Emulator(args) => {
             emulator::run(args).await?;
@@ -43,13 +47,44 @@ pub async fn run(cli: Cli) -> CliResult {
             not_implemented("destroy")
         }
         Command::Explore(args) => {
-            let (path, _module) = explore_target(&args.args);
-            let _profile = load(path.as_deref())?;
-            not_implemented("explore")
+            let (path, module) = explore_target(&args.args);
+            let profile = load(path.as_deref())?;
+            let options = explore::ExploreOptions {
+                module,
+                preview: args.preview,
+                create_connection: args.create_connection,
+            };
+            let explored = explore::explore(&profile, &options).await?;
+            if let Some(id) = &explored.created_connection {
+                output::note(
+                    global.quiet,
+                    &format!(
+                        "created base connection `{}` (id {id}) in sandbox `{}`",
+                        profile.connection.name, profile.adobe.sandbox
+                    ),
+                );
+            }
+            if let explore::ExploreReport::Table(table) = &explored.report {
+                if let Some(note) = &table.preview_note {
+                    tracing::warn!("{note}");
+                }
+            }
+            output::print_explore(global.output, &explored.report)?;
+            Ok(Exit::Ok)
         }
         Command::Status(args) => {
-            let _profile = load(args.profile.profile.as_deref())?;
-            not_implemented("status")
+            let profile = load(args.profile.profile.as_deref())?;
+            let options = status::StatusOptions {
+                runs: args.runs as usize,
+                wait: args.wait.then_some(args.timeout),
+            };
+            let mut progress = output::WaitProgress::new(global.quiet);
+            let report = status::status(&profile, &options, &mut progress).await?;
+            output::print_status(global.output, &report)?;
+            match report.wait_failure(args.timeout) {
+                Some(failure) => Err(CliError::failed(failure)),
+                None => Ok(Exit::Ok),
+            }
         }
         Command::Check(args) => {
             let _profile = load(args.profile.as_deref())?;

@@ -1,0 +1,296 @@
+//! `provision explore`: what the profile's Zoho base connection sees (reference §5). Without a
+//! module, the tables (Zoho modules); with one, its columns (flagging date-time columns, the
+//! candidates for `delta_column`) and, with `--preview N`, up to N sample rows. Read only,
+//! except that `--create-connection` creates the base connection when it is missing.
+
+use anyhow::{anyhow, Context};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::api::explore::{explore_root, explore_table, Column, ExploreItem};
+use crate::api::http::HttpOptions;
+use crate::api::{AepClient, ConnectionId};
+use crate::auth::zoho::ZohoOAuth;
+use crate::base_connection::{create_base_connection, find_base_connection};
+use crate::profile::Profile;
+
+/// What to explore.
+#[derive(Debug, Clone, Default)]
+pub struct ExploreOptions {
+    /// A module's explore `path`; `None` lists the modules.
+    pub module: Option<String>,
+    /// Add up to this many sample rows.
+    pub preview: Option<u32>,
+    /// Create the base connection first if it is missing.
+    pub create_connection: bool,
+}
+
+/// The result of `explore`, as contract §4 shapes its JSON.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ExploreReport {
+    Modules(ModuleList),
+    Table(TableReport),
+}
+
+/// `{"modules": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModuleList {
+    pub modules: Vec<ModuleEntry>,
+    /// The base connection explored (not part of the JSON).
+    #[serde(skip)]
+    pub connection: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModuleEntry {
+    pub name: String,
+    pub path: String,
+    pub can_preview: bool,
+    pub can_fetch_schema: bool,
+    /// Whether the profile has a `[[dataflows]]` entry for this module.
+    pub in_profile: bool,
+}
+
+/// `{"module": "...", "columns": [...], "rows": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TableReport {
+    /// The module's explore path.
+    pub module: String,
+    pub columns: Vec<ColumnEntry>,
+    /// Sample rows, column name to value; empty without `--preview`.
+    pub rows: Vec<Map<String, Value>>,
+    /// Why no rows were shown although `--preview` asked for them (not part of the JSON).
+    #[serde(skip)]
+    pub preview_note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ColumnEntry {
+    pub name: String,
+    /// The source type: explore's `type`, else the legacy `meta.originalType`.
+    #[serde(rename = "type")]
+    pub source_type: Option<String>,
+    pub xdm_type: Option<String>,
+    pub format: Option<String>,
+    /// A date-time column, usable as the profile's `delta_column`.
+    pub delta_column_candidate: bool,
+}
+
+impl From<&Column> for ColumnEntry {
+    fn from(column: &Column) -> Self {
+        Self {
+            name: column.name.clone(),
+            source_type: column
+                .kind
+                .clone()
+                .or_else(|| column.meta.as_ref().and_then(|m| m.original_type.clone())),
+            xdm_type: column.xdm_type().map(str::to_owned),
+            format: column.format().map(str::to_owned),
+            delta_column_candidate: column.is_date_time(),
+        }
+    }
+}
+
+/// What `explore` found, and whether it had to create the base connection first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explored {
+    pub report: ExploreReport,
+    /// The base connection `--create-connection` created.
+    pub created_connection: Option<ConnectionId>,
+}
+
+/// Runs `explore` for `profile`.
+pub async fn explore(profile: &Profile, options: &ExploreOptions) -> anyhow::Result<Explored> {
+    let client = AepClient::new(&profile.adobe, HttpOptions::default())?;
+    let (connection, created) =
+        base_connection(&client, profile, options.create_connection).await?;
+    let report = explore_with(&client, profile, options, &connection).await?;
+    Ok(Explored {
+        report,
+        created_connection: created.then_some(connection),
+    })
+}
+
+async fn explore_with(
+    client: &AepClient,
+    profile: &Profile,
+    options: &ExploreOptions,
+    connection: &ConnectionId,
+) -> anyhow::Result<ExploreReport> {
+    let name = &profile.connection.name;
+    let tables = explore_root(client, connection)
+        .await
+        .with_context(|| format!("listing the Zoho modules of base connection `{name}`"))?;
+    let Some(wanted) = &options.module else {
+        let modules = tables
+            .into_iter()
+            .map(|t| ModuleEntry {
+                in_profile: profile.dataflows.iter().any(|d| d.module == t.path),
+                name: t.name,
+                path: t.path,
+                can_preview: t.can_preview,
+                can_fetch_schema: t.can_fetch_schema,
+            })
+            .collect();
+        return Ok(ExploreReport::Modules(ModuleList {
+            modules,
+            connection: name.clone(),
+        }));
+    };
+    let table = find_table(&tables, wanted).map_err(|message| {
+        anyhow!(
+            "{message}; run `provision explore {}` to list the modules base connection `{name}` sees",
+            profile.path.display()
+        )
+    })?;
+    if !table.can_fetch_schema {
+        return Err(anyhow!(
+            "Zoho module `{}` cannot be explored: the service reports canFetchSchema = false for \
+             it, so it cannot be the module of a dataflow either",
+            table.path
+        ));
+    }
+    let wanted_rows = options.preview.unwrap_or(0) as usize;
+    let preview = wanted_rows > 0 && table.can_preview;
+    let details = explore_table(client, connection, &table.path, preview)
+        .await
+        .with_context(|| format!("exploring Zoho module `{}`", table.path))?;
+    let preview_note = (wanted_rows > 0 && !table.can_preview).then(|| {
+        format!(
+            "module `{}` cannot be previewed (canPreview = false); showing its columns only",
+            table.path
+        )
+    });
+    Ok(ExploreReport::Table(TableReport {
+        module: table.path.clone(),
+        columns: details.columns.iter().map(ColumnEntry::from).collect(),
+        rows: details.data.into_iter().take(wanted_rows).collect(),
+        preview_note,
+    }))
+}
+
+/// The profile's base connection, and whether it was created now (only when it was missing
+/// and `create` is set).
+async fn base_connection(
+    client: &AepClient,
+    profile: &Profile,
+    create: bool,
+) -> anyhow::Result<(ConnectionId, bool)> {
+    if let Some(found) = find_base_connection(client, profile).await? {
+        return Ok((found.id, false));
+    }
+    let name = &profile.connection.name;
+    if !create {
+        let path = profile.path.display();
+        return Err(anyhow!(
+            "base connection `{name}` does not exist yet in sandbox `{}`; run `provision apply \
+             {path}` to create it with the dataflows, or `provision explore {path} \
+             --create-connection` to create only the base connection",
+            profile.adobe.sandbox
+        ));
+    }
+    let zoho = ZohoOAuth::new(HttpOptions::default())?;
+    let created = create_base_connection(client, &zoho, profile).await?;
+    Ok((created.id, true))
+}
+
+/// The table whose `path` is `wanted`; otherwise an error naming the nearest paths.
+fn find_table<'a>(tables: &'a [ExploreItem], wanted: &str) -> Result<&'a ExploreItem, String> {
+    if let Some(table) = tables.iter().find(|t| t.path == wanted) {
+        return Ok(table);
+    }
+    let paths: Vec<&str> = tables.iter().map(|t| t.path.as_str()).collect();
+    let suggestions = suggest(wanted, &paths);
+    let hint = match suggestions.as_slice() {
+        [] => String::new(),
+        [one] => format!("; did you mean `{one}`?"),
+        many => format!(
+            "; did you mean one of {}?",
+            many.iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Err(format!(
+        "Zoho module `{wanted}` is not among the {} modules the base connection sees (modules are \
+         named by their explore path, which is case-sensitive){hint}",
+        tables.len()
+    ))
+}
+
+/// Up to three of `candidates` close to `wanted`, best first, compared without regard to case.
+pub fn suggest<'a>(wanted: &str, candidates: &[&'a str]) -> Vec<&'a str> {
+    let wanted = wanted.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .iter()
+        .map(|c| {
+            let lower = c.to_lowercase();
+            let mut score = strsim::jaro_winkler(&wanted, &lower);
+            if !wanted.is_empty() && (lower.starts_with(&wanted) || wanted.starts_with(&lower)) {
+                score = score.max(0.9);
+            }
+            (score, *c)
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, c)| c).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const MODULES: [&str; 6] = ["Leads", "Contacts", "Accounts", "Deals", "Tasks", "Cases"];
+
+    #[test]
+    fn near_names_are_suggested_best_first() {
+        assert_eq!(suggest("Lead", &MODULES)[0], "Leads");
+        assert_eq!(suggest("contacts", &MODULES)[0], "Contacts");
+        assert_eq!(suggest("Contcts", &MODULES)[0], "Contacts");
+        assert!(suggest("Opportunities", &MODULES).is_empty());
+    }
+
+    #[test]
+    fn an_unknown_module_names_the_suggestion() {
+        let tables: Vec<ExploreItem> = MODULES
+            .iter()
+            .map(|m| {
+                serde_json::from_value(json!({"type": "table", "name": m, "path": m})).unwrap()
+            })
+            .collect();
+        assert_eq!(find_table(&tables, "Deals").unwrap().path, "Deals");
+        let err = find_table(&tables, "deals").unwrap_err();
+        assert!(err.contains("did you mean `Deals`?"), "{err}");
+        assert!(err.contains("`deals`"), "{err}");
+    }
+
+    #[test]
+    fn columns_of_both_explore_shapes_are_reported() {
+        let modern: Column = serde_json::from_value(json!({
+            "name": "Modified_Time", "type": "string", "meta:xdmType": "date-time",
+            "xdm": {"type": "string", "format": "date-time"}
+        }))
+        .unwrap();
+        assert_eq!(
+            ColumnEntry::from(&modern),
+            ColumnEntry {
+                name: "Modified_Time".into(),
+                source_type: Some("string".into()),
+                xdm_type: Some("string".into()),
+                format: Some("date-time".into()),
+                delta_column_candidate: true,
+            }
+        );
+        let legacy: Column =
+            serde_json::from_value(json!({"name": "Owner", "meta": {"originalType": "String"}}))
+                .unwrap();
+        let entry = ColumnEntry::from(&legacy);
+        assert_eq!(entry.source_type.as_deref(), Some("String"));
+        assert_eq!((entry.xdm_type, entry.format), (None, None));
+        assert!(!entry.delta_column_candidate);
+    }
+}
