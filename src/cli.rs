@@ -267,6 +267,9 @@ pub struct EmulatorArgs {
     /// Seed for the random faults, so a run can be reproduced.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Add this many custom modules (CustomModule1, ...) to the seeded Zoho org, e.g. for benchmarks.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub extra_modules: usize,
 }
 
 fn parse_region(value: &str) -> Result<ZohoRegion, String> {

@@ -1,0 +1,225 @@
+//! Fault injection (per-request latency, a request-rate limit answered with 429 + `Retry-After`,
+//! random 5xx, "commit the create, then fail the response") and the other knobs that change how
+//! the emulated services behave. Settable by flag, by [`super::RunningEmulator::set_faults`] and by
+//! `PUT /_emulator/faults`.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use super::errors::{ApiError, Service};
+use super::state::AppState;
+
+/// How the Zoho CRM connection spec appears (reference §0: Adobe deprecated the source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZohoSpec {
+    /// Present, and allowed by the `CRMToAEP` flow spec.
+    #[default]
+    Listed,
+    /// Present, but missing from `CRMToAEP`'s `sourceConnectionSpecIds`.
+    Unlisted,
+    /// Gone from `/connectionSpecs`, as after the deprecation.
+    Removed,
+}
+
+impl From<crate::cli::ZohoSpecState> for ZohoSpec {
+    fn from(state: crate::cli::ZohoSpecState) -> Self {
+        match state {
+            crate::cli::ZohoSpecState::Listed => ZohoSpec::Listed,
+            crate::cli::ZohoSpecState::Unlisted => ZohoSpec::Unlisted,
+            crate::cli::ZohoSpecState::Removed => ZohoSpec::Removed,
+        }
+    }
+}
+
+/// IMS's `expires_in` for server-to-server tokens (reference §2).
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(86_399);
+
+/// Faults and service knobs. `Default` is a normal, fault-free emulator. Over HTTP durations are
+/// milliseconds: `{"latency_ms": 50, "rate_limit": 20, "fail_rate": 0.1, "fail_after_commit":
+/// ["/data/foundation/flowservice/flows"], "token_ttl_ms": 2000, "zoho_spec": "listed"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Added before every answer.
+    #[serde(rename = "latency_ms", with = "opt_ms")]
+    pub latency: Option<Duration>,
+    /// Requests per second above which the emulator answers 429 with `Retry-After`.
+    pub rate_limit: Option<u32>,
+    /// Share of requests (0.0-1.0) answered with a random 500/502/503/504.
+    pub fail_rate: f64,
+    /// POST paths whose create is committed and then answered with 504.
+    pub fail_after_commit: Vec<String>,
+    /// Lifetime of IMS access tokens issued from now on.
+    #[serde(rename = "token_ttl_ms", with = "ms")]
+    pub token_ttl: Duration,
+    pub zoho_spec: ZohoSpec,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            latency: None,
+            rate_limit: None,
+            fail_rate: 0.0,
+            fail_after_commit: Vec::new(),
+            token_ttl: DEFAULT_TOKEN_TTL,
+            zoho_spec: ZohoSpec::Listed,
+        }
+    }
+}
+
+impl Faults {
+    fn fails_after_commit(&self, method: &Method, path: &str) -> bool {
+        let path = path.trim_end_matches('/');
+        method == Method::POST
+            && self
+                .fail_after_commit
+                .iter()
+                .any(|p| p.trim_end_matches('/') == path)
+    }
+}
+
+mod ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(value.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+mod opt_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(d) => s.serialize_some(&u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis))
+    }
+}
+
+/// A fixed one-second window of request counts, on the real clock.
+#[derive(Debug, Default)]
+pub struct RateWindow {
+    second: u64,
+    count: u32,
+}
+
+impl RateWindow {
+    /// Counts a request; `false` when it is over `limit` for the current second.
+    fn admit(&mut self, now_second: u64, limit: u32) -> bool {
+        if now_second != self.second {
+            self.second = now_second;
+            self.count = 0;
+        }
+        self.count += 1;
+        self.count <= limit
+    }
+}
+
+/// The fault middleware, inside the request recorder and around every service route.
+pub async fn inject(State(shared): State<AppState>, request: Request, next: Next) -> Response {
+    let faults = shared.faults();
+    let service = Service::of(request.uri().path());
+
+    if let Some(limit) = faults.rate_limit {
+        let second = shared.started.elapsed().as_secs();
+        let admitted = shared.limiter().admit(second, limit);
+        if !admitted {
+            return rate_limited(service);
+        }
+    }
+    if let Some(latency) = faults.latency {
+        tokio::time::sleep(latency).await;
+    }
+    if faults.fail_rate > 0.0 {
+        let fault = {
+            let mut rng = shared.rng();
+            (rng.random::<f64>() < faults.fail_rate)
+                .then(|| [500, 502, 503, 504][rng.random_range(0..4)])
+        };
+        if let Some(status) = fault {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return ApiError::server_fault(service, status).into_response();
+        }
+    }
+    let fail_after = faults.fails_after_commit(request.method(), request.uri().path());
+    let response = next.run(request).await;
+    if fail_after && response.status().is_success() {
+        return ApiError::server_fault(service, StatusCode::GATEWAY_TIMEOUT).into_response();
+    }
+    response
+}
+
+fn rate_limited(service: Service) -> Response {
+    let error = match service {
+        Service::Flow | Service::Catalog | Service::DataPrep | Service::SchemaRegistry => {
+            ApiError::gateway(StatusCode::TOO_MANY_REQUESTS, "429050", "Too many requests")
+        }
+        Service::Ims => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            serde_json::json!({"error": "too_many_requests", "error_description": "Too many requests"}),
+        ),
+        Service::Zoho | Service::Other => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            serde_json::json!({"code": "TOO_MANY_REQUESTS", "details": {}, "message": "too many requests", "status": "error"}),
+        ),
+    };
+    error.with_header(header::RETRY_AFTER, "1").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_admits_the_limit_per_second() {
+        let mut window = RateWindow::default();
+        assert!((0..3).all(|_| window.admit(7, 3)));
+        assert!(!window.admit(7, 3));
+        assert!(window.admit(8, 3));
+    }
+
+    #[test]
+    fn faults_round_trip_in_milliseconds() {
+        let faults = Faults {
+            latency: Some(Duration::from_millis(50)),
+            token_ttl: Duration::from_secs(2),
+            zoho_spec: ZohoSpec::Unlisted,
+            ..Faults::default()
+        };
+        let json = serde_json::to_value(&faults).ok();
+        assert_eq!(
+            json.as_ref().and_then(|j| j.get("latency_ms")).cloned(),
+            Some(serde_json::json!(50))
+        );
+        let back: Option<Faults> = json.and_then(|j| serde_json::from_value(j).ok());
+        assert_eq!(back, Some(faults));
+        let partial: Option<Faults> = serde_json::from_str(r#"{"fail_rate": 0.5}"#).ok();
+        assert_eq!(
+            partial.map(|f| (f.fail_rate, f.token_ttl)),
+            Some((0.5, DEFAULT_TOKEN_TTL))
+        );
+    }
+}

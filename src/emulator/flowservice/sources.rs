@@ -1,0 +1,221 @@
+//! Source connections (reference §6): they must name an existing base connection of the same
+//! connection spec; table sources need `data.format = tabular` and `params.tableName`.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::{json, Value};
+
+use super::{created, invalid_spec, items, list_entities, parse_list, specs, updated, SERVICE};
+use crate::emulator::errors::{ApiError, ApiResult};
+use crate::emulator::filter;
+use crate::emulator::gateway::{Adobe, JsonBody};
+use crate::emulator::patch;
+use crate::emulator::state::{merged, AppState, Ctx, Entity, Sandbox, SourceRel};
+use crate::emulator::validate::Fields;
+
+const KIND: &str = "sourceConnections";
+const PATCHABLE: &[&str] = &["/name", "/description", "/params"];
+
+fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, SourceRel), ApiError> {
+    let f = Fields::body(SERVICE, body)?;
+    f.string("name", true)?;
+    f.string("description", false)?;
+    let data = f
+        .object("data", true)?
+        .ok_or_else(|| f.error("data is required."))?;
+    let format = data.string("format", false)?;
+    let (spec_id, version) = f.spec_info("connectionSpec", true)?;
+    let spec =
+        specs::connection_spec(&spec_id, cx.zoho_spec).ok_or_else(|| invalid_spec(&spec_id))?;
+    let needs_base = spec["authSpec"].as_array().is_some_and(|a| !a.is_empty());
+    let base_connection_id = f.string("baseConnectionId", needs_base)?.map(str::to_owned);
+    if let Some(base_id) = &base_connection_id {
+        let base = cx.sandbox.connections.get(base_id).ok_or_else(|| {
+            ApiError::bad_reference(
+                SERVICE,
+                format!(
+                    "baseConnectionId {base_id} does not name a base connection in sandbox {}.",
+                    cx.sandbox.name
+                ),
+            )
+        })?;
+        if base.rel.spec_id != spec_id {
+            return Err(f.error(format!(
+                "connectionSpec.id {spec_id} differs from the connection spec {} of base connection {base_id}.",
+                base.rel.spec_id
+            )));
+        }
+    }
+    let table_source = specs::is_table_source(&spec);
+    let params = f.object("params", table_source)?;
+    let mut table = None;
+    let mut columns = None;
+    if table_source {
+        if format != Some("tabular") {
+            return Err(f.error("data.format must be \"tabular\" for table-based sources."));
+        }
+        let params = params.ok_or_else(|| f.error("params is required."))?;
+        table = params.string("tableName", true)?.map(str::to_owned);
+        if let Some(items) = params.array("columns", false)? {
+            let names = items
+                .iter()
+                .map(|c| c.get("name").and_then(Value::as_str).map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| f.error("params.columns must be column objects with a name, as explore returns them."))?;
+            columns = Some(names);
+        }
+    }
+    let mut doc = f.keep(&["name", "description", "baseConnectionId", "data", "params"]);
+    doc["connectionSpec"] = json!({"id": spec_id, "version": version});
+    Ok((
+        doc,
+        SourceRel {
+            spec_id,
+            base_connection_id,
+            table,
+            columns,
+        },
+    ))
+}
+
+pub(super) fn render(sandbox: &Sandbox, entity: &Entity<SourceRel>) -> Value {
+    let mut value = merged(&entity.doc, sandbox.meta(entity));
+    value["state"] = json!("enabled");
+    if let Some(base) = entity
+        .rel
+        .base_connection_id
+        .as_ref()
+        .and_then(|id| sandbox.connections.get(id))
+    {
+        value["inheritedAttributes"] = json!({"baseConnection": {
+            "id": base.id,
+            "connectionSpec": base.doc["connectionSpec"],
+        }});
+    }
+    value
+}
+
+pub async fn create(
+    State(shared): State<AppState>,
+    adobe: Adobe,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    shared.with_sandbox(&adobe.sandbox, |cx| {
+        let (doc, rel) = validate(&body, cx)?;
+        let entity = Entity::new(doc, rel, cx.now);
+        let response = created(KIND, &entity.id, &entity.etag);
+        cx.sandbox
+            .source_connections
+            .insert(entity.id.clone(), entity);
+        Ok(response)
+    })
+}
+
+pub async fn get(
+    State(shared): State<AppState>,
+    adobe: Adobe,
+    Path(id): Path<String>,
+) -> ApiResult {
+    shared.with_sandbox(&adobe.sandbox, |cx| {
+        let entity = cx
+            .sandbox
+            .source_connections
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
+        Ok(items(render(cx.sandbox, entity)))
+    })
+}
+
+pub async fn list(
+    State(shared): State<AppState>,
+    adobe: Adobe,
+    RawQuery(query): RawQuery,
+) -> ApiResult {
+    let query = parse_list(query, &filter::SOURCE_CONNECTIONS)?;
+    shared.with_sandbox(&adobe.sandbox, |cx| {
+        let sandbox = &*cx.sandbox;
+        let render_one = |e: &Entity<SourceRel>| render(sandbox, e);
+        let entities = sandbox.source_connections.values();
+        Ok(list_entities(
+            &query,
+            &filter::SOURCE_CONNECTIONS,
+            sandbox,
+            entities,
+            &["state", "inheritedAttributes"],
+            &render_one,
+        ))
+    })
+}
+
+pub async fn patch(
+    State(shared): State<AppState>,
+    adobe: Adobe,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult {
+    shared.with_sandbox(&adobe.sandbox, |cx| {
+        let entity = cx
+            .sandbox
+            .source_connections
+            .get(&id)
+            .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
+        patch::check_if_match(&headers, &entity.etag, KIND, &id)?;
+        let doc = patch::apply(&entity.doc, &body, PATCHABLE)?;
+        let (doc, rel) = validate(&doc, cx)?;
+        let now = cx.now;
+        let entity = cx
+            .sandbox
+            .source_connections
+            .get_mut(&id)
+            .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
+        entity.update(doc, rel, now);
+        Ok(updated(&id, &entity.etag))
+    })
+}
+
+/// A source or target connection that a flow uses cannot be deleted (`1447-400`).
+pub fn refuse_if_used(sandbox: &Sandbox, id: &str, source: bool) -> Result<(), ApiError> {
+    let flows: Vec<&str> = sandbox
+        .flows
+        .values()
+        .filter(|(flow, _)| {
+            let ids = if source {
+                &flow.rel.source_ids
+            } else {
+                &flow.rel.target_ids
+            };
+            ids.iter().any(|i| i == id)
+        })
+        .map(|(flow, _)| flow.id.as_str())
+        .collect();
+    if flows.is_empty() {
+        return Ok(());
+    }
+    let message = format!(
+        "Found active flows containing id {id}: {}. Delete those flows before deleting this connection.",
+        flows.join(", ")
+    );
+    Err(ApiError::flow(
+        StatusCode::BAD_REQUEST,
+        1447,
+        "Bad Request",
+        &message,
+    ))
+}
+
+pub async fn delete(
+    State(shared): State<AppState>,
+    adobe: Adobe,
+    Path(id): Path<String>,
+) -> ApiResult {
+    shared.with_sandbox(&adobe.sandbox, |cx| {
+        if !cx.sandbox.source_connections.contains_key(&id) {
+            return Err(ApiError::not_found(SERVICE, KIND, &id));
+        }
+        refuse_if_used(cx.sandbox, &id, true)?;
+        cx.sandbox.source_connections.remove(&id);
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+}
