@@ -138,9 +138,13 @@ async fn explore_with(
             connection: name.clone(),
         }));
     };
-    let table = find_table(&tables, wanted).map_err(|message| {
+    let table = find_table(&tables, wanted).map_err(|suggestions| {
         anyhow!(
-            "{message}; run `provision explore {}` to list the modules base connection `{name}` sees",
+            "Zoho module `{wanted}` is not among the {} modules base connection `{name}` sees{}; \
+             modules are named by their explore path, which is case-sensitive: `provision \
+             explore {}` lists them",
+            tables.len(),
+            did_you_mean(&suggestions),
             profile.path.display()
         )
     })?;
@@ -195,14 +199,21 @@ async fn base_connection(
     Ok((created.id, true))
 }
 
-/// The table whose `path` is `wanted`; otherwise an error naming the nearest paths.
-fn find_table<'a>(tables: &'a [ExploreItem], wanted: &str) -> Result<&'a ExploreItem, String> {
+/// The table whose `path` is `wanted`; otherwise the nearest paths.
+fn find_table<'a>(
+    tables: &'a [ExploreItem],
+    wanted: &str,
+) -> Result<&'a ExploreItem, Vec<&'a str>> {
     if let Some(table) = tables.iter().find(|t| t.path == wanted) {
         return Ok(table);
     }
     let paths: Vec<&str> = tables.iter().map(|t| t.path.as_str()).collect();
-    let suggestions = suggest(wanted, &paths);
-    let hint = match suggestions.as_slice() {
+    Err(suggest(wanted, &paths))
+}
+
+/// `; did you mean `Leads`?`, or nothing without suggestions.
+fn did_you_mean(suggestions: &[&str]) -> String {
+    match suggestions {
         [] => String::new(),
         [one] => format!("; did you mean `{one}`?"),
         many => format!(
@@ -212,12 +223,7 @@ fn find_table<'a>(tables: &'a [ExploreItem], wanted: &str) -> Result<&'a Explore
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-    };
-    Err(format!(
-        "Zoho module `{wanted}` is not among the {} modules the base connection sees (modules are \
-         named by their explore path, which is case-sensitive){hint}",
-        tables.len()
-    ))
+    }
 }
 
 /// Up to three of `candidates` close to `wanted`, best first, compared without regard to case.
@@ -263,9 +269,13 @@ mod tests {
             })
             .collect();
         assert_eq!(find_table(&tables, "Deals").unwrap().path, "Deals");
-        let err = find_table(&tables, "deals").unwrap_err();
-        assert!(err.contains("did you mean `Deals`?"), "{err}");
-        assert!(err.contains("`deals`"), "{err}");
+        assert_eq!(find_table(&tables, "deals").unwrap_err(), ["Deals"]);
+        assert_eq!(did_you_mean(&["Deals"]), "; did you mean `Deals`?");
+        assert_eq!(
+            did_you_mean(&["Cases", "Tasks"]),
+            "; did you mean one of `Cases`, `Tasks`?"
+        );
+        assert_eq!(did_you_mean(&[]), "");
     }
 
     #[test]
