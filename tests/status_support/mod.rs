@@ -114,9 +114,22 @@ impl Harness {
         sources: &[&str],
         start: DateTime<Utc>,
     ) -> Vec<FlowId> {
+        self.create_flows(modules, sources, start, Some(owner_marker(PREFIX)))
+            .await
+    }
+
+    /// Like [`Harness::create_managed_flows`], with `description` on every object instead of
+    /// the ownership marker (`None`: no description, as someone else's objects might have).
+    pub async fn create_flows(
+        &self,
+        modules: &[&str],
+        sources: &[&str],
+        start: DateTime<Utc>,
+        description: Option<String>,
+    ) -> Vec<FlowId> {
         let client = self.client();
         let base = self.base_connection().await;
-        let marker = owner_marker(PREFIX);
+        let marker = description;
         let mapping = create_mapping_set(
             &client,
             &NewMappingSet::new(
@@ -139,7 +152,7 @@ impl Harness {
                 &client,
                 &NewSourceConnection {
                     name: object_name(PREFIX, module, ObjectKind::Source),
-                    description: Some(marker.clone()),
+                    description: marker.clone(),
                     base_connection_id: base.clone(),
                     table_name: module.to_string(),
                     columns,
@@ -152,7 +165,7 @@ impl Harness {
                 &client,
                 &NewTargetConnection {
                     name: object_name(PREFIX, module, ObjectKind::Target),
-                    description: Some(marker.clone()),
+                    description: marker.clone(),
                     schema_id: SCHEMA.into(),
                     dataset_id: DatasetId::from(SEED_DATASET),
                 },
@@ -163,7 +176,7 @@ impl Harness {
                 &client,
                 &NewFlow {
                     name: object_name(PREFIX, module, ObjectKind::Flow),
-                    description: Some(marker.clone()),
+                    description: marker.clone(),
                     flow_spec: SpecRef::crm_to_aep(),
                     source_connection_ids: vec![source.id],
                     target_connection_ids: vec![target.id],
