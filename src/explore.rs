@@ -60,7 +60,8 @@ pub struct TableReport {
     pub columns: Vec<ColumnEntry>,
     /// Sample rows, column name to value; empty without `--preview`.
     pub rows: Vec<Map<String, Value>>,
-    /// Why no rows were shown although `--preview` asked for them (not part of the JSON).
+    /// Why no rows were shown although `--preview` asked for them (not part of the JSON; a
+    /// warning on stderr).
     #[serde(skip)]
     pub preview_note: Option<String>,
 }

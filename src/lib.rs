@@ -48,6 +48,11 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::Explore(args) => {
             let (path, module) = explore_target(&args.args);
+            if module.is_none() && args.preview.is_some() {
+                return Err(CliError::usage(
+                    "--preview shows rows of one module: name it, e.g. `provision explore PROFILE Leads --preview 5`",
+                ));
+            }
             let profile = load(path.as_deref())?;
             let options = explore::ExploreOptions {
                 module,

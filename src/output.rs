@@ -117,9 +117,6 @@ fn render_table_report(report: &TableReport) -> String {
         &rows,
         "",
     ));
-    if let Some(note) = &report.preview_note {
-        out.push_str(&format!("\nnote: {note}\n"));
-    }
     if !report.rows.is_empty() {
         out.push_str(&format!("\n{} sample rows:\n", report.rows.len()));
         let names: Vec<&str> = report.columns.iter().map(|c| c.name.as_str()).collect();

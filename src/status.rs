@@ -394,7 +394,7 @@ fn progress_lines(states: &[(String, FlowWait)]) -> Vec<(String, bool, String)> 
     states
         .iter()
         .map(|(module, s)| {
-            let done = !matches!(s, FlowWait::Pending(_));
+            let done = matches!(s, FlowWait::Succeeded(_) | FlowWait::Failed(_));
             (module.clone(), done, s.detail().to_owned())
         })
         .collect()
@@ -784,7 +784,11 @@ mod tests {
         );
 
         let running = run("r4", "inProgress", start + 3 * HOUR_MS, json!({}));
-        let h = health(Some(&f), &[running.clone()], start + 3 * HOUR_MS);
+        let h = health(
+            Some(&f),
+            std::slice::from_ref(&running),
+            start + 3 * HOUR_MS,
+        );
         assert_eq!(h.status, HealthStatus::Running);
         let h = health(
             Some(&f),

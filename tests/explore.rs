@@ -331,3 +331,15 @@ async fn json_matches_the_contract_shapes() {
         assert!(matches!(column["format"], Value::String(_) | Value::Null));
     }
 }
+
+#[test]
+fn preview_without_a_module_is_a_usage_error() {
+    let output = assert_cmd::Command::cargo_bin("provision")
+        .expect("the binary")
+        .env_clear()
+        .args(["explore", "profiles/local.toml", "--preview", "5"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(64));
+    assert!(text(&output.stderr).contains("--preview shows rows of one module"));
+}
