@@ -178,14 +178,21 @@ fn render_status(report: &StatusReport) -> String {
         );
         out.push_str(&format!("  last {} runs:\n", flow.runs.len()));
         out.push_str(&runs);
+        // Each distinct error once, with the runs (by RUN column) that reported it.
+        let mut errors: Vec<(String, Vec<String>)> = Vec::new();
         for run in &flow.runs {
             for error in &run.errors {
-                out.push_str(&format!(
-                    "    run {}: {}\n",
-                    run.id,
-                    error_text(error.code.as_deref(), error.message.as_deref())
-                ));
+                let text = error_text(error.code.as_deref(), error.message.as_deref());
+                let short = short_id(run);
+                match errors.iter_mut().find(|(t, _)| *t == text) {
+                    Some((_, runs)) => runs.push(short),
+                    None => errors.push((text, vec![short])),
+                }
             }
+        }
+        for (text, runs) in errors {
+            let label = if runs.len() == 1 { "run" } else { "runs" };
+            out.push_str(&format!("    {label} {}: {text}\n", runs.join(", ")));
         }
     }
     if !report.not_in_profile.is_empty() {
@@ -209,8 +216,16 @@ fn render_status(report: &StatusReport) -> String {
     out
 }
 
-/// The run id shortened to its first block: the full id is in `--output json` and on the
-/// error lines.
+/// The run id's first block: enough to tell a flow's runs apart; `--output json` has the full id.
+fn short_id(run: &RunView) -> String {
+    run.id
+        .as_str()
+        .split('-')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn run_row(run: &RunView) -> Vec<String> {
     let records = |n: u64| {
         if run.has_records {

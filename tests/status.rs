@@ -210,7 +210,14 @@ async fn failing_runs_show_their_errors_and_a_failing_verdict() {
             && stdout.contains("MAPPER-3700-400"),
         "{stdout}"
     );
-    assert!(stdout.contains("Nope"), "{stdout}");
+    // The same error from three runs is listed once, naming the runs.
+    assert_eq!(stdout.matches("MAPPER-3700-400").count(), 2, "{stdout}");
+    let grouped = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("runs ") && l.contains("MAPPER-3700-400"))
+        .unwrap_or_else(|| panic!("no grouped error line:\n{stdout}"));
+    assert_eq!(grouped.matches(", ").count(), 2, "{grouped}");
+    assert!(grouped.contains("Nope"), "{grouped}");
 
     let output = h
         .provision()
