@@ -27,7 +27,7 @@ use crate::api::http::HttpOptions;
 use crate::api::runs::{list_recent_runs_since, Run};
 use crate::api::specs::CRM_TO_AEP_FLOW_SPEC_ID;
 use crate::api::{AepClient, FlowId, Query, RunId};
-use crate::naming::{object_name, owner_marker, ObjectKind};
+use crate::naming::{is_owned, object_name, owner_marker, ObjectKind};
 use crate::output::WaitProgress;
 use crate::profile::Profile;
 
@@ -233,9 +233,13 @@ async fn managed_flows(
         .property_eq("description", &[owner_marker(prefix)])
         .param("limit", FLOWS_PAGE_SIZE.to_string());
     let mut by_name: BTreeMap<String, Vec<Flow>> = BTreeMap::new();
-    for flow in list_flows(client, &query)
+    let listed = list_flows(client, &query)
         .await
-        .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?
+        .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?;
+    // Checked again here: a service that ignored the filter must not make others' flows ours.
+    for flow in listed
+        .into_iter()
+        .filter(|f| is_owned(f.description.as_deref(), prefix))
     {
         by_name.entry(flow.name.clone()).or_default().push(flow);
     }
