@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod base_connection;
+pub mod check;
 pub mod cli;
 pub mod emulator;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod naming;
 pub mod output;
 pub mod profile;
 pub mod status;
+pub mod zoho_cmd;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +31,7 @@ use profile::Profile;
 /// 78 before any request is sent, whatever the command.
 pub async fn run(cli: Cli) -> CliResult {
     let global = cli.global;
+    let format = global.output;
     match cli.command {
         Command::Emulator(args) => {
             emulator::run(args).await?;
@@ -74,7 +77,7 @@ pub async fn run(cli: Cli) -> CliResult {
                     tracing::warn!("{note}");
                 }
             }
-            output::print_explore(global.output, &explored.report)?;
+            output::print_explore(format, &explored.report)?;
             Ok(Exit::Ok)
         }
         Command::Status(args) => {
@@ -85,26 +88,23 @@ pub async fn run(cli: Cli) -> CliResult {
             };
             let mut progress = output::WaitProgress::new(global.quiet);
             let report = status::status(&profile, &options, &mut progress).await?;
-            output::print_status(global.output, &report)?;
+            output::print_status(format, &report)?;
             match report.wait_failure(args.timeout) {
                 Some(failure) => Err(CliError::failed(failure)),
                 None => Ok(Exit::Ok),
             }
         }
         Command::Check(args) => {
-            let _profile = load(args.profile.as_deref())?;
-            not_implemented("check")
+            let profile = load(args.profile.as_deref())?;
+            check::run(&profile, format).await
         }
         Command::Zoho(ZohoCommand::Token(args)) => {
-            // The profile is optional here: flags can name the client and data centre instead.
-            if let Some(path) = &args.profile {
-                let _profile = load(Some(path))?;
-            }
-            not_implemented("zoho token")
+            // Only the [zoho] client settings are read: the user has no refresh token yet.
+            zoho_cmd::token(&args, &profile::process_env(), format).await
         }
         Command::Zoho(ZohoCommand::Modules(args)) => {
-            let _profile = load(args.profile.as_deref())?;
-            not_implemented("zoho modules")
+            let profile = load(args.profile.as_deref())?;
+            zoho_cmd::modules(&profile, format).await
         }
     }
 }

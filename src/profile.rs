@@ -305,6 +305,82 @@ pub fn load(path: Option<&Path>) -> Result<Profile, ProfileError> {
 
 /// [`load`] with an explicit environment (for tests and embedding).
 pub fn load_with_env(path: Option<&Path>, env: &Env) -> Result<Profile, ProfileError> {
+    let (path, text) = read(path, env)?;
+    parse_with(&text, &path, env, file_mode(&path))
+}
+
+/// What `provision zoho token` must find in the profile: it runs before the user has a refresh
+/// token, so `zoho.refresh_token` and every other section are never resolved (an unset
+/// `${ZOHO_REFRESH_TOKEN}` is fine), while the whole file is still checked for syntax and
+/// unknown keys.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ZohoClientNeeds {
+    /// `zoho.client_id` must be present (no `--client-id`).
+    pub client_id: bool,
+    /// `zoho.client_secret` is resolved (and must be present) only when this is set: with
+    /// `--client-secret-env`, the profile's secret is not read at all.
+    pub client_secret: bool,
+    /// `zoho.region` or `zoho.accounts_url` must be present (no data centre from the flags or
+    /// the pasted redirect URL).
+    pub data_centre: bool,
+}
+
+/// The Zoho client settings of a profile, without the refresh token. Keys that are present are
+/// always checked; keys that are absent are problems only when [`ZohoClientNeeds`] asks for them.
+#[derive(Debug, Clone)]
+pub struct ZohoClientSettings {
+    /// The file they were read from.
+    pub path: PathBuf,
+    pub region: Option<ZohoRegion>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub accounts_url: Option<Url>,
+    pub api_url: Option<Url>,
+}
+
+/// The profile `provision zoho token` reads, if any: the given path or `$PROVISION_PROFILE` (both
+/// must exist), else `profiles/default.toml` only when that file exists.
+pub fn zoho_client_profile(explicit: Option<&Path>, env: &Env) -> Option<PathBuf> {
+    let (path, origin) = resolve_path(explicit, env);
+    let optional = origin == DEFAULT_ORIGIN;
+    (!optional || path.is_file()).then_some(path)
+}
+
+/// Loads only the `[zoho]` client settings of the profile at `path` (see [`ZohoClientNeeds`]),
+/// with the same `${VAR}`, override and error-position rules as [`load`].
+pub fn load_zoho_client(
+    path: &Path,
+    env: &Env,
+    needs: ZohoClientNeeds,
+) -> Result<ZohoClientSettings, ProfileError> {
+    let (path, text) = read(Some(path), env)?;
+    let mode = file_mode(&path);
+    resolve_with(&text, &path, env, mode, |resolve, raw| {
+        resolve.zoho_client(raw.zoho, needs, &path)
+    })
+}
+
+/// The process environment, for [`load_zoho_client`] and the other `*_with_env` functions.
+pub fn process_env() -> Env {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// A secret held in the environment variable `var` (e.g. named by `--client-secret-env`).
+pub fn secret_from_env(env: &Env, var: &str) -> Result<SecretString, String> {
+    match env.get(var) {
+        Some(value) if !value.trim().is_empty() => Ok(SecretString::from(value.clone())),
+        Some(_) => Err(format!(
+            "environment variable {var} is empty; export {var}=..."
+        )),
+        None => Err(format!(
+            "environment variable {var} is not set (or not UTF-8); export {var}=... first"
+        )),
+    }
+}
+
+fn read(path: Option<&Path>, env: &Env) -> Result<(PathBuf, String), ProfileError> {
     let (path, origin) = resolve_path(path, env);
     let bytes = std::fs::read(&path).map_err(|e| {
         let what = match e.kind() {
@@ -326,7 +402,7 @@ pub fn load_with_env(path: Option<&Path>, env: &Env) -> Result<Profile, ProfileE
             e.utf8_error().valid_up_to()
         ),
     })?;
-    parse_with(&text, &path, env, file_mode(&path))
+    Ok((path, text))
 }
 
 /// Parses and validates profile text as if it had been read from `path` (which is only used in
@@ -342,15 +418,11 @@ pub fn resolve_path(explicit: Option<&Path>, env: &Env) -> (PathBuf, &'static st
     }
     match env.get(PROFILE_ENV) {
         Some(path) if !path.is_empty() => (PathBuf::from(path), "named by $PROVISION_PROFILE"),
-        _ => (PathBuf::from(DEFAULT_PROFILE), "the default profile path"),
+        _ => (PathBuf::from(DEFAULT_PROFILE), DEFAULT_ORIGIN),
     }
 }
 
-fn process_env() -> Env {
-    std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect()
-}
+const DEFAULT_ORIGIN: &str = "the default profile path";
 
 #[cfg(unix)]
 fn file_mode(path: &Path) -> Option<u32> {
@@ -951,6 +1023,20 @@ fn parse_with(
     env: &Env,
     mode: Option<u32>,
 ) -> Result<Profile, ProfileError> {
+    resolve_with(text, path, env, mode, |resolve, raw| {
+        resolve.profile(raw, path)
+    })
+}
+
+/// Steps 1-3 on the whole file, then `resolve` (step 4) on the layered values: only the parts
+/// that `resolve` reads are interpolated and checked.
+fn resolve_with<T>(
+    text: &str,
+    path: &Path,
+    env: &Env,
+    mode: Option<u32>,
+    resolve: impl FnOnce(&mut Resolve<'_>, RawProfile) -> Option<T>,
+) -> Result<T, ProfileError> {
     let mut walk = Walk {
         text,
         sites: Sites::default(),
@@ -1000,15 +1086,14 @@ fn parse_with(
         }
     };
 
-    let mut resolve = Resolve {
+    let mut resolver = Resolve {
         env,
         sites: &walk.sites,
         report: walk.report,
     };
-    let profile = resolve.profile(raw, path);
-    match profile {
-        Some(profile) if resolve.report.problems.is_empty() => Ok(profile),
-        _ => Err(resolve.report.into_error()),
+    match resolve(&mut resolver, raw) {
+        Some(value) if resolver.report.problems.is_empty() => Ok(value),
+        _ => Err(resolver.report.into_error()),
     }
 }
 
@@ -1317,54 +1402,8 @@ impl Resolve<'_> {
     }
 
     fn zoho(&mut self, raw: RawZoho) -> Option<ZohoSettings> {
-        let region = match self.text("zoho.region", raw.region) {
-            None => None,
-            Some(name) => match ZohoRegion::parse(&name) {
-                Some(region) => Some(Some(region)),
-                None => {
-                    self.problem(
-                        "zoho.region",
-                        format!(
-                            "unknown Zoho data centre `{name}`; valid regions are {} \
-                             (or set accounts_url and api_url)",
-                            ZohoRegion::list()
-                        ),
-                    );
-                    Some(None)
-                }
-            },
-        };
-        let bad_region = matches!(region, Some(None));
-        let region = region.flatten();
-        let explicit_accounts = raw.accounts_url.is_some();
-        let accounts_url = self.url(
-            "zoho.accounts_url",
-            raw.accounts_url,
-            region.map(ZohoRegion::accounts_url),
-        );
-        if accounts_url.is_none() && !explicit_accounts && !bad_region {
-            self.problem(
-                "zoho.region",
-                format!(
-                    "missing; set region to one of {} (or set accounts_url and api_url)",
-                    ZohoRegion::list()
-                ),
-            );
-        }
-        let region = region.or_else(|| {
-            accounts_url
-                .as_ref()
-                .and_then(ZohoRegion::from_accounts_url)
-        });
-        let explicit_api = raw.api_url.is_some();
-        let api_url = self.url("zoho.api_url", raw.api_url, region.map(ZohoRegion::api_url));
-        if api_url.is_none() && !explicit_api && accounts_url.is_some() {
-            self.problem(
-                "zoho.api_url",
-                "missing; accounts_url is not a known Zoho accounts server, so set api_url too \
-                 (e.g. https://www.zohoapis.eu)",
-            );
-        }
+        let (region, accounts_url, api_url) =
+            self.zoho_endpoints(raw.region, raw.accounts_url, raw.api_url, true);
         let client_id = self.required(
             "zoho.client_id",
             raw.client_id,
@@ -1388,6 +1427,106 @@ impl Resolve<'_> {
             accounts_url: accounts_url?,
             api_url: api_url?,
         })
+    }
+
+    /// `[zoho]` without the refresh token, for `zoho token` (see [`ZohoClientNeeds`]).
+    fn zoho_client(
+        &mut self,
+        raw: RawZoho,
+        needs: ZohoClientNeeds,
+        path: &Path,
+    ) -> Option<ZohoClientSettings> {
+        let given = raw.region.is_some() || raw.accounts_url.is_some() || raw.api_url.is_some();
+        let (region, accounts_url, api_url) = if given || needs.data_centre {
+            self.zoho_endpoints(raw.region, raw.accounts_url, raw.api_url, needs.data_centre)
+        } else {
+            (None, None, None)
+        };
+        let client_id = (raw.client_id.is_some() || needs.client_id).then(|| {
+            self.required(
+                "zoho.client_id",
+                raw.client_id,
+                "copy the client id (1000.…) from the Zoho API console, or pass --client-id",
+            )
+        });
+        let client_secret = needs.client_secret.then(|| {
+            self.secret(
+                "zoho.client_secret",
+                raw.client_secret,
+                "ZOHO_CLIENT_SECRET",
+            )
+        });
+        // Every problem is already reported; `None` only stops the value from being used.
+        let client_id = client_id.map(|v| v.ok_or(())).transpose().ok()?;
+        let client_secret = client_secret.map(|v| v.ok_or(())).transpose().ok()?;
+        Some(ZohoClientSettings {
+            path: path.to_owned(),
+            region,
+            client_id,
+            client_secret,
+            accounts_url,
+            api_url,
+        })
+    }
+
+    /// The data centre: `region`, `accounts_url` and `api_url`, each defaulting from the others.
+    /// A missing data centre is a problem only when `required`.
+    fn zoho_endpoints(
+        &mut self,
+        region: Option<String>,
+        accounts_url: Option<String>,
+        api_url: Option<String>,
+        required: bool,
+    ) -> (Option<ZohoRegion>, Option<Url>, Option<Url>) {
+        let region = match self.text("zoho.region", region) {
+            None => None,
+            Some(name) => match ZohoRegion::parse(&name) {
+                Some(region) => Some(Some(region)),
+                None => {
+                    self.problem(
+                        "zoho.region",
+                        format!(
+                            "unknown Zoho data centre `{name}`; valid regions are {} \
+                             (or set accounts_url and api_url)",
+                            ZohoRegion::list()
+                        ),
+                    );
+                    Some(None)
+                }
+            },
+        };
+        let bad_region = matches!(region, Some(None));
+        let region = region.flatten();
+        let explicit_accounts = accounts_url.is_some();
+        let accounts_url = self.url(
+            "zoho.accounts_url",
+            accounts_url,
+            region.map(ZohoRegion::accounts_url),
+        );
+        if accounts_url.is_none() && !explicit_accounts && !bad_region && required {
+            self.problem(
+                "zoho.region",
+                format!(
+                    "missing; set region to one of {} (or set accounts_url and api_url)",
+                    ZohoRegion::list()
+                ),
+            );
+        }
+        let region = region.or_else(|| {
+            accounts_url
+                .as_ref()
+                .and_then(ZohoRegion::from_accounts_url)
+        });
+        let explicit_api = api_url.is_some();
+        let api_url = self.url("zoho.api_url", api_url, region.map(ZohoRegion::api_url));
+        if api_url.is_none() && !explicit_api && accounts_url.is_some() {
+            self.problem(
+                "zoho.api_url",
+                "missing; accounts_url is not a known Zoho accounts server, so set api_url too \
+                 (e.g. https://www.zohoapis.eu)",
+            );
+        }
+        (region, accounts_url, api_url)
     }
 
     fn connection(&mut self, raw: RawConnection) -> Option<ConnectionSettings> {

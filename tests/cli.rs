@@ -181,6 +181,8 @@ async fn no_command_prints_a_secret_at_any_verbosity() {
     let dir = tempfile::tempdir().expect("tempdir");
     let profile = secret_profile(dir.path(), &server.uri());
     let profile = profile.to_str().expect("utf8 path");
+    let token_file = dir.path().join("zoho.token");
+    let token_file = token_file.to_str().expect("utf8 path");
     let commands: Vec<Vec<&str>> = vec![
         vec!["apply", profile, "--yes"],
         vec!["plan", profile],
@@ -198,6 +200,9 @@ async fn no_command_prints_a_secret_at_any_verbosity() {
             GRANT,
             "--client-secret-env",
             "ZOHO_CLIENT_SECRET",
+            "--write",
+            token_file,
+            "--force",
         ],
     ];
     let verbosity: [(&[&str], Option<&str>); 6] = [

@@ -31,7 +31,7 @@ use url::Url;
 
 use crate::api::error::{looks_like_html, truncate};
 use crate::api::http::{describe_json_error, describe_transport, retry_after, HttpOptions};
-use crate::profile::{check_url, ZohoRegion, ZohoSettings};
+use crate::profile::{check_url, is_loopback, ZohoRegion, ZohoSettings};
 
 /// Zoho access tokens live one hour; longer stated lifetimes are misread units (zoho-oauth.md §2.2).
 const MAX_LIFETIME: Duration = Duration::from_secs(3600);
@@ -41,6 +41,12 @@ const MS_THRESHOLD: u64 = 86_400;
 const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
 /// The scopes `list_modules` needs, for the scope-mismatch message (zoho-oauth.md §3.5).
 pub const MODULES_SCOPE: &str = "ZohoCRM.settings.modules.READ";
+/// How long one data-centre probe may take (see [`ZohoOAuth::locate_client`]).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The placeholder secret and refresh token a probe sends: a probe asks only whether the client
+/// id exists at an accounts server, so no real secret leaves for a data centre that may not be
+/// the client's.
+const PROBE_PLACEHOLDER: &str = "provision-data-centre-probe";
 /// The read-only scopes to request when generating a grant token (zoho-oauth.md §3.5).
 pub const RECOMMENDED_SCOPES: &str =
     "ZohoCRM.settings.modules.READ,ZohoCRM.settings.fields.READ,ZohoCRM.modules.READ";
@@ -104,6 +110,93 @@ impl fmt::Display for DataCentre {
             Some(region) => write!(f, "the Zoho {region} data centre ({url})"),
             None => write!(f, "the Zoho accounts server at {url}"),
         }
+    }
+}
+
+/// The accounts servers of the other data centres, where a client id that one server does not
+/// know (`invalid_client`) may be registered. For a Zoho accounts server these are the other
+/// regions' real servers; a loopback server (the emulator, tests) serves the other data centres
+/// under `/dc/{region}`; for any other host (a proxy) there is nothing to ask.
+pub fn other_data_centres(
+    accounts_url: &Url,
+    configured: Option<ZohoRegion>,
+) -> Vec<(ZohoRegion, Url)> {
+    let home = configured.or_else(|| ZohoRegion::from_accounts_url(accounts_url));
+    let known_host = ZohoRegion::from_accounts_url(accounts_url).is_some();
+    let same = |url: &Url| {
+        url.as_str().trim_end_matches('/') == accounts_url.as_str().trim_end_matches('/')
+    };
+    ZohoRegion::ALL
+        .into_iter()
+        .filter(|r| Some(*r) != home)
+        .filter_map(|r| {
+            let url = if known_host {
+                Url::parse(r.accounts_url()).ok()?
+            } else if is_loopback(accounts_url) {
+                let mut url = accounts_url.clone();
+                url.set_path(&format!("/dc/{r}"));
+                url.set_query(None);
+                url
+            } else {
+                return None;
+            };
+            (!same(&url)).then_some((r, url))
+        })
+        .collect()
+}
+
+/// What asking the other data centres about a client id found (see
+/// [`ZohoOAuth::locate_client`]).
+#[derive(Debug, Clone, Default)]
+pub struct ClientLocation {
+    pub client_id: String,
+    /// Data centres whose accounts server knows the client id.
+    pub known: Vec<(ZohoRegion, Url)>,
+    /// How many accounts servers were asked.
+    pub asked: usize,
+    /// Servers that gave no usable answer, with why.
+    pub unanswered: Vec<(ZohoRegion, String)>,
+}
+
+impl fmt::Display for ClientLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = &self.client_id;
+        if self.asked == 0 {
+            return write!(
+                f,
+                "which data centre client `{id}` belongs to cannot be told: the accounts server is \
+                 not a Zoho one"
+            );
+        }
+        let places = |list: &[(ZohoRegion, Url)]| {
+            list.iter()
+                .map(|(r, url)| format!("{r} ({})", url.as_str().trim_end_matches('/')))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let asked = format!(
+            "asked the {} other data centres' accounts servers with the client id only (no secret)",
+            self.asked
+        );
+        if self.known.is_empty() {
+            write!(f, "{asked}: none knows client `{id}`")?;
+        } else {
+            write!(
+                f,
+                "{asked}: client `{id}` is registered in {}",
+                places(&self.known)
+            )?;
+        }
+        if !self.unanswered.is_empty() {
+            let list = self
+                .unanswered
+                .iter()
+                .map(|(r, why)| format!("{r}: {why}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            write!(f, " (no answer from {list})")?;
+        }
+        Ok(())
     }
 }
 
@@ -492,6 +585,71 @@ impl ZohoOAuth {
             redirect_uri,
         };
         self.token_request(accounts_url, &form, &context).await
+    }
+
+    /// Asks the other data centres' accounts servers (see [`other_data_centres`]) whether they
+    /// know `client_id`, after `accounts_url` answered `invalid_client`. Each is asked once, all
+    /// at the same time, each for at most a few seconds, with a placeholder secret and refresh
+    /// token: an unknown client id gets `invalid_client`, a known one `invalid_client_secret` (or
+    /// `invalid_code`), and no real secret or token is sent anywhere new.
+    pub async fn locate_client(
+        &self,
+        accounts_url: &Url,
+        configured: Option<ZohoRegion>,
+        client_id: &str,
+    ) -> ClientLocation {
+        let candidates = other_data_centres(accounts_url, configured);
+        let asked = candidates.len();
+        let answers =
+            futures::future::join_all(candidates.into_iter().map(|(region, url)| async move {
+                let answer = tokio::time::timeout(PROBE_TIMEOUT, self.probe(&url, client_id)).await;
+                (region, url, answer)
+            }))
+            .await;
+        let mut location = ClientLocation {
+            client_id: client_id.to_owned(),
+            asked,
+            ..ClientLocation::default()
+        };
+        for (region, url, answer) in answers {
+            match answer {
+                Ok(Ok(true)) => location.known.push((region, url)),
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => location.unanswered.push((region, e)),
+                Err(_) => location.unanswered.push((
+                    region,
+                    format!("no answer within {}s", PROBE_TIMEOUT.as_secs()),
+                )),
+            }
+        }
+        location
+    }
+
+    /// Whether the accounts server at `accounts_url` knows `client_id`: one refresh-token request
+    /// with placeholders, never retried.
+    async fn probe(&self, accounts_url: &Url, client_id: &str) -> Result<bool, String> {
+        let url = join_path(accounts_url, "/oauth/v2/token");
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", client_id),
+            ("client_secret", PROBE_PLACEHOLDER),
+            ("refresh_token", PROBE_PLACEHOLDER),
+        ];
+        let context = Context {
+            dc: DataCentre::at(accounts_url),
+            grant: Grant::RefreshToken,
+            client_id,
+            redirect_uri: None,
+        };
+        match self.token_once(&url, &form, &context).await {
+            Err(ZohoAuthError::InvalidClient { .. }) => Ok(false),
+            Ok(_)
+            | Err(ZohoAuthError::InvalidClientSecret { .. } | ZohoAuthError::InvalidCode { .. }) => {
+                Ok(true)
+            }
+            Err(ZohoAuthError::Transient { detail, .. }) => Err(detail),
+            Err(e) => Err(e.code().to_owned()),
+        }
     }
 
     /// Lists the CRM modules: `GET {api_domain}/crm/v8/settings/modules` with
@@ -933,6 +1091,30 @@ mod tests {
         let e = classify_token(400, body.as_bytes(), &context()).expect_err("throttled");
         assert!(matches!(e, ZohoAuthError::Throttled { .. }), "{e:?}");
         assert!(e.is_transient());
+    }
+
+    #[test]
+    fn other_data_centres_are_zohos_own_or_the_emulators() {
+        let urls = |base: &str, configured| {
+            other_data_centres(&Url::parse(base).expect("url"), configured)
+                .into_iter()
+                .map(|(r, u)| format!("{r} {}", u.as_str().trim_end_matches('/')))
+                .collect::<Vec<_>>()
+        };
+        let real = urls("https://accounts.zoho.eu", None);
+        assert_eq!(real.len(), 8);
+        assert!(real.contains(&"us https://accounts.zoho.com".to_owned()));
+        assert!(real.contains(&"ca https://accounts.zohocloud.ca".to_owned()));
+        assert!(!real.iter().any(|u| u.starts_with("eu ")));
+
+        let local = urls("http://127.0.0.1:9/dc/eu", None);
+        assert_eq!(local.len(), 8);
+        assert!(local.contains(&"us http://127.0.0.1:9/dc/us".to_owned()));
+        let home = urls("http://127.0.0.1:9", Some(ZohoRegion::Us));
+        assert_eq!(home.len(), 8);
+        assert!(!home.iter().any(|u| u.starts_with("us ")));
+
+        assert!(urls("https://zoho-proxy.example.com", None).is_empty());
     }
 
     #[test]

@@ -1,0 +1,698 @@
+//! `provision check`: the preflight of contract §1, without a single write. Each finding is a
+//! named check that passed, failed or was skipped (with the reason), so that a release pipeline
+//! can stop before `apply` and say exactly what to fix. The Zoho side (refresh, CRM API) and the
+//! AEP side (IMS, specs, base connection and explore, datasets, schemas) run at the same time, and
+//! within each side every independent request does too.
+//!
+//! An invalid profile never gets here: it exits 78 before any request, as every command does.
+
+use std::collections::BTreeMap;
+
+use futures::future::join_all;
+use serde::Serialize;
+
+use crate::api::connections::{self, Connection};
+use crate::api::explore::{self, ExploreItem};
+use crate::api::specs::{
+    self, ConnectionSpec, FlowSpec, BASIC_AUTHENTICATION, CRM_TO_AEP_FLOW_SPEC_NAME,
+    DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_ID,
+};
+use crate::api::{catalog, schemas, AepClient, ApiError, ConnectionSpecId, DatasetId, HttpOptions};
+use crate::auth::zoho::{ZohoModule, ZohoOAuth};
+use crate::cli::OutputFormat;
+use crate::error::{CliResult, Exit};
+use crate::naming;
+use crate::output;
+use crate::profile::{DatasetTarget, Profile};
+use crate::zoho_cmd::{self, ZohoFailure};
+
+/// What `check` says when Adobe no longer offers the Zoho CRM source (reference §0).
+pub const DEPRECATED: &str = "Adobe has deprecated or removed the Zoho CRM source for this org";
+
+/// The base connection's `auth.params` and what in the profile provides each (reference §3, §4).
+/// A required param missing from this list is one `provision` cannot fill.
+pub const ZOHO_AUTH_PARAMS: [(&str, &str); 6] = [
+    ("endpoint", "zoho.api_url"),
+    ("accountsUrl", "zoho.accounts_url"),
+    ("clientId", "zoho.client_id"),
+    ("clientSecret", "zoho.client_secret"),
+    (
+        "accessToken",
+        "a fresh access token from zoho.refresh_token",
+    ),
+    ("refreshToken", "zoho.refresh_token"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Fail,
+    Skipped,
+}
+
+/// One named check (contract §4: `{"name", "ok", "detail"}`, plus `status`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    /// `false` only when the check failed: a skipped check found nothing wrong.
+    pub ok: bool,
+    pub status: Status,
+    pub detail: String,
+}
+
+impl Check {
+    fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ok: status != Status::Fail,
+            status,
+            detail: detail.into(),
+        }
+    }
+
+    fn pass(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(name, Status::Ok, detail)
+    }
+
+    fn fail(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(name, Status::Fail, detail)
+    }
+
+    fn skip(name: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(name, Status::Skipped, detail)
+    }
+}
+
+/// Every check, in the order they are shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub profile: String,
+    pub checks: Vec<Check>,
+}
+
+impl Report {
+    pub fn failed(&self) -> usize {
+        self.count(Status::Fail)
+    }
+
+    pub fn count(&self, status: Status) -> usize {
+        self.checks.iter().filter(|c| c.status == status).count()
+    }
+}
+
+/// `provision check`: prints the report; exit 1 when any check failed.
+pub async fn run(profile: &Profile, format: OutputFormat) -> CliResult {
+    let report = checks(profile, HttpOptions::default()).await?;
+    output::print_check(format, &report)?;
+    Ok(if report.failed() > 0 {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Runs every check against the services the profile names. Sends only GETs (and the token
+/// requests that authenticate them).
+pub async fn checks(profile: &Profile, options: HttpOptions) -> anyhow::Result<Report> {
+    let client = AepClient::new(&profile.adobe, options.clone())?;
+    let zoho = ZohoOAuth::new(options)?;
+    let ((zoho_checks, zoho_modules), (aep_checks, explored, rest)) =
+        tokio::join!(zoho_side(profile, &zoho), aep_side(profile, &client));
+
+    let mut checks = vec![profile_check(profile)];
+    checks.extend(aep_checks);
+    checks.extend(zoho_checks);
+    checks.extend(module_checks(profile, &explored, zoho_modules.as_deref()));
+    checks.extend(rest);
+    Ok(Report {
+        profile: profile.path.display().to_string(),
+        checks,
+    })
+}
+
+fn profile_check(profile: &Profile) -> Check {
+    let modules: Vec<&str> = profile
+        .dataflows
+        .iter()
+        .map(|d| d.module.as_str())
+        .collect();
+    let flows = match modules.len() {
+        0 => "no dataflows".to_owned(),
+        1 => format!("1 dataflow ({})", modules[0]),
+        n => format!("{n} dataflows ({})", modules.join(", ")),
+    };
+    Check::pass(
+        "profile",
+        format!("{} is valid: {flows}", profile.path.display()),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zoho: the refresh token in its data centre, then one real CRM call (zoho-oauth.md §3.5: a
+// refresh succeeds whatever the scopes, so only an API call proves them).
+
+async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<Vec<ZohoModule>>) {
+    let settings = &profile.zoho;
+    let token = match zoho_cmd::refresh(zoho, settings).await {
+        Ok(token) => token,
+        Err(failure) => {
+            return (
+                vec![
+                    Check::fail("zoho_refresh", zoho_cmd::describe(&failure)),
+                    Check::skip("zoho_api", "no Zoho access token (see zoho_refresh)"),
+                ],
+                None,
+            )
+        }
+    };
+    let place = match settings.region {
+        Some(region) => format!(
+            "the {region} data centre ({})",
+            trim(settings.accounts_url.as_str())
+        ),
+        None => format!(
+            "the accounts server {}",
+            trim(settings.accounts_url.as_str())
+        ),
+    };
+    let refresh = match &token.api_domain {
+        Some(api) if trim(api.as_str()) != trim(settings.api_url.as_str()) => Check::fail(
+            "zoho_refresh",
+            format!(
+                "the refresh token works in {place}, but Zoho names {} as this account's API \
+                 domain while zoho.api_url is {}; set api_url = \"{}\" under [zoho] (AEP's \
+                 connection sends its requests there)",
+                trim(api.as_str()),
+                trim(settings.api_url.as_str()),
+                trim(api.as_str())
+            ),
+        ),
+        api => Check::pass(
+            "zoho_refresh",
+            format!(
+                "the refresh token works in {place}; API domain {}",
+                trim(api.as_ref().unwrap_or(&settings.api_url).as_str())
+            ),
+        ),
+    };
+    match zoho_cmd::list_modules(zoho, settings, &token).await {
+        Ok((api, modules)) => {
+            let readable = modules
+                .iter()
+                .filter(|m| m.api_supported == Some(true))
+                .count();
+            let detail = format!(
+                "GET {}/crm/v8/settings/modules listed {} modules ({readable} readable through \
+                 the API): the token's scopes are enough",
+                trim(api.as_str()),
+                modules.len()
+            );
+            (
+                vec![refresh, Check::pass("zoho_api", detail)],
+                Some(modules),
+            )
+        }
+        Err(failure) => {
+            let check = Check::fail("zoho_api", zoho_cmd::describe(&failure));
+            // A token the API rejects after a fresh refresh is a credential problem after all.
+            let refresh = match failure {
+                ZohoFailure::Refresh { .. } => {
+                    Check::fail("zoho_refresh", zoho_cmd::describe(&failure))
+                }
+                ZohoFailure::Api(_) => refresh,
+            };
+            (vec![refresh, check], None)
+        }
+    }
+}
+
+fn trim(url: &str) -> &str {
+    url.trim_end_matches('/')
+}
+
+// ---------------------------------------------------------------------------------------------
+// AEP: IMS, then org/sandbox (the CRMToAEP lookup, a list that answers even when nothing
+// matches), then everything else at once.
+
+/// What explore said about the base connection's tables, for the per-module checks.
+enum Explored {
+    Tables {
+        connection: String,
+        tables: Vec<ExploreItem>,
+    },
+    Skipped(String),
+}
+
+/// (IMS to base connection, explore findings, datasets and schemas)
+async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explored, Vec<Check>) {
+    let adobe = &profile.adobe;
+    let mut checks = Vec::new();
+    if let Err(e) = client.ims().token().await {
+        checks.push(Check::fail("ims_token", e.to_string()));
+        let reason = "no IMS token (see ims_token)";
+        return skipped_after(profile, checks, reason);
+    }
+    checks.push(Check::pass(
+        "ims_token",
+        format!(
+            "token issued by {} for client {}",
+            trim(adobe.ims_url.as_str()),
+            adobe.client_id
+        ),
+    ));
+
+    let flow_spec = match specs::flow_spec_by_name(client, CRM_TO_AEP_FLOW_SPEC_NAME).await {
+        Ok(found) => found,
+        Err(e) => {
+            checks.push(Check::fail(
+                "org_sandbox",
+                format!(
+                    "org {} / sandbox {} not confirmed: {e}",
+                    adobe.org_id, adobe.sandbox
+                ),
+            ));
+            let reason = "the org or sandbox was not accepted (see org_sandbox)";
+            return skipped_after(profile, checks, reason);
+        }
+    };
+    checks.push(Check::pass(
+        "org_sandbox",
+        format!(
+            "org {} and sandbox {} accept the credential (GET /flowSpecs answered)",
+            adobe.org_id, adobe.sandbox
+        ),
+    ));
+
+    let zoho_spec = ConnectionSpecId::from(ZOHO_CRM_SPEC_ID);
+    let (connection_spec, (base, explored), datasets, schemas) = tokio::join!(
+        specs::connection_spec(client, &zoho_spec),
+        base_connection(profile, client, &zoho_spec),
+        dataset_checks(profile, client),
+        schema_checks(profile, client),
+    );
+    let removed = matches!(connection_spec, Ok(None));
+    checks.push(connection_spec_check(
+        &profile.adobe.sandbox,
+        connection_spec,
+    ));
+    checks.push(if removed {
+        Check::skip(
+            "zoho_flow_spec",
+            "the Zoho CRM connection spec is gone (see zoho_connection_spec)",
+        )
+    } else {
+        flow_spec_check(&profile.adobe.sandbox, flow_spec.as_ref())
+    });
+    checks.push(base);
+    let mut rest = datasets;
+    rest.extend(schemas);
+    (checks, explored, rest)
+}
+
+/// The checks that could not run because `reason`.
+fn skipped_after(
+    profile: &Profile,
+    mut checks: Vec<Check>,
+    reason: &str,
+) -> (Vec<Check>, Explored, Vec<Check>) {
+    for name in [
+        "org_sandbox",
+        "zoho_connection_spec",
+        "zoho_flow_spec",
+        "base_connection",
+    ] {
+        if !checks.iter().any(|c| c.name == name) {
+            checks.push(Check::skip(name, reason));
+        }
+    }
+    let rest = datasets_used(profile)
+        .into_keys()
+        .map(|id| Check::skip(format!("dataset:{id}"), reason))
+        .chain(
+            schemas_used(profile)
+                .into_keys()
+                .map(|id| Check::skip(format!("schema:{id}"), reason)),
+        )
+        .collect();
+    (checks, Explored::Skipped(reason.to_owned()), rest)
+}
+
+fn connection_spec_check(sandbox: &str, found: Result<Option<ConnectionSpec>, ApiError>) -> Check {
+    const NAME: &str = "zoho_connection_spec";
+    let spec = match found {
+        Err(e) => return Check::fail(NAME, e.to_string()),
+        Ok(None) => {
+            return Check::fail(
+                NAME,
+                format!(
+                    "{DEPRECATED}: connection spec {ZOHO_CRM_SPEC_ID} does not exist in sandbox \
+                     {sandbox} (GET /connectionSpecs/{ZOHO_CRM_SPEC_ID} answered 404)"
+                ),
+            )
+        }
+        Ok(Some(spec)) => spec,
+    };
+    let label = format!(
+        "connection spec {ZOHO_CRM_SPEC_ID}{}",
+        spec.name
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default()
+    );
+    let Some(auth) = spec.basic_auth() else {
+        let names: Vec<&str> = spec.auth_spec.iter().map(|a| a.name.as_str()).collect();
+        return Check::fail(
+            NAME,
+            format!(
+                "{label} has no \"{BASIC_AUTHENTICATION}\" auth spec (it offers: {}); Adobe changed \
+                 the source, so provision cannot create its base connection",
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            ),
+        );
+    };
+    let required = auth.required();
+    let unknown: Vec<String> = required
+        .iter()
+        .filter(|r| !ZOHO_AUTH_PARAMS.iter().any(|(p, _)| p == *r))
+        .map(|r| match auth.property_description(r) {
+            Some(d) => format!("`{r}` ({d})"),
+            None => format!("`{r}`"),
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Check::fail(
+            NAME,
+            format!(
+                "{label}: \"{BASIC_AUTHENTICATION}\" requires {}, which provision does not provide; \
+                 Adobe changed the source's credentials",
+                unknown.join(", ")
+            ),
+        );
+    }
+    let provided: Vec<String> = required
+        .iter()
+        .map(|r| {
+            let from = ZOHO_AUTH_PARAMS
+                .iter()
+                .find(|(p, _)| p == r)
+                .map_or("", |(_, from)| from);
+            format!("{r} <- {from}")
+        })
+        .collect();
+    Check::pass(
+        NAME,
+        format!(
+            "{label} is present; \"{BASIC_AUTHENTICATION}\" requires {} params, all from the \
+             profile: {}",
+            provided.len(),
+            provided.join(", ")
+        ),
+    )
+}
+
+fn flow_spec_check(sandbox: &str, found: Option<&FlowSpec>) -> Check {
+    const NAME: &str = "zoho_flow_spec";
+    let Some(flow) = found else {
+        return Check::fail(
+            NAME,
+            format!(
+                "{DEPRECATED}: sandbox {sandbox} has no {CRM_TO_AEP_FLOW_SPEC_NAME} flow spec, so no \
+                 Zoho dataflow can be created"
+            ),
+        );
+    };
+    let zoho = ConnectionSpecId::from(ZOHO_CRM_SPEC_ID);
+    if !flow.allows_source(&zoho) {
+        return Check::fail(
+            NAME,
+            format!(
+                "{DEPRECATED}: the {CRM_TO_AEP_FLOW_SPEC_NAME} flow spec ({}) no longer lists the \
+                 Zoho CRM connection spec ({ZOHO_CRM_SPEC_ID}) among its sources, so no Zoho \
+                 dataflow can be created",
+                flow.id
+            ),
+        );
+    }
+    if !flow.allows_target(&ConnectionSpecId::from(DATA_LAKE_SPEC_ID)) {
+        return Check::fail(
+            NAME,
+            format!(
+                "the {CRM_TO_AEP_FLOW_SPEC_NAME} flow spec ({}) does not list the data lake \
+                 ({DATA_LAKE_SPEC_ID}) among its targets, so no Zoho dataflow can be created",
+                flow.id
+            ),
+        );
+    }
+    Check::pass(
+        NAME,
+        format!(
+            "{CRM_TO_AEP_FLOW_SPEC_NAME} ({}) lists Zoho CRM as a source and the data lake as a \
+             target",
+            flow.id
+        ),
+    )
+}
+
+/// The base connection the profile names, and what explore sees through it. A same-named
+/// connection that provision does not own is reported: `apply` will not adopt it.
+async fn base_connection(
+    profile: &Profile,
+    client: &AepClient,
+    spec: &ConnectionSpecId,
+) -> (Check, Explored) {
+    const NAME: &str = "base_connection";
+    let name = &profile.connection.name;
+    let found = match connections::list_connections_by_name(client, name, spec).await {
+        Ok(found) => found,
+        Err(e) => {
+            return (
+                Check::fail(NAME, e.to_string()),
+                Explored::Skipped(
+                    "the base connection lookup failed (see base_connection)".to_owned(),
+                ),
+            )
+        }
+    };
+    let owned = |c: &&Connection| naming::is_owned(c.description.as_deref(), name);
+    let Some(connection) = found.iter().find(owned).or(found.first()) else {
+        return (
+            Check::pass(
+                NAME,
+                format!("`{name}` does not exist yet; `provision apply` creates it"),
+            ),
+            Explored::Skipped(format!(
+                "base connection `{name}` does not exist yet, so explore cannot be asked"
+            )),
+        );
+    };
+    let tables = match explore::explore_root(client, &connection.id).await {
+        Ok(tables) => tables,
+        Err(e) => {
+            return (
+                Check::fail(
+                    NAME,
+                    format!(
+                        "`{name}` ({}) exists, but explore failed: {e}; if the Zoho credentials \
+                         changed, `provision apply` updates them",
+                        connection.id
+                    ),
+                ),
+                Explored::Skipped("explore failed (see base_connection)".to_owned()),
+            )
+        }
+    };
+    let check = if owned(&connection) {
+        Check::pass(
+            NAME,
+            format!(
+                "`{name}` ({}) exists and explore lists {} tables",
+                connection.id,
+                tables.len()
+            ),
+        )
+    } else {
+        Check::fail(
+            NAME,
+            format!(
+                "a base connection named `{name}` ({}) exists but provision did not create it (its \
+                 description lacks \"{}\"), so `apply` will not adopt it; rename it, or choose \
+                 another connection.name",
+                connection.id,
+                naming::owner_marker(name)
+            ),
+        )
+    };
+    (
+        check,
+        Explored::Tables {
+            connection: name.clone(),
+            tables,
+        },
+    )
+}
+
+fn module_checks(
+    profile: &Profile,
+    explored: &Explored,
+    zoho_modules: Option<&[ZohoModule]>,
+) -> Vec<Check> {
+    profile
+        .dataflows
+        .iter()
+        .map(|flow| {
+            let module = &flow.module;
+            let name = format!("module:{module}");
+            match explored {
+                Explored::Skipped(reason) => {
+                    let zoho = match zoho_modules {
+                        Some(list) => match list.iter().find(|m| &m.api_name == module) {
+                            Some(m) if m.api_supported == Some(false) => format!(
+                                "; Zoho's API lists {module} but not as readable through the API"
+                            ),
+                            Some(_) => format!("; Zoho's API lists {module}"),
+                            None => format!("; Zoho's API lists no module named {module}"),
+                        },
+                        None => String::new(),
+                    };
+                    Check::skip(name, format!("{reason}{zoho}"))
+                }
+                Explored::Tables { connection, tables } => {
+                    match tables.iter().find(|t| &t.path == module) {
+                        Some(table) => Check::pass(
+                            name,
+                            format!(
+                                "explore of `{connection}` lists {module} (name {:?}, preview {}, \
+                                 schema {})",
+                                table.name,
+                                yes_no(table.can_preview),
+                                yes_no(table.can_fetch_schema)
+                            ),
+                        ),
+                        None => {
+                            let near = tables
+                                .iter()
+                                .find(|t| {
+                                    t.path.eq_ignore_ascii_case(module)
+                                        || t.name.eq_ignore_ascii_case(module)
+                                })
+                                .map(|t| format!("; did you mean `{}`?", t.path))
+                                .unwrap_or_default();
+                            Check::fail(
+                                name,
+                                format!(
+                                    "explore of `{connection}` has no table with path `{module}`{near} \
+                                     (see `provision explore` for the {} tables)",
+                                    tables.len()
+                                ),
+                            )
+                        }
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+fn yes_no(value: bool) -> &'static str {
+    if value {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+/// Existing dataset ids and the modules whose dataflows write to each.
+fn datasets_used(profile: &Profile) -> BTreeMap<String, Vec<(&str, &str)>> {
+    let mut used: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
+    for flow in &profile.dataflows {
+        if let DatasetTarget::Existing { id } = &flow.dataset {
+            used.entry(id.clone())
+                .or_default()
+                .push((flow.module.as_str(), flow.schema_id.as_str()));
+        }
+    }
+    used
+}
+
+/// Target schema ids and the modules that use each.
+fn schemas_used(profile: &Profile) -> BTreeMap<String, Vec<&str>> {
+    let mut used: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for flow in &profile.dataflows {
+        used.entry(flow.schema_id.clone())
+            .or_default()
+            .push(flow.module.as_str());
+    }
+    used
+}
+
+async fn dataset_checks(profile: &Profile, client: &AepClient) -> Vec<Check> {
+    let sandbox = &profile.adobe.sandbox;
+    join_all(
+        datasets_used(profile)
+            .into_iter()
+            .map(|(id, users)| async move {
+                let name = format!("dataset:{id}");
+                let modules = users.iter().map(|(m, _)| *m).collect::<Vec<_>>().join(", ");
+                match catalog::get_dataset(client, &DatasetId::from(id.as_str())).await {
+                    Err(e) => Check::fail(name, e.to_string()),
+                    Ok(None) => Check::fail(
+                        name,
+                        format!(
+                    "dataset {id} (used by {modules}) does not exist in sandbox {sandbox}; fix the \
+                     id, or write dataset = {{ create = true, name = \"...\" }}"
+                ),
+                    ),
+                    Ok(Some(dataset)) => {
+                        let label = dataset
+                            .name
+                            .as_deref()
+                            .map(|n| format!("\"{n}\""))
+                            .unwrap_or_else(|| id.clone());
+                        let actual = dataset.schema_id().unwrap_or("no schema");
+                        match users.iter().find(|(_, schema)| *schema != actual) {
+                    Some((module, schema)) => Check::fail(
+                        name,
+                        format!(
+                            "dataset {label} uses schema {actual}, but the {module} dataflow \
+                             targets {schema}; choose a dataset of that schema or change schema_id"
+                        ),
+                    ),
+                    None => Check::pass(
+                        name,
+                        format!("dataset {label} exists with schema {actual} (used by {modules})"),
+                    ),
+                }
+                    }
+                }
+            }),
+    )
+    .await
+}
+
+async fn schema_checks(profile: &Profile, client: &AepClient) -> Vec<Check> {
+    let sandbox = &profile.adobe.sandbox;
+    join_all(
+        schemas_used(profile)
+            .into_iter()
+            .map(|(id, users)| async move {
+                let name = format!("schema:{id}");
+                let modules = users.join(", ");
+                match schemas::schema_exists(client, &id).await {
+                    Ok(true) => Check::pass(
+                        name,
+                        format!("the Schema Registry has it (used by {modules})"),
+                    ),
+                    Ok(false) => Check::fail(
+                        name,
+                        format!(
+                    "schema {id} (used by {modules}) is not in the tenant container of sandbox \
+                     {sandbox}; create it, or fix schema_id"
+                ),
+                    ),
+                    Err(e) => Check::fail(name, e.to_string()),
+                }
+            }),
+    )
+    .await
+}
