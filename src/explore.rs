@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 use crate::api::explore::{explore_root, explore_table, Column, ExploreItem};
 use crate::api::http::HttpOptions;
 use crate::api::{AepClient, ConnectionId};
-use crate::auth::zoho::ZohoOAuth;
-use crate::base_connection::{create_base_connection, find_base_connection};
+use crate::apply::create_base_connection;
+use crate::desired::{self, nearest};
+use crate::observe;
 use crate::profile::Profile;
 
 /// What to explore.
@@ -139,13 +140,15 @@ async fn explore_with(
             connection: name.clone(),
         }));
     };
-    let table = find_table(&tables, wanted).map_err(|suggestions| {
+    let table = find_table(&tables, wanted).map_err(|suggestion| {
         anyhow!(
             "Zoho module `{wanted}` is not among the {} modules base connection `{name}` sees{}; \
              modules are named by their explore path, which is case-sensitive: `provision \
              explore {}` lists them",
             tables.len(),
-            did_you_mean(&suggestions),
+            suggestion
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default(),
             profile.path.display()
         )
     })?;
@@ -182,10 +185,10 @@ async fn base_connection(
     profile: &Profile,
     create: bool,
 ) -> anyhow::Result<(ConnectionId, bool)> {
-    if let Some(found) = find_base_connection(client, profile).await? {
+    let name = &profile.connection.name;
+    if let Some(found) = observe::base_connection(client, name).await? {
         return Ok((found.id, false));
     }
-    let name = &profile.connection.name;
     if !create {
         let path = profile.path.display();
         return Err(anyhow!(
@@ -195,55 +198,24 @@ async fn base_connection(
             profile.adobe.sandbox
         ));
     }
-    let zoho = ZohoOAuth::new(HttpOptions::default())?;
-    let created = create_base_connection(client, &zoho, profile).await?;
-    Ok((created.id, true))
+    // Created exactly as `apply` creates it, so that a later apply finds nothing to change.
+    let desired = desired::build(profile)?;
+    let preflight = observe::preflight(client).await?;
+    let id = create_base_connection(client, profile, &desired.base, &preflight.connection_spec)
+        .await
+        .with_context(|| format!("creating base connection `{name}`"))?;
+    Ok((id, true))
 }
 
-/// The table whose `path` is `wanted`; otherwise the nearest paths.
+/// The table whose `path` is `wanted`; otherwise the nearest path, if one is close.
 fn find_table<'a>(
     tables: &'a [ExploreItem],
     wanted: &str,
-) -> Result<&'a ExploreItem, Vec<&'a str>> {
+) -> Result<&'a ExploreItem, Option<&'a str>> {
     if let Some(table) = tables.iter().find(|t| t.path == wanted) {
         return Ok(table);
     }
-    let paths: Vec<&str> = tables.iter().map(|t| t.path.as_str()).collect();
-    Err(suggest(wanted, &paths))
-}
-
-/// `; did you mean `Leads`?`, or nothing without suggestions.
-fn did_you_mean(suggestions: &[&str]) -> String {
-    match suggestions {
-        [] => String::new(),
-        [one] => format!("; did you mean `{one}`?"),
-        many => format!(
-            "; did you mean one of {}?",
-            many.iter()
-                .map(|s| format!("`{s}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
-/// Up to three of `candidates` close to `wanted`, best first, compared without regard to case.
-pub fn suggest<'a>(wanted: &str, candidates: &[&'a str]) -> Vec<&'a str> {
-    let wanted = wanted.to_lowercase();
-    let mut scored: Vec<(f64, &str)> = candidates
-        .iter()
-        .map(|c| {
-            let lower = c.to_lowercase();
-            let mut score = strsim::jaro_winkler(&wanted, &lower);
-            if !wanted.is_empty() && (lower.starts_with(&wanted) || wanted.starts_with(&lower)) {
-                score = score.max(0.9);
-            }
-            (score, *c)
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    scored.into_iter().take(3).map(|(_, c)| c).collect()
+    Err(nearest(wanted, tables.iter().map(|t| t.path.as_str())))
 }
 
 #[cfg(test)]
@@ -254,15 +226,7 @@ mod tests {
     const MODULES: [&str; 6] = ["Leads", "Contacts", "Accounts", "Deals", "Tasks", "Cases"];
 
     #[test]
-    fn near_names_are_suggested_best_first() {
-        assert_eq!(suggest("Lead", &MODULES)[0], "Leads");
-        assert_eq!(suggest("contacts", &MODULES)[0], "Contacts");
-        assert_eq!(suggest("Contcts", &MODULES)[0], "Contacts");
-        assert!(suggest("Opportunities", &MODULES).is_empty());
-    }
-
-    #[test]
-    fn an_unknown_module_names_the_suggestion() {
+    fn an_unknown_module_gets_the_nearest_path() {
         let tables: Vec<ExploreItem> = MODULES
             .iter()
             .map(|m| {
@@ -270,13 +234,13 @@ mod tests {
             })
             .collect();
         assert_eq!(find_table(&tables, "Deals").unwrap().path, "Deals");
-        assert_eq!(find_table(&tables, "deals").unwrap_err(), ["Deals"]);
-        assert_eq!(did_you_mean(&["Deals"]), "; did you mean `Deals`?");
+        assert_eq!(find_table(&tables, "deals").unwrap_err(), Some("Deals"));
+        assert_eq!(find_table(&tables, "Lead").unwrap_err(), Some("Leads"));
         assert_eq!(
-            did_you_mean(&["Cases", "Tasks"]),
-            "; did you mean one of `Cases`, `Tasks`?"
+            find_table(&tables, "Contcts").unwrap_err(),
+            Some("Contacts")
         );
-        assert_eq!(did_you_mean(&[]), "");
+        assert_eq!(find_table(&tables, "Opportunities").unwrap_err(), None);
     }
 
     #[test]

@@ -5,17 +5,22 @@
 #![deny(clippy::print_stdout)]
 
 pub mod api;
+pub mod apply;
 pub mod auth;
-pub mod base_connection;
 pub mod check;
 pub mod cli;
+pub mod desired;
+pub mod destroy;
 pub mod emulator;
 pub mod error;
 pub mod explore;
 pub mod logging;
 pub mod naming;
+pub mod observe;
 pub mod output;
+pub mod plan;
 pub mod profile;
+pub mod progress;
 pub mod status;
 pub mod zoho_cmd;
 
@@ -38,16 +43,16 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(Exit::Ok)
         }
         Command::Apply(args) => {
-            let _profile = load(args.profile.profile.as_deref())?;
-            not_implemented("apply")
+            let profile = load(args.profile.profile.as_deref())?;
+            apply::apply_command(&profile, &args, &global).await
         }
         Command::Plan(args) => {
-            let _profile = load(args.profile.profile.as_deref())?;
-            not_implemented("plan")
+            let profile = load(args.profile.profile.as_deref())?;
+            apply::plan_command(&profile, &args, &global).await
         }
         Command::Destroy(args) => {
-            let _profile = load(args.profile.profile.as_deref())?;
-            not_implemented("destroy")
+            let profile = load(args.profile.profile.as_deref())?;
+            destroy::command(&profile, &args, &global).await
         }
         Command::Explore(args) => {
             let (path, module) = explore_target(&args.args);
@@ -86,7 +91,7 @@ pub async fn run(cli: Cli) -> CliResult {
                 runs: args.runs as usize,
                 wait: args.wait.then_some(args.timeout),
             };
-            let mut progress = output::WaitProgress::new(global.quiet);
+            let mut progress = progress::WaitProgress::new(global.quiet);
             let report = status::status(&profile, &options, &mut progress).await?;
             output::print_status(format, &report)?;
             match report.wait_failure(args.timeout) {
@@ -130,11 +135,4 @@ pub fn explore_target(args: &[String]) -> (Option<PathBuf>, Option<String>) {
         }
         [profile, module, ..] => (Some(PathBuf::from(profile)), Some(module.clone())),
     }
-}
-
-fn not_implemented(command: &str) -> CliResult {
-    Err(CliError::failed(anyhow::anyhow!(
-        "`provision {command}` is not implemented yet; the profile is valid, but this command \
-         does nothing so far"
-    )))
 }

@@ -1,16 +1,16 @@
 //! The only module that writes to stdout: human tables and the JSON documents of contract §4.
 #![allow(clippy::print_stdout)]
 
-use std::io::{IsTerminal, Write};
-use std::time::Duration;
+use std::io::Write;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use indicatif::ProgressBar;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
 use crate::explore::{ExploreReport, ModuleList, TableReport};
+use crate::plan::{self, Action, Change, Summary};
 use crate::status::{error_text, RunView, StatusReport, WaitResult};
 
 /// Prints exactly one JSON document on stdout.
@@ -314,76 +314,6 @@ fn table<H: AsRef<str>>(headers: &[H], rows: &[Vec<String>], indent: &str) -> St
     out
 }
 
-/// `status --wait`'s progress on stderr: a live line on a terminal, plain lines (one per
-/// change) otherwise, nothing with `-q`.
-pub enum WaitProgress {
-    Hidden,
-    Plain { last: String },
-    Live(ProgressBar),
-}
-
-impl WaitProgress {
-    pub fn new(quiet: bool) -> Self {
-        if quiet {
-            WaitProgress::Hidden
-        } else if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::new_spinner();
-            bar.enable_steady_tick(Duration::from_millis(120));
-            WaitProgress::Live(bar)
-        } else {
-            WaitProgress::Plain {
-                last: String::new(),
-            }
-        }
-    }
-
-    /// `flows`: module, whether its newest run has finished, and what it is doing.
-    pub fn update(
-        &mut self,
-        flows: &[(String, bool, String)],
-        elapsed: Duration,
-        timeout: Duration,
-    ) {
-        let done = flows.iter().filter(|(_, finished, _)| *finished).count();
-        let pending: Vec<String> = flows
-            .iter()
-            .filter(|(_, finished, _)| !finished)
-            .map(|(module, _, detail)| format!("{module} ({detail})"))
-            .collect();
-        let state = format!(
-            "{done} of {} dataflows finished{}{}",
-            flows.len(),
-            if pending.is_empty() {
-                ""
-            } else {
-                "; waiting for "
-            },
-            pending.join(", ")
-        );
-        let clock = format!(
-            "[{} of {}]",
-            duration(elapsed.as_secs() as i64),
-            humantime::format_duration(timeout)
-        );
-        match self {
-            WaitProgress::Hidden => {}
-            WaitProgress::Live(bar) => bar.set_message(format!("{clock} {state}")),
-            WaitProgress::Plain { last } => {
-                if *last != state {
-                    let _ = writeln!(std::io::stderr().lock(), "status --wait {clock}: {state}");
-                    *last = state;
-                }
-            }
-        }
-    }
-
-    pub fn finish(&mut self) {
-        if let WaitProgress::Live(bar) = self {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 /// `check`: one row per check and a summary line, or `{"checks": [...]}` (contract §4).
 pub fn print_check(format: OutputFormat, report: &crate::check::Report) -> anyhow::Result<()> {
     print(format, report, &render_check(report))
@@ -517,4 +447,201 @@ fn render_zoho_modules(outcome: &crate::zoho_cmd::ModulesOutcome) -> String {
         ));
     }
     out
+}
+
+/// The document `plan`, `apply` and `destroy` print with `--output json` (contract §4).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangesDocument<'a> {
+    pub profile: String,
+    pub changes: &'a [Change],
+    pub summary: Summary,
+}
+
+impl<'a> ChangesDocument<'a> {
+    pub fn new(profile: &Path, changes: &'a [Change]) -> Self {
+        Self {
+            profile: profile.display().to_string(),
+            changes,
+            summary: plan::summarize(changes),
+        }
+    }
+}
+
+/// `plan`: the changes as a Terraform-like list, or the JSON document.
+pub fn print_plan(format: OutputFormat, doc: &ChangesDocument<'_>) -> anyhow::Result<()> {
+    print(format, doc, &render_plan(doc, "apply"))
+}
+
+/// `apply` before it writes: the plan (human output only; JSON prints one document at the end).
+pub fn print_pending(format: OutputFormat, doc: &ChangesDocument<'_>) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => Ok(()),
+        OutputFormat::Human => print_text(&render_plan(doc, "apply")),
+    }
+}
+
+/// `apply` and `destroy` when done: what happened to each change.
+pub fn print_result(
+    format: OutputFormat,
+    doc: &ChangesDocument<'_>,
+    command: &str,
+) -> anyhow::Result<()> {
+    print(format, doc, &render_result(doc, command))
+}
+
+/// `destroy` before it deletes.
+pub fn print_destroy_plan(format: OutputFormat, doc: &ChangesDocument<'_>) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => Ok(()),
+        OutputFormat::Human => print_text(&render_plan(doc, "destroy")),
+    }
+}
+
+fn symbol(action: Action) -> &'static str {
+    match action {
+        Action::Create => "+",
+        Action::Update => "~",
+        Action::Replace => "-/+",
+        Action::Delete => "-",
+        Action::Noop => " ",
+    }
+}
+
+fn change_line(out: &mut String, prefix: &str, change: &Change) {
+    let id = change
+        .id
+        .as_deref()
+        .map(|id| format!("  (id {id})"))
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "  {prefix:<3} {:<17} {}{id}\n",
+        change.kind.as_str(),
+        change.name
+    ));
+    if let Some(reason) = &change.reason {
+        out.push_str(&format!("        # {reason}\n"));
+    }
+    if let Some(error) = &change.error {
+        out.push_str(&format!("        error: {error}\n"));
+    }
+}
+
+/// Terraform-like: one line per change, then the objects left as they are for a reason
+/// (`=`), then a summary; unchanged objects are only counted.
+pub fn render_plan(doc: &ChangesDocument<'_>, command: &str) -> String {
+    let s = doc.summary;
+    let total = doc.changes.len();
+    if s.create + s.update + s.replace + s.delete == 0 {
+        return format!(
+            "No changes: Adobe Experience Platform matches {} ({total} object{} checked).\n",
+            doc.profile,
+            if total == 1 { "" } else { "s" }
+        );
+    }
+    let mut out = format!(
+        "`provision {command}` will make these changes for {}:\n\n",
+        doc.profile
+    );
+    for change in doc.changes.iter().filter(|c| c.action != Action::Noop) {
+        change_line(&mut out, symbol(change.action), change);
+    }
+    kept_lines(&mut out, doc.changes);
+    out.push_str(&format!("\nPlan: {}.\n", counts(s, command, false)));
+    out
+}
+
+/// Unchanged objects that carry a reason (kept by destroy, reused after an interrupted run).
+fn kept_lines(out: &mut String, changes: &[Change]) {
+    let kept: Vec<&Change> = changes
+        .iter()
+        .filter(|c| c.action == Action::Noop && c.reason.is_some())
+        .collect();
+    if !kept.is_empty() {
+        out.push('\n');
+        for change in kept {
+            change_line(out, "=", change);
+        }
+    }
+}
+
+/// `3 to create, ... 2 unchanged` (plan) or `3 created, ...` (done); destroy only deletes.
+fn counts(s: Summary, command: &str, done: bool) -> String {
+    let verb = |planned: &str, made: &str| {
+        if done {
+            made.to_owned()
+        } else {
+            planned.to_owned()
+        }
+    };
+    if command == "destroy" {
+        return format!(
+            "{} {}, {} kept",
+            s.delete,
+            verb("to delete", "deleted"),
+            s.noop
+        );
+    }
+    format!(
+        "{} {}, {} {}, {} {}, {} {}, {} unchanged",
+        s.create,
+        verb("to create", "created"),
+        s.update,
+        verb("to update", "updated"),
+        s.replace,
+        verb("to replace", "replaced"),
+        s.delete,
+        verb("to delete", "deleted"),
+        s.noop
+    )
+}
+
+/// After `apply`/`destroy`: each change made (with the id it ended with) and the failures.
+pub fn render_result(doc: &ChangesDocument<'_>, command: &str) -> String {
+    let s = doc.summary;
+    let failed: Vec<&Change> = doc.changes.iter().filter(|c| c.error.is_some()).collect();
+    let made: Vec<&Change> = doc
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Noop && c.error.is_none())
+        .collect();
+    if made.is_empty() && failed.is_empty() {
+        return render_plan(doc, command);
+    }
+    let mut out = String::new();
+    if failed.is_empty() {
+        out.push_str(&format!(
+            "{} complete: {}.\n",
+            capitalized(command),
+            counts(s, command, true)
+        ));
+    } else {
+        out.push_str(&format!(
+            "{} failed: {} of {} changes failed; running `provision {command}` again continues \
+             from where this run stopped.\n",
+            capitalized(command),
+            failed.len(),
+            s.create + s.update + s.replace + s.delete
+        ));
+    }
+    if !made.is_empty() {
+        out.push('\n');
+        for change in &made {
+            change_line(&mut out, symbol(change.action), change);
+        }
+    }
+    if !failed.is_empty() {
+        out.push_str("\nFailed:\n");
+        for change in &failed {
+            change_line(&mut out, "!", change);
+        }
+    }
+    out
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }

@@ -2,7 +2,8 @@
 //! one-line health verdict each; with `--wait`, block until every flow's newest run has finished.
 //!
 //! Requests scale with pages, not with flows (reference §10.2, §12): one filtered list finds
-//! every flow this profile owns (`property=flowSpec.id==CRMToAEP&property=description==<marker>`),
+//! every flow this profile owns ([`observe::dataflows_of`]:
+//! `property=flowSpec.id==CRMToAEP&property=description==<marker>`),
 //! then one filtered, paged query fetches the newest runs of all of them at once
 //! (`property=flowId==a,b,c`, 50 ids per query). `--wait` lists the flows once and repeats only
 //! the runs query, every [`POLL_INTERVAL`].
@@ -22,20 +23,18 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::api::flows::{list_flows, Flow, ScheduleParams};
+use crate::api::flows::{Flow, ScheduleParams};
 use crate::api::http::HttpOptions;
 use crate::api::runs::{list_recent_runs_since, Run};
-use crate::api::specs::CRM_TO_AEP_FLOW_SPEC_ID;
-use crate::api::{AepClient, FlowId, Query, RunId};
-use crate::naming::{is_owned, object_name, owner_marker, ObjectKind};
-use crate::output::WaitProgress;
+use crate::api::{AepClient, FlowId, RunId};
+use crate::naming::{object_name, ObjectKind};
+use crate::observe;
 use crate::profile::Profile;
+use crate::progress::WaitProgress;
 
 /// How often `--wait` asks for runs: often enough to notice a finished run quickly, rarely
 /// enough that many waiting pipelines do not load the service.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
-/// Page size of the flows list: one page for up to this many flows.
-const FLOWS_PAGE_SIZE: u32 = 100;
 /// Slack on the earliest time a flow's runs can carry, for clock differences between the
 /// service's components.
 const CLOCK_SLACK_MS: i64 = 60_000;
@@ -228,18 +227,10 @@ async fn managed_flows(
     profile: &Profile,
 ) -> anyhow::Result<(Vec<Observed>, Vec<(String, FlowId)>)> {
     let prefix = &profile.connection.name;
-    let query = Query::new()
-        .property_eq("flowSpec.id", &[CRM_TO_AEP_FLOW_SPEC_ID])
-        .property_eq("description", &[owner_marker(prefix)])
-        .param("limit", FLOWS_PAGE_SIZE.to_string());
     let mut by_name: BTreeMap<String, Vec<Flow>> = BTreeMap::new();
-    let listed = list_flows(client, &query)
+    for flow in observe::dataflows_of(client, prefix)
         .await
-        .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?;
-    // Checked again here: a service that ignored the filter must not make others' flows ours.
-    for flow in listed
-        .into_iter()
-        .filter(|f| is_owned(f.description.as_deref(), prefix))
+        .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?
     {
         by_name.entry(flow.name.clone()).or_default().push(flow);
     }

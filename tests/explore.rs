@@ -41,10 +41,12 @@ async fn without_a_base_connection_it_says_to_apply_and_creates_only_with_the_fl
     assert_eq!(connections.len(), 1, "{connections:?}");
     let created = &connections[0];
     assert_eq!(created["name"], "zoho-crm-test");
-    assert_eq!(
-        created["description"],
-        "Zoho CRM for the status tests (managed by provision: zoho-crm-test)"
-    );
+    let desired = provision::desired::build(&h.load_profile()).expect("a desired state");
+    assert_eq!(created["description"], desired.base.description.as_str());
+    assert!(desired
+        .base
+        .description
+        .starts_with("Zoho CRM for the status tests (managed by provision: zoho-crm-test"));
     assert_eq!(created["auth"]["specName"], "Basic Authentication");
     let params = created["auth"]["params"].as_object().expect("auth params");
     for key in [
@@ -62,6 +64,23 @@ async fn without_a_base_connection_it_says_to_apply_and_creates_only_with_the_fl
     // Only the base connection: nothing per module.
     assert!(h.emulator.source_connections("prod").is_empty());
     assert!(h.emulator.flows("prod").is_empty());
+
+    // Created as apply creates it: plan has nothing to change on it.
+    let plan = h
+        .provision()
+        .args(["plan", h.profile_arg(), "--output", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stderr));
+    let plan = json_of(&plan);
+    let base = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["kind"] == "base_connection")
+        .cloned()
+        .expect("a base connection row");
+    assert_eq!(base["action"], "noop", "{plan}");
 
     // A second run finds it and creates nothing.
     let output = h

@@ -517,3 +517,51 @@ async fn a_new_flow_does_not_make_status_page_through_the_others_history() {
     let runs = calls(&requests, "GET", &format!("{FS}/runs"));
     assert!(runs.len() <= 2, "{} runs queries", runs.len());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_apply_status_shows_each_flow_and_wait_succeeds() {
+    let start = (Utc::now() - HOUR * 3 - chrono::Duration::minutes(30))
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .expect("a valid time");
+    let h = Harness::start(EmulatorConfig::default(), &["Leads", "Deals"], start).await;
+    let apply = h
+        .provision()
+        .args(["apply", h.profile_arg(), "--yes"])
+        .output()
+        .expect("runs");
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+
+    let output = h
+        .provision()
+        .args(["status", h.profile_arg(), "--output", "json"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let doc = json_of(&output);
+    let flows = doc["dataflows"].as_array().expect("dataflows");
+    let emulated: Vec<Value> = h.emulator.flows("prod");
+    assert_eq!(flows.len(), 2);
+    assert_eq!(emulated.len(), 2);
+    for (flow, module) in flows.iter().zip(["Leads", "Deals"]) {
+        assert_eq!(flow["module"], module);
+        assert_eq!(flow["name"], format!("{PREFIX} / {module} / flow"));
+        assert!(
+            emulated.iter().any(|f| f["id"] == flow["id"]),
+            "{flow} is one of the flows apply created"
+        );
+        let runs = flow["runs"].as_array().expect("runs");
+        assert_eq!(runs.len(), 3, "{flow}");
+        for run in runs {
+            assert_eq!(run["status"], "success", "{run}");
+            assert!(run["records"]["input"].as_u64().unwrap_or(0) > 0, "{run}");
+            assert_eq!(run["records"]["input"], run["records"]["output"]);
+        }
+    }
+    let wait = h
+        .provision()
+        .args(["status", h.profile_arg(), "--wait", "--timeout", "1m"])
+        .output()
+        .expect("runs");
+    assert_eq!(wait.status.code(), Some(0), "{}", text(&wait.stderr));
+}

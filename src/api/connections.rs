@@ -73,6 +73,12 @@ impl AuthParams {
         self.0.contains_key(key)
     }
 
+    /// Keeps only the params whose name passes `keep`.
+    pub fn retain(mut self, keep: impl Fn(&str) -> bool) -> Self {
+        self.0.retain(|name, _| keep(name));
+        self
+    }
+
     /// The value of a plain (non-secret) param, for comparing with what the service returns.
     pub fn plain_value(&self, key: &str) -> Option<&str> {
         match self.0.get(key)? {

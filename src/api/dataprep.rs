@@ -147,6 +147,9 @@ pub struct MappingSet {
     pub mappings: Vec<Mapping>,
     #[serde(default, deserialize_with = "de::vec_or_null")]
     pub tags: Vec<Tag>,
+    /// Epoch milliseconds; tells the oldest of two look-alike mapping sets.
+    #[serde(default, deserialize_with = "de::opt_i64")]
+    pub created_date: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -19,10 +19,11 @@ use provision::api::source::{create_source_connection, NewSourceConnection};
 use provision::api::specs::{SpecRef, ZOHO_CRM_SPEC_ID};
 use provision::api::target::{create_target_connection, NewTargetConnection};
 use provision::api::{AepClient, ConnectionId, ConnectionSpecId, DatasetId, FlowId};
-use provision::auth::zoho::ZohoOAuth;
-use provision::base_connection::create_base_connection;
+use provision::apply::create_base_connection;
+use provision::desired;
 use provision::emulator::{spawn, EmulatorConfig, RecordedRequest, RunningEmulator};
 use provision::naming::{object_name, owner_marker, ObjectKind};
+use provision::observe;
 use provision::profile::{self, Profile};
 use serde_json::Value;
 
@@ -87,7 +88,7 @@ impl Harness {
         AepClient::new(&self.load_profile().adobe, HttpOptions::default()).expect("a client")
     }
 
-    /// The profile's base connection, created through the library as `apply` would.
+    /// The profile's base connection, created by the code `apply` creates it with.
     pub async fn base_connection(&self) -> ConnectionId {
         let profile = self.load_profile();
         let client = self.client();
@@ -98,11 +99,11 @@ impl Harness {
         if let Some(found) = existing.into_iter().next() {
             return found.id;
         }
-        let zoho = ZohoOAuth::new(HttpOptions::default()).expect("a Zoho client");
-        create_base_connection(&client, &zoho, &profile)
+        let desired = desired::build(&profile).expect("a desired state");
+        let preflight = observe::preflight(&client).await.expect("the specs");
+        create_base_connection(&client, &profile, &desired.base, &preflight.connection_spec)
             .await
             .expect("the base connection is created")
-            .id
     }
 
     /// For each module: a source connection with its explored columns, a target connection on

@@ -1,6 +1,9 @@
 //! Shared helpers for the emulator's integration tests: a spawned emulator, an IMS token, and
 //! plain reqwest calls with the headers the live services require. Tests talk HTTP only.
+//! [`cli`] adds the end-to-end harness that runs the real binary against the emulator.
 #![allow(dead_code)]
+
+pub mod cli;
 
 use provision::emulator::{spawn, EmulatorConfig, RunningEmulator};
 use reqwest::{Method, StatusCode};
@@ -20,6 +23,7 @@ pub const DATA_LAKE_SPEC: &str = "c604ff05-7f1a-43c0-8e18-33bf874cb11c";
 pub const CRM_FLOW_SPEC: &str = "14518937-270c-4525-bdec-c2ba7cce3860";
 pub const SCHEMA: &str = "https://ns.adobe.com/acme/schemas/zoho_crm";
 pub const SEED_DATASET: &str = "6889f4f89b982b2b90bc1208";
+pub const SANDBOX_PROD: &str = "prod";
 
 /// The answer to one call: status, JSON body (`Null` when empty or not JSON), headers.
 #[derive(Debug)]
