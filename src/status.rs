@@ -5,7 +5,7 @@
 //! every flow this profile owns ([`observe::dataflows_of`]:
 //! `property=flowSpec.id==CRMToAEP&property=description==<marker>`),
 //! then one filtered, paged query fetches the newest runs of all of them at once
-//! (`property=flowId==a,b,c`, 50 ids per query). `--wait` lists the flows once and repeats only
+//! (`property=flowId==a,b,c`, about 100 ids per query, the queries at once). `--wait` lists the flows once and repeats only
 //! the runs query, every [`POLL_INTERVAL`].
 //!
 //! `--wait` decisions:

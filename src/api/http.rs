@@ -95,6 +95,11 @@ impl Query {
     }
 }
 
+/// The length of `s` once [`Query::encode`] has percent-encoded it.
+pub(crate) fn encoded_len(s: &str) -> usize {
+    encode_component(s).len()
+}
+
 fn encode_component(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for byte in s.bytes() {

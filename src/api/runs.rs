@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::wire::{self, de, MAX_IDS_PER_QUERY};
+use super::wire::{self, de};
 use super::{AepClient, ApiError, Etag, FlowId, Query, RunId, Service};
 
 const PATH: &str = "/runs";
@@ -194,7 +194,7 @@ fn activities<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Activity>, D::Error
 }
 
 /// The runs of `flow_ids`, every page: `GET /runs?property=flowId==a,b,c[&orderby=..][&limit=..]`,
-/// one query per [`MAX_IDS_PER_QUERY`] flows. `orderby` is e.g. `-createdAt` (newest first);
+/// one query per [`wire::filter_chunks`] group of flows. `orderby` is e.g. `-createdAt` (newest first);
 /// the order holds within one query, not across chunks. No request is made for no flows.
 pub async fn list_runs(
     client: &AepClient,
@@ -247,44 +247,60 @@ pub async fn list_recent_runs_since(
     let call = format!("GET {PATH}");
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<&FlowId> = flow_ids.iter().filter(|id| seen.insert(*id)).collect();
-    let mut out = Vec::new();
-    for chunk in unique.chunks(MAX_IDS_PER_QUERY) {
-        let ids: Vec<&str> = chunk.iter().map(|id| id.as_str()).collect();
-        let page_size = (per_flow * chunk.len()).clamp(1, RECENT_PAGE_SIZE);
-        let query = Query::new()
-            .param("orderby", "-createdAt")
-            .param("limit", page_size.to_string())
-            .property_eq("flowId", &ids);
-        let items: Vec<Value> = client
-            .list_while(Service::FlowService, PATH, &query, |items: &[Value]| {
-                let mut counts: HashMap<&str, usize> = HashMap::new();
-                let mut oldest: Option<i64> = None;
-                for item in items {
-                    if let Some(flow) = item.get("flowId").and_then(Value::as_str) {
-                        *counts.entry(flow).or_default() += 1;
-                    }
-                    if let Some(created) = item.get("createdAt").and_then(int_of) {
-                        oldest = Some(oldest.map_or(created, |o| o.min(created)));
-                    }
+    // The groups are independent queries: send them at the same time (the client's limiter
+    // still bounds what is in flight), so that many flows cost one round of pages, not one per
+    // group.
+    let groups = wire::filter_chunks(&unique, |id| id.as_str())
+        .into_iter()
+        .map(|chunk| recent_runs_of(client, &call, chunk, per_flow, not_before));
+    let runs = futures::future::try_join_all(groups).await?;
+    Ok(runs.into_iter().flatten().collect())
+}
+
+/// [`list_recent_runs_since`] for one group of flows: one query, read page by page.
+async fn recent_runs_of(
+    client: &AepClient,
+    call: &str,
+    chunk: &[&FlowId],
+    per_flow: usize,
+    not_before: &HashMap<FlowId, i64>,
+) -> Result<Vec<Run>, ApiError> {
+    let ids: Vec<&str> = chunk.iter().map(|id| id.as_str()).collect();
+    let page_size = (per_flow * chunk.len()).clamp(1, RECENT_PAGE_SIZE);
+    let query = Query::new()
+        .param("orderby", "-createdAt")
+        .param("limit", page_size.to_string())
+        .property_eq("flowId", &ids);
+    let items: Vec<Value> = client
+        .list_while(Service::FlowService, PATH, &query, |items: &[Value]| {
+            let mut counts: HashMap<&str, usize> = HashMap::new();
+            let mut oldest: Option<i64> = None;
+            for item in items {
+                if let Some(flow) = item.get("flowId").and_then(Value::as_str) {
+                    *counts.entry(flow).or_default() += 1;
                 }
-                chunk.iter().any(|id| {
-                    let short = counts.get(id.as_str()).copied().unwrap_or(0) < per_flow;
-                    let exhausted = matches!(
-                        (not_before.get(*id), oldest),
-                        (Some(floor), Some(oldest)) if oldest < *floor
-                    );
-                    short && !exhausted
-                })
-            })
-            .await?;
-        let runs: Vec<Run> = wire::decode_items(&call, "run", items)?;
-        let mut kept: HashMap<FlowId, usize> = HashMap::new();
-        for run in runs {
-            let count = kept.entry(run.flow_id.clone()).or_default();
-            if *count < per_flow {
-                *count += 1;
-                out.push(run);
+                if let Some(created) = item.get("createdAt").and_then(int_of) {
+                    oldest = Some(oldest.map_or(created, |o| o.min(created)));
+                }
             }
+            chunk.iter().any(|id| {
+                let short = counts.get(id.as_str()).copied().unwrap_or(0) < per_flow;
+                let exhausted = matches!(
+                    (not_before.get(*id), oldest),
+                    (Some(floor), Some(oldest)) if oldest < *floor
+                );
+                short && !exhausted
+            })
+        })
+        .await?;
+    let runs: Vec<Run> = wire::decode_items(call, "run", items)?;
+    let mut kept: HashMap<FlowId, usize> = HashMap::new();
+    let mut out = Vec::new();
+    for run in runs {
+        let count = kept.entry(run.flow_id.clone()).or_default();
+        if *count < per_flow {
+            *count += 1;
+            out.push(run);
         }
     }
     Ok(out)

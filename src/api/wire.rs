@@ -10,9 +10,32 @@ use serde_json::Value;
 
 use super::{AepClient, ApiError, Etag, Query, Service};
 
-/// How many ids go into one `property=field==a,b,c` filter, so that URLs stay well below the
-/// 8 KiB that gateways commonly accept (50 UUIDs are about 1.9 KB).
-pub const MAX_IDS_PER_QUERY: usize = 50;
+/// How long the value list of one `property=field==a,b,c` filter may be, percent-encoded, so
+/// that URLs stay well below the 8 KiB that gateways commonly accept: about 100 UUIDs (37 bytes
+/// each with the comma), fewer long names. Bounding bytes rather than a count keeps ids cheap
+/// (`status` for 100 flows is one runs query, not two) and names safe.
+pub const MAX_FILTER_BYTES: usize = 4 * 1024;
+
+/// Splits `values` into consecutive groups whose `a,b,c` list (of `text(value)`), percent-encoded
+/// as [`Query`] sends it, fits in [`MAX_FILTER_BYTES`]. A value too long on its own gets a group
+/// of its own.
+pub fn filter_chunks<T>(values: &[T], text: impl Fn(&T) -> &str) -> Vec<&[T]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, value) in values.iter().enumerate() {
+        let len = super::http::encoded_len(text(value));
+        if i > start && bytes + 1 + len > MAX_FILTER_BYTES {
+            chunks.push(&values[start..i]);
+            (start, bytes) = (i, len);
+        } else {
+            bytes += len + usize::from(i > start);
+        }
+    }
+    if start < values.len() {
+        chunks.push(&values[start..]);
+    }
+    chunks
+}
 
 /// The acknowledgement of a create or a PATCH: `{"id": "...", "etag": "\"...\""}` (reference §1).
 /// The etag is optional because a create that succeeded must not be reported as failed only
@@ -111,7 +134,7 @@ pub(crate) async fn list<T: DeserializeOwned>(
     decode_items(&format!("GET {path}"), what, items)
 }
 
-/// Lists the items whose `field` is one of `ids`, one query per [`MAX_IDS_PER_QUERY`] ids, each
+/// Lists the items whose `field` is one of `ids`, one query per [`filter_chunks`] group, each
 /// added to `base` as `property={field}=={a},{b},...`. No request is made for an empty list.
 pub(crate) async fn list_by_ids<T: DeserializeOwned>(
     client: &AepClient,
@@ -124,7 +147,7 @@ pub(crate) async fn list_by_ids<T: DeserializeOwned>(
     let mut seen = HashSet::new();
     let unique: Vec<&str> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
     let mut out = Vec::new();
-    for chunk in unique.chunks(MAX_IDS_PER_QUERY) {
+    for chunk in filter_chunks(&unique, |id| id) {
         let query = base.clone().property_eq(field, chunk);
         out.extend(list::<T>(client, path, &query, what).await?);
     }
@@ -309,6 +332,28 @@ pub mod de {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn filter_chunks_keep_each_encoded_value_list_within_the_budget() {
+        let ids: Vec<String> = (0..250)
+            .map(|i| format!("{i:08x}-0000-4000-8000-000000000000"))
+            .collect();
+        let chunks = filter_chunks(&ids, String::as_str);
+        // 37 bytes per UUID with its comma: 110 fit in 4 KiB.
+        assert_eq!(
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            [110, 110, 30]
+        );
+        assert_eq!(chunks.concat(), ids);
+        for chunk in &chunks {
+            let encoded = Query::new().property_eq("id", chunk).encode();
+            assert!(encoded.len() - "property=id%3D%3D".len() <= MAX_FILTER_BYTES);
+        }
+        // Names with spaces and slashes cost their encoded length; one too long still goes.
+        let names = ["a b / c".repeat(400), "short".to_owned()];
+        assert_eq!(filter_chunks(&names, String::as_str).len(), 2);
+        assert!(filter_chunks::<&str>(&[], |s| s).is_empty());
+    }
 
     #[derive(Debug, Deserialize)]
     struct Sample {
