@@ -667,12 +667,13 @@ fn print_report(runs: &[Run], overheads: &[Overhead], checks: &[Check]) {
         "\nprovision benchmark: {LATENCY_MS} ms latency per request, default --concurrency {DEFAULT_CONCURRENCY}\n"
     );
     println!(
-        "{:<30} {:>4} {:>4} {:>9} {:>8} {:>6} {:>4} {:>9} {:>6} {:>6} {:>8} {:>7}",
+        "{:<30} {:>4} {:>4} {:>8} {:>8} {:>6} {:>6} {:>4} {:>8} {:>6} {:>6} {:>7} {:>6}",
         "run",
         "n",
         "conc",
         "wall s",
         "requests",
+        "pages",
         "writes",
         "path",
         "bound s",

@@ -177,8 +177,10 @@ fn lists_longer_than_a_page_add_requests_to_the_chain() {
         critical_path(Step::FreshApply, 10),
         critical_path(Step::FreshApply, 200)
     );
-    // Status: token, flows (2 pages at 200), runs (600 backfill runs: 6 pages).
-    assert_eq!(critical_path(Step::Status, 200), 9);
+    // Status: token, flows (2 pages at 200), runs of 110 + 90 flows at once (330 backfill
+    // runs: 4 pages).
+    assert_eq!(critical_path(Step::Status, 200), 7);
+    assert_eq!(critical_path(Step::Status, 10), 3);
 }
 
 #[test]

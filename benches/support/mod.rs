@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use provision::api::wire::filter_chunks;
 use provision::emulator::RecordedRequest;
 
 /// Latency the emulator adds to every request.
@@ -239,8 +240,10 @@ pub enum Step {
 /// - no-op re-apply: IMS token, then the longest of the lists read at once: base connections ->
 ///   source connections on them (Flow Service pages), targets and flows (Flow Service pages),
 ///   datasets (Catalog pages) and mapping sets (Data Prep pages).
-/// - status: IMS token -> the owned flows (Flow Service pages) -> their newest runs (one
-///   filtered query; up to 3 backfill runs per flow, 100 per page).
+/// - status: IMS token -> the owned flows (Flow Service pages) -> their newest runs: one
+///   filtered query per group of flow ids that fits in a URL ([`filter_chunks`], about 110
+///   UUIDs), the groups at once, each read page by page (up to 3 backfill runs per flow, 100 per
+///   page).
 pub fn critical_path(step: Step, n: usize) -> usize {
     let flow_service = linked_pages(n, FLOW_SERVICE_PAGE);
     match step {
@@ -254,7 +257,15 @@ pub fn critical_path(step: Step, n: usize) -> usize {
             ];
             1 + lists.into_iter().max().unwrap_or(1)
         }
-        Step::Status => 1 + flow_service + linked_pages(3 * n, FLOW_SERVICE_PAGE),
+        Step::Status => {
+            let ids: Vec<String> = (0..n).map(|i| format!("{i:036x}")).collect();
+            let runs = filter_chunks(&ids, String::as_str)
+                .iter()
+                .map(|group| linked_pages(3 * group.len(), FLOW_SERVICE_PAGE))
+                .max()
+                .unwrap_or(0);
+            1 + flow_service + runs
+        }
     }
 }
 
