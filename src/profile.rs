@@ -634,16 +634,25 @@ impl Report<'_> {
     }
 }
 
-fn position(text: &str, offset: usize) -> Pos {
+/// Byte offsets at which the lines of `text` start, for [`position`].
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// The line and column of byte `offset`. A position is taken for every key and value, so the
+/// line is found by binary search in `starts` ([`line_starts`]) rather than by counting lines
+/// from the top each time, which made a 200-module profile cost a tenth of a second.
+fn position(text: &str, starts: &[usize], offset: usize) -> Pos {
     let offset = offset.min(text.len());
     let mut start = offset;
     while !text.is_char_boundary(start) {
         start -= 1;
     }
-    let before = &text[..start];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
+    let line = starts.partition_point(|&s| s <= start).max(1);
+    let line_start = starts.get(line - 1).copied().unwrap_or(0).min(start);
+    let column = text[line_start..start].chars().count() + 1;
     Pos { line, column }
 }
 
@@ -710,13 +719,14 @@ fn section_label(prefix: &str) -> String {
 
 struct Walk<'a> {
     text: &'a str,
+    lines: Vec<usize>,
     sites: Sites,
     report: Report<'a>,
 }
 
 impl Walk<'_> {
     fn pos(&self, span: std::ops::Range<usize>) -> At {
-        At::File(position(self.text, span.start))
+        At::File(position(self.text, &self.lines, span.start))
     }
 
     fn table(&mut self, prefix: &str, table: &toml::de::DeTable<'_>, fields: &[Field]) {
@@ -1039,6 +1049,7 @@ fn resolve_with<T>(
 ) -> Result<T, ProfileError> {
     let mut walk = Walk {
         text,
+        lines: line_starts(text),
         sites: Sites::default(),
         report: Report {
             path,
@@ -2010,10 +2021,17 @@ mod tests {
     #[test]
     fn positions_count_lines_and_characters() {
         let text = "a = 1\nbé = 2\n";
-        assert_eq!(position(text, 0), Pos { line: 1, column: 1 });
-        assert_eq!(position(text, 6), Pos { line: 2, column: 1 });
-        assert_eq!(position(text, 10), Pos { line: 2, column: 4 });
-        assert_eq!(position(text, 999), Pos { line: 3, column: 1 });
+        let lines = line_starts(text);
+        assert_eq!(position(text, &lines, 0), Pos { line: 1, column: 1 });
+        assert_eq!(position(text, &lines, 6), Pos { line: 2, column: 1 });
+        assert_eq!(position(text, &lines, 10), Pos { line: 2, column: 4 });
+        // Inside the two bytes of `é`: the character's own column.
+        assert_eq!(position(text, &lines, 8), Pos { line: 2, column: 2 });
+        assert_eq!(position(text, &lines, 999), Pos { line: 3, column: 1 });
+        assert_eq!(
+            position("", &line_starts(""), 0),
+            Pos { line: 1, column: 1 }
+        );
     }
 
     #[test]
