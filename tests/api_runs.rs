@@ -181,7 +181,7 @@ async fn a_malformed_run_is_a_decode_error_naming_it() {
 }
 
 #[tokio::test]
-async fn many_flows_are_split_into_queries_of_at_most_fifty() {
+async fn many_flows_are_split_into_queries_whose_id_list_fits_in_4_kib() {
     let (server, client) = setup().await;
     Mock::given(method("GET"))
         .and(path(format!("{FLOW}/runs")))
@@ -189,17 +189,19 @@ async fn many_flows_are_split_into_queries_of_at_most_fifty() {
         .expect(3)
         .mount(&server)
         .await;
-    let flows: Vec<FlowId> = (0..120).map(|i| FlowId::from(format!("f{i:03}"))).collect();
+    // Flow ids are UUIDs: 36 characters, 37 with the comma, so 110 fit in 4 KiB.
+    let flows: Vec<FlowId> = (0..250)
+        .map(|i| FlowId::from(format!("{i:08x}-1111-4222-8333-444455556666")))
+        .collect();
     list_runs(&client, &flows, None, None).await.unwrap();
     let requests = api_requests(&server).await;
-    let sizes: Vec<usize> = requests
+    let lists: Vec<String> = requests
         .iter()
-        .map(|r| {
-            let (_, value) = &query(r)[0];
-            value.trim_start_matches("flowId==").split(',').count()
-        })
+        .map(|r| query(r)[0].1.trim_start_matches("flowId==").to_owned())
         .collect();
-    assert_eq!(sizes, [50, 50, 20]);
+    let sizes: Vec<usize> = lists.iter().map(|l| l.split(',').count()).collect();
+    assert_eq!(sizes, [110, 110, 30]);
+    assert!(lists.iter().all(|l| l.len() <= 4096), "{sizes:?}");
 }
 
 #[tokio::test]
