@@ -442,14 +442,25 @@ impl AepClient {
                     attempt,
                 )
                 .await;
-            drop(permit);
             let error = match result {
                 Ok(answer) => {
+                    drop(permit);
                     inner.limiter.on_success();
                     return Ok(answer);
                 }
                 Err(error) => error,
             };
+            // The host is held before the permit is given back: a task waiting for the permit
+            // must not slip a request in between this 429 and the hold.
+            let throttled = error.is_throttled().then(|| {
+                inner.limiter.on_throttle();
+                let wait = error
+                    .retry_after
+                    .unwrap_or_else(|| options.backoff(attempt));
+                inner.throttle.hold(&host, Instant::now() + wait);
+                wait
+            });
+            drop(permit);
 
             // Any 401 was rejected before processing; reference §11 says to renew the token once.
             let wait = if error.status == Some(401) && !token_renewed {
@@ -457,13 +468,8 @@ impl AepClient {
                 inner.ims.invalidate_token(&token).await;
                 tracing::info!(call = %call, "access token rejected; fetching a new one");
                 Some(Duration::ZERO)
-            } else if error.is_throttled() {
-                inner.limiter.on_throttle();
-                let wait = error
-                    .retry_after
-                    .unwrap_or_else(|| options.backoff(attempt));
-                inner.throttle.hold(&host, Instant::now() + wait);
-                Some(wait)
+            } else if throttled.is_some() {
+                throttled
             } else if idempotent
                 && (error.is_server_error() || error.kind == ApiErrorKind::Transport)
             {
@@ -493,6 +499,7 @@ impl AepClient {
             tracing::info!(
                 call = %call,
                 status = error.status,
+                request_id = error.request_id.as_deref(),
                 wait_ms = wait.as_millis() as u64,
                 attempt,
                 "retrying"

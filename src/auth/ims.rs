@@ -131,6 +131,7 @@ impl ImsAuth {
             }
             tracing::info!(
                 status = error.status,
+                request_id = error.request_id.as_deref(),
                 wait_ms = wait.as_millis() as u64,
                 attempt,
                 "retrying {CALL}"
