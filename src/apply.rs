@@ -627,8 +627,9 @@ impl Run<'_> {
                 .map(|r| NewMapping::attribute(r.source.clone(), r.destination.clone()))
                 .collect(),
         );
+        let description = naming::mapping_set_description(prefix, &dm.module);
         new.name = Some(naming::mapping_sets_name(prefix));
-        new.description = Some(naming::mapping_set_description(prefix, &dm.module));
+        new.description = Some(description.clone());
         let client = self.client;
         let seen: BTreeSet<&MappingSetId> = self
             .observed
@@ -639,6 +640,7 @@ impl Run<'_> {
             .collect();
         let rules = &rules;
         let schema = dm.schema_id.as_str();
+        let description = description.as_str();
         self.step(row, async {
             Ok(ensure(
                 || async { dataprep::create_mapping_set(client, &new).await.map(SetRef) },
@@ -647,8 +649,12 @@ impl Run<'_> {
                     let all = dataprep::list_mapping_sets(client, Some(&name)).await?;
                     Ok(all
                         .into_iter()
+                        // Every module's set has the same name, and modules may map the same
+                        // rules: only the module's own description tells its twin from another
+                        // module's set made by this very run.
                         .filter(|m| {
                             m.name.as_deref() == Some(name.as_str())
+                                && m.description() == Some(description)
                                 && plan::holds(m, rules, schema)
                                 && !seen.contains(&m.id)
                         })
