@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
@@ -53,8 +52,6 @@ use crate::progress::Progress;
 const INTERVAL_ENCODING: IntervalEncoding = IntervalEncoding::Integer;
 /// Modules `plan` explores at the same time.
 const PLAN_CONCURRENCY: usize = 8;
-/// Attempts at one create whose failures may hide a commit (each after a lookup).
-const CREATE_ATTEMPTS: u32 = 3;
 
 /// Options of one apply.
 #[derive(Debug, Clone)]
@@ -972,8 +969,8 @@ pub fn may_have_committed(error: &ApiError) -> bool {
 /// Creates one object without ever duplicating it; the one create function every kind uses.
 ///
 /// - `create` is sent. When it fails in a way that may hide a commit ([`may_have_committed`]),
-///   `lookup` looks for the object; it is created again only when absent (up to
-///   [`CREATE_ATTEMPTS`] times).
+///   `lookup` looks for the object; it is created again only when absent, with as many attempts
+///   and the same backoff as the HTTP retry policy gives any call that is safe to repeat.
 /// - After a create, `lookup` runs again: a twin made at the same moment by a concurrent run is
 ///   resolved by keeping the oldest (`createdAt`, then id); when that is not ours, ours is
 ///   deleted (if `delete` is given) and the survivor is used.
@@ -994,6 +991,7 @@ where
     D: Fn(I) -> DF,
     DF: Future<Output = Result<(), ApiError>>,
 {
+    let policy = HttpOptions::default();
     let mut attempt = 0;
     let ours = loop {
         attempt += 1;
@@ -1004,10 +1002,10 @@ where
                 if let Some(found) = oldest(lookup().await?) {
                     return Ok(found.id);
                 }
-                if attempt >= CREATE_ATTEMPTS {
+                if attempt >= policy.max_attempts {
                     return Err(e);
                 }
-                tokio::time::sleep(Duration::from_millis(250 * (1 << attempt))).await;
+                tokio::time::sleep(policy.backoff(attempt)).await;
             }
             Err(e) => return Err(e),
         }
