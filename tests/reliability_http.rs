@@ -114,7 +114,10 @@ async fn server_errors_still_stop_at_max_attempts() {
         .await
         .expect_err("503 every time");
     assert_eq!(error.status, Some(503));
-    assert!(error.message.contains("gave up after 3 attempts"), "{error}");
+    assert!(
+        error.message.contains("gave up after 3 attempts"),
+        "{error}"
+    );
     assert_eq!(calls_to(&server, "GET").await, 3);
 }
 
