@@ -208,36 +208,13 @@ impl Run<'_> {
     }
 
     async fn create_base(&self) -> anyhow::Result<ConnectionId> {
-        let params = self.auth_params().await?;
-        let new = NewConnection::zoho(
-            self.desired.base.name.clone(),
-            Some(self.desired.base.description.clone()),
-            params,
-        );
-        let client = self.client;
-        let prefix = self.desired.prefix.as_str();
-        let found = ensure(
-            || async {
-                connections::create_connection(client, &new)
-                    .await
-                    .map(|c| c.id)
-            },
-            || async {
-                let (owned, _) = crate::observe::base_connections(client, prefix).await?;
-                Ok(owned
-                    .into_iter()
-                    .map(|c| Found {
-                        created_at: c.created_at,
-                        id: c.id,
-                    })
-                    .collect())
-            },
-            Some(
-                |id: ConnectionId| async move { connections::delete_connection(client, &id).await },
-            ),
+        create_base_connection(
+            self.client,
+            self.profile,
+            &self.desired.base,
+            &self.observed.preflight.connection_spec,
         )
-        .await?;
-        Ok(found)
+        .await
     }
 
     async fn auth_params(&self) -> anyhow::Result<AuthParams> {
@@ -1240,6 +1217,40 @@ pub async fn confirm(command: &str) -> Result<bool, CliError> {
     .map_err(|e| CliError::failed(anyhow::anyhow!("could not read the answer: {e}")))?
     .map_err(|e| CliError::failed(anyhow::anyhow!("could not read the answer: {e}")))?;
     Ok(answer.trim() == "yes")
+}
+
+/// Creates the profile's base connection through [`ensure`] (never twice, even after a lost
+/// answer or a concurrent run); the one place a base connection is created, by `apply` and by
+/// `explore --create-connection`.
+pub async fn create_base_connection(
+    client: &AepClient,
+    profile: &Profile,
+    base: &desired::DesiredBase,
+    spec: &ConnectionSpec,
+) -> anyhow::Result<ConnectionId> {
+    let params = base_connection_params(profile, spec).await?;
+    let new = NewConnection::zoho(base.name.clone(), Some(base.description.clone()), params);
+    let prefix = base.name.as_str();
+    let found = ensure(
+        || async {
+            connections::create_connection(client, &new)
+                .await
+                .map(|c| c.id)
+        },
+        || async {
+            let (owned, _) = crate::observe::base_connections(client, prefix).await?;
+            Ok(owned
+                .into_iter()
+                .map(|c| Found {
+                    created_at: c.created_at,
+                    id: c.id,
+                })
+                .collect())
+        },
+        Some(|id: ConnectionId| async move { connections::delete_connection(client, &id).await }),
+    )
+    .await?;
+    Ok(found)
 }
 
 /// `auth.params` of the Zoho base connection (reference §4): the profile's Zoho client and

@@ -13,6 +13,7 @@ pub mod desired;
 pub mod destroy;
 pub mod emulator;
 pub mod error;
+pub mod explore;
 pub mod logging;
 pub mod naming;
 pub mod observe;
@@ -20,6 +21,7 @@ pub mod output;
 pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod status;
 pub mod zoho_cmd;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +35,8 @@ use profile::Profile;
 /// Every command that reads a profile loads and validates it first, so an invalid profile exits
 /// 78 before any request is sent, whatever the command.
 pub async fn run(cli: Cli) -> CliResult {
-    let format = cli.global.output;
+    let global = cli.global;
+    let format = global.output;
     match cli.command {
         Command::Emulator(args) => {
             emulator::run(args).await?;
@@ -41,24 +44,60 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::Apply(args) => {
             let profile = load(args.profile.profile.as_deref())?;
-            apply::apply_command(&profile, &args, &cli.global).await
+            apply::apply_command(&profile, &args, &global).await
         }
         Command::Plan(args) => {
             let profile = load(args.profile.profile.as_deref())?;
-            apply::plan_command(&profile, &args, &cli.global).await
+            apply::plan_command(&profile, &args, &global).await
         }
         Command::Destroy(args) => {
             let profile = load(args.profile.profile.as_deref())?;
-            destroy::command(&profile, &args, &cli.global).await
+            destroy::command(&profile, &args, &global).await
         }
         Command::Explore(args) => {
-            let (path, _module) = explore_target(&args.args);
-            let _profile = load(path.as_deref())?;
-            not_implemented("explore")
+            let (path, module) = explore_target(&args.args);
+            if module.is_none() && args.preview.is_some() {
+                return Err(CliError::usage(
+                    "--preview shows rows of one module: name it, e.g. `provision explore PROFILE Leads --preview 5`",
+                ));
+            }
+            let profile = load(path.as_deref())?;
+            let options = explore::ExploreOptions {
+                module,
+                preview: args.preview,
+                create_connection: args.create_connection,
+            };
+            let explored = explore::explore(&profile, &options).await?;
+            if let Some(id) = &explored.created_connection {
+                output::note(
+                    global.quiet,
+                    &format!(
+                        "created base connection `{}` (id {id}) in sandbox `{}`",
+                        profile.connection.name, profile.adobe.sandbox
+                    ),
+                );
+            }
+            if let explore::ExploreReport::Table(table) = &explored.report {
+                if let Some(note) = &table.preview_note {
+                    tracing::warn!("{note}");
+                }
+            }
+            output::print_explore(format, &explored.report)?;
+            Ok(Exit::Ok)
         }
         Command::Status(args) => {
-            let _profile = load(args.profile.profile.as_deref())?;
-            not_implemented("status")
+            let profile = load(args.profile.profile.as_deref())?;
+            let options = status::StatusOptions {
+                runs: args.runs as usize,
+                wait: args.wait.then_some(args.timeout),
+            };
+            let mut progress = progress::WaitProgress::new(global.quiet);
+            let report = status::status(&profile, &options, &mut progress).await?;
+            output::print_status(format, &report)?;
+            match report.wait_failure(args.timeout) {
+                Some(failure) => Err(CliError::failed(failure)),
+                None => Ok(Exit::Ok),
+            }
         }
         Command::Check(args) => {
             let profile = load(args.profile.as_deref())?;
@@ -96,11 +135,4 @@ pub fn explore_target(args: &[String]) -> (Option<PathBuf>, Option<String>) {
         }
         [profile, module, ..] => (Some(PathBuf::from(profile)), Some(module.clone())),
     }
-}
-
-fn not_implemented(command: &str) -> CliResult {
-    Err(CliError::failed(anyhow::anyhow!(
-        "`provision {command}` is not implemented yet; the profile is valid, but this command \
-         does nothing so far"
-    )))
 }

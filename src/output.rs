@@ -4,10 +4,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::cli::OutputFormat;
+use crate::explore::{ExploreReport, ModuleList, TableReport};
 use crate::plan::{self, Action, Change, Summary};
+use crate::status::{error_text, RunView, StatusReport, WaitResult};
 
 /// Prints exactly one JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -33,6 +37,281 @@ pub fn print<T: Serialize>(format: OutputFormat, value: &T, human: &str) -> anyh
         OutputFormat::Json => print_json(value),
         OutputFormat::Human => print_text(human),
     }
+}
+
+/// Prints `explore`'s result: the module list or one module's columns (and rows).
+pub fn print_explore(format: OutputFormat, report: &ExploreReport) -> anyhow::Result<()> {
+    let human = match report {
+        ExploreReport::Modules(list) => render_modules(list),
+        ExploreReport::Table(table) => render_table_report(table),
+    };
+    print(format, report, &human)
+}
+
+/// Prints `status`'s report.
+pub fn print_status(format: OutputFormat, report: &StatusReport) -> anyhow::Result<()> {
+    print(format, report, &render_status(report))
+}
+
+/// A note for the user on stderr (not a log line: shown unless `-q`).
+pub fn note(quiet: bool, text: &str) {
+    if !quiet {
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
+    }
+}
+
+fn render_modules(list: &ModuleList) -> String {
+    let mut out = format!(
+        "{} Zoho modules seen by base connection `{}`:\n",
+        list.modules.len(),
+        list.connection
+    );
+    let rows: Vec<Vec<String>> = list
+        .modules
+        .iter()
+        .map(|m| {
+            vec![
+                m.name.clone(),
+                m.path.clone(),
+                yes_no(m.can_preview),
+                yes_no(m.can_fetch_schema),
+                if m.in_profile { "yes" } else { "" }.to_owned(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["NAME", "PATH", "PREVIEW", "SCHEMA", "IN PROFILE"],
+        &rows,
+        "",
+    ));
+    out.push_str("\nUse a module's PATH as `module` in the profile; `provision explore PROFILE PATH` shows its columns.\n");
+    out
+}
+
+fn render_table_report(report: &TableReport) -> String {
+    let candidates = report
+        .columns
+        .iter()
+        .filter(|c| c.delta_column_candidate)
+        .count();
+    let mut out = format!(
+        "Zoho module `{}`: {} columns ({candidates} date-time, marked *, can be the delta_column)\n",
+        report.module,
+        report.columns.len()
+    );
+    let rows: Vec<Vec<String>> = report
+        .columns
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                dash(c.source_type.as_deref()),
+                dash(c.xdm_type.as_deref()),
+                dash(c.format.as_deref()),
+                if c.delta_column_candidate { "*" } else { "" }.to_owned(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["COLUMN", "TYPE", "XDM TYPE", "FORMAT", "DELTA"],
+        &rows,
+        "",
+    ));
+    if !report.rows.is_empty() {
+        out.push_str(&format!("\n{} sample rows:\n", report.rows.len()));
+        let names: Vec<&str> = report.columns.iter().map(|c| c.name.as_str()).collect();
+        let rows: Vec<Vec<String>> = report
+            .rows
+            .iter()
+            .map(|row| {
+                names
+                    .iter()
+                    .map(|name| cell(row.get(*name).unwrap_or(&Value::Null)))
+                    .collect()
+            })
+            .collect();
+        out.push_str(&table(&names, &rows, ""));
+    }
+    out
+}
+
+fn render_status(report: &StatusReport) -> String {
+    let mut out = String::new();
+    if report.dataflows.is_empty() {
+        out.push_str("the profile has no [[dataflows]] entries\n");
+    }
+    for (index, flow) in report.dataflows.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        out.push_str(&format!("{}\n", flow.name));
+        let mut field = |label: &str, value: &str| {
+            out.push_str(&format!("  {label:<9} {value}\n"));
+        };
+        field("module", &flow.module);
+        field("id", flow.id.as_ref().map_or("-", |id| id.as_str()));
+        field("state", flow.state.as_deref().unwrap_or("-"));
+        field(
+            "schedule",
+            flow.schedule
+                .as_ref()
+                .map_or("-", |s| s.description.as_str()),
+        );
+        field("health", &flow.health.message);
+        if flow.runs.is_empty() {
+            continue;
+        }
+        let rows: Vec<Vec<String>> = flow.runs.iter().map(run_row).collect();
+        let runs = table(
+            &[
+                "RUN",
+                "STATUS",
+                "STARTED",
+                "COMPLETED",
+                "DURATION",
+                "INPUT",
+                "OUTPUT",
+                "FAILED",
+            ],
+            &rows,
+            "  ",
+        );
+        out.push_str(&format!("  last {} runs:\n", flow.runs.len()));
+        out.push_str(&runs);
+        // Each distinct error once, with the runs (by RUN column) that reported it.
+        let mut errors: Vec<(String, Vec<String>)> = Vec::new();
+        for run in &flow.runs {
+            for error in &run.errors {
+                let text = error_text(error.code.as_deref(), error.message.as_deref());
+                let short = short_id(run);
+                match errors.iter_mut().find(|(t, _)| *t == text) {
+                    Some((_, runs)) => runs.push(short),
+                    None => errors.push((text, vec![short])),
+                }
+            }
+        }
+        for (text, runs) in errors {
+            let label = if runs.len() == 1 { "run" } else { "runs" };
+            out.push_str(&format!("    {label} {}: {text}\n", runs.join(", ")));
+        }
+    }
+    if !report.not_in_profile.is_empty() {
+        out.push_str("\nnot in the profile any more, but marked as managed by it:\n");
+        for (name, id) in &report.not_in_profile {
+            out.push_str(&format!("  {name} ({id})\n"));
+        }
+    }
+    if let Some(wait) = &report.wait {
+        let result = match wait.result {
+            WaitResult::Success => "every newest run succeeded",
+            WaitResult::Failed => "a newest run failed",
+            WaitResult::Timeout => "timed out",
+            WaitResult::Blocked => "stopped early: a dataflow cannot finish before the timeout",
+        };
+        out.push_str(&format!(
+            "\nwait: {result} (after {})\n",
+            duration(wait.waited_seconds as i64)
+        ));
+    }
+    out
+}
+
+/// The run id's first block: enough to tell a flow's runs apart; `--output json` has the full id.
+fn short_id(run: &RunView) -> String {
+    run.id
+        .as_str()
+        .split('-')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn run_row(run: &RunView) -> Vec<String> {
+    let records = |n: u64| {
+        if run.has_records {
+            n.to_string()
+        } else {
+            "-".to_owned()
+        }
+    };
+    vec![
+        run.id
+            .as_str()
+            .split('-')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        run.status.clone(),
+        run.started_at.map_or_else(|| "-".to_owned(), seconds),
+        run.completed_at.map_or_else(|| "-".to_owned(), seconds),
+        run.duration_seconds
+            .map_or_else(|| "-".to_owned(), duration),
+        records(run.records.input),
+        records(run.records.output),
+        records(run.records.failed),
+    ]
+}
+
+fn seconds(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// `1h 2m`, `3m 20s`, `45s`.
+fn duration(total: i64) -> String {
+    let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m"),
+    }
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_owned()
+}
+
+fn dash(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_owned()
+}
+
+/// A preview cell: strings as they are, null as empty, anything else as JSON; cut at 40 chars.
+fn cell(value: &Value) -> String {
+    const MAX: usize = 40;
+    let text = match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let text = text.replace(['\n', '\r', '\t'], " ");
+    if text.chars().count() > MAX {
+        let cut: String = text.chars().take(MAX - 1).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
+/// Left-aligned columns separated by two spaces, each line starting with `indent`.
+fn table<H: AsRef<str>>(headers: &[H], rows: &[Vec<String>], indent: &str) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.as_ref().chars().count()).collect();
+    for row in rows {
+        for (width, value) in widths.iter_mut().zip(row) {
+            *width = (*width).max(value.chars().count());
+        }
+    }
+    let line = |values: Vec<&str>| {
+        let cells: Vec<String> = values
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect();
+        format!("{indent}{}\n", cells.join("  ").trim_end())
+    };
+    let mut out = line(headers.iter().map(AsRef::as_ref).collect());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
 }
 
 /// `check`: one row per check and a summary line, or `{"checks": [...]}` (contract §4).

@@ -1,6 +1,7 @@
 //! Progress of `apply` and `destroy` on stderr: on a terminal, one line per resource with a
 //! spinner while its request is in flight; in a pipe (CI logs), one plain line when a change
-//! starts and one when it ends. Nothing with `-q`.
+//! starts and one when it ends. Nothing with `-q`. `status --wait` shows its polling the same
+//! way ([`WaitProgress`]).
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -32,12 +33,12 @@ pub struct Step {
 impl Progress {
     /// Spinners when stderr is a terminal, plain lines otherwise, nothing when `quiet`.
     pub fn new(quiet: bool) -> Self {
-        let mode = if quiet {
-            Mode::Quiet
-        } else if std::io::stderr().is_terminal() {
-            Mode::Spinners(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
-        } else {
-            Mode::Lines
+        let mode = match shown_as(quiet) {
+            Shown::Nothing => Mode::Quiet,
+            Shown::Lines => Mode::Lines,
+            Shown::Live => {
+                Mode::Spinners(MultiProgress::with_draw_target(ProgressDrawTarget::stderr()))
+            }
         };
         Self { mode }
     }
@@ -122,6 +123,97 @@ impl Step {
             bar.finish_with_message(fancy);
         } else if self.lines {
             eprintln!("{plain}");
+        }
+    }
+}
+
+/// How progress shows on stderr: live on a terminal, plain lines in a pipe, nothing with `-q`.
+enum Shown {
+    Nothing,
+    Lines,
+    Live,
+}
+
+fn shown_as(quiet: bool) -> Shown {
+    if quiet {
+        Shown::Nothing
+    } else if std::io::stderr().is_terminal() {
+        Shown::Live
+    } else {
+        Shown::Lines
+    }
+}
+
+/// `status --wait`'s polling: one live line on a terminal; in a pipe, a plain line each time
+/// what the flows are doing changes (not at every poll).
+pub enum WaitProgress {
+    Quiet,
+    Lines { last: String },
+    Live(ProgressBar),
+}
+
+impl WaitProgress {
+    pub fn new(quiet: bool) -> Self {
+        match shown_as(quiet) {
+            Shown::Nothing => WaitProgress::Quiet,
+            Shown::Lines => WaitProgress::Lines {
+                last: String::new(),
+            },
+            Shown::Live => {
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.enable_steady_tick(Duration::from_millis(120));
+                WaitProgress::Live(bar)
+            }
+        }
+    }
+
+    /// `flows`: module, whether its newest run has finished, and what it is doing.
+    pub fn update(
+        &mut self,
+        flows: &[(String, bool, String)],
+        elapsed: Duration,
+        timeout: Duration,
+    ) {
+        let done = flows.iter().filter(|(_, finished, _)| *finished).count();
+        let pending: Vec<String> = flows
+            .iter()
+            .filter(|(_, finished, _)| !finished)
+            .map(|(module, _, detail)| format!("{module} ({detail})"))
+            .collect();
+        let state = format!(
+            "{done} of {} dataflows finished{}{}",
+            flows.len(),
+            if pending.is_empty() {
+                ""
+            } else {
+                "; waiting for "
+            },
+            pending.join(", ")
+        );
+        let clock = format!(
+            "[{} of {}]",
+            humantime::format_duration(Duration::from_secs(elapsed.as_secs())),
+            humantime::format_duration(timeout)
+        );
+        match self {
+            WaitProgress::Quiet => {}
+            WaitProgress::Live(bar) => bar.set_message(format!("{clock} {state}")),
+            WaitProgress::Lines { last } => {
+                if *last != state {
+                    eprintln!("status --wait {clock}: {state}");
+                    *last = state;
+                }
+            }
+        }
+    }
+
+    pub fn finish(&mut self) {
+        if let WaitProgress::Live(bar) = self {
+            bar.finish_and_clear();
         }
     }
 }

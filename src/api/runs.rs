@@ -227,34 +227,54 @@ pub async fn list_recent_runs(
     flow_ids: &[FlowId],
     per_flow: usize,
 ) -> Result<Vec<Run>, ApiError> {
+    list_recent_runs_since(client, flow_ids, per_flow, &HashMap::new()).await
+}
+
+/// Like [`list_recent_runs`], knowing for some flows the earliest `createdAt` (epoch ms) any of
+/// their runs can have (e.g. the flow's own creation, or its schedule's start). Once the pages
+/// read reach back past that time, no more runs of that flow can follow, so a flow with fewer
+/// than `per_flow` runs (a new one, or one whose start is still ahead) stops the paging there
+/// instead of pulling the whole history of the flows queried with it.
+pub async fn list_recent_runs_since(
+    client: &AepClient,
+    flow_ids: &[FlowId],
+    per_flow: usize,
+    not_before: &HashMap<FlowId, i64>,
+) -> Result<Vec<Run>, ApiError> {
     if per_flow == 0 {
         return Ok(Vec::new());
     }
     let call = format!("GET {PATH}");
     let mut seen = std::collections::HashSet::new();
-    let unique: Vec<&str> = flow_ids
-        .iter()
-        .map(FlowId::as_str)
-        .filter(|id| seen.insert(*id))
-        .collect();
+    let unique: Vec<&FlowId> = flow_ids.iter().filter(|id| seen.insert(*id)).collect();
     let mut out = Vec::new();
     for chunk in unique.chunks(MAX_IDS_PER_QUERY) {
+        let ids: Vec<&str> = chunk.iter().map(|id| id.as_str()).collect();
         let page_size = (per_flow * chunk.len()).clamp(1, RECENT_PAGE_SIZE);
         let query = Query::new()
             .param("orderby", "-createdAt")
             .param("limit", page_size.to_string())
-            .property_eq("flowId", chunk);
+            .property_eq("flowId", &ids);
         let items: Vec<Value> = client
             .list_while(Service::FlowService, PATH, &query, |items: &[Value]| {
                 let mut counts: HashMap<&str, usize> = HashMap::new();
+                let mut oldest: Option<i64> = None;
                 for item in items {
                     if let Some(flow) = item.get("flowId").and_then(Value::as_str) {
                         *counts.entry(flow).or_default() += 1;
                     }
+                    if let Some(created) = item.get("createdAt").and_then(int_of) {
+                        oldest = Some(oldest.map_or(created, |o| o.min(created)));
+                    }
                 }
-                chunk
-                    .iter()
-                    .any(|id| counts.get(id).copied().unwrap_or(0) < per_flow)
+                chunk.iter().any(|id| {
+                    let short = counts.get(id.as_str()).copied().unwrap_or(0) < per_flow;
+                    let exhausted = matches!(
+                        (not_before.get(*id), oldest),
+                        (Some(floor), Some(oldest)) if oldest < *floor
+                    );
+                    short && !exhausted
+                })
             })
             .await?;
         let runs: Vec<Run> = wire::decode_items(&call, "run", items)?;
@@ -268,6 +288,15 @@ pub async fn list_recent_runs(
         }
     }
     Ok(out)
+}
+
+/// `createdAt` as a number or a string of digits.
+fn int_of(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
