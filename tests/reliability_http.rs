@@ -1,7 +1,8 @@
-//! The retry policy's answers to rate limits that the end-to-end tests (`tests/reliability.rs`)
-//! can only provoke at random: a long run of 429s on one call, and a 429 from the Zoho token
-//! endpoint.
+//! The transport under conditions the end-to-end tests (`tests/reliability.rs`) cannot set up
+//! with the emulator: a long run of 429s on one call, a 429 from the Zoho token endpoint, a
+//! redirect to another host, and a TLS certificate no public authority issued.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use provision::api::http::HttpOptions;
@@ -10,6 +11,10 @@ use provision::auth::zoho::ZohoOAuth;
 use provision::profile::{AdobeSettings, ZohoSettings};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -172,4 +177,145 @@ async fn a_zoho_token_request_answered_429_waits_its_retry_after_and_succeeds() 
     );
     let sent = server.received_requests().await.unwrap_or_default();
     assert_eq!(sent.len(), 2);
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_so_credentials_stay_on_their_host() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    ims(&server).await;
+    Mock::given(path(FLOWS))
+        .respond_with(
+            ResponseTemplate::new(307)
+                .insert_header("location", format!("{}{FLOWS}", elsewhere.uri()).as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path(FLOWS))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": []})))
+        .mount(&elsewhere)
+        .await;
+    let error = aep(&server)
+        .get::<Value>(Service::FlowService, "/flows", &Query::new())
+        .await
+        .expect_err("a redirect is an error");
+    assert_eq!(error.status, Some(307), "{error}");
+    let followed = elsewhere.received_requests().await.unwrap_or_default();
+    assert!(followed.is_empty(), "the token went to the other host");
+}
+
+// A throwaway certificate authority and a certificate for 127.0.0.1 it signed (valid 2000-2999),
+// made for this test only.
+const TEST_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBfzCCASSgAwIBAgIUWRT8ER+isEIvr5jahbRms+8EAIkwCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRcHJvdmlzaW9uIHRlc3QgQ0EwIBcNMDAwMTAxMDAwMDAwWhgP
+Mjk5OTAxMDEwMDAwMDBaMBwxGjAYBgNVBAMMEXByb3Zpc2lvbiB0ZXN0IENBMFkw
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEIxqWkVIODFckeozjASjm9jju4J+/np54
+xhk/xxiaSfLJq9t793eKotq5CVsR0EBkqoQ64ZJ35tDxXaQZCB8McaNCMEAwDwYD
+VR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwHQYDVR0OBBYEFFojWDgTtP+8
+JDbAE8cs3fP1TepeMAoGCCqGSM49BAMCA0kAMEYCIQDVqk1JngQuohGfzEHR6PJ4
+CGZAKGFfRFjO21OZ/LheowIhAMWLHPTEmHvllBGXrXdX0NOLSQVV0ANzSRmgEVwB
+Ruaq
+-----END CERTIFICATE-----
+";
+const TEST_LEAF: &str = "-----BEGIN CERTIFICATE-----
+MIIBnDCCAUGgAwIBAgIUUCclWSNJRMWmknEoJ5+D9OEpOeUwCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRcHJvdmlzaW9uIHRlc3QgQ0EwIBcNMDAwMTAxMDAwMDAwWhgP
+Mjk5OTAxMDEwMDAwMDBaMBQxEjAQBgNVBAMMCTEyNy4wLjAuMTBZMBMGByqGSM49
+AgEGCCqGSM49AwEHA0IABBQKBiTunl0M7SjYflJL89TwnxlejXfb40StZEQHo31K
+5jHjDNDHgxkkFuQ7nXb70kyOHWKbjWqQqaiaRas7IuijZzBlMAwGA1UdEwEB/wQC
+MAAwDgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMBMA8GA1UdEQQI
+MAaHBH8AAAEwHwYDVR0jBBgwFoAUWiNYOBO0/7wkNsATxyzd8/VN6l4wCgYIKoZI
+zj0EAwIDSQAwRgIhAJhQThgxcPaXj4gXZCLhMEJJsFc7AKKcyNrCK7mZHhQQAiEA
+1nl5fPn+PYPEvrACpnTcZPRix8Gxud/e26iKGEm1+Ao=
+-----END CERTIFICATE-----
+";
+const TEST_LEAF_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgDFZPX9HVxX9j8uKP
+v82dbc+eFTs0EcuT2G55tjLrD8OhRANCAAQUCgYk7p5dDO0o2H5SS/PU8J8ZXo13
+2+NErWREB6N9SuYx4wzQx4MZJBbkO512+9JMjh1im41qkKmomkWrOyLo
+-----END PRIVATE KEY-----
+";
+
+/// An HTTPS server on 127.0.0.1 with the test certificate, answering every request with an IMS
+/// token; its URL.
+async fn https_server() -> String {
+    let certs = vec![CertificateDer::from_pem_slice(TEST_LEAF.as_bytes()).expect("the leaf")];
+    let key = PrivateKeyDer::from_pem_slice(TEST_LEAF_KEY.as_bytes()).expect("the key");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("a server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let url = format!("https://{}", listener.local_addr().expect("an address"));
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = r#"{"access_token":"token","token_type":"bearer","expires_in":3600}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_certificate_no_public_authority_issued_is_refused() {
+    let url = https_server().await;
+    // The server works for a client that trusts the test authority...
+    let trusting = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(TEST_CA.as_bytes()).expect("CA"))
+        .build()
+        .expect("a client");
+    let answer = trusting
+        .post(format!("{url}/ims/token/v3"))
+        .send()
+        .await
+        .expect("the trusting client connects");
+    assert_eq!(answer.status(), 200);
+    // ...and provision's client, which trusts only the public authorities, refuses it.
+    let server = Url::parse(&url).expect("url");
+    let adobe = AdobeSettings {
+        org_id: "0000000000000000000000AA@AdobeOrg".into(),
+        sandbox: "prod".into(),
+        client_id: "test-client".into(),
+        client_secret: SecretString::from("test-secret"),
+        scopes: vec!["openid".into()],
+        ims_url: server.clone(),
+        platform_url: server,
+    };
+    let client = AepClient::new(&adobe, options()).expect("client");
+    let error = client
+        .ims()
+        .token()
+        .await
+        .expect_err("an unknown certificate authority");
+    assert!(
+        error.message.contains("certificate") && error.message.contains("UnknownIssuer"),
+        "{error}"
+    );
 }
