@@ -424,6 +424,44 @@ async fn mount_failing_services(server: &MockServer, retry: bool) {
 }
 
 #[test]
+fn secrets_cannot_be_given_as_flags() {
+    // A flag would put the secret in the shell history and the process list: the profile's
+    // ${VAR}, the environment or a 0600 file are the only ways in.
+    const VALUE: &str = "FLAGSECRET-0b1e2c";
+    let mut commands: Vec<Vec<&str>> = ["apply", "plan", "destroy", "explore", "status", "check"]
+        .iter()
+        .map(|c| vec![*c])
+        .collect();
+    commands.push(vec!["zoho", "modules"]);
+    commands.push(vec!["zoho", "token", "--code", "x"]);
+    for command in commands {
+        for flag in [
+            "--client-secret",
+            "--refresh-token",
+            "--access-token",
+            "--token",
+            "--secret",
+        ] {
+            let output = provision()
+                .args(&command)
+                .args([flag, VALUE])
+                .output()
+                .expect("run");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(64),
+                "{command:?} {flag}: {stderr}"
+            );
+            assert!(
+                !stderr.contains(VALUE),
+                "{command:?} {flag} echoed the value: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_command_that_cannot_reach_its_service_fails_naming_the_call() {
     let dir = tempfile::tempdir().expect("tempdir");
     let profile = secret_profile(dir.path(), "http://127.0.0.1:9");
