@@ -337,7 +337,7 @@ async fn five_percent_server_errors_on_every_request_end_like_a_fault_free_apply
         .find(|s| StdRng::seed_from_u64(*s).random::<f64>() < 0.05)
         .expect("a seed");
     let mut hit = BTreeSet::new();
-    for seed in [ims_fails, 1, 2] {
+    for seed in [ims_fails, ims_fails + 1, ims_fails + 2] {
         let h = Harness::with(EmulatorConfig {
             seed: Some(seed),
             ..config()
@@ -503,14 +503,13 @@ async fn an_html_502_from_a_gateway_on_a_list_call_fails_apply_naming_the_call()
         )
         .await;
     out.assert_exit(1);
-    let flows_calls = gateway
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.url.path() == FLOWS)
-        .count();
+    let received = gateway.received_requests().await.unwrap_or_default();
+    let flows_calls = received.iter().filter(|r| r.url.path() == FLOWS).count();
     assert_eq!(flows_calls, 5, "a GET is tried five times");
+    assert!(
+        received.iter().all(|r| r.method.as_str() == "GET"),
+        "apply wrote although it could not see the dataflows"
+    );
     for expected in [
         &format!("GET {FLOWS} failed with 502"),
         "an HTML page came back instead of JSON",
@@ -524,9 +523,5 @@ async fn an_html_502_from_a_gateway_on_a_list_call_fails_apply_naming_the_call()
         );
     }
     assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-    assert!(
-        h.writes().is_empty() && out.stdout.is_empty(),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
 }
