@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::io::IsTerminal;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
@@ -53,8 +52,6 @@ use crate::progress::Progress;
 const INTERVAL_ENCODING: IntervalEncoding = IntervalEncoding::Integer;
 /// Modules `plan` explores at the same time.
 const PLAN_CONCURRENCY: usize = 8;
-/// Attempts at one create whose failures may hide a commit (each after a lookup).
-const CREATE_ATTEMPTS: u32 = 3;
 
 /// Options of one apply.
 #[derive(Debug, Clone)]
@@ -604,8 +601,9 @@ impl Run<'_> {
                 .map(|r| NewMapping::attribute(r.source.clone(), r.destination.clone()))
                 .collect(),
         );
+        let description = naming::mapping_set_description(prefix, &dm.module);
         new.name = Some(naming::mapping_sets_name(prefix));
-        new.description = Some(naming::mapping_set_description(prefix, &dm.module));
+        new.description = Some(description.clone());
         let client = self.client;
         let seen: BTreeSet<&MappingSetId> = self
             .observed
@@ -616,6 +614,7 @@ impl Run<'_> {
             .collect();
         let rules = &rules;
         let schema = dm.schema_id.as_str();
+        let description = description.as_str();
         self.step(row, async {
             Ok(ensure(
                 || async { dataprep::create_mapping_set(client, &new).await.map(SetRef) },
@@ -624,8 +623,12 @@ impl Run<'_> {
                     let all = dataprep::list_mapping_sets(client, Some(&name)).await?;
                     Ok(all
                         .into_iter()
+                        // Every module's set has the same name, and modules may map the same
+                        // rules: only the module's own description tells its twin from another
+                        // module's set made by this very run.
                         .filter(|m| {
                             m.name.as_deref() == Some(name.as_str())
+                                && m.description() == Some(description)
                                 && plan::holds(m, rules, schema)
                                 && !seen.contains(&m.id)
                         })
@@ -943,8 +946,8 @@ pub fn may_have_committed(error: &ApiError) -> bool {
 /// Creates one object without ever duplicating it; the one create function every kind uses.
 ///
 /// - `create` is sent. When it fails in a way that may hide a commit ([`may_have_committed`]),
-///   `lookup` looks for the object; it is created again only when absent (up to
-///   [`CREATE_ATTEMPTS`] times).
+///   `lookup` looks for the object; it is created again only when absent, with as many attempts
+///   and the same backoff as the HTTP retry policy gives any call that is safe to repeat.
 /// - After a create, `lookup` runs again: a twin made at the same moment by a concurrent run is
 ///   resolved by keeping the oldest (`createdAt`, then id); when that is not ours, ours is
 ///   deleted (if `delete` is given) and the survivor is used.
@@ -965,6 +968,7 @@ where
     D: Fn(I) -> DF,
     DF: Future<Output = Result<(), ApiError>>,
 {
+    let policy = HttpOptions::default();
     let mut attempt = 0;
     let ours = loop {
         attempt += 1;
@@ -975,10 +979,10 @@ where
                 if let Some(found) = oldest(lookup().await?) {
                     return Ok(found.id);
                 }
-                if attempt >= CREATE_ATTEMPTS {
+                if attempt >= policy.max_attempts {
                     return Err(e);
                 }
-                tokio::time::sleep(Duration::from_millis(250 * (1 << attempt))).await;
+                tokio::time::sleep(policy.backoff(attempt)).await;
             }
             Err(e) => return Err(e),
         }

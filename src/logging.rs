@@ -1,5 +1,7 @@
 //! Logs go to stderr; `-v`/`-q` pick the level and `RUST_LOG` overrides both.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::GlobalArgs;
@@ -16,5 +18,8 @@ pub fn init(global: &GlobalArgs) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        // Colour only for a person at a terminal (and never with NO_COLOR): CI logs and files
+        // captured from a pipe stay plain text.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .try_init();
 }

@@ -11,7 +11,8 @@
 //! - after a 401 (`401013`: expired or invalid token) the token is replaced once per call and the
 //!   call repeated, whatever the method: the gateway rejected it before it was processed;
 //! - waits are exponential with full jitter, capped by [`HttpOptions::max_delay`], at most
-//!   [`HttpOptions::max_attempts`] attempts and never past [`HttpOptions::deadline`];
+//!   [`HttpOptions::max_attempts`] attempts and never past [`HttpOptions::deadline`]; 429s do
+//!   not count against the attempts (the service said when to come back), only the deadline;
 //! - `Retry-After` (seconds or an HTTP date) is honoured and shared: after a 429 every task using
 //!   the same client waits before sending to that host, and the client's concurrency is halved
 //!   (then grows back by one per window of successful calls).
@@ -164,6 +165,15 @@ impl HttpOptions {
         );
         let cap = exp.min(self.max_delay);
         cap.mul_f64(rand::random::<f64>())
+    }
+
+    /// The wait before another attempt after `retry` failed ones: the service's `Retry-After`
+    /// when it gave a positive one, else [`HttpOptions::backoff`] (so `Retry-After: 0` cannot
+    /// make a tight loop).
+    pub fn wait(&self, retry_after: Option<Duration>, retry: u32) -> Duration {
+        retry_after
+            .filter(|d| !d.is_zero())
+            .unwrap_or_else(|| self.backoff(retry))
     }
 
     /// A reqwest client with these timeouts: rustls with verified certificates, no redirects (an
@@ -411,6 +421,10 @@ impl AepClient {
         let idempotent = matches!(method, Method::GET | Method::DELETE | Method::HEAD);
         let deadline = Instant::now() + options.deadline;
         let mut attempt = 0u32;
+        // 429s: the request was refused unprocessed and the service said when to come back, so
+        // they are bounded by the deadline, not by `max_attempts` (a long storm must not turn a
+        // call into a failure while the deadline still has room).
+        let mut throttles = 0u32;
         let mut token_renewed = false;
         loop {
             attempt += 1;
@@ -447,14 +461,24 @@ impl AepClient {
                     attempt,
                 )
                 .await;
-            drop(permit);
             let error = match result {
                 Ok(answer) => {
+                    drop(permit);
                     inner.limiter.on_success();
                     return Ok(answer);
                 }
                 Err(error) => error,
             };
+            // The host is held before the permit is given back: a task waiting for the permit
+            // must not slip a request in between this 429 and the hold.
+            let throttled = error.is_throttled().then(|| {
+                throttles += 1;
+                inner.limiter.on_throttle();
+                let wait = options.wait(error.retry_after, throttles);
+                inner.throttle.hold(&host, Instant::now() + wait);
+                wait
+            });
+            drop(permit);
 
             // Any 401 was rejected before processing; reference §11 says to renew the token once.
             let wait = if error.status == Some(401) && !token_renewed {
@@ -462,28 +486,19 @@ impl AepClient {
                 inner.ims.invalidate_token(&token).await;
                 tracing::info!(call = %call, "access token rejected; fetching a new one");
                 Some(Duration::ZERO)
-            } else if error.is_throttled() {
-                inner.limiter.on_throttle();
-                let wait = error
-                    .retry_after
-                    .unwrap_or_else(|| options.backoff(attempt));
-                inner.throttle.hold(&host, Instant::now() + wait);
-                Some(wait)
+            } else if throttled.is_some() {
+                throttled
             } else if idempotent
                 && (error.is_server_error() || error.kind == ApiErrorKind::Transport)
             {
-                Some(
-                    error
-                        .retry_after
-                        .unwrap_or_else(|| options.backoff(attempt)),
-                )
+                Some(options.wait(error.retry_after, attempt - throttles))
             } else {
                 None
             };
             let Some(wait) = wait else {
                 return Err(error);
             };
-            if attempt >= options.max_attempts {
+            if throttled.is_none() && attempt - throttles >= options.max_attempts {
                 return Err(gave_up(error, format!("gave up after {attempt} attempts")));
             }
             if Instant::now() + wait > deadline {
@@ -498,6 +513,7 @@ impl AepClient {
             tracing::info!(
                 call = %call,
                 status = error.status,
+                request_id = error.request_id.as_deref(),
                 wait_ms = wait.as_millis() as u64,
                 attempt,
                 "retrying"

@@ -111,26 +111,32 @@ impl ImsAuth {
     async fn request_token(&self) -> Result<CachedToken, ApiError> {
         let deadline = Instant::now() + self.options.deadline;
         let mut attempt = 0;
+        // As in the AEP client: 429s are bounded by the deadline, not by the attempts.
+        let mut throttles = 0;
         loop {
             attempt += 1;
             let error = match self.request_once().await {
                 Ok(token) => return Ok(token),
                 Err(e) => e,
             };
+            if error.is_throttled() {
+                throttles += 1;
+            }
             let transient = error.is_throttled()
                 || error.is_server_error()
                 || error.kind == ApiErrorKind::Transport;
-            if !transient || attempt >= self.options.max_attempts {
+            if !transient
+                || (!error.is_throttled() && attempt - throttles >= self.options.max_attempts)
+            {
                 return Err(error);
             }
-            let wait = error
-                .retry_after
-                .unwrap_or_else(|| self.options.backoff(attempt));
+            let wait = self.options.wait(error.retry_after, attempt);
             if Instant::now() + wait > deadline {
                 return Err(error);
             }
             tracing::info!(
                 status = error.status,
+                request_id = error.request_id.as_deref(),
                 wait_ms = wait.as_millis() as u64,
                 attempt,
                 "retrying {CALL}"

@@ -641,7 +641,11 @@ impl ZohoOAuth {
             client_id,
             redirect_uri: None,
         };
-        match self.token_once(&url, &form, &context).await {
+        match self
+            .token_once(&url, &form, &context)
+            .await
+            .map_err(|(e, _)| e)
+        {
             Err(ZohoAuthError::InvalidClient { .. }) => Ok(false),
             Ok(_)
             | Err(ZohoAuthError::InvalidClientSecret { .. } | ZohoAuthError::InvalidCode { .. }) => {
@@ -678,7 +682,7 @@ impl ZohoOAuth {
                 error,
                 ZohoApiError::Transient { .. } | ZohoApiError::TooManyRequests { .. }
             );
-            let wait = wait.unwrap_or_else(|| self.options.backoff(attempt));
+            let wait = self.options.wait(wait, attempt);
             if !retry || attempt >= self.options.max_attempts || Instant::now() + wait > deadline {
                 return Err(error);
             }
@@ -761,13 +765,13 @@ impl ZohoOAuth {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let error = match self.token_once(&url, form, context).await {
+            let (error, wait) = match self.token_once(&url, form, context).await {
                 Ok(token) => return Ok(token),
                 Err(e) => e,
             };
             // Only outages are retried: a throttled client must wait minutes, not seconds.
             let transient = matches!(error, ZohoAuthError::Transient { .. });
-            let wait = self.options.backoff(attempt);
+            let wait = self.options.wait(wait, attempt);
             if !transient
                 || attempt >= self.options.max_attempts
                 || Instant::now() + wait > deadline
@@ -788,13 +792,16 @@ impl ZohoOAuth {
         url: &Url,
         form: &[(&str, &str)],
         context: &Context<'_>,
-    ) -> Result<ZohoToken, ZohoAuthError> {
+    ) -> Result<ZohoToken, (ZohoAuthError, Option<Duration>)> {
         let span = tracing::info_span!("http", method = "POST", path = "/oauth/v2/token");
         async {
             let started = Instant::now();
-            let transient = |e: reqwest::Error| ZohoAuthError::Transient {
-                dc: context.dc.clone(),
-                detail: describe_transport(&e),
+            let transient = |e: reqwest::Error| {
+                let error = ZohoAuthError::Transient {
+                    dc: context.dc.clone(),
+                    detail: describe_transport(&e),
+                };
+                (error, None)
             };
             let response = self
                 .http
@@ -804,13 +811,14 @@ impl ZohoOAuth {
                 .await
                 .map_err(transient)?;
             let status = response.status().as_u16();
+            let wait = retry_after(response.headers());
             let body = response.bytes().await.map_err(transient)?;
             tracing::info!(
                 status,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "POST /oauth/v2/token"
             );
-            classify_token(status, &body, context)
+            classify_token(status, &body, context).map_err(|e| (e, wait))
         }
         .instrument(span)
         .await
@@ -851,7 +859,7 @@ fn classify_token(
             format!("HTTP {status} with an answer that is not JSON")
         };
         return Err(
-            if status >= 500 || looks_like_html(&text) || status == 200 {
+            if status >= 500 || status == 429 || looks_like_html(&text) || status == 200 {
                 ZohoAuthError::Transient { dc: dc(), detail }
             } else {
                 ZohoAuthError::Rejected {
@@ -906,7 +914,7 @@ fn classify_token(
                     detail: description,
                 }
             }
-            _ if status >= 500 => ZohoAuthError::Transient {
+            _ if status >= 500 || status == 429 => ZohoAuthError::Transient {
                 dc: dc(),
                 detail: format!("HTTP {status}: {}", truncate(error, 100)),
             },
@@ -918,7 +926,9 @@ fn classify_token(
         });
     }
     let Some(access_token) = field("access_token") else {
-        return Err(if status >= 500 {
+        // A 429 without Zoho's throttling wording is an HTTP rate limit (a gateway's): retried
+        // after its Retry-After, unlike Zoho's own token throttling above.
+        return Err(if status >= 500 || status == 429 {
             ZohoAuthError::Transient {
                 dc: dc(),
                 detail: format!("HTTP {status}"),

@@ -45,6 +45,8 @@ struct Mapping {
 
 struct Parsed {
     name: Option<String>,
+    /// `[{"name", "values"}]`, kept as sent (the spec's `MappingSet.tags`).
+    tags: Option<Value>,
     schema_id: String,
     content_type: String,
     legacy: Option<Value>,
@@ -55,6 +57,12 @@ struct Parsed {
 fn parse(body: &Value) -> Result<Parsed, ApiError> {
     let f = Fields::body(SERVICE, body)?;
     let name = f.string("name", false)?.map(str::to_owned);
+    let tags = f.array("tags", false)?.cloned();
+    if let Some(tags) = &tags {
+        if !tags.iter().all(|t| t["name"].is_string()) {
+            return Err(f.error("tags must be objects with a name and values."));
+        }
+    }
     f.integer("version")?;
     f.boolean("allowNullValues")?;
     f.string("supportVersion", false)?;
@@ -174,6 +182,7 @@ fn parse(body: &Value) -> Result<Parsed, ApiError> {
     }
     Ok(Parsed {
         name,
+        tags: tags.map(Value::Array),
         schema_id,
         content_type,
         legacy,
@@ -256,6 +265,9 @@ async fn create(
         }
         if let Some(name) = &parsed.name {
             doc["name"] = json!(name);
+        }
+        if let Some(tags) = &parsed.tags {
+            doc["tags"] = tags.clone();
         }
         if let Some(input) = &parsed.input_schema {
             doc["inputSchema"] = input.clone();

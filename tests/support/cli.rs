@@ -19,11 +19,12 @@
 //! Tests must use a multi-threaded runtime: the emulator serves from the test's runtime while
 //! the binary runs (on a blocking thread).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use provision::emulator::{EmulatorConfig, RecordedRequest, RunningEmulator};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use super::{Env, SANDBOX_PROD};
@@ -54,6 +55,85 @@ module  = "Deals"
 dataset = { create = true, name = "Zoho Deals" }
 mapping = "auto"
 "#;
+
+/// Ten modules: datasets created and the seeded one, explicit and `"auto"` mappings, and several
+/// modules mapping the same rules (each must still get its own mapping set).
+pub const TEN_MODULES: &str = r#"
+[[dataflows]]
+module  = "Leads"
+dataset = { create = true, name = "Zoho Leads" }
+mapping = [
+  { source = "Email",      destination = "personalEmail.address" },
+  { source = "First_Name", destination = "person.name.firstName" },
+]
+
+[[dataflows]]
+module  = "Contacts"
+dataset = { id = "6889f4f89b982b2b90bc1208" }
+mapping = [ { source = "Email", destination = "personalEmail.address" } ]
+
+[[dataflows]]
+module  = "Accounts"
+dataset = { create = true, name = "Zoho Accounts" }
+mapping = "auto"
+
+[[dataflows]]
+module  = "Deals"
+dataset = { create = true, name = "Zoho Deals" }
+mapping = "auto"
+
+[[dataflows]]
+module  = "Campaigns"
+dataset = { id = "6889f4f89b982b2b90bc1208" }
+mapping = "auto"
+
+[[dataflows]]
+module  = "Tasks"
+dataset = { create = true, name = "Zoho Tasks" }
+mapping = [ { source = "Owner", destination = "_acme.zoho.owner" } ]
+
+[[dataflows]]
+module  = "Events"
+dataset = { id = "6889f4f89b982b2b90bc1208" }
+mapping = [ { source = "Owner", destination = "_acme.zoho.owner" } ]
+
+[[dataflows]]
+module  = "Calls"
+dataset = { create = true, name = "Zoho Calls" }
+mapping = [ { source = "Owner", destination = "_acme.zoho.owner" } ]
+
+[[dataflows]]
+module  = "Products"
+dataset = { id = "6889f4f89b982b2b90bc1208" }
+mapping = "auto"
+
+[[dataflows]]
+module  = "Quotes"
+dataset = { create = true, name = "Zoho Quotes" }
+mapping = "auto"
+"#;
+
+/// The modules of [`TEN_MODULES`], and the datasets it creates.
+pub const TEN_MODULE_NAMES: [&str; 10] = [
+    "Leads",
+    "Contacts",
+    "Accounts",
+    "Deals",
+    "Campaigns",
+    "Tasks",
+    "Events",
+    "Calls",
+    "Products",
+    "Quotes",
+];
+pub const TEN_MODULE_DATASETS: [&str; 6] = [
+    "Zoho Leads",
+    "Zoho Accounts",
+    "Zoho Deals",
+    "Zoho Tasks",
+    "Zoho Calls",
+    "Zoho Quotes",
+];
 
 /// What one run of the binary printed and how it exited.
 #[derive(Debug, Clone)]
@@ -329,4 +409,95 @@ pub fn column_names(source: &Value) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// Every object in the sandbox, described without ids (which differ between runs) but with
+/// its links, so that two runs can be compared and a duplicate shows up as an extra entry.
+pub fn shape(h: &Harness) -> Value {
+    let by_id = |kind: &str| -> BTreeMap<String, Value> {
+        h.objects(kind)
+            .into_iter()
+            .map(|o| (o["id"].as_str().unwrap_or_default().to_owned(), o))
+            .collect()
+    };
+    let datasets = by_id("dataSets");
+    let sources = by_id("sourceConnections");
+    let targets = by_id("targetConnections");
+    let sets = by_id("mappingSets");
+    let name = |map: &BTreeMap<String, Value>, id: &Value| -> Value {
+        map.get(id.as_str().unwrap_or_default())
+            .map(|o| o["name"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let rules = |set: &Value| -> Vec<String> {
+        let mut r: Vec<String> = set["mappings"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .map(|m| format!("{} -> {}", m["source"], m["destination"]))
+                    .collect()
+            })
+            .unwrap_or_default();
+        r.sort();
+        r
+    };
+    let mut out = BTreeMap::new();
+    let mut add = |kind: &str, mut items: Vec<Value>| {
+        items.sort_by_key(|v| v.to_string());
+        out.insert(kind.to_owned(), Value::Array(items));
+    };
+    add(
+        "connections",
+        h.objects("connections")
+            .iter()
+            // The credentials' fingerprint covers the URLs, which differ between emulators.
+            .map(|c| {
+                let description = c["description"].as_str().unwrap_or_default();
+                let without = description.split("; auth ").next().unwrap_or_default();
+                json!([c["name"], without])
+            })
+            .collect(),
+    );
+    add(
+        "dataSets",
+        datasets
+            .values()
+            .map(|d| json!([d["name"], d["description"]]))
+            .collect(),
+    );
+    add(
+        "sourceConnections",
+        sources
+            .values()
+            .map(|s| json!([s["name"], s["params"]["tableName"], column_names(s)]))
+            .collect(),
+    );
+    add(
+        "targetConnections",
+        targets
+            .values()
+            .map(|t| json!([t["name"], name(&datasets, &t["params"]["dataSetId"])]))
+            .collect(),
+    );
+    add(
+        "mappingSets",
+        sets.values().map(|s| json!(rules(s))).collect(),
+    );
+    add(
+        "flows",
+        h.objects("flows")
+            .iter()
+            .map(|f| {
+                let (mapping, _) = flow_mapping(f);
+                json!([
+                    f["name"],
+                    name(&sources, &f["sourceConnectionIds"][0]),
+                    name(&targets, &f["targetConnectionIds"][0]),
+                    sets.get(&mapping).map(rules),
+                    f["scheduleParams"],
+                ])
+            })
+            .collect(),
+    );
+    serde_json::to_value(out).unwrap_or_default()
 }
