@@ -231,9 +231,11 @@ async fn targets_by_ids_are_chunked_into_few_queries() {
         .expect(2)
         .mount(&server)
         .await;
-    let ids: Vec<TargetConnectionId> = (0..60)
-        .map(|i| TargetConnectionId::from(format!("t{i:02}")))
-        .chain([TargetConnectionId::from("t00")])
+    // Ids are UUIDs: 37 bytes with the comma, so 110 fit in the 4 KiB a filter may take.
+    let uuid = |i: usize| format!("{i:08x}-1111-4222-8333-444455556666");
+    let ids: Vec<TargetConnectionId> = (0..130)
+        .map(|i| TargetConnectionId::from(uuid(i)))
+        .chain([TargetConnectionId::from(uuid(0))])
         .collect();
 
     let found = list_target_connections_by_ids(&client, &ids).await.unwrap();
@@ -243,8 +245,8 @@ async fn targets_by_ids_are_chunked_into_few_queries() {
     assert_eq!(found[0].schema_id(), Some(SCHEMA));
     let requests = api_requests(&server).await;
     assert_eq!(requests.len(), 2);
-    let first: Vec<String> = (0..50).map(|i| format!("t{i:02}")).collect();
-    let second: Vec<String> = (50..60).map(|i| format!("t{i:02}")).collect();
+    let first: Vec<String> = (0..110).map(uuid).collect();
+    let second: Vec<String> = (110..130).map(uuid).collect();
     assert_eq!(
         query(&requests[0]),
         [("property".into(), format!("id=={}", first.join(",")))]
