@@ -671,69 +671,23 @@ fn plan_module(
         .and_then(|id| managed.targets.iter().find(|t| &t.id == id));
 
     // Source connection.
-    let source = match kept {
-        Some(flow) => {
-            let id = flow.source_connection_ids[0].clone();
-            let row = rows.push(
-                Action::Noop,
-                Kind::SourceConnection,
-                &dm.source_name,
-                Some(module),
-                Some(id.to_string()),
-                None,
-            );
-            Slot::Keep { row, id }
-        }
-        None => {
-            let orphans: Vec<&SourceConnection> = objects
-                .sources
-                .iter()
-                .copied()
-                .filter(|s| !linked.sources.contains(s.id.as_str()) && wanted.source_matches(s))
-                .collect();
-            if orphans.len() > 1 {
-                return Err(twins(
-                    module,
-                    "source connections",
-                    &dm.source_name,
-                    &ids(&orphans, |s| s.id.to_string()),
-                ));
-            }
-            let reuse = orphans.first().map(|s| s.id.clone());
-            let (action, id, reason) = match (old_source, &reuse) {
-                (Some(s), _) => (
-                    Action::Replace,
-                    Some(s.id.to_string()),
-                    Some(if wanted.source_matches(s) {
-                        format!(
-                            "a new pair for the new dataflow ({})",
-                            replace_reason.clone().unwrap_or_default()
-                        )
-                    } else {
-                        wanted.source_diff(s)
-                    }),
-                ),
-                (None, Some(id)) => (
-                    Action::Noop,
-                    Some(id.to_string()),
-                    Some("exists, not yet linked to a dataflow".to_owned()),
-                ),
-                (None, None) => (Action::Create, None, None),
-            };
-            let row = rows.push(
-                action,
-                Kind::SourceConnection,
-                &dm.source_name,
-                Some(module),
-                id,
-                reason,
-            );
-            match reuse {
-                Some(id) => Slot::Keep { row, id },
-                None => Slot::Create { row },
-            }
-        }
-    };
+    let source = plan_connection(
+        rows,
+        ConnectionRow {
+            kind: Kind::SourceConnection,
+            what: "source connections",
+            name: &dm.source_name,
+            module,
+        },
+        kept.map(|f| f.source_connection_ids[0].clone()),
+        &objects.sources,
+        &linked.sources,
+        old_source,
+        |s| &s.id,
+        |s| wanted.source_matches(s),
+        |s| wanted.source_diff(s),
+        replace_reason.as_deref(),
+    )?;
 
     // Dataset (only when the profile asks provision to create it).
     let dataset = match &dm.dataset {
@@ -768,69 +722,23 @@ fn plan_module(
     };
 
     // Target connection.
-    let target = match kept {
-        Some(flow) => {
-            let id = flow.target_connection_ids[0].clone();
-            let row = rows.push(
-                Action::Noop,
-                Kind::TargetConnection,
-                &dm.target_name,
-                Some(module),
-                Some(id.to_string()),
-                None,
-            );
-            Slot::Keep { row, id }
-        }
-        None => {
-            let orphans: Vec<&TargetConnection> = objects
-                .targets
-                .iter()
-                .copied()
-                .filter(|t| !linked.targets.contains(t.id.as_str()) && wanted.target_matches(t))
-                .collect();
-            if orphans.len() > 1 {
-                return Err(twins(
-                    module,
-                    "target connections",
-                    &dm.target_name,
-                    &ids(&orphans, |t| t.id.to_string()),
-                ));
-            }
-            let reuse = orphans.first().map(|t| t.id.clone());
-            let (action, id, reason) = match (old_target, &reuse) {
-                (Some(t), _) => (
-                    Action::Replace,
-                    Some(t.id.to_string()),
-                    Some(if wanted.target_matches(t) {
-                        format!(
-                            "a new pair for the new dataflow ({})",
-                            replace_reason.clone().unwrap_or_default()
-                        )
-                    } else {
-                        wanted.target_diff(t)
-                    }),
-                ),
-                (None, Some(id)) => (
-                    Action::Noop,
-                    Some(id.to_string()),
-                    Some("exists, not yet linked to a dataflow".to_owned()),
-                ),
-                (None, None) => (Action::Create, None, None),
-            };
-            let row = rows.push(
-                action,
-                Kind::TargetConnection,
-                &dm.target_name,
-                Some(module),
-                id,
-                reason,
-            );
-            match reuse {
-                Some(id) => Slot::Keep { row, id },
-                None => Slot::Create { row },
-            }
-        }
-    };
+    let target = plan_connection(
+        rows,
+        ConnectionRow {
+            kind: Kind::TargetConnection,
+            what: "target connections",
+            name: &dm.target_name,
+            module,
+        },
+        kept.map(|f| f.target_connection_ids[0].clone()),
+        &objects.targets,
+        &linked.targets,
+        old_target,
+        |t| &t.id,
+        |t| wanted.target_matches(t),
+        |t| wanted.target_diff(t),
+        replace_reason.as_deref(),
+    )?;
 
     // Mapping set: the one the dataflow uses while it holds the desired rules; else one left
     // unreferenced (by an interrupted run, or an earlier mapping) holding exactly them; else a
@@ -1071,6 +979,88 @@ fn leftover_reason(linked: bool) -> String {
     } else {
         "not used by any dataflow (left over from an interrupted run)".to_owned()
     }
+}
+/// Which connection a [`plan_connection`] row is about.
+struct ConnectionRow<'a> {
+    kind: Kind,
+    /// Plural, for messages: "source connections".
+    what: &'a str,
+    name: &'a str,
+    module: &'a str,
+}
+
+/// Plans a module's source or target connection (Adobe says not to update them, reference §6):
+/// the one the kept dataflow links; else one no dataflow links that already matches the profile
+/// (left by an interrupted run), reused; else a new one, replacing the old dataflow's if any.
+#[allow(clippy::too_many_arguments)]
+fn plan_connection<T, I: Clone + std::fmt::Display>(
+    rows: &mut Rows,
+    of: ConnectionRow<'_>,
+    kept: Option<I>,
+    owned: &[&T],
+    linked: &BTreeSet<&str>,
+    old: Option<&T>,
+    id_of: impl Fn(&T) -> &I,
+    matches: impl Fn(&T) -> bool,
+    diff: impl Fn(&T) -> String,
+    replace_reason: Option<&str>,
+) -> Result<Slot<I>, PlanError> {
+    let ConnectionRow {
+        kind,
+        what,
+        name,
+        module,
+    } = of;
+    if let Some(id) = kept {
+        let row = rows.push(
+            Action::Noop,
+            kind,
+            name,
+            Some(module),
+            Some(id.to_string()),
+            None,
+        );
+        return Ok(Slot::Keep { row, id });
+    }
+    let orphans: Vec<&T> = owned
+        .iter()
+        .copied()
+        .filter(|c| !linked.contains(id_of(c).to_string().as_str()) && matches(c))
+        .collect();
+    if orphans.len() > 1 {
+        return Err(twins(
+            module,
+            what,
+            name,
+            &ids(&orphans, |c| id_of(c).to_string()),
+        ));
+    }
+    let reuse = orphans.first().map(|c| id_of(c).clone());
+    let (action, id, reason) = match (old, &reuse) {
+        (Some(c), _) => (
+            Action::Replace,
+            Some(id_of(c).to_string()),
+            Some(if matches(c) {
+                format!(
+                    "a new pair for the new dataflow ({})",
+                    replace_reason.unwrap_or_default()
+                )
+            } else {
+                diff(c)
+            }),
+        ),
+        (None, Some(id)) => (
+            Action::Noop,
+            Some(id.to_string()),
+            Some("exists, not yet linked to a dataflow".to_owned()),
+        ),
+        (None, None) => (Action::Create, None, None),
+    };
+    let row = rows.push(action, kind, name, Some(module), id, reason);
+    Ok(match reuse {
+        Some(id) => Slot::Keep { row, id },
+        None => Slot::Create { row },
+    })
 }
 
 fn twins(module: &str, what: &str, name: &str, ids: &str) -> PlanError {
