@@ -8,12 +8,13 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{created, invalid_spec, items, list_entities, parse_list, specs, updated, SERVICE};
+use super::{
+    created, invalid_spec, items, list_entities, parse_list, patch_entity, specs, SERVICE,
+};
 use crate::emulator::errors::{ApiError, ApiResult};
 use crate::emulator::faults::ZohoSpec;
 use crate::emulator::filter;
 use crate::emulator::gateway::{query_pairs, query_param, Adobe, JsonBody};
-use crate::emulator::patch;
 use crate::emulator::state::{merged, AppState, ConnectionRel, Ctx, Entity, Sandbox};
 use crate::emulator::validate::Fields;
 use crate::emulator::zoho::ZohoState;
@@ -152,22 +153,16 @@ pub async fn patch(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     shared.with_sandbox(&adobe.sandbox, |cx| {
-        let entity = cx
-            .sandbox
-            .connections
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
-        patch::check_if_match(&headers, &entity.etag, KIND, &id)?;
-        let doc = patch::apply(&entity.doc, &body, PATCHABLE)?;
-        let (doc, rel) = validate(&doc, cx.zoho_spec)?;
-        let now = cx.now;
-        let entity = cx
-            .sandbox
-            .connections
-            .get_mut(&id)
-            .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
-        entity.update(doc, rel, now);
-        Ok(updated(&id, &entity.etag))
+        patch_entity(
+            cx,
+            |sandbox| &mut sandbox.connections,
+            KIND,
+            &id,
+            &headers,
+            &body,
+            PATCHABLE,
+            |doc, cx| validate(doc, cx.zoho_spec),
+        )
     })
 }
 

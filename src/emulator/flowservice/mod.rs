@@ -11,7 +11,7 @@ mod targets;
 use std::borrow::Cow;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use super::errors::{ApiError, ApiResult, Service, FLOW_BASE};
 use super::filter::{self, Collection, Item, ListQuery};
 use super::gateway::{query_pairs, Adobe};
-use super::state::{AppState, Entity, Sandbox};
+use super::state::{AppState, Ctx, Entity, Sandbox};
 
 pub const SERVICE: Service = Service::Flow;
 
@@ -147,6 +147,36 @@ fn list_entities<'a, R: 'a>(
         render,
     });
     Json(query.respond(views, |view| render(view.entity), collection)).into_response()
+}
+/// Which collection of a sandbox a connection-like entity lives in.
+type CollectionOf<R> = fn(&mut Sandbox) -> &mut std::collections::BTreeMap<String, Entity<R>>;
+
+/// PATCH of a base, source or target connection: `If-Match` against the current etag, the
+/// JSON Patch on the paths the kind allows, the same validation as a create, then the update
+/// (which gives the entity a new etag).
+#[allow(clippy::too_many_arguments)]
+fn patch_entity<R>(
+    cx: &mut Ctx<'_>,
+    collection: CollectionOf<R>,
+    kind: &str,
+    id: &str,
+    headers: &HeaderMap,
+    body: &Value,
+    patchable: &[&str],
+    validate: impl FnOnce(&Value, &Ctx<'_>) -> Result<(Value, R), ApiError>,
+) -> ApiResult {
+    let entity = collection(cx.sandbox)
+        .get(id)
+        .ok_or_else(|| ApiError::not_found(SERVICE, kind, id))?;
+    super::patch::check_if_match(headers, &entity.etag, kind, id)?;
+    let doc = super::patch::apply(&entity.doc, body, patchable)?;
+    let (doc, rel) = validate(&doc, cx)?;
+    let now = cx.now;
+    let entity = collection(cx.sandbox)
+        .get_mut(id)
+        .ok_or_else(|| ApiError::not_found(SERVICE, kind, id))?;
+    entity.update(doc, rel, now);
+    Ok(updated(id, &entity.etag))
 }
 
 fn invalid_spec(id: &str) -> ApiError {

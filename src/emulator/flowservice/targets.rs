@@ -7,11 +7,12 @@ use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
 use super::sources::refuse_if_used;
-use super::{created, invalid_spec, items, list_entities, parse_list, specs, updated, SERVICE};
+use super::{
+    created, invalid_spec, items, list_entities, parse_list, patch_entity, specs, SERVICE,
+};
 use crate::emulator::errors::{ApiError, ApiResult};
 use crate::emulator::filter;
 use crate::emulator::gateway::{Adobe, JsonBody};
-use crate::emulator::patch;
 use crate::emulator::state::{merged, AppState, Ctx, Entity, Sandbox, TargetRel};
 use crate::emulator::validate::Fields;
 
@@ -151,22 +152,16 @@ pub async fn patch(
     JsonBody(body): JsonBody,
 ) -> ApiResult {
     shared.with_sandbox(&adobe.sandbox, |cx| {
-        let entity = cx
-            .sandbox
-            .target_connections
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
-        patch::check_if_match(&headers, &entity.etag, KIND, &id)?;
-        let doc = patch::apply(&entity.doc, &body, PATCHABLE)?;
-        let (doc, rel) = validate(&doc, cx)?;
-        let now = cx.now;
-        let entity = cx
-            .sandbox
-            .target_connections
-            .get_mut(&id)
-            .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
-        entity.update(doc, rel, now);
-        Ok(updated(&id, &entity.etag))
+        patch_entity(
+            cx,
+            |sandbox| &mut sandbox.target_connections,
+            KIND,
+            &id,
+            &headers,
+            &body,
+            PATCHABLE,
+            validate,
+        )
     })
 }
 
