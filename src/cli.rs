@@ -264,6 +264,11 @@ pub struct EmulatorArgs {
     /// (present, but missing from CRMToAEP's sources) or `removed` (as after Adobe's deprecation).
     #[arg(long, value_enum, default_value_t = ZohoSpecState::Listed)]
     pub zoho_spec: ZohoSpecState,
+    /// The most items a Flow Service or Data Prep list page holds, whatever `limit` asks (their
+    /// specs set no maximum; default 1000), e.g. 5 to test a client's paging. Catalog keeps its
+    /// documented 100.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_cap: Option<u32>,
     /// Seed for the random faults, so a run can be reproduced.
     #[arg(long)]
     pub seed: Option<u64>,

@@ -231,6 +231,9 @@ async fn mapping_sets_are_created_with_200_and_read_back() {
         .await;
     assert_eq!(named.body["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(named.body["_page"], json!({"count": 1, "limit": 10}));
+    // data-prep.yaml sets no maximum; the emulator caps pages and says so in `_page.limit`.
+    let capped = env.get(&format!("{path}?limit=5000&start=0")).await;
+    assert_eq!(capped.body["_page"]["limit"], 1000);
     let paged = env.get(&format!("{path}?limit=1&start=0")).await;
     assert_eq!(paged.body["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(

@@ -364,6 +364,7 @@ async fn the_control_api_mirrors_the_rust_api() {
 fn the_binary_prints_its_address_first_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_provision"))
         .args(["emulator", "--listen", "127.0.0.1:0", "--time-scale", "720"])
+        .args(["--page-cap", "7"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -390,6 +391,15 @@ fn the_binary_prints_its_address_first_and_stops_on_sigterm() {
         .expect("the emulator answers");
     assert_eq!(health["status"], "ok");
     assert_eq!(health["url"], url.as_str());
+    let faults: Value = runtime
+        .block_on(async {
+            reqwest::get(format!("{url}/_emulator/faults"))
+                .await?
+                .json()
+                .await
+        })
+        .expect("the emulator answers");
+    assert_eq!(faults["page_cap"], 7, "{faults}");
 
     #[cfg(unix)]
     {

@@ -374,7 +374,9 @@ async fn list(
                 )
             })
     };
-    let limit = number("limit", 1)?;
+    // data-prep.yaml gives `limit` no maximum: pages are capped, and `_page.limit` says which
+    // page size was applied.
+    let limit = number("limit", 1)?.min(shared.faults().page_cap());
     let start = number("start", 0)?;
     let name = query_param(&pairs, "name");
     let (page, total) = shared.with_sandbox(&adobe.sandbox, |cx| {

@@ -43,7 +43,8 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(86_399);
 
 /// Faults and service knobs. `Default` is a normal, fault-free emulator. Over HTTP durations are
 /// milliseconds: `{"latency_ms": 50, "rate_limit": 20, "fail_rate": 0.1, "fail_after_commit":
-/// ["/data/foundation/flowservice/flows"], "token_ttl_ms": 2000, "zoho_spec": "listed"}`.
+/// ["/data/foundation/flowservice/flows"], "token_ttl_ms": 2000, "zoho_spec": "listed",
+/// "page_cap": 5}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
@@ -60,7 +61,15 @@ pub struct Faults {
     #[serde(rename = "token_ttl_ms", with = "ms")]
     pub token_ttl: Duration,
     pub zoho_spec: ZohoSpec,
+    /// The most items a Flow Service or Data Prep list page holds, whatever `limit` asks;
+    /// `None` is [`DEFAULT_PAGE_CAP`]. Catalog keeps its documented maximum of 100.
+    pub page_cap: Option<usize>,
 }
+
+/// Flow Service and Data Prep specs give `limit` no maximum; the emulator caps pages here
+/// (silently for Flow Service, whose next page is linked; in `_page.limit` for Data Prep) so
+/// that one response stays bounded.
+pub const DEFAULT_PAGE_CAP: usize = 1000;
 
 impl Default for Faults {
     fn default() -> Self {
@@ -71,11 +80,17 @@ impl Default for Faults {
             fail_after_commit: Vec::new(),
             token_ttl: DEFAULT_TOKEN_TTL,
             zoho_spec: ZohoSpec::Listed,
+            page_cap: None,
         }
     }
 }
 
 impl Faults {
+    /// The largest list page Flow Service and Data Prep answer.
+    pub fn page_cap(&self) -> usize {
+        self.page_cap.unwrap_or(DEFAULT_PAGE_CAP).max(1)
+    }
+
     fn fails_after_commit(&self, method: &Method, path: &str) -> bool {
         let path = path.trim_end_matches('/');
         method == Method::POST

@@ -2,19 +2,20 @@
 //! OR, repeated for AND, dotted paths, `[]` array members, `>`/`<`/`>=`/`<=` on numbers),
 //! `orderby`, `limit`, `count`, and `continuationToken` paging through `_links.next.href`.
 //!
-//! Pages are [`DEFAULT_LIMIT`] items unless `limit` says otherwise (at most [`MAX_LIMIT`]), so a
-//! client that ignores `_links.next` misses items as soon as a list grows.
+//! Pages are [`DEFAULT_LIMIT`] items unless `limit` says otherwise (at most the page cap,
+//! [`super::faults::Faults::page_cap`]), so a client that ignores `_links.next` misses items as
+//! soon as a list grows.
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use axum::http::StatusCode;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::errors::{ApiError, Service, INVALID_BODY};
 
 pub const DEFAULT_LIMIT: usize = 20;
-pub const MAX_LIMIT: usize = 100;
 
 /// What a collection allows: its path (for `_links.next.href`), sortable fields and filter
 /// aliases (documented filter names that are not fields of the object).
@@ -306,7 +307,12 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    pub fn parse(pairs: &[(String, String)], collection: &Collection) -> Result<Self, ApiError> {
+    /// Parses a list request whose pages hold at most `page_cap` items.
+    pub fn parse(
+        pairs: &[(String, String)],
+        collection: &Collection,
+        page_cap: usize,
+    ) -> Result<Self, ApiError> {
         let (defining, offset) = match pairs.iter().find(|(k, _)| k == "continuationToken") {
             Some((_, token)) => decode_token(token)?,
             None => (pairs.to_vec(), 0),
@@ -315,7 +321,7 @@ impl ListQuery {
             filters: Vec::new(),
             order: None,
             count: false,
-            limit: DEFAULT_LIMIT,
+            limit: DEFAULT_LIMIT.min(page_cap),
             offset,
             defining: Vec::new(),
         };
@@ -338,7 +344,7 @@ impl ListQuery {
                                 format!("limit must be a positive integer, not '{value}'.");
                             ApiError::invalid(Service::Flow, message)
                         })?
-                        .min(MAX_LIMIT);
+                        .min(page_cap);
                 }
                 "count" => query.count = value.trim().eq_ignore_ascii_case("true"),
                 _ => {}
@@ -366,17 +372,19 @@ impl ListQuery {
 
     /// Filters, counts or sorts and pages `items`, rendering only the page, into the response
     /// body.
-    pub fn respond<T: Item>(
+    pub fn respond<T: Item, S: Serialize>(
         &self,
         items: impl IntoIterator<Item = T>,
-        render: impl Fn(&T) -> Value,
+        render: impl Fn(&T) -> S,
         collection: &Collection,
-    ) -> Value {
+    ) -> ListBody<S> {
         let items = items
             .into_iter()
             .filter(|item| self.filters.iter().all(|f| f.matches(item)));
         if self.count {
-            return json!({"count": items.count()});
+            return ListBody::Count {
+                count: items.count(),
+            };
         }
         let order_path = self.order.as_ref().map(|o| o.path.as_str());
         let mut keyed: Vec<([Option<Value>; 3], T)> = items
@@ -403,7 +411,7 @@ impl ListQuery {
         });
         let total = keyed.len();
         let end = (self.offset + self.limit).min(total);
-        let page: Vec<Value> = keyed[self.offset.min(total)..end]
+        let page: Vec<S> = keyed[self.offset.min(total)..end]
             .iter()
             .map(|(_, item)| render(item))
             .collect();
@@ -413,8 +421,23 @@ impl ListQuery {
         } else {
             json!({})
         };
-        json!({"items": page, "_links": links})
+        ListBody::Page { items: page, links }
     }
+}
+
+/// The body of a Flow Service list: `{"count": n}` when counting, else a page of rendered items
+/// with `_links` (`next` while more remain).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ListBody<S> {
+    Count {
+        count: usize,
+    },
+    Page {
+        items: Vec<S>,
+        #[serde(rename = "_links")]
+        links: Value,
+    },
 }
 
 fn parse_order(value: &str, collection: &Collection) -> Result<Order, ApiError> {
@@ -509,6 +532,10 @@ mod tests {
             .collect()
     }
 
+    fn to_value(body: ListBody<Value>) -> Value {
+        serde_json::to_value(body).unwrap_or_default()
+    }
+
     fn items() -> Vec<Value> {
         vec![
             json!({"id": "a", "name": "CRMToAEP", "createdAt": 3, "state": "enabled", "sourceConnectionIds": ["s1", "s2"], "params": {"tableName": "Leads"}}),
@@ -518,8 +545,9 @@ mod tests {
     }
 
     fn ids(query: &str) -> Vec<String> {
-        let q = ListQuery::parse(&pairs(query), &FLOWS).unwrap_or_else(|e| panic!("{:?}", e.body));
-        let body = q.respond(items(), Value::clone, &FLOWS);
+        let q =
+            ListQuery::parse(&pairs(query), &FLOWS, 100).unwrap_or_else(|e| panic!("{:?}", e.body));
+        let body = to_value(q.respond(items(), Value::clone, &FLOWS));
         body["items"]
             .as_array()
             .map(|a| {
@@ -547,9 +575,13 @@ mod tests {
 
     #[test]
     fn paging_follows_the_token_with_the_original_filters() {
-        let q = ListQuery::parse(&pairs("property=state==enabled,disabled&limit=2"), &FLOWS);
+        let q = ListQuery::parse(
+            &pairs("property=state==enabled,disabled&limit=2"),
+            &FLOWS,
+            100,
+        );
         let body = q
-            .map(|q| q.respond(items(), Value::clone, &FLOWS))
+            .map(|q| to_value(q.respond(items(), Value::clone, &FLOWS)))
             .map_err(|e| e.body);
         let body = body.unwrap_or_default();
         assert_eq!(body["items"].as_array().map(Vec::len), Some(2));
@@ -559,8 +591,8 @@ mod tests {
             .to_owned();
         assert!(href.starts_with("/flows?continuationToken="), "{href}");
         let next = pairs(href.split_once('?').map(|(_, q)| q).unwrap_or_default());
-        let page =
-            ListQuery::parse(&next, &FLOWS).map(|q| q.respond(items(), Value::clone, &FLOWS));
+        let page = ListQuery::parse(&next, &FLOWS, 100)
+            .map(|q| to_value(q.respond(items(), Value::clone, &FLOWS)));
         let page = page.map_err(|e| e.body).unwrap_or_default();
         assert_eq!(page["items"][0]["id"], "a");
         assert_eq!(page["_links"], json!({}));
@@ -569,7 +601,7 @@ mod tests {
     #[test]
     fn errors_carry_the_documented_codes() {
         let code = |query: &str| {
-            ListQuery::parse(&pairs(query), &FLOWS)
+            ListQuery::parse(&pairs(query), &FLOWS, 100)
                 .err()
                 .and_then(|e| e.body["type"].as_str().map(str::to_owned))
                 .unwrap_or_default()

@@ -34,9 +34,11 @@
 //! | `GET /_emulator/state[?sandbox=prod]` | `{"sandboxes": {"prod": {connections, sourceConnections, targetConnections, flows, runs, dataSets, mappingSets}}}` |
 //!
 //! Choices where the reference is silent (each documented at its module):
-//! - Flow Service lists page at 20 items (`limit` up to 100) with an opaque `continuationToken`
-//!   in `_links.next.href` (`/flows?continuationToken=...`, relative to the service base);
-//!   Catalog lists at 20 (`limit` 1-100, `start`); GET answers secret auth params masked.
+//! - Flow Service lists page at 20 items (`limit` up to the page cap, 1000 unless `page_cap`
+//!   says otherwise: the spec sets no maximum) with an opaque `continuationToken` in
+//!   `_links.next.href` (`/flows?continuationToken=...`, relative to the service base); Catalog
+//!   lists at 20 (`limit` 1-100, as catalog.yaml says, `start`); Data Prep pages are the `limit`
+//!   asked up to the same cap, reported in `_page.limit`; GET answers secret auth params masked.
 //! - Error codes the reference does not name: `1402-400` for a body that breaks the schema,
 //!   `1405-400` for a reference to a missing object, `1406-400` when Zoho refuses a base
 //!   connection's credentials (explore, test); gateway `429050` (rate limit, `Retry-After: 1`),
@@ -120,6 +122,7 @@ impl From<&EmulatorArgs> for EmulatorConfig {
                 fail_after_commit: args.fail_after_commit.clone(),
                 token_ttl: args.token_ttl.unwrap_or(DEFAULT_TOKEN_TTL),
                 zoho_spec: args.zoho_spec.into(),
+                page_cap: args.page_cap.map(|n| n as usize),
             },
             seed: args.seed,
             extra_modules: args.extra_modules,

@@ -12,7 +12,9 @@
 //! [`BACKFILL_RUNS`] most recent slots, and each flow keeps its [`MAX_RUNS_PER_FLOW`] newest runs.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::OnceLock;
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::seed::{self, ZohoOrg};
@@ -181,6 +183,9 @@ struct RunError {
 
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// The run as `GET /runs` shows it once it has completed, when it no longer changes:
+    /// rendered once, because `status` reads hundreds of runs per request.
+    completed_json: OnceLock<Box<RawValue>>,
     pub id: String,
     pub flow_id: String,
     flow_spec_id: String,
@@ -229,6 +234,19 @@ impl Run {
             details["completedAtUTC"] = json!(self.completed_at);
         }
         details
+    }
+
+    /// [`Run::render`] as JSON text, from the cache once the run has completed (the clock only
+    /// moves forward, so a completed run's rendering is final).
+    pub fn render_json(&self, sandbox: &Sandbox, now: i64) -> Box<RawValue> {
+        let render = || {
+            serde_json::value::to_raw_value(&self.render(sandbox, now))
+                .expect("a JSON value always serializes")
+        };
+        if now < self.completed_at {
+            return render();
+        }
+        self.completed_json.get_or_init(render).clone()
     }
 
     /// The run as `GET /runs` returns it (reference §10.2).
@@ -460,6 +478,7 @@ pub fn materialize(sandbox: &mut Sandbox, org: &ZohoOrg, zoho: &ZohoState, now: 
                 promotion_id: new_uuid(),
                 batch_id: uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
                 id,
+                completed_json: OnceLock::new(),
             });
         }
     }

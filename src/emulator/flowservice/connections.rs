@@ -129,7 +129,7 @@ pub async fn list(
     adobe: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let query = parse_list(query, &filter::CONNECTIONS)?;
+    let query = parse_list(&shared, query, &filter::CONNECTIONS)?;
     shared.with_sandbox(&adobe.sandbox, |cx| {
         let sandbox = &*cx.sandbox;
         let render_one = |e: &Entity<ConnectionRel>| render(sandbox, e);

@@ -357,7 +357,7 @@ pub async fn list(
     adobe: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let query = parse_list(query, &filter::FLOWS)?;
+    let query = parse_list(&shared, query, &filter::FLOWS)?;
     shared.with_sandbox(&adobe.sandbox, |cx| {
         let (sandbox, now) = (&*cx.sandbox, cx.now);
         let render_one = |flow: &Entity<FlowRel>| match sandbox.flows.get(&flow.id) {

@@ -107,8 +107,13 @@ fn items(item: Value) -> Response {
     Json(json!({"items": [item]})).into_response()
 }
 
-fn parse_list(query: Option<String>, collection: &Collection) -> Result<ListQuery, ApiError> {
-    ListQuery::parse(&query_pairs(query.as_deref()), collection)
+fn parse_list(
+    shared: &super::state::Shared,
+    query: Option<String>,
+    collection: &Collection,
+) -> Result<ListQuery, ApiError> {
+    let page_cap = shared.faults().page_cap();
+    ListQuery::parse(&query_pairs(query.as_deref()), collection, page_cap)
 }
 
 /// A Flow Service object as a list sees it: metadata and document fields are read in place;
@@ -193,7 +198,7 @@ async fn connection_specs(
     _: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let query = parse_list(query, &filter::CONNECTION_SPECS)?;
+    let query = parse_list(&shared, query, &filter::CONNECTION_SPECS)?;
     let specs = specs::connection_specs(shared.faults().zoho_spec);
     Ok(Json(query.respond(specs, Value::clone, &filter::CONNECTION_SPECS)).into_response())
 }
@@ -213,7 +218,7 @@ async fn flow_specs(
     _: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let query = parse_list(query, &filter::FLOW_SPECS)?;
+    let query = parse_list(&shared, query, &filter::FLOW_SPECS)?;
     let specs = specs::flow_specs(shared.faults().zoho_spec);
     Ok(Json(query.respond(specs, Value::clone, &filter::FLOW_SPECS)).into_response())
 }

@@ -47,7 +47,7 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let pairs = query_pairs(query.as_deref());
-    let query = ListQuery::parse(&pairs, &filter::RUNS)?;
+    let query = ListQuery::parse(&pairs, &filter::RUNS, shared.faults().page_cap())?;
     let body = shared.with_sandbox(&adobe.sandbox, |cx| {
         let (sandbox, now) = (&*cx.sandbox, cx.now);
         let view = |run| RunView { sandbox, run, now };
@@ -60,7 +60,11 @@ pub async fn list(
                 .collect(),
             None => sandbox.runs.all().map(view).collect(),
         };
-        Ok(query.respond(runs, RunView::render, &filter::RUNS))
+        Ok(query.respond(
+            runs,
+            |view| view.run.render_json(sandbox, now),
+            &filter::RUNS,
+        ))
     })?;
     Ok(axum::Json(body).into_response())
 }

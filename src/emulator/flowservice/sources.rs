@@ -133,7 +133,7 @@ pub async fn list(
     adobe: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let query = parse_list(query, &filter::SOURCE_CONNECTIONS)?;
+    let query = parse_list(&shared, query, &filter::SOURCE_CONNECTIONS)?;
     shared.with_sandbox(&adobe.sandbox, |cx| {
         let sandbox = &*cx.sandbox;
         let render_one = |e: &Entity<SourceRel>| render(sandbox, e);

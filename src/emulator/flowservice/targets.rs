@@ -128,7 +128,7 @@ pub async fn list(
     adobe: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
-    let query = parse_list(query, &filter::TARGET_CONNECTIONS)?;
+    let query = parse_list(&shared, query, &filter::TARGET_CONNECTIONS)?;
     shared.with_sandbox(&adobe.sandbox, |cx| {
         let sandbox = &*cx.sandbox;
         let render_one = |e: &Entity<TargetRel>| render(sandbox, e);
