@@ -36,7 +36,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use support::{
     arrivals_ms, count, critical_path, levels, lower_bound_ms, profile_toml, vm_hwm_kb, Counts,
-    Step, BASELINE_SIZE, DEFAULT_CONCURRENCY, LATENCY_MS, SIZES,
+    Step, BASELINE_SIZE, DEFAULT_CONCURRENCY, FLOW_SERVICE_PAGE, LATENCY_MS, SIZES,
 };
 
 const SANDBOX: &str = "prod";
@@ -379,7 +379,8 @@ impl Bench {
             let http = reqwest::Client::new();
             let token = ims_token(&http, &url).await?;
             let spec = format!("{url}/data/foundation/flowservice/connectionSpecs/{ZOHO_SPEC}");
-            let flows = format!("{url}/data/foundation/flowservice/flows?limit=100");
+            let flows =
+                format!("{url}/data/foundation/flowservice/flows?limit={FLOW_SERVICE_PAGE}");
             let mut samples = Vec::new();
             let mut small = Vec::new();
             for _ in 0..20 {
@@ -391,7 +392,10 @@ impl Bench {
                 page.push(round_trip(&http, &flows, &token).await?);
             }
             samples.push(summarize(
-                &format!("GET flows page ({} flows), one at a time", n.min(100)),
+                &format!(
+                    "GET flows page ({} flows), one at a time",
+                    n.min(FLOW_SERVICE_PAGE)
+                ),
                 page,
             ));
             let tasks = (0..DEFAULT_CONCURRENCY).map(|_| async {
@@ -640,8 +644,9 @@ fn checks(runs: &[Run], overheads: &[Overhead]) -> Vec<Check> {
     }
     // The emulator's CPU per request over each whole run is its overhead on the request mix
     // provision sends: on average a fifth of the latency at most, since a run made of a few
-    // 100-item list pages (status, re-apply at 200 modules) pays 5-12 ms a page on 2 shared
-    // cores. The round trip of a small GET adds what the network stack and timer cost: a tenth.
+    // pages of hundreds of items (status, re-apply at 200 modules) pays 2-10 ms a page on 2
+    // shared cores. The round trip of a small GET adds what the network stack and timer cost:
+    // a tenth.
     let limit = LATENCY_MS as f64 / 10.0;
     let mix_limit = LATENCY_MS as f64 / 5.0;
     if let Some(worst) = runs

@@ -31,14 +31,14 @@ use crate::api::specs::{
 use crate::api::target::{self, NewTargetConnection};
 use crate::api::{
     AepClient, ApiError, ConnectionId, Created, DatasetId, Etag, FlowId, MappingSetId, PatchOp,
-    Query, SourceConnectionId, TargetConnectionId,
+    Query, SourceConnectionId, TargetConnectionId, LIST_LIMIT,
 };
 use crate::auth::zoho::ZohoOAuth;
 use crate::cli::{ApplyArgs, GlobalArgs, PlanArgs};
 use crate::desired::{self, Desired, DesiredModule, Resolved};
 use crate::error::{CliError, CliResult, Exit};
 use crate::naming;
-use crate::observe::{self, Observed, LIST_LIMIT};
+use crate::observe::{self, Observed};
 use crate::output::{self, ChangesDocument};
 use crate::plan::{
     self, Action, BaseStep, Change, FlowStep, Inputs, Kind, MappingStep, ModuleStep, Plan, Removal,

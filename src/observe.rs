@@ -36,11 +36,9 @@ use crate::api::specs::{
     DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_ID,
 };
 use crate::api::target::{self, TargetConnection};
-use crate::api::{AepClient, ApiError, ConnectionSpecId, MappingSetId, Query};
+use crate::api::{AepClient, ApiError, ConnectionSpecId, MappingSetId, Query, LIST_LIMIT};
 use crate::naming::{self, ObjectKind};
 
-/// Items per page asked of Flow Service lists (`_links.next.href` is followed for the rest).
-pub const LIST_LIMIT: usize = 100;
 /// The fields a dataset listing asks Catalog for.
 const DATASET_PROPERTIES: &str = "name,description,schemaRef,created";
 

@@ -185,7 +185,7 @@ async fn legacy_sets_are_read_too() {
 }
 
 #[tokio::test]
-async fn list_pages_with_the_required_limit_and_start_and_filters_by_name() {
+async fn list_asks_for_large_pages_and_reads_on_when_the_service_applies_a_smaller_one() {
     let (server, client) = setup().await;
     let full: Vec<serde_json::Value> = (0..50).map(|i| stored_set(&format!("m{i:02}"))).collect();
     Mock::given(method("GET"))
@@ -220,7 +220,7 @@ async fn list_pages_with_the_required_limit_and_start_and_filters_by_name() {
             query_sorted(request),
             pairs(&[
                 ("name", "zoho-crm-prod / Leads / mapping"),
-                ("limit", "50"),
+                ("limit", "1000"),
                 ("start", start)
             ])
         );
@@ -241,8 +241,21 @@ async fn list_accepts_the_specs_single_object_data() {
     assert_eq!(sets.len(), 1);
     assert_eq!(
         query_sorted(&only_request(&server).await),
-        pairs(&[("limit", "50"), ("start", "0")])
+        pairs(&[("limit", "1000"), ("start", "0")])
     );
+}
+
+#[tokio::test]
+async fn a_page_shorter_than_the_limit_asked_ends_the_list_without_page_info() {
+    let (server, client) = setup().await;
+    let sets: Vec<serde_json::Value> = (0..3).map(|i| stored_set(&format!("m{i:02}"))).collect();
+    Mock::given(method("GET"))
+        .and(path(format!("{DATAPREP}/mappingSets")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": sets})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(list_mapping_sets(&client, None).await.unwrap().len(), 3);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use provision::emulator::{EmulatorConfig, Faults};
 use serde_json::Value;
 use support::cli::{changed, column_names, flow_mapping, writes, Harness, PREFIX, THREE_MODULES};
 use support::SEED_DATASET;
@@ -890,4 +891,54 @@ async fn a_module_explore_does_not_know_is_named_with_the_nearest_one() {
         "{}",
         out.stderr
     );
+}
+
+/// Flow Service and Data Prep document no maximum page size, so provision asks for large pages;
+/// a service that answers smaller ones must still be read to the end, or a re-apply would
+/// recreate what it did not see.
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_are_read_to_the_end_when_the_services_answer_smaller_pages_than_asked() {
+    let h = Harness::with(EmulatorConfig {
+        faults: Faults {
+            page_cap: Some(2),
+            ..Faults::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let profile = h.profile("profile.toml", THREE_MODULES);
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+
+    h.clear_requests();
+    let again = h.provision("apply", &profile, &["--yes"]).await;
+    again.assert_exit(0);
+    assert!(again.stdout.starts_with("No changes"), "{}", again.stdout);
+    assert!(h.writes().is_empty(), "{:#?}", h.writes());
+    let requests = h.requests();
+    let second_pages = |path: &str, marker: &str| {
+        requests
+            .iter()
+            .filter(|r| r.path.ends_with(path))
+            .filter(|r| r.query.as_deref().is_some_and(|q| q.contains(marker)))
+            .count()
+    };
+    for path in ["/sourceConnections", "/targetConnections", "/flows"] {
+        assert_eq!(
+            second_pages(path, "continuationToken="),
+            1,
+            "{path}: {:#?}",
+            support::cli::calls(&requests)
+        );
+    }
+    assert_eq!(second_pages("/mappingSets", "start=2"), 1);
+    for kind in [
+        "sourceConnections",
+        "targetConnections",
+        "flows",
+        "mappingSets",
+    ] {
+        assert_eq!(h.objects(kind).len(), 3, "{kind}");
+    }
 }

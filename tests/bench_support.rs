@@ -171,15 +171,16 @@ fn lists_longer_than_a_page_add_requests_to_the_chain() {
     assert_eq!(offset_pages(200, 50), 5);
     // No-op: token, base connections, source connections while nothing pages.
     assert_eq!(critical_path(Step::NoopApply, 10), 3);
-    // At 200 the 50-a-page mapping set list (5 requests) is the longest chain.
-    assert_eq!(critical_path(Step::NoopApply, 200), 6);
+    // At 200 the 100-a-page dataset list (3 requests: two full pages, then an empty one) is
+    // the longest chain; Flow Service and Data Prep lists fit in one page of 1000.
+    assert_eq!(critical_path(Step::NoopApply, 200), 4);
     assert_eq!(
         critical_path(Step::FreshApply, 10),
         critical_path(Step::FreshApply, 200)
     );
-    // Status: token, flows (2 pages at 200), runs of 110 + 90 flows at once (330 backfill
-    // runs: 4 pages).
-    assert_eq!(critical_path(Step::Status, 200), 7);
+    // Status: token, flows (one page at 200), runs of 110 + 90 flows at once (330 backfill
+    // runs asked in one page).
+    assert_eq!(critical_path(Step::Status, 200), 3);
     assert_eq!(critical_path(Step::Status, 10), 3);
 }
 

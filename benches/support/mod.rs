@@ -13,15 +13,15 @@ pub const LATENCY_MS: u64 = 50;
 /// `provision apply --concurrency` when the flag is absent.
 pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Items per page `provision` asks of Flow Service (`limit`, also the emulator's cap); the next
-/// page comes from `_links.next.href`, so `n` objects cost `ceil(n / 100)` requests.
-pub const FLOW_SERVICE_PAGE: usize = 100;
-/// Items per page `provision` asks of Catalog (`limit`, also the emulator's cap). Catalog pages
-/// by offset and says nothing about what is left, so the walk ends on a short page: `n` objects
-/// cost `floor(n / 100) + 1` requests.
-pub const CATALOG_PAGE: usize = 100;
-/// Items per page `provision` asks of Data Prep (`limit`, as in the reference's examples);
-/// offset paging as in Catalog.
-pub const DATA_PREP_PAGE: usize = 50;
+/// page comes from `_links.next.href`, so `n` objects cost `ceil(n / 1000)` requests.
+pub const FLOW_SERVICE_PAGE: usize = provision::api::LIST_LIMIT;
+/// Items per page `provision` asks of Catalog (`limit`, Catalog's documented maximum and the
+/// emulator's). Catalog pages by offset and says nothing about what is left, so the walk ends
+/// on a short page: `n` objects cost `floor(n / 100) + 1` requests.
+pub const CATALOG_PAGE: usize = provision::api::catalog::PAGE_SIZE;
+/// Items per page `provision` asks of Data Prep (`limit`, also the emulator's cap); offset
+/// paging as in Catalog.
+pub const DATA_PREP_PAGE: usize = provision::api::dataprep::PAGE_SIZE;
 /// Module counts measured.
 pub const SIZES: [usize; 3] = [10, 50, 200];
 /// Where the sequential baseline (`--concurrency 1`) is measured.
@@ -242,8 +242,8 @@ pub enum Step {
 ///   datasets (Catalog pages) and mapping sets (Data Prep pages).
 /// - status: IMS token -> the owned flows (Flow Service pages) -> their newest runs: one
 ///   filtered query per group of flow ids that fits in a URL ([`filter_chunks`], about 110
-///   UUIDs), the groups at once, each read page by page (up to 3 backfill runs per flow, 100 per
-///   page).
+///   UUIDs), the groups at once, each read page by page (up to 3 backfill runs per flow, as
+///   many per page as that asks for, up to [`FLOW_SERVICE_PAGE`]).
 pub fn critical_path(step: Step, n: usize) -> usize {
     let flow_service = linked_pages(n, FLOW_SERVICE_PAGE);
     match step {

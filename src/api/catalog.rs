@@ -12,7 +12,7 @@ use super::{AepClient, ApiError, DatasetId, Query, Service};
 
 const PATH: &str = "/dataSets";
 /// Catalog returns at most 100 objects per request (catalog.yaml `limit`).
-const PAGE_SIZE: usize = 100;
+pub const PAGE_SIZE: usize = 100;
 /// The fields a listing asks for, to keep answers small.
 const LIST_PROPERTIES: &str = "name,description,schemaRef,tags";
 
@@ -146,7 +146,12 @@ pub async fn list_datasets(client: &AepClient, query: &Query) -> Result<Vec<Data
         PATH,
         query,
         PAGE_SIZE,
-        keyed_items,
+        |call, page| {
+            Ok(wire::OffsetPage {
+                items: keyed_items(call, page)?,
+                page_limit: None,
+            })
+        },
     )
     .await?;
     wire::decode_items::<IdWire>(&format!("GET {PATH}"), "dataset", items)

@@ -11,8 +11,12 @@ use super::wire::{self, de};
 use super::{AepClient, ApiError, MappingSetId, Query, Service};
 
 const PATH: &str = "/mappingSets";
-/// Page size for listings (`limit` is required; the docs' examples use 50).
-const PAGE_SIZE: usize = 50;
+/// Page size asked for listings. `limit` is required and data-prep.yaml gives it no maximum;
+/// one page this size holds every mapping set of a profile of up to 1000 modules, so that
+/// observing costs one request however many modules there are. A service that applies a
+/// smaller page says so in `_page.limit`, and the rest is read page by page
+/// ([`wire::offset_pages`]).
+pub const PAGE_SIZE: usize = 1000;
 /// The tag that carries a mapping set's description: the spec gives mapping sets `name` and
 /// `tags` but no `description` field.
 pub const DESCRIPTION_TAG: &str = "description";
@@ -321,27 +325,37 @@ pub async fn validate_mapping_set(
         .await
 }
 
-/// `{"data": [...], "_page": {...}}`; the spec's example has `data` as one object.
-fn page_data(call: &str, page: Value) -> Result<Vec<Value>, ApiError> {
-    match page {
-        Value::Object(mut map) => match map.remove("data") {
-            Some(Value::Array(items)) => Ok(items),
-            Some(item @ Value::Object(_)) => Ok(vec![item]),
-            Some(Value::Null) | None => Ok(Vec::new()),
-            Some(other) => Err(ApiError::decode(
+/// `{"data": [...], "_page": {"count", "limit"}}`; the spec's example has `data` as one object.
+/// `_page.limit` is the page size the service applied, which may be smaller than the `limit`
+/// asked.
+fn page_data(call: &str, page: Value) -> Result<wire::OffsetPage, ApiError> {
+    let Value::Object(mut map) = page else {
+        return Err(ApiError::decode(
+            call,
+            format!(
+                "expected an object with `data`, got {}",
+                wire::kind_of(&page)
+            ),
+        ));
+    };
+    let page_limit = map
+        .get("_page")
+        .and_then(|p| p.get("limit"))
+        .and_then(Value::as_u64)
+        .and_then(|l| usize::try_from(l).ok());
+    let items = match map.remove("data") {
+        Some(Value::Array(items)) => items,
+        Some(item @ Value::Object(_)) => vec![item],
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => {
+            return Err(ApiError::decode(
                 call,
                 format!(
                     "expected `data` to be a list, got {}",
                     wire::kind_of(&other)
                 ),
-            )),
-        },
-        other => Err(ApiError::decode(
-            call,
-            format!(
-                "expected an object with `data`, got {}",
-                wire::kind_of(&other)
-            ),
-        )),
-    }
+            ))
+        }
+    };
+    Ok(wire::OffsetPage { items, page_limit })
 }

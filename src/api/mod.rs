@@ -22,3 +22,11 @@ pub use http::{AepClient, HttpOptions, Query, Service};
 pub use ids::*;
 pub use patch::PatchOp;
 pub use wire::Created;
+
+/// Items per page asked of Flow Service lists that may be long (a profile's objects, runs).
+/// flow-service.yaml gives `limit` no maximum, and a service that returns fewer items than
+/// asked links the rest with `_links.next.href`, which is always followed; so a page this size
+/// is never wrong, and it lets one request read every object of a kind for a profile of up to
+/// 1000 modules (an unchanged re-apply then costs the same number of requests for 10 modules
+/// or 500).
+pub const LIST_LIMIT: usize = 1000;

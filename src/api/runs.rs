@@ -11,8 +11,6 @@ use super::wire::{self, de};
 use super::{AepClient, ApiError, Etag, FlowId, Query, RunId, Service};
 
 const PATH: &str = "/runs";
-/// The page size for [`list_recent_runs`].
-const RECENT_PAGE_SIZE: usize = 100;
 
 /// A run as the service returns it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -266,7 +264,7 @@ async fn recent_runs_of(
     not_before: &HashMap<FlowId, i64>,
 ) -> Result<Vec<Run>, ApiError> {
     let ids: Vec<&str> = chunk.iter().map(|id| id.as_str()).collect();
-    let page_size = (per_flow * chunk.len()).clamp(1, RECENT_PAGE_SIZE);
+    let page_size = (per_flow * chunk.len()).clamp(1, super::LIST_LIMIT);
     let query = Query::new()
         .param("orderby", "-createdAt")
         .param("limit", page_size.to_string())

@@ -154,17 +154,26 @@ pub(crate) async fn list_by_ids<T: DeserializeOwned>(
     Ok(out)
 }
 
+/// One page of an offset-paged collection: its items, and the page size the service says it
+/// applied (Data Prep's `_page.limit`), when it says one.
+pub(crate) struct OffsetPage {
+    pub items: Vec<Value>,
+    pub page_limit: Option<usize>,
+}
+
 /// Pages through an offset-paged collection (`limit` and `start`, as Catalog and Data Prep take
-/// them) until a page comes back shorter than `limit`. `extract` turns one page's body into its
-/// items; items are de-duplicated by `id`, and a page with nothing new ends the walk, so a
-/// service that ignores `start` cannot make this loop forever.
+/// them) until a page comes back shorter than the page size: the `limit` asked, or the smaller
+/// one the service reports having applied (a service that caps pages below what was asked must
+/// not end the walk early). `extract` turns one page's body into its items; items are
+/// de-duplicated by `id`, and a page with nothing new ends the walk, so a service that ignores
+/// `start` cannot make this loop forever.
 pub(crate) async fn offset_pages(
     client: &AepClient,
     service: Service,
     path: &str,
     base: &Query,
     limit: usize,
-    extract: impl Fn(&str, Value) -> Result<Vec<Value>, ApiError>,
+    extract: impl Fn(&str, Value) -> Result<OffsetPage, ApiError>,
 ) -> Result<Vec<Value>, ApiError> {
     let call = format!("GET {path}");
     let limit = limit.max(1);
@@ -177,7 +186,10 @@ pub(crate) async fn offset_pages(
             .param("limit", limit.to_string())
             .param("start", start.to_string());
         let page: Value = client.get(service, path, &query).await?;
-        let items = extract(&call, page)?;
+        let OffsetPage { items, page_limit } = extract(&call, page)?;
+        let page_size = page_limit
+            .filter(|&l| l > 0)
+            .map_or(limit, |l| l.min(limit));
         let count = items.len();
         let mut fresh = 0usize;
         for item in items {
@@ -187,7 +199,7 @@ pub(crate) async fn offset_pages(
                 out.push(item);
             }
         }
-        if count < limit || fresh == 0 {
+        if count < page_size || fresh == 0 {
             return Ok(out);
         }
         start += count;
