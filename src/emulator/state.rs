@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Map, Value};
 
 use super::clock::Clock;
@@ -310,11 +311,50 @@ pub fn new_etag() -> String {
     format!("\"{}-0000-0200-0000-{}\"", &hex[..8], &hex[8..20])
 }
 
-/// Merges `extra` into the object `base` (both must be objects).
-pub fn merged(base: &Value, extra: Map<String, Value>) -> Value {
-    let mut out = base.as_object().cloned().unwrap_or_default();
-    out.extend(extra);
-    Value::Object(out)
+/// A stored document as the API shows it: its fields, with `extra` (metadata, computed fields)
+/// added or replacing them. It serializes without copying the document, since a list page
+/// renders hundreds of them.
+pub struct Rendered<'a> {
+    doc: &'a Value,
+    extra: Map<String, Value>,
+}
+
+impl<'a> Rendered<'a> {
+    pub fn new(doc: &'a Value, extra: Map<String, Value>) -> Self {
+        Self { doc, extra }
+    }
+
+    pub fn insert(&mut self, key: &str, value: Value) {
+        self.extra.insert(key.to_owned(), value);
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.extra.get(key).or_else(|| self.doc.get(key))
+    }
+}
+
+impl Serialize for Rendered<'_> {
+    /// The fields in key order, as a merged `Value` would list them.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut doc = (self.doc.as_object().into_iter().flatten())
+            .filter(|(key, _)| !self.extra.contains_key(*key))
+            .peekable();
+        let mut extra = self.extra.iter().peekable();
+        let mut map = serializer.serialize_map(None)?;
+        loop {
+            let from_doc = match (doc.peek(), extra.peek()) {
+                (Some((a, _)), Some((b, _))) => a < b,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let next = if from_doc { doc.next() } else { extra.next() };
+            if let Some((key, value)) = next {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
 }
 
 /// What a handler sees of the state while it holds the lock: its sandbox (runs already brought
@@ -356,5 +396,24 @@ impl Shared {
             now,
             zoho_spec,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rendered_document_lists_its_fields_in_key_order_with_extras_winning() {
+        let doc = json!({"a": 1, "c": 3, "state": "stored", "z": {"nested": true}});
+        let mut rendered = Rendered::new(&doc, Map::new());
+        rendered.insert("state", json!("enabled"));
+        rendered.insert("b", json!(2));
+        assert_eq!(rendered.get("state"), Some(&json!("enabled")));
+        assert_eq!(rendered.get("a"), Some(&json!(1)));
+        assert_eq!(
+            serde_json::to_string(&rendered).unwrap_or_default(),
+            r#"{"a":1,"b":2,"c":3,"state":"enabled","z":{"nested":true}}"#
+        );
     }
 }

@@ -15,7 +15,7 @@ use crate::emulator::errors::{ApiError, ApiResult};
 use crate::emulator::faults::ZohoSpec;
 use crate::emulator::filter;
 use crate::emulator::gateway::{query_pairs, query_param, Adobe, JsonBody};
-use crate::emulator::state::{merged, AppState, ConnectionRel, Ctx, Entity, Sandbox};
+use crate::emulator::state::{AppState, ConnectionRel, Ctx, Entity, Rendered, Sandbox};
 use crate::emulator::validate::Fields;
 use crate::emulator::zoho::ZohoState;
 
@@ -67,13 +67,16 @@ fn validate(body: &Value, zoho_spec: ZohoSpec) -> Result<(Value, ConnectionRel),
     Ok((doc, ConnectionRel { spec_id }))
 }
 
-pub(super) fn render(sandbox: &Sandbox, entity: &Entity<ConnectionRel>) -> Value {
-    let mut value = merged(&entity.doc, sandbox.meta(entity));
-    value["state"] = json!("enabled");
+pub(super) fn render<'a>(sandbox: &Sandbox, entity: &'a Entity<ConnectionRel>) -> Rendered<'a> {
+    let mut value = Rendered::new(&entity.doc, sandbox.meta(entity));
+    value.insert("state", json!("enabled"));
     // Secrets stay masked even after the spec is withdrawn from the listing.
+    let Some(mut auth) = entity.doc.get("auth").cloned() else {
+        return value;
+    };
     let spec = specs::connection_spec(&entity.rel.spec_id, ZohoSpec::Listed);
-    let spec_name = value
-        .pointer("/auth/specName")
+    let spec_name = auth
+        .get("specName")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
@@ -82,16 +85,14 @@ pub(super) fn render(sandbox: &Sandbox, entity: &Entity<ConnectionRel>) -> Value
         .and_then(|s| specs::auth_spec(s, &spec_name))
         .map(specs::secret_params)
         .unwrap_or_default();
-    if let Some(params) = value
-        .pointer_mut("/auth/params")
-        .and_then(Value::as_object_mut)
-    {
+    if let Some(params) = auth.get_mut("params").and_then(Value::as_object_mut) {
         for key in secrets {
             if let Some(v) = params.get_mut(&key) {
                 *v = json!(MASK);
             }
         }
     }
+    value.insert("auth", auth);
     value
 }
 
@@ -132,7 +133,6 @@ pub async fn list(
     let query = parse_list(&shared, query, &filter::CONNECTIONS)?;
     shared.with_sandbox(&adobe.sandbox, |cx| {
         let sandbox = &*cx.sandbox;
-        let render_one = |e: &Entity<ConnectionRel>| render(sandbox, e);
         let entities = sandbox.connections.values();
         Ok(list_entities(
             &query,
@@ -140,7 +140,7 @@ pub async fn list(
             sandbox,
             entities,
             &["state", "auth"],
-            &render_one,
+            &|e| render(sandbox, e),
         ))
     })
 }

@@ -6,7 +6,7 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::targets::schema_mismatch;
 use super::{created, items, list_entities, parse_list, specs, updated, SERVICE};
@@ -15,7 +15,7 @@ use crate::emulator::filter;
 use crate::emulator::gateway::{query_pairs, query_param, Adobe, JsonBody};
 use crate::emulator::patch;
 use crate::emulator::runs::Schedule;
-use crate::emulator::state::{merged, AppState, Ctx, Entity, FlowRel, FlowRuntime, Sandbox};
+use crate::emulator::state::{AppState, Ctx, Entity, FlowRel, FlowRuntime, Rendered, Sandbox};
 use crate::emulator::validate::Fields;
 
 const KIND: &str = "flows";
@@ -261,18 +261,19 @@ fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, FlowRel), ApiError> {
     Ok((doc, rel))
 }
 
-pub(super) fn render(
+pub(super) fn render<'a>(
     sandbox: &Sandbox,
-    flow: &Entity<FlowRel>,
+    flow: &'a Entity<FlowRel>,
     runtime: &FlowRuntime,
     now: i64,
-) -> Value {
-    let mut value = merged(&flow.doc, sandbox.meta(flow));
-    value["state"] = json!(if runtime.enabled {
+) -> Rendered<'a> {
+    let mut value = Rendered::new(&flow.doc, sandbox.meta(flow));
+    let state = if runtime.enabled {
         "enabled"
     } else {
         "disabled"
-    });
+    };
+    value.insert("state", json!(state));
     let sources: Vec<Value> = flow
         .rel
         .source_ids
@@ -299,19 +300,24 @@ pub(super) fn render(
         .filter_map(|id| sandbox.target_connections.get(id))
         .map(|t| json!({"id": t.id, "connectionSpec": t.doc["connectionSpec"]}))
         .collect();
-    value["inheritedAttributes"] =
-        json!({"sourceConnections": sources, "targetConnections": targets});
-    value["runs"] = json!(format!("/runs?property=flowId=={}", flow.id));
-    value["lastOperation"] = json!({
-        "started": flow.updated_at,
-        "updated": flow.updated_at,
-        "percentCompleted": 100,
-        "status": {"value": "COMPLETED", "errors": []},
-        "ops": [],
-        "operation": runtime.last_operation,
-    });
+    value.insert(
+        "inheritedAttributes",
+        json!({"sourceConnections": sources, "targetConnections": targets}),
+    );
+    value.insert("runs", json!(format!("/runs?property=flowId=={}", flow.id)));
+    value.insert(
+        "lastOperation",
+        json!({
+            "started": flow.updated_at,
+            "updated": flow.updated_at,
+            "percentCompleted": 100,
+            "status": {"value": "COMPLETED", "errors": []},
+            "ops": [],
+            "operation": runtime.last_operation,
+        }),
+    );
     if let Some(run) = sandbox.runs.latest(&flow.id) {
-        value["lastRunDetails"] = run.details(now);
+        value.insert("lastRunDetails", run.details(now));
     }
     value
 }
@@ -360,10 +366,6 @@ pub async fn list(
     let query = parse_list(&shared, query, &filter::FLOWS)?;
     shared.with_sandbox(&adobe.sandbox, |cx| {
         let (sandbox, now) = (&*cx.sandbox, cx.now);
-        let render_one = |flow: &Entity<FlowRel>| match sandbox.flows.get(&flow.id) {
-            Some((_, runtime)) => render(sandbox, flow, runtime, now),
-            None => Value::Null,
-        };
         let entities = sandbox.flows.values().map(|(flow, _)| flow);
         let computed = &[
             "state",
@@ -378,7 +380,11 @@ pub async fn list(
             sandbox,
             entities,
             computed,
-            &render_one,
+            &|flow| match sandbox.flows.get(&flow.id) {
+                Some((_, runtime)) => render(sandbox, flow, runtime, now),
+                // Not reached: the entities listed come from the same map.
+                None => Rendered::new(&flow.doc, Map::new()),
+            },
         ))
     })
 }

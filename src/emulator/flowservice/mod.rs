@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use super::errors::{ApiError, ApiResult, Service, FLOW_BASE};
 use super::filter::{self, Collection, Item, ListQuery};
 use super::gateway::{query_pairs, Adobe};
-use super::state::{AppState, Ctx, Entity, Sandbox};
+use super::state::{AppState, Ctx, Entity, Rendered, Sandbox};
 
 pub const SERVICE: Service = Service::Flow;
 
@@ -103,7 +103,7 @@ fn updated(id: &str, etag: &str) -> Response {
 }
 
 /// GET by id answers a list wrapper (reference §1).
-fn items(item: Value) -> Response {
+fn items(item: impl serde::Serialize) -> Response {
     Json(json!({"items": [item]})).into_response()
 }
 
@@ -122,7 +122,7 @@ struct View<'a, R> {
     sandbox: &'a Sandbox,
     entity: &'a Entity<R>,
     computed: &'static [&'static str],
-    render: &'a dyn Fn(&Entity<R>) -> Value,
+    render: &'a dyn Fn(&Entity<R>) -> Rendered<'_>,
 }
 
 impl<R> Item for View<'_, R> {
@@ -143,7 +143,7 @@ fn list_entities<'a, R: 'a>(
     sandbox: &'a Sandbox,
     entities: impl Iterator<Item = &'a Entity<R>>,
     computed: &'static [&'static str],
-    render: &'a dyn Fn(&Entity<R>) -> Value,
+    render: &'a dyn Fn(&Entity<R>) -> Rendered<'_>,
 ) -> Response {
     let views = entities.map(|entity| View {
         sandbox,

@@ -12,7 +12,7 @@ use super::{
 use crate::emulator::errors::{ApiError, ApiResult};
 use crate::emulator::filter;
 use crate::emulator::gateway::{Adobe, JsonBody};
-use crate::emulator::state::{merged, AppState, Ctx, Entity, Sandbox, SourceRel};
+use crate::emulator::state::{AppState, Ctx, Entity, Rendered, Sandbox, SourceRel};
 use crate::emulator::validate::Fields;
 
 const KIND: &str = "sourceConnections";
@@ -80,19 +80,20 @@ fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, SourceRel), ApiError> 
     ))
 }
 
-pub(super) fn render(sandbox: &Sandbox, entity: &Entity<SourceRel>) -> Value {
-    let mut value = merged(&entity.doc, sandbox.meta(entity));
-    value["state"] = json!("enabled");
+pub(super) fn render<'a>(sandbox: &Sandbox, entity: &'a Entity<SourceRel>) -> Rendered<'a> {
+    let mut value = Rendered::new(&entity.doc, sandbox.meta(entity));
+    value.insert("state", json!("enabled"));
     if let Some(base) = entity
         .rel
         .base_connection_id
         .as_ref()
         .and_then(|id| sandbox.connections.get(id))
     {
-        value["inheritedAttributes"] = json!({"baseConnection": {
+        let inherited = json!({"baseConnection": {
             "id": base.id,
             "connectionSpec": base.doc["connectionSpec"],
         }});
+        value.insert("inheritedAttributes", inherited);
     }
     value
 }
@@ -136,7 +137,6 @@ pub async fn list(
     let query = parse_list(&shared, query, &filter::SOURCE_CONNECTIONS)?;
     shared.with_sandbox(&adobe.sandbox, |cx| {
         let sandbox = &*cx.sandbox;
-        let render_one = |e: &Entity<SourceRel>| render(sandbox, e);
         let entities = sandbox.source_connections.values();
         Ok(list_entities(
             &query,
@@ -144,7 +144,7 @@ pub async fn list(
             sandbox,
             entities,
             &["state", "inheritedAttributes"],
-            &render_one,
+            &|e| render(sandbox, e),
         ))
     })
 }

@@ -13,7 +13,7 @@ use super::{
 use crate::emulator::errors::{ApiError, ApiResult};
 use crate::emulator::filter;
 use crate::emulator::gateway::{Adobe, JsonBody};
-use crate::emulator::state::{merged, AppState, Ctx, Entity, Sandbox, TargetRel};
+use crate::emulator::state::{AppState, Ctx, Entity, Rendered, Sandbox, TargetRel};
 use crate::emulator::validate::Fields;
 
 const KIND: &str = "targetConnections";
@@ -86,9 +86,9 @@ fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, TargetRel), ApiError> 
     ))
 }
 
-pub(super) fn render(sandbox: &Sandbox, entity: &Entity<TargetRel>) -> Value {
-    let mut value = merged(&entity.doc, sandbox.meta(entity));
-    value["state"] = json!("enabled");
+pub(super) fn render<'a>(sandbox: &Sandbox, entity: &'a Entity<TargetRel>) -> Rendered<'a> {
+    let mut value = Rendered::new(&entity.doc, sandbox.meta(entity));
+    value.insert("state", json!("enabled"));
     value
 }
 
@@ -131,7 +131,6 @@ pub async fn list(
     let query = parse_list(&shared, query, &filter::TARGET_CONNECTIONS)?;
     shared.with_sandbox(&adobe.sandbox, |cx| {
         let sandbox = &*cx.sandbox;
-        let render_one = |e: &Entity<TargetRel>| render(sandbox, e);
         let entities = sandbox.target_connections.values();
         Ok(list_entities(
             &query,
@@ -139,7 +138,7 @@ pub async fn list(
             sandbox,
             entities,
             &["state"],
-            &render_one,
+            &|e| render(sandbox, e),
         ))
     })
 }
