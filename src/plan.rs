@@ -916,49 +916,32 @@ fn plan_module(
             id: f.id.to_string(),
         });
     }
-    for s in &objects.sources {
-        if Some(s.id.as_str()) == keep_source {
-            continue;
-        }
-        let row = if old_source.is_some_and(|o| o.id == s.id) {
-            source.row()
-        } else {
-            rows.push(
-                Action::Delete,
-                Kind::SourceConnection,
-                &s.name,
-                Some(module),
-                Some(s.id.to_string()),
-                Some(leftover_reason(linked.sources.contains(s.id.as_str()))),
-            )
-        };
-        removals.push(Removal {
-            row,
+    let connections = [
+        ConnectionRemovals {
             kind: Kind::SourceConnection,
-            id: s.id.to_string(),
-        });
-    }
-    for t in &objects.targets {
-        if Some(t.id.as_str()) == keep_target {
-            continue;
-        }
-        let row = if old_target.is_some_and(|o| o.id == t.id) {
-            target.row()
-        } else {
-            rows.push(
-                Action::Delete,
-                Kind::TargetConnection,
-                &t.name,
-                Some(module),
-                Some(t.id.to_string()),
-                Some(leftover_reason(linked.targets.contains(t.id.as_str()))),
-            )
-        };
-        removals.push(Removal {
-            row,
+            found: objects
+                .sources
+                .iter()
+                .map(|s| (s.id.as_str(), s.name.as_str()))
+                .collect(),
+            keep: keep_source,
+            replaced: old_source.map(|o| (o.id.as_str(), source.row())),
+            linked: &linked.sources,
+        },
+        ConnectionRemovals {
             kind: Kind::TargetConnection,
-            id: t.id.to_string(),
-        });
+            found: objects
+                .targets
+                .iter()
+                .map(|t| (t.id.as_str(), t.name.as_str()))
+                .collect(),
+            keep: keep_target,
+            replaced: old_target.map(|o| (o.id.as_str(), target.row())),
+            linked: &linked.targets,
+        },
+    ];
+    for connections in connections {
+        connections.push_into(rows, &mut removals, module);
     }
 
     Ok(ModuleStep {
@@ -971,6 +954,45 @@ fn plan_module(
         flow,
         removals,
     })
+}
+
+/// A module's connections of one kind other than the one it keeps: the one the replaced
+/// dataflow used completes its `replace` row; any other is a leftover with a `delete` row.
+struct ConnectionRemovals<'a> {
+    kind: Kind,
+    /// `(id, name)` of every owned connection of this kind for the module.
+    found: Vec<(&'a str, &'a str)>,
+    keep: Option<&'a str>,
+    /// The connection of the dataflow being replaced, with the row of its replacement.
+    replaced: Option<(&'a str, Row)>,
+    /// Connections some owned dataflow links.
+    linked: &'a BTreeSet<&'a str>,
+}
+
+impl ConnectionRemovals<'_> {
+    fn push_into(self, rows: &mut Rows, removals: &mut Vec<Removal>, module: &str) {
+        for (id, name) in self.found {
+            if Some(id) == self.keep {
+                continue;
+            }
+            let row = match self.replaced {
+                Some((replaced, row)) if replaced == id => row,
+                _ => rows.push(
+                    Action::Delete,
+                    self.kind,
+                    name,
+                    Some(module),
+                    Some(id.to_owned()),
+                    Some(leftover_reason(self.linked.contains(id))),
+                ),
+            };
+            removals.push(Removal {
+                row,
+                kind: self.kind,
+                id: id.to_owned(),
+            });
+        }
+    }
 }
 
 fn leftover_reason(linked: bool) -> String {
