@@ -2,19 +2,20 @@
 //! delete (refused while a flow uses the connection), test, and explore backed by the seeded
 //! Zoho org. Secret auth params come back masked.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{
-    created, invalid_spec, items, list_entities, parse_list, patch_entity, specs, SERVICE,
-};
+use super::kinds::ConnectionKind;
+use super::{invalid_spec, specs, SERVICE};
 use crate::emulator::errors::{ApiError, ApiResult};
 use crate::emulator::faults::ZohoSpec;
-use crate::emulator::filter;
-use crate::emulator::gateway::{query_pairs, query_param, Adobe, JsonBody};
+use crate::emulator::filter::{self, Collection};
+use crate::emulator::gateway::{query_pairs, query_param, Adobe};
 use crate::emulator::state::{AppState, ConnectionRel, Ctx, Entity, Rendered, Sandbox};
 use crate::emulator::validate::Fields;
 use crate::emulator::zoho::ZohoState;
@@ -96,74 +97,31 @@ pub(super) fn render<'a>(sandbox: &Sandbox, entity: &'a Entity<ConnectionRel>) -
     value
 }
 
-pub async fn create(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    JsonBody(body): JsonBody,
-) -> ApiResult {
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        let (doc, rel) = validate(&body, cx.zoho_spec)?;
-        let entity = Entity::new(doc, rel, cx.now);
-        let response = created(KIND, &entity.id, &entity.etag);
-        cx.sandbox.connections.insert(entity.id.clone(), entity);
-        Ok(response)
-    })
-}
+/// This kind, for the generic create, get, list and PATCH handlers ([`super::kinds`]).
+pub struct Connections;
 
-pub async fn get(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    Path(id): Path<String>,
-) -> ApiResult {
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        let entity = cx
-            .sandbox
-            .connections
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
-        Ok(items(render(cx.sandbox, entity)))
-    })
-}
+impl ConnectionKind for Connections {
+    type Rel = ConnectionRel;
+    const KIND: &'static str = KIND;
+    const COLLECTION: &'static Collection = &filter::CONNECTIONS;
+    const COMPUTED: &'static [&'static str] = &["state", "auth"];
+    const PATCHABLE: &'static [&'static str] = PATCHABLE;
 
-pub async fn list(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    RawQuery(query): RawQuery,
-) -> ApiResult {
-    let query = parse_list(&shared, query, &filter::CONNECTIONS)?;
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        let sandbox = &*cx.sandbox;
-        let entities = sandbox.connections.values();
-        Ok(list_entities(
-            &query,
-            &filter::CONNECTIONS,
-            sandbox,
-            entities,
-            &["state", "auth"],
-            &|e| render(sandbox, e),
-        ))
-    })
-}
+    fn entities(sandbox: &Sandbox) -> &BTreeMap<String, Entity<ConnectionRel>> {
+        &sandbox.connections
+    }
 
-pub async fn patch(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    JsonBody(body): JsonBody,
-) -> ApiResult {
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        patch_entity(
-            cx,
-            |sandbox| &mut sandbox.connections,
-            KIND,
-            &id,
-            &headers,
-            &body,
-            PATCHABLE,
-            |doc, cx| validate(doc, cx.zoho_spec),
-        )
-    })
+    fn entities_mut(sandbox: &mut Sandbox) -> &mut BTreeMap<String, Entity<ConnectionRel>> {
+        &mut sandbox.connections
+    }
+
+    fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, ConnectionRel), ApiError> {
+        validate(body, cx.zoho_spec)
+    }
+
+    fn render<'a>(sandbox: &Sandbox, entity: &'a Entity<ConnectionRel>) -> Rendered<'a> {
+        render(sandbox, entity)
+    }
 }
 
 pub async fn delete(

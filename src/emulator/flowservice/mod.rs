@@ -3,6 +3,7 @@
 
 mod connections;
 mod flows;
+mod kinds;
 mod runs;
 mod sources;
 pub mod specs;
@@ -11,7 +12,7 @@ mod targets;
 use std::borrow::Cow;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,7 +21,11 @@ use serde_json::{json, Value};
 use super::errors::{ApiError, ApiResult, Service, FLOW_BASE};
 use super::filter::{self, Collection, Item, ListQuery};
 use super::gateway::{query_pairs, Adobe};
-use super::state::{AppState, Ctx, Entity, Rendered, Sandbox};
+use super::state::{AppState, Entity, Rendered, Sandbox};
+
+use connections::Connections;
+use sources::SourceConnections;
+use targets::TargetConnections;
 
 pub const SERVICE: Service = Service::Flow;
 
@@ -36,7 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route(&path("/flowSpecs/{id}"), get(flow_spec))
         .route(
             &path("/connections"),
-            get(connections::list).post(connections::create),
+            get(kinds::list::<Connections>).post(kinds::create::<Connections>),
         )
         .route(
             &path("/connections/{id}/explore"),
@@ -45,11 +50,11 @@ pub fn routes() -> Router<AppState> {
         .route(&path("/connections/{id}/test"), get(connections::test))
         .route(
             &path("/sourceConnections"),
-            get(sources::list).post(sources::create),
+            get(kinds::list::<SourceConnections>).post(kinds::create::<SourceConnections>),
         )
         .route(
             &path("/targetConnections"),
-            get(targets::list).post(targets::create),
+            get(kinds::list::<TargetConnections>).post(kinds::create::<TargetConnections>),
         )
         .route(&path("/flows"), get(flows::list).post(flows::create))
         .route(
@@ -62,20 +67,20 @@ pub fn routes() -> Router<AppState> {
         router = router
             .route(
                 &path(&format!("/connections/{{id}}{suffix}")),
-                get(connections::get)
-                    .patch(connections::patch)
+                get(kinds::get::<Connections>)
+                    .patch(kinds::patch::<Connections>)
                     .delete(connections::delete),
             )
             .route(
                 &path(&format!("/sourceConnections/{{id}}{suffix}")),
-                get(sources::get)
-                    .patch(sources::patch)
+                get(kinds::get::<SourceConnections>)
+                    .patch(kinds::patch::<SourceConnections>)
                     .delete(sources::delete),
             )
             .route(
                 &path(&format!("/targetConnections/{{id}}{suffix}")),
-                get(targets::get)
-                    .patch(targets::patch)
+                get(kinds::get::<TargetConnections>)
+                    .patch(kinds::patch::<TargetConnections>)
                     .delete(targets::delete),
             )
             .route(
@@ -153,37 +158,6 @@ fn list_entities<'a, R: 'a>(
     });
     Json(query.respond(views, |view| render(view.entity), collection)).into_response()
 }
-/// Which collection of a sandbox a connection-like entity lives in.
-type CollectionOf<R> = fn(&mut Sandbox) -> &mut std::collections::BTreeMap<String, Entity<R>>;
-
-/// PATCH of a base, source or target connection: `If-Match` against the current etag, the
-/// JSON Patch on the paths the kind allows, the same validation as a create, then the update
-/// (which gives the entity a new etag).
-#[allow(clippy::too_many_arguments)]
-fn patch_entity<R>(
-    cx: &mut Ctx<'_>,
-    collection: CollectionOf<R>,
-    kind: &str,
-    id: &str,
-    headers: &HeaderMap,
-    body: &Value,
-    patchable: &[&str],
-    validate: impl FnOnce(&Value, &Ctx<'_>) -> Result<(Value, R), ApiError>,
-) -> ApiResult {
-    let entity = collection(cx.sandbox)
-        .get(id)
-        .ok_or_else(|| ApiError::not_found(SERVICE, kind, id))?;
-    super::patch::check_if_match(headers, &entity.etag, kind, id)?;
-    let doc = super::patch::apply(&entity.doc, body, patchable)?;
-    let (doc, rel) = validate(&doc, cx)?;
-    let now = cx.now;
-    let entity = collection(cx.sandbox)
-        .get_mut(id)
-        .ok_or_else(|| ApiError::not_found(SERVICE, kind, id))?;
-    entity.update(doc, rel, now);
-    Ok(updated(id, &entity.etag))
-}
-
 fn invalid_spec(id: &str) -> ApiError {
     ApiError::flow(
         StatusCode::BAD_REQUEST,

@@ -1,17 +1,18 @@
 //! Source connections (reference §6): they must name an existing base connection of the same
 //! connection spec; table sources need `data.format = tabular` and `params.tableName`.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
-use super::{
-    created, invalid_spec, items, list_entities, parse_list, patch_entity, specs, SERVICE,
-};
+use super::kinds::ConnectionKind;
+use super::{invalid_spec, specs, SERVICE};
 use crate::emulator::errors::{ApiError, ApiResult};
-use crate::emulator::filter;
-use crate::emulator::gateway::{Adobe, JsonBody};
+use crate::emulator::filter::{self, Collection};
+use crate::emulator::gateway::Adobe;
 use crate::emulator::state::{AppState, Ctx, Entity, Rendered, Sandbox, SourceRel};
 use crate::emulator::validate::Fields;
 
@@ -98,76 +99,31 @@ pub(super) fn render<'a>(sandbox: &Sandbox, entity: &'a Entity<SourceRel>) -> Re
     value
 }
 
-pub async fn create(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    JsonBody(body): JsonBody,
-) -> ApiResult {
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        let (doc, rel) = validate(&body, cx)?;
-        let entity = Entity::new(doc, rel, cx.now);
-        let response = created(KIND, &entity.id, &entity.etag);
-        cx.sandbox
-            .source_connections
-            .insert(entity.id.clone(), entity);
-        Ok(response)
-    })
-}
+/// This kind, for the generic create, get, list and PATCH handlers ([`super::kinds`]).
+pub struct SourceConnections;
 
-pub async fn get(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    Path(id): Path<String>,
-) -> ApiResult {
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        let entity = cx
-            .sandbox
-            .source_connections
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
-        Ok(items(render(cx.sandbox, entity)))
-    })
-}
+impl ConnectionKind for SourceConnections {
+    type Rel = SourceRel;
+    const KIND: &'static str = KIND;
+    const COLLECTION: &'static Collection = &filter::SOURCE_CONNECTIONS;
+    const COMPUTED: &'static [&'static str] = &["state", "inheritedAttributes"];
+    const PATCHABLE: &'static [&'static str] = PATCHABLE;
 
-pub async fn list(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    RawQuery(query): RawQuery,
-) -> ApiResult {
-    let query = parse_list(&shared, query, &filter::SOURCE_CONNECTIONS)?;
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        let sandbox = &*cx.sandbox;
-        let entities = sandbox.source_connections.values();
-        Ok(list_entities(
-            &query,
-            &filter::SOURCE_CONNECTIONS,
-            sandbox,
-            entities,
-            &["state", "inheritedAttributes"],
-            &|e| render(sandbox, e),
-        ))
-    })
-}
+    fn entities(sandbox: &Sandbox) -> &BTreeMap<String, Entity<SourceRel>> {
+        &sandbox.source_connections
+    }
 
-pub async fn patch(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    JsonBody(body): JsonBody,
-) -> ApiResult {
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        patch_entity(
-            cx,
-            |sandbox| &mut sandbox.source_connections,
-            KIND,
-            &id,
-            &headers,
-            &body,
-            PATCHABLE,
-            validate,
-        )
-    })
+    fn entities_mut(sandbox: &mut Sandbox) -> &mut BTreeMap<String, Entity<SourceRel>> {
+        &mut sandbox.source_connections
+    }
+
+    fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, SourceRel), ApiError> {
+        validate(body, cx)
+    }
+
+    fn render<'a>(sandbox: &Sandbox, entity: &'a Entity<SourceRel>) -> Rendered<'a> {
+        render(sandbox, entity)
+    }
 }
 
 /// A source or target connection that a flow uses cannot be deleted (`1447-400`).

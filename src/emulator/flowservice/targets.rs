@@ -1,18 +1,19 @@
 //! Target connections (reference §7.3): the data lake spec, an existing dataset in
 //! `params.dataSetId`, and when `data.schema.id` is given, the dataset's schema.
 
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde_json::{json, Value};
 
+use super::kinds::ConnectionKind;
 use super::sources::refuse_if_used;
-use super::{
-    created, invalid_spec, items, list_entities, parse_list, patch_entity, specs, SERVICE,
-};
+use super::{invalid_spec, specs, SERVICE};
 use crate::emulator::errors::{ApiError, ApiResult};
-use crate::emulator::filter;
-use crate::emulator::gateway::{Adobe, JsonBody};
+use crate::emulator::filter::{self, Collection};
+use crate::emulator::gateway::Adobe;
 use crate::emulator::state::{AppState, Ctx, Entity, Rendered, Sandbox, TargetRel};
 use crate::emulator::validate::Fields;
 
@@ -92,76 +93,31 @@ pub(super) fn render<'a>(sandbox: &Sandbox, entity: &'a Entity<TargetRel>) -> Re
     value
 }
 
-pub async fn create(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    JsonBody(body): JsonBody,
-) -> ApiResult {
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        let (doc, rel) = validate(&body, cx)?;
-        let entity = Entity::new(doc, rel, cx.now);
-        let response = created(KIND, &entity.id, &entity.etag);
-        cx.sandbox
-            .target_connections
-            .insert(entity.id.clone(), entity);
-        Ok(response)
-    })
-}
+/// This kind, for the generic create, get, list and PATCH handlers ([`super::kinds`]).
+pub struct TargetConnections;
 
-pub async fn get(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    Path(id): Path<String>,
-) -> ApiResult {
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        let entity = cx
-            .sandbox
-            .target_connections
-            .get(&id)
-            .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
-        Ok(items(render(cx.sandbox, entity)))
-    })
-}
+impl ConnectionKind for TargetConnections {
+    type Rel = TargetRel;
+    const KIND: &'static str = KIND;
+    const COLLECTION: &'static Collection = &filter::TARGET_CONNECTIONS;
+    const COMPUTED: &'static [&'static str] = &["state"];
+    const PATCHABLE: &'static [&'static str] = PATCHABLE;
 
-pub async fn list(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    RawQuery(query): RawQuery,
-) -> ApiResult {
-    let query = parse_list(&shared, query, &filter::TARGET_CONNECTIONS)?;
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        let sandbox = &*cx.sandbox;
-        let entities = sandbox.target_connections.values();
-        Ok(list_entities(
-            &query,
-            &filter::TARGET_CONNECTIONS,
-            sandbox,
-            entities,
-            &["state"],
-            &|e| render(sandbox, e),
-        ))
-    })
-}
+    fn entities(sandbox: &Sandbox) -> &BTreeMap<String, Entity<TargetRel>> {
+        &sandbox.target_connections
+    }
 
-pub async fn patch(
-    State(shared): State<AppState>,
-    adobe: Adobe,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    JsonBody(body): JsonBody,
-) -> ApiResult {
-    shared.with_sandbox(&adobe.sandbox, |cx| {
-        patch_entity(
-            cx,
-            |sandbox| &mut sandbox.target_connections,
-            KIND,
-            &id,
-            &headers,
-            &body,
-            PATCHABLE,
-            validate,
-        )
-    })
+    fn entities_mut(sandbox: &mut Sandbox) -> &mut BTreeMap<String, Entity<TargetRel>> {
+        &mut sandbox.target_connections
+    }
+
+    fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, TargetRel), ApiError> {
+        validate(body, cx)
+    }
+
+    fn render<'a>(sandbox: &Sandbox, entity: &'a Entity<TargetRel>) -> Rendered<'a> {
+        render(sandbox, entity)
+    }
 }
 
 pub async fn delete(
