@@ -1448,6 +1448,21 @@ mod tests {
             .collect()
     }
 
+    /// The plan's only changes delete the Leads dataflow, then its source and target connections.
+    fn assert_deletes_the_leads_chain(p: &Plan) {
+        let deletes: Vec<(Action, Kind, String)> = changed(p)
+            .into_iter()
+            .map(|c| (c.0, c.1, c.2.unwrap_or_default()))
+            .collect();
+        let expected = [
+            (Kind::Dataflow, "flow-Leads"),
+            (Kind::SourceConnection, "src-Leads"),
+            (Kind::TargetConnection, "tgt-Leads"),
+        ]
+        .map(|(kind, id)| (Action::Delete, kind, id.to_owned()));
+        assert_eq!(deletes, expected);
+    }
+
     #[test]
     fn a_fresh_profile_plans_every_object_in_dependency_order() {
         let d = desired(vec![leads(), contacts()]);
@@ -1693,25 +1708,7 @@ mod tests {
     fn a_removed_module_deletes_its_flow_then_connections_and_keeps_its_dataset() {
         let before = desired(vec![leads(), contacts()]);
         let p = plan(&desired(vec![contacts()]), &converged(&before), &inputs()).unwrap();
-        assert_eq!(
-            changed(&p)
-                .iter()
-                .map(|c| (c.0, c.1, c.2.clone().unwrap()))
-                .collect::<Vec<_>>(),
-            vec![
-                (Action::Delete, Kind::Dataflow, "flow-Leads".to_owned()),
-                (
-                    Action::Delete,
-                    Kind::SourceConnection,
-                    "src-Leads".to_owned()
-                ),
-                (
-                    Action::Delete,
-                    Kind::TargetConnection,
-                    "tgt-Leads".to_owned()
-                ),
-            ]
-        );
+        assert_deletes_the_leads_chain(&p);
         assert_eq!(
             p.removed.iter().map(|r| r.kind).collect::<Vec<_>>(),
             [
@@ -1832,25 +1829,7 @@ mod tests {
         m.targets.push(t);
         m.flows.push(f);
         let p = plan(&new, &m, &inputs()).unwrap();
-        assert_eq!(
-            changed(&p)
-                .iter()
-                .map(|c| (c.0, c.1, c.2.clone().unwrap()))
-                .collect::<Vec<_>>(),
-            vec![
-                (Action::Delete, Kind::Dataflow, "flow-Leads".to_owned()),
-                (
-                    Action::Delete,
-                    Kind::SourceConnection,
-                    "src-Leads".to_owned()
-                ),
-                (
-                    Action::Delete,
-                    Kind::TargetConnection,
-                    "tgt-Leads".to_owned()
-                ),
-            ]
-        );
+        assert_deletes_the_leads_chain(&p);
         assert!(
             matches!(&p.modules[0].flow, FlowStep::Keep { id, .. } if id.as_str() == "flow-new")
         );

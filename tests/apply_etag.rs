@@ -31,8 +31,12 @@ fn every_two_hours() -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_stale_etag_rereads_the_flow_and_patches_only_what_is_still_needed() {
+/// Applies THREE_MODULES, plans the Leads schedule change, lets "someone else" PATCH the Leads
+/// dataflow with `concurrent` (so the plan's etag goes stale), then applies the plan. Returns
+/// the harness, the dataflow's path and the calls the apply made on that dataflow.
+async fn apply_after_a_concurrent_patch(
+    concurrent: serde_json::Value,
+) -> (Harness, String, Vec<String>) {
     let h = Harness::start().await;
     let first = h.profile("profile.toml", THREE_MODULES);
     h.provision("apply", &first, &["--yes"])
@@ -42,20 +46,14 @@ async fn a_stale_etag_rereads_the_flow_and_patches_only_what_is_still_needed() {
     let flow_id = flow["id"].as_str().unwrap().to_owned();
     let path = format!("{FS}/flows/{flow_id}");
 
-    // Planned against the current etag; then someone else turns backfill off.
     let profile = literal_profile(&h, "changed.toml", &every_two_hours());
     let client = apply::client(&profile).expect("a client");
     let prepared = apply::prepare(&client, &profile, false, 4)
         .await
         .expect("a plan");
-    let etag = flow["etag"].as_str().unwrap();
     let reply = h
         .env
-        .patch(
-            &path,
-            etag,
-            &json!([{"op": "replace", "path": "/scheduleParams/backfill", "value": false}]),
-        )
+        .patch(&path, flow["etag"].as_str().unwrap(), &concurrent)
         .await;
     assert_eq!(reply.code(), 200, "{}", reply.body);
 
@@ -69,10 +67,20 @@ async fn a_stale_etag_rereads_the_flow_and_patches_only_what_is_still_needed() {
     )
     .await;
     assert!(!outcome.failed(), "{:#?}", outcome.changes);
-    let seen: Vec<String> = calls(&h.requests())
+    let seen = calls(&h.requests())
         .into_iter()
         .filter(|c| c.contains(&flow_id))
         .collect();
+    (h, path, seen)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_etag_rereads_the_flow_and_patches_only_what_is_still_needed() {
+    // Someone else turns backfill off after the plan.
+    let (h, path, seen) = apply_after_a_concurrent_patch(json!([
+        {"op": "replace", "path": "/scheduleParams/backfill", "value": false}
+    ]))
+    .await;
     assert_eq!(
         seen,
         [
@@ -97,45 +105,11 @@ async fn a_stale_etag_rereads_the_flow_and_patches_only_what_is_still_needed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stale_etag_whose_change_was_already_made_sends_no_second_patch() {
-    let h = Harness::start().await;
-    let first = h.profile("profile.toml", THREE_MODULES);
-    h.provision("apply", &first, &["--yes"])
-        .await
-        .assert_exit(0);
-    let flow = h.one("flows", &format!("{PREFIX} / Leads / flow"));
-    let flow_id = flow["id"].as_str().unwrap().to_owned();
-    let path = format!("{FS}/flows/{flow_id}");
-
-    let profile = literal_profile(&h, "changed.toml", &every_two_hours());
-    let client = apply::client(&profile).expect("a client");
-    let prepared = apply::prepare(&client, &profile, false, 4)
-        .await
-        .expect("a plan");
     // A concurrent run makes the very same change first.
-    let reply = h
-        .env
-        .patch(
-            &path,
-            flow["etag"].as_str().unwrap(),
-            &json!([{"op": "replace", "path": "/scheduleParams/interval", "value": 2}]),
-        )
-        .await;
-    assert_eq!(reply.code(), 200, "{}", reply.body);
-
-    h.clear_requests();
-    let outcome = apply::execute(
-        &client,
-        &profile,
-        prepared,
-        &Options { concurrency: 4 },
-        &Progress::quiet(),
-    )
+    let (_h, path, seen) = apply_after_a_concurrent_patch(json!([
+        {"op": "replace", "path": "/scheduleParams/interval", "value": 2}
+    ]))
     .await;
-    assert!(!outcome.failed(), "{:#?}", outcome.changes);
-    let seen: Vec<String> = calls(&h.requests())
-        .into_iter()
-        .filter(|c| c.contains(&flow_id))
-        .collect();
     assert_eq!(
         seen,
         [format!("PATCH {path} -> 412"), format!("GET {path} -> 200")]
