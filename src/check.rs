@@ -19,12 +19,9 @@ use crate::api::specs::{
 };
 use crate::api::{catalog, schemas, AepClient, ApiError, ConnectionSpecId, DatasetId, HttpOptions};
 use crate::auth::zoho::{ZohoModule, ZohoOAuth};
-use crate::cli::OutputFormat;
-use crate::error::{CliResult, Exit};
 use crate::naming;
-use crate::output;
 use crate::profile::{DatasetTarget, Profile};
-use crate::zoho_cmd::{self, ZohoFailure};
+use crate::zoho_setup::{self, ZohoFailure};
 
 /// What `check` says when Adobe no longer offers the Zoho CRM source (reference §0).
 pub const DEPRECATED: &str = "Adobe has deprecated or removed the Zoho CRM source for this org";
@@ -101,17 +98,6 @@ impl Report {
     }
 }
 
-/// `provision check`: prints the report; exit 1 when any check failed.
-pub async fn run(profile: &Profile, format: OutputFormat) -> CliResult {
-    let report = checks(profile, HttpOptions::default()).await?;
-    output::print_check(format, &report)?;
-    Ok(if report.failed() > 0 {
-        Exit::Failed
-    } else {
-        Exit::Ok
-    })
-}
-
 /// Runs every check against the services the profile names. Sends only GETs (and the token
 /// requests that authenticate them).
 pub async fn checks(profile: &Profile, options: HttpOptions) -> anyhow::Result<Report> {
@@ -154,12 +140,12 @@ fn profile_check(profile: &Profile) -> Check {
 
 async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<Vec<ZohoModule>>) {
     let settings = &profile.zoho;
-    let token = match zoho_cmd::refresh(zoho, settings).await {
+    let token = match zoho_setup::refresh(zoho, settings).await {
         Ok(token) => token,
         Err(failure) => {
             return (
                 vec![
-                    Check::fail("zoho_refresh", zoho_cmd::describe(&failure)),
+                    Check::fail("zoho_refresh", zoho_setup::describe(&failure)),
                     Check::skip("zoho_api", "no Zoho access token (see zoho_refresh)"),
                 ],
                 None,
@@ -196,7 +182,7 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<V
             ),
         ),
     };
-    match zoho_cmd::list_modules(zoho, settings, &token).await {
+    match zoho_setup::list_modules(zoho, settings, &token).await {
         Ok((api, modules)) => {
             let readable = modules
                 .iter()
@@ -214,11 +200,11 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<V
             )
         }
         Err(failure) => {
-            let check = Check::fail("zoho_api", zoho_cmd::describe(&failure));
+            let check = Check::fail("zoho_api", zoho_setup::describe(&failure));
             // A token the API rejects after a fresh refresh is a credential problem after all.
             let refresh = match failure {
                 ZohoFailure::Refresh { .. } => {
-                    Check::fail("zoho_refresh", zoho_cmd::describe(&failure))
+                    Check::fail("zoho_refresh", zoho_setup::describe(&failure))
                 }
                 ZohoFailure::Api(_) => refresh,
             };

@@ -1,5 +1,12 @@
-//! The only module that writes to stdout: human tables and the JSON documents of contract §4.
+//! The only module that writes to stdout: human tables and the JSON documents every command
+//! prints. Each command hands it a report that implements [`Render`]; the human rendering of each
+//! report lives in a submodule named after it. Nothing here imports a command.
 #![allow(clippy::print_stdout)]
+
+mod check;
+mod explore;
+mod status;
+mod zoho;
 
 use std::io::Write;
 use std::path::Path;
@@ -9,9 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
-use crate::explore::{ExploreReport, ModuleList, TableReport};
 use crate::plan::{self, Action, Change, Summary};
-use crate::status::{error_text, RunView, StatusReport, WaitResult};
 
 /// Prints exactly one JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -39,18 +44,18 @@ pub fn print<T: Serialize>(format: OutputFormat, value: &T, human: &str) -> anyh
     }
 }
 
-/// Prints `explore`'s result: the module list or one module's columns (and rows).
-pub fn print_explore(format: OutputFormat, report: &ExploreReport) -> anyhow::Result<()> {
-    let human = match report {
-        ExploreReport::Modules(list) => render_modules(list),
-        ExploreReport::Table(table) => render_table_report(table),
-    };
-    print(format, report, &human)
+/// A report a command prints: its JSON document is how it serializes, its human text is
+/// [`Render::human`].
+pub trait Render: Serialize {
+    fn human(&self) -> String;
 }
 
-/// Prints `status`'s report.
-pub fn print_status(format: OutputFormat, report: &StatusReport) -> anyhow::Result<()> {
-    print(format, report, &render_status(report))
+/// Prints `report` as one JSON document or as human text, per `--output`.
+pub fn print_report<R: Render>(format: OutputFormat, report: &R) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => print_json(report),
+        OutputFormat::Human => print_text(&report.human()),
+    }
 }
 
 /// A note for the user on stderr (not a log line: shown unless `-q`).
@@ -58,198 +63,6 @@ pub fn note(quiet: bool, text: &str) {
     if !quiet {
         let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
-}
-
-fn render_modules(list: &ModuleList) -> String {
-    let mut out = format!(
-        "{} Zoho modules seen by base connection `{}`:\n",
-        list.modules.len(),
-        list.connection
-    );
-    let rows: Vec<Vec<String>> = list
-        .modules
-        .iter()
-        .map(|m| {
-            vec![
-                m.name.clone(),
-                m.path.clone(),
-                yes_no(m.can_preview),
-                yes_no(m.can_fetch_schema),
-                if m.in_profile { "yes" } else { "" }.to_owned(),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        &["NAME", "PATH", "PREVIEW", "SCHEMA", "IN PROFILE"],
-        &rows,
-        "",
-    ));
-    out.push_str("\nUse a module's PATH as `module` in the profile; `provision explore PROFILE PATH` shows its columns.\n");
-    out
-}
-
-fn render_table_report(report: &TableReport) -> String {
-    let candidates = report
-        .columns
-        .iter()
-        .filter(|c| c.delta_column_candidate)
-        .count();
-    let mut out = format!(
-        "Zoho module `{}`: {} columns ({candidates} date-time, marked *, can be the delta_column)\n",
-        report.module,
-        report.columns.len()
-    );
-    let rows: Vec<Vec<String>> = report
-        .columns
-        .iter()
-        .map(|c| {
-            vec![
-                c.name.clone(),
-                dash(c.source_type.as_deref()),
-                dash(c.xdm_type.as_deref()),
-                dash(c.format.as_deref()),
-                if c.delta_column_candidate { "*" } else { "" }.to_owned(),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        &["COLUMN", "TYPE", "XDM TYPE", "FORMAT", "DELTA"],
-        &rows,
-        "",
-    ));
-    if !report.rows.is_empty() {
-        out.push_str(&format!("\n{} sample rows:\n", report.rows.len()));
-        let names: Vec<&str> = report.columns.iter().map(|c| c.name.as_str()).collect();
-        let rows: Vec<Vec<String>> = report
-            .rows
-            .iter()
-            .map(|row| {
-                names
-                    .iter()
-                    .map(|name| cell(row.get(*name).unwrap_or(&Value::Null)))
-                    .collect()
-            })
-            .collect();
-        out.push_str(&table(&names, &rows, ""));
-    }
-    out
-}
-
-fn render_status(report: &StatusReport) -> String {
-    let mut out = String::new();
-    if report.dataflows.is_empty() {
-        out.push_str("the profile has no [[dataflows]] entries\n");
-    }
-    for (index, flow) in report.dataflows.iter().enumerate() {
-        if index > 0 {
-            out.push('\n');
-        }
-        out.push_str(&format!("{}\n", flow.name));
-        let mut field = |label: &str, value: &str| {
-            out.push_str(&format!("  {label:<9} {value}\n"));
-        };
-        field("module", &flow.module);
-        field("id", flow.id.as_ref().map_or("-", |id| id.as_str()));
-        field("state", flow.state.as_deref().unwrap_or("-"));
-        field(
-            "schedule",
-            flow.schedule
-                .as_ref()
-                .map_or("-", |s| s.description.as_str()),
-        );
-        field("health", &flow.health.message);
-        if flow.runs.is_empty() {
-            continue;
-        }
-        let rows: Vec<Vec<String>> = flow.runs.iter().map(run_row).collect();
-        let runs = table(
-            &[
-                "RUN",
-                "STATUS",
-                "STARTED",
-                "COMPLETED",
-                "DURATION",
-                "INPUT",
-                "OUTPUT",
-                "FAILED",
-            ],
-            &rows,
-            "  ",
-        );
-        out.push_str(&format!("  last {} runs:\n", flow.runs.len()));
-        out.push_str(&runs);
-        // Each distinct error once, with the runs (by RUN column) that reported it.
-        let mut errors: Vec<(String, Vec<String>)> = Vec::new();
-        for run in &flow.runs {
-            for error in &run.errors {
-                let text = error_text(error.code.as_deref(), error.message.as_deref());
-                let short = short_id(run);
-                match errors.iter_mut().find(|(t, _)| *t == text) {
-                    Some((_, runs)) => runs.push(short),
-                    None => errors.push((text, vec![short])),
-                }
-            }
-        }
-        for (text, runs) in errors {
-            let label = if runs.len() == 1 { "run" } else { "runs" };
-            out.push_str(&format!("    {label} {}: {text}\n", runs.join(", ")));
-        }
-    }
-    if !report.not_in_profile.is_empty() {
-        out.push_str("\nnot in the profile any more, but marked as managed by it:\n");
-        for (name, id) in &report.not_in_profile {
-            out.push_str(&format!("  {name} ({id})\n"));
-        }
-    }
-    if let Some(wait) = &report.wait {
-        let result = match wait.result {
-            WaitResult::Success => "every newest run succeeded",
-            WaitResult::Failed => "a newest run failed",
-            WaitResult::Timeout => "timed out",
-            WaitResult::Blocked => "stopped early: a dataflow cannot finish before the timeout",
-        };
-        out.push_str(&format!(
-            "\nwait: {result} (after {})\n",
-            duration(wait.waited_seconds as i64)
-        ));
-    }
-    out
-}
-
-/// The run id's first block: enough to tell a flow's runs apart; `--output json` has the full id.
-fn short_id(run: &RunView) -> String {
-    run.id
-        .as_str()
-        .split('-')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn run_row(run: &RunView) -> Vec<String> {
-    let records = |n: u64| {
-        if run.has_records {
-            n.to_string()
-        } else {
-            "-".to_owned()
-        }
-    };
-    vec![
-        run.id
-            .as_str()
-            .split('-')
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-        run.status.clone(),
-        run.started_at.map_or_else(|| "-".to_owned(), seconds),
-        run.completed_at.map_or_else(|| "-".to_owned(), seconds),
-        run.duration_seconds
-            .map_or_else(|| "-".to_owned(), duration),
-        records(run.records.input),
-        records(run.records.output),
-        records(run.records.failed),
-    ]
 }
 
 fn seconds(t: DateTime<Utc>) -> String {
@@ -310,141 +123,6 @@ fn table<H: AsRef<str>>(headers: &[H], rows: &[Vec<String>], indent: &str) -> St
     let mut out = line(headers.iter().map(AsRef::as_ref).collect());
     for row in rows {
         out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
-}
-
-/// `check`: one row per check and a summary line, or `{"checks": [...]}` (contract §4).
-pub fn print_check(format: OutputFormat, report: &crate::check::Report) -> anyhow::Result<()> {
-    print(format, report, &render_check(report))
-}
-
-fn render_check(report: &crate::check::Report) -> String {
-    use crate::check::Status;
-    let width = report
-        .checks
-        .iter()
-        .map(|c| c.name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max("CHECK".len());
-    let mut out = format!("{:<width$}  {:<7}  DETAIL\n", "CHECK", "RESULT");
-    for check in &report.checks {
-        let result = match check.status {
-            Status::Ok => "ok",
-            Status::Fail => "FAIL",
-            Status::Skipped => "skipped",
-        };
-        out.push_str(&format!(
-            "{:<width$}  {result:<7}  {}\n",
-            check.name, check.detail
-        ));
-    }
-    out.push_str(&format!(
-        "\n{} passed, {} failed, {} skipped\n",
-        report.count(Status::Ok),
-        report.count(Status::Fail),
-        report.count(Status::Skipped)
-    ));
-    out
-}
-
-/// `zoho token`: the data centre, API domain, scopes, where the refresh token went, the next
-/// steps and the warnings. The refresh token itself only when `--show` put it in `outcome`.
-pub fn print_zoho_token(
-    format: OutputFormat,
-    outcome: &crate::zoho_cmd::TokenOutcome,
-) -> anyhow::Result<()> {
-    print(format, outcome, &render_zoho_token(outcome))
-}
-
-fn render_zoho_token(outcome: &crate::zoho_cmd::TokenOutcome) -> String {
-    use secrecy::ExposeSecret;
-    let mut out = String::from("Zoho grant token exchanged.\n");
-    let centre = match &outcome.data_centre {
-        Some(region) => format!("{region} ({})", outcome.accounts_url),
-        None => outcome.accounts_url.clone(),
-    };
-    out.push_str(&format!("  data centre    {centre}\n"));
-    out.push_str(&format!(
-        "  API domain     {}\n",
-        outcome
-            .api_domain
-            .as_deref()
-            .unwrap_or("(Zoho did not say; use the data centre's default)")
-    ));
-    let scopes = if outcome.scopes.is_empty() {
-        "(Zoho did not list them)".to_owned()
-    } else {
-        outcome.scopes.join(", ")
-    };
-    out.push_str(&format!("  scopes         {scopes}\n"));
-    if let Some(file) = &outcome.written_to {
-        out.push_str(&format!("  refresh token  written to {file} (mode 0600)\n"));
-    }
-    if let Some(token) = &outcome.refresh_token {
-        out.push_str(&format!("  refresh token  {}\n", token.expose_secret()));
-    }
-    out.push_str("\nNext:\n");
-    for (i, step) in outcome.next_steps.iter().enumerate() {
-        out.push_str(&format!("  {}. {step}\n", i + 1));
-    }
-    for warning in &outcome.warnings {
-        out.push_str(&format!("\nwarning: {warning}\n"));
-    }
-    out
-}
-
-/// `zoho modules`: api_name, module_name and api_supported per module.
-pub fn print_zoho_modules(
-    format: OutputFormat,
-    outcome: &crate::zoho_cmd::ModulesOutcome,
-) -> anyhow::Result<()> {
-    print(format, outcome, &render_zoho_modules(outcome))
-}
-
-fn render_zoho_modules(outcome: &crate::zoho_cmd::ModulesOutcome) -> String {
-    let width = outcome
-        .modules
-        .iter()
-        .map(|m| m.api_name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max("API_NAME".len());
-    let name_width = outcome
-        .modules
-        .iter()
-        .map(|m| m.module_name.as_deref().unwrap_or("-").chars().count())
-        .max()
-        .unwrap_or(0)
-        .max("MODULE_NAME".len());
-    let mut out = format!(
-        "{:<width$}  {:<name_width$}  API_SUPPORTED  IN_PROFILE\n",
-        "API_NAME", "MODULE_NAME"
-    );
-    for m in &outcome.modules {
-        let supported = match m.api_supported {
-            Some(true) => "yes",
-            Some(false) => "no",
-            None => "-",
-        };
-        out.push_str(&format!(
-            "{:<width$}  {:<name_width$}  {supported:<13}  {}\n",
-            m.api_name,
-            m.module_name.as_deref().unwrap_or("-"),
-            if m.in_profile { "yes" } else { "" }
-        ));
-    }
-    out.push_str(&format!(
-        "\n{} modules from {}\n",
-        outcome.modules.len(),
-        outcome.api_domain
-    ));
-    if !outcome.missing.is_empty() {
-        out.push_str(&format!(
-            "not listed by Zoho: {} (a profile module must be a Zoho module's api_name)\n",
-            outcome.missing.join(", ")
-        ));
     }
     out
 }

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::api::flows::{Flow, ScheduleParams};
 use crate::api::http::HttpOptions;
-use crate::api::runs::{list_recent_runs_since, Run};
+use crate::api::runs::{error_text, list_recent_runs_since, Run};
 use crate::api::{AepClient, FlowId, RunId};
 use crate::naming::{object_name, ObjectKind};
 use crate::observe;
@@ -654,15 +654,6 @@ pub fn health(flow: Option<&Flow>, runs: &[Run], now: i64) -> Health {
         HealthStatus::Failing,
         format!("failing: {runs_failed}{when}{cause}{in_flight}"),
     )
-}
-
-/// `CODE: message`, either part optional.
-pub fn error_text(code: Option<&str>, message: Option<&str>) -> String {
-    match (code, message) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(one), None) | (None, Some(one)) => one.to_owned(),
-        (None, None) => "no error details".into(),
-    }
 }
 
 /// Epoch ms as `2026-12-01 00:00 UTC`.

@@ -154,6 +154,15 @@ impl Run {
     }
 }
 
+/// `CODE: message`, either part optional.
+pub fn error_text(code: Option<&str>, message: Option<&str>) -> String {
+    match (code, message) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(one), None) | (None, Some(one)) => one.to_owned(),
+        (None, None) => "no error details".into(),
+    }
+}
+
 /// Lower snake case: `Failed` -> `failed`, `inProgress` and `IN_PROGRESS` -> `in_progress`.
 pub fn normalize_status(status: &str) -> String {
     let mut out = String::with_capacity(status.len() + 2);

@@ -1,7 +1,7 @@
-//! `provision zoho token` and `provision zoho modules`: the Zoho credential steps of Adobe's
-//! Zoho CRM source documentation, made hard to get wrong (zoho-oauth.md §1-§6). The OAuth client
-//! itself is `auth/zoho.rs`; this module turns arguments into a request, decides where the
-//! refresh token goes, and hands the outcome to `output.rs`.
+//! The logic of `provision zoho token` and `provision zoho modules`: the Zoho credential steps of
+//! Adobe's Zoho CRM source documentation, made hard to get wrong (zoho-oauth.md §1-§6). The OAuth
+//! client itself is `auth/zoho.rs`; this module turns the command's options into a request,
+//! decides where the refresh token goes, and returns the outcome for `output`.
 //!
 //! `zoho token` runs before the user has a refresh token, so it reads only the `[zoho]` client
 //! settings of a profile ([`profile::load_zoho_client`]), and everything that can fail without a
@@ -19,9 +19,7 @@ use crate::api::http::HttpOptions;
 use crate::auth::zoho::{
     ClientLocation, DataCentre, ZohoAuthError, ZohoModule, ZohoOAuth, ZohoToken, RECOMMENDED_SCOPES,
 };
-use crate::cli::{OutputFormat, ZohoTokenArgs};
-use crate::error::{CliError, CliResult, Exit};
-use crate::output;
+use crate::error::CliError;
 use crate::profile::{
     self, check_url, is_loopback, Env, Profile, ZohoClientNeeds, ZohoClientSettings, ZohoRegion,
     ZohoSettings,
@@ -142,7 +140,7 @@ fn same_server(a: &Url, b: &Url) -> bool {
 /// Flags first, then the pasted URL, then the profile. A flag that contradicts the pasted URL is
 /// a mistake (a grant works only in its own data centre), so it is refused rather than guessed.
 fn pick_target(
-    args: &ZohoTokenArgs,
+    args: &TokenOptions,
     pasted: &PastedGrant,
     profile: Option<&ZohoClientSettings>,
 ) -> Result<Target, CliError> {
@@ -232,6 +230,22 @@ impl Destination {
         }
         Ok(())
     }
+
+    /// Writes the refresh token to `--write`'s file, if asked; returns the file written.
+    fn store(&self, refresh_token: &SecretString) -> Result<Option<String>, CliError> {
+        let Some(path) = &self.write else {
+            return Ok(None);
+        };
+        write_secret_file(path, refresh_token, self.force).map_err(|e| {
+            CliError::failed(anyhow::anyhow!(
+                "the grant was exchanged, but the refresh token could not be written to {} \
+                 ({e}); it is not stored anywhere: generate a new grant token and run again \
+                 with another --write path",
+                path.display()
+            ))
+        })?;
+        Ok(Some(path.display().to_string()))
+    }
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -319,56 +333,46 @@ fn serialize_shown<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<
     }
 }
 
-/// `provision zoho token`.
-pub async fn token(args: &ZohoTokenArgs, env: &Env, format: OutputFormat) -> CliResult {
-    let pasted = parse_grant(&args.code).map_err(CliError::usage)?;
+/// What `zoho token` was asked to do (its flags).
+#[derive(Debug, Clone, Default)]
+pub struct TokenOptions {
+    /// `--code`: the grant token, or the whole redirect URL Zoho showed.
+    pub code: String,
+    pub profile: Option<PathBuf>,
+    pub region: Option<ZohoRegion>,
+    pub accounts_url: Option<Url>,
+    pub client_id: Option<String>,
+    /// The name of the variable that holds the client secret.
+    pub client_secret_env: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub write: Option<PathBuf>,
+    pub force: bool,
+    pub show: bool,
+}
+
+/// The Zoho client to exchange the grant with.
+struct Client {
+    id: String,
+    secret: SecretString,
+    /// The `[zoho]` settings of the profile, when one was read.
+    profile: Option<ZohoClientSettings>,
+}
+
+/// `provision zoho token`: everything that can fail without a request is checked first, then the
+/// single-use grant is exchanged and the refresh token goes where the options say.
+pub async fn token(options: &TokenOptions, env: &Env) -> Result<TokenOutcome, CliError> {
+    let pasted = parse_grant(&options.code).map_err(CliError::usage)?;
     let destination = Destination {
-        write: args.write.clone(),
-        force: args.force,
-        show: args.show,
+        write: options.write.clone(),
+        force: options.force,
+        show: options.show,
     };
     destination.check()?;
-    let secret_from_flag = match &args.client_secret_env {
-        Some(var) => Some(
-            profile::secret_from_env(env, var)
-                .map_err(|e| CliError::usage(format!("--client-secret-env {var}: {e}")))?,
-        ),
-        None => None,
-    };
-    let flags_give_centre =
-        args.region.is_some() || args.accounts_url.is_some() || pasted.accounts_url.is_some();
-    let profile = match profile::zoho_client_profile(args.profile.as_deref(), env) {
-        Some(path) => {
-            let needs = ZohoClientNeeds {
-                client_id: args.client_id.is_none(),
-                client_secret: secret_from_flag.is_none(),
-                data_centre: !flags_give_centre,
-            };
-            Some(profile::load_zoho_client(&path, env, needs)?)
-        }
-        None => None,
-    };
-    let client_id = args
-        .client_id
-        .clone()
-        .or_else(|| profile.as_ref().and_then(|p| p.client_id.clone()))
-        .ok_or_else(|| {
-            CliError::usage(
-                "no Zoho client id: pass --client-id 1000.… or a profile with zoho.client_id",
-            )
-        })?;
-    let client_secret = secret_from_flag
-        .or_else(|| profile.as_ref().and_then(|p| p.client_secret.clone()))
-        .ok_or_else(|| {
-            CliError::usage(
-                "no Zoho client secret: pass --client-secret-env VAR (the name of the variable \
-                 that holds it) or a profile with zoho.client_secret",
-            )
-        })?;
-    let target = pick_target(args, &pasted, profile.as_ref())?;
+    let client = zoho_client(options, env, &pasted)?;
+    let target = pick_target(options, &pasted, client.profile.as_ref())?;
     tracing::info!(
         accounts_url = %target.accounts_url,
-        client_id = %client_id,
+        client_id = %client.id,
         "exchanging the grant token"
     );
 
@@ -376,10 +380,10 @@ pub async fn token(args: &ZohoTokenArgs, env: &Env, format: OutputFormat) -> Cli
     let token = match zoho
         .exchange_code(
             &target.accounts_url,
-            &client_id,
-            &client_secret,
+            &client.id,
+            &client.secret,
             &pasted.code,
-            args.redirect_uri.as_deref(),
+            options.redirect_uri.as_deref(),
         )
         .await
     {
@@ -390,7 +394,7 @@ pub async fn token(args: &ZohoTokenArgs, env: &Env, format: OutputFormat) -> Cli
                 error,
                 &target.accounts_url,
                 target.region,
-                &client_id,
+                &client.id,
             )
             .await)
         }
@@ -400,22 +404,9 @@ pub async fn token(args: &ZohoTokenArgs, env: &Env, format: OutputFormat) -> Cli
             dc: DataCentre::at(&target.accounts_url),
         }));
     };
-
-    let written_to = match &destination.write {
-        Some(path) => {
-            write_secret_file(path, &refresh_token, destination.force).map_err(|e| {
-                CliError::failed(anyhow::anyhow!(
-                    "the grant was exchanged, but the refresh token could not be written to {} \
-                     ({e}); it is not stored anywhere: generate a new grant token and run again \
-                     with another --write path",
-                    path.display()
-                ))
-            })?;
-            Some(path.display().to_string())
-        }
-        None => None,
-    };
-    let outcome = TokenOutcome {
+    let written_to = destination.store(&refresh_token)?;
+    let profile = client.profile.as_ref();
+    Ok(TokenOutcome {
         data_centre: target.region.map(|r| r.as_str().to_owned()),
         accounts_url: target
             .accounts_url
@@ -429,11 +420,60 @@ pub async fn token(args: &ZohoTokenArgs, env: &Env, format: OutputFormat) -> Cli
         scopes: token.scope.clone(),
         written_to: written_to.clone(),
         refresh_token: destination.show.then_some(refresh_token),
-        next_steps: next_steps(written_to.as_deref(), profile.as_ref(), &target, &token),
-        warnings: warnings(profile.as_ref(), &target, &token),
+        next_steps: next_steps(written_to.as_deref(), profile, &target, &token),
+        warnings: warnings(profile, &target, &token),
+    })
+}
+
+/// The client id and secret from the flags, else from the profile's `[zoho]` (read only as far as
+/// the flags leave something to read).
+fn zoho_client(
+    options: &TokenOptions,
+    env: &Env,
+    pasted: &PastedGrant,
+) -> Result<Client, CliError> {
+    let secret_from_flag = match &options.client_secret_env {
+        Some(var) => Some(
+            profile::secret_from_env(env, var)
+                .map_err(|e| CliError::usage(format!("--client-secret-env {var}: {e}")))?,
+        ),
+        None => None,
     };
-    output::print_zoho_token(format, &outcome)?;
-    Ok(Exit::Ok)
+    let flags_give_centre =
+        options.region.is_some() || options.accounts_url.is_some() || pasted.accounts_url.is_some();
+    let profile = match profile::zoho_client_profile(options.profile.as_deref(), env) {
+        Some(path) => {
+            let needs = ZohoClientNeeds {
+                client_id: options.client_id.is_none(),
+                client_secret: secret_from_flag.is_none(),
+                data_centre: !flags_give_centre,
+            };
+            Some(profile::load_zoho_client(&path, env, needs)?)
+        }
+        None => None,
+    };
+    let id = options
+        .client_id
+        .clone()
+        .or_else(|| profile.as_ref().and_then(|p| p.client_id.clone()))
+        .ok_or_else(|| {
+            CliError::usage(
+                "no Zoho client id: pass --client-id 1000.… or a profile with zoho.client_id",
+            )
+        })?;
+    let secret = secret_from_flag
+        .or_else(|| profile.as_ref().and_then(|p| p.client_secret.clone()))
+        .ok_or_else(|| {
+            CliError::usage(
+                "no Zoho client secret: pass --client-secret-env VAR (the name of the variable \
+                 that holds it) or a profile with zoho.client_secret",
+            )
+        })?;
+    Ok(Client {
+        id,
+        secret,
+        profile,
+    })
 }
 
 /// A token request failed: the classified message, and for `invalid_client`, which data centre
@@ -649,7 +689,7 @@ pub async fn list_modules(
 
 /// `provision zoho modules`: the modules straight from Zoho, to tell a Zoho-side problem from an
 /// AEP-side one.
-pub async fn modules(profile: &Profile, format: OutputFormat) -> CliResult {
+pub async fn modules(profile: &Profile) -> Result<ModulesOutcome, CliError> {
     let zoho = ZohoOAuth::new(HttpOptions::default())?;
     let failed = |e: ZohoFailure| CliError::failed(anyhow::anyhow!("{}", describe(&e)));
     let token = refresh(&zoho, &profile.zoho).await.map_err(failed)?;
@@ -675,13 +715,11 @@ pub async fn modules(profile: &Profile, format: OutputFormat) -> CliResult {
         .filter(|w| !rows.iter().any(|r| r.api_name == **w))
         .map(|w| (*w).to_owned())
         .collect();
-    let outcome = ModulesOutcome {
+    Ok(ModulesOutcome {
         api_domain: api.as_str().trim_end_matches('/').to_owned(),
         modules: rows,
         missing,
-    };
-    output::print_zoho_modules(format, &outcome)?;
-    Ok(Exit::Ok)
+    })
 }
 
 /// The failure, labelled as a credential problem or a scope problem (zoho-oauth.md §6 rule 4).

@@ -1,0 +1,22 @@
+//! One file per subcommand: each turns its parsed arguments into options, calls the logic below
+//! it, prints through [`crate::output`] and returns the exit code. Commands do not import each
+//! other; what two of them share lives below them.
+
+pub mod check;
+pub mod emulator;
+pub mod explore;
+pub mod status;
+pub mod zoho;
+
+use std::path::Path;
+
+use crate::error::CliError;
+use crate::profile::{self, Profile};
+
+/// Loads and validates the profile: an invalid one exits 78 before any request is sent,
+/// whatever the command.
+pub(crate) fn load_profile(path: Option<&Path>) -> Result<Profile, CliError> {
+    let profile = profile::load(path)?;
+    tracing::debug!(path = %profile.path.display(), dataflows = profile.dataflows.len(), "profile loaded");
+    Ok(profile)
+}
