@@ -25,8 +25,8 @@ use serde::Serialize;
 
 use crate::api::flows::{Flow, ScheduleParams};
 use crate::api::http::HttpOptions;
-use crate::api::runs::{error_text, list_recent_runs_since, Run};
-use crate::api::{AepClient, FlowId, RunId};
+use crate::api::runs::{error_text, list_recent_runs_since, Run, Wanted};
+use crate::api::{AepClient, ApiError, FlowId, RunId};
 use crate::naming::{object_name, ObjectKind};
 use crate::observe;
 use crate::profile::Profile;
@@ -38,6 +38,9 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Slack on the earliest time a flow's runs can carry, for clock differences between the
 /// service's components.
 const CLOCK_SLACK_MS: i64 = 60_000;
+/// How many finished runs the health verdict looks at, with any newer runs still in progress,
+/// whatever `--runs` shows: the verdict must not change with how much history is shown.
+pub const HEALTH_FINISHED_RUNS: usize = 3;
 /// How many run errors the report keeps per run.
 const MAX_ERRORS_PER_RUN: usize = 5;
 
@@ -201,12 +204,34 @@ pub async fn status(
     progress: &mut WaitProgress,
 ) -> anyhow::Result<StatusReport> {
     let client = AepClient::new(&profile.adobe, HttpOptions::default())?;
-    let (mut observed, not_in_profile) = managed_flows(&client, profile).await?;
-    let per_flow = options.runs.max(1);
-    fetch_runs(&client, &mut observed, per_flow).await?;
+    let deadline = options.wait.map(|timeout| Instant::now() + timeout);
+    let prefix = &profile.connection.name;
+    let (mut observed, not_in_profile) = patiently(deadline, || managed_flows(&client, profile))
+        .await
+        .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?;
+    let wanted = Wanted {
+        newest: options.runs.max(1),
+        finished: HEALTH_FINISHED_RUNS,
+    };
+    let first_read = fetch_runs(&client, &mut observed, wanted).await;
     let wait = match options.wait {
-        Some(timeout) => Some(wait(&client, &mut observed, per_flow, timeout, progress).await?),
-        None => None,
+        Some(timeout) => {
+            let first_outage = match first_read {
+                Ok(()) => None,
+                Err(e) if e.is_transient() => Some(Outage::new(e)),
+                Err(e) => return Err(e).context(RUNS_CONTEXT),
+            };
+            let polls = Polls {
+                client: &client,
+                wanted,
+                timeout,
+            };
+            Some(polls.wait(&mut observed, first_outage, progress).await?)
+        }
+        None => {
+            first_read.context(RUNS_CONTEXT)?;
+            None
+        }
     };
     let now = Utc::now().timestamp_millis();
     Ok(StatusReport {
@@ -219,19 +244,39 @@ pub async fn status(
     })
 }
 
+const RUNS_CONTEXT: &str = "listing the runs of the managed dataflows";
+
+/// `read`, tried again every [`POLL_INTERVAL`] while it fails transiently and `deadline` (only
+/// `--wait` has one) leaves time for another try: a waiting command outlasts a short outage.
+async fn patiently<T, F, Fut>(deadline: Option<Instant>, mut read: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    loop {
+        match read().await {
+            Err(e)
+                if e.is_transient()
+                    && deadline.is_some_and(|d| Instant::now() + POLL_INTERVAL < d) =>
+            {
+                tracing::warn!("{e}; trying again in {}s", POLL_INTERVAL.as_secs());
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Every dataflow of the profile, in profile order: one list of the flows carrying the profile's
 /// ownership marker, matched to the profile's modules by managed name. Also returns the owned
 /// flows whose module left the profile.
 async fn managed_flows(
     client: &AepClient,
     profile: &Profile,
-) -> anyhow::Result<(Vec<Observed>, Vec<(String, FlowId)>)> {
+) -> Result<(Vec<Observed>, Vec<(String, FlowId)>), ApiError> {
     let prefix = &profile.connection.name;
     let mut by_name: BTreeMap<String, Vec<Flow>> = BTreeMap::new();
-    for flow in observe::dataflows_of(client, prefix)
-        .await
-        .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?
-    {
+    for flow in observe::dataflows_of(client, prefix).await? {
         by_name.entry(flow.name.clone()).or_default().push(flow);
     }
     let mut observed = Vec::new();
@@ -272,13 +317,13 @@ async fn managed_flows(
     Ok((observed, orphans))
 }
 
-/// Replaces each observed flow's runs with its newest `per_flow`, in one paged query per 50
-/// flows. No request is made when no flow exists.
+/// Replaces each observed flow's runs with the newest ones `wanted`, in one paged query per
+/// group of about a hundred flows. No request is made when no flow exists.
 async fn fetch_runs(
     client: &AepClient,
     observed: &mut [Observed],
-    per_flow: usize,
-) -> anyhow::Result<()> {
+    wanted: Wanted,
+) -> Result<(), ApiError> {
     let flows: Vec<&Flow> = observed.iter().filter_map(|o| o.flow.as_ref()).collect();
     if flows.is_empty() {
         return Ok(());
@@ -288,9 +333,7 @@ async fn fetch_runs(
         .iter()
         .filter_map(|f| earliest_run(f).map(|t| (f.id.clone(), t)))
         .collect();
-    let runs = list_recent_runs_since(client, &ids, per_flow, &not_before)
-        .await
-        .context("listing the runs of the managed dataflows")?;
+    let runs = list_recent_runs_since(client, &ids, wanted, &not_before).await?;
     let mut by_flow: HashMap<FlowId, Vec<Run>> = HashMap::new();
     for run in runs {
         by_flow.entry(run.flow_id.clone()).or_default().push(run);
@@ -325,56 +368,119 @@ fn run_time(run: &Run) -> i64 {
     run.created_at.or(run.started_at()).unwrap_or(0)
 }
 
-/// Polls the runs until every flow's newest run has finished, a flow is found that cannot
-/// finish in time, or `timeout` passes.
-async fn wait(
-    client: &AepClient,
-    observed: &mut [Observed],
-    per_flow: usize,
+/// The runs query of `--wait`, repeated until an answer ends the wait or `timeout` passes.
+struct Polls<'a> {
+    client: &'a AepClient,
+    wanted: Wanted,
     timeout: Duration,
-    progress: &mut WaitProgress,
-) -> anyhow::Result<WaitSummary> {
-    let started = Instant::now();
-    let deadline_ms =
-        Utc::now().timestamp_millis() + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
-    loop {
-        let now = Utc::now().timestamp_millis();
-        let states: Vec<(String, FlowWait)> = observed
-            .iter()
-            .map(|o| (o.module.clone(), wait_state(o, now, deadline_ms)))
-            .collect();
-        progress.update(&progress_lines(&states), started.elapsed(), timeout);
-        let summary = |result, problems| WaitSummary {
-            result,
-            waited_seconds: started.elapsed().as_secs(),
-            problems,
-        };
-        let blocked = problems(&states, |s| matches!(s, FlowWait::Blocked(_)));
-        if !blocked.is_empty() {
-            progress.finish();
-            return Ok(summary(WaitResult::Blocked, blocked));
+}
+
+/// Runs that could not be read: since when, and the latest error.
+struct Outage {
+    since: Instant,
+    error: ApiError,
+}
+
+impl Outage {
+    fn new(error: ApiError) -> Self {
+        tracing::warn!("could not read the runs ({error}); still waiting");
+        Self {
+            since: Instant::now(),
+            error,
         }
-        let pending = problems(&states, |s| matches!(s, FlowWait::Pending(_)));
-        if pending.is_empty() {
-            progress.finish();
-            let failed = problems(&states, |s| matches!(s, FlowWait::Failed(_)));
-            let result = if failed.is_empty() {
-                WaitResult::Success
-            } else {
-                WaitResult::Failed
-            };
-            return Ok(summary(result, failed));
-        }
-        let remaining = timeout.saturating_sub(started.elapsed());
-        if remaining.is_zero() {
-            progress.finish();
-            let mut unfinished = problems(&states, |s| matches!(s, FlowWait::Failed(_)));
-            unfinished.extend(pending);
-            return Ok(summary(WaitResult::Timeout, unfinished));
-        }
-        tokio::time::sleep(POLL_INTERVAL.min(remaining)).await;
-        fetch_runs(client, observed, per_flow).await?;
     }
+
+    /// The problem line when the deadline passes during the outage.
+    fn problem(&self) -> String {
+        format!(
+            "could not read the runs for the last {} s: {}",
+            self.since.elapsed().as_secs(),
+            self.error
+        )
+    }
+}
+
+impl Polls<'_> {
+    /// Polls the runs until every flow's newest run has finished, a flow is found that cannot
+    /// finish in time, or the timeout passes. A read that fails transiently (5xx, 429, no
+    /// answer) says nothing about the runs: it is reported on stderr and the polling goes on;
+    /// only an answer, or the deadline, ends the wait.
+    async fn wait(
+        &self,
+        observed: &mut [Observed],
+        mut outage: Option<Outage>,
+        progress: &mut WaitProgress,
+    ) -> anyhow::Result<WaitSummary> {
+        let timeout = self.timeout;
+        let started = Instant::now();
+        let deadline_ms = Utc::now().timestamp_millis()
+            + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
+        loop {
+            let now = Utc::now().timestamp_millis();
+            let states: Vec<(String, FlowWait)> = observed
+                .iter()
+                .map(|o| (o.module.clone(), wait_state(o, now, deadline_ms)))
+                .collect();
+            progress.update(&progress_lines(&states), started.elapsed(), timeout);
+            let summary = |result, problems| WaitSummary {
+                result,
+                waited_seconds: started.elapsed().as_secs(),
+                problems,
+            };
+            if outage.is_none() {
+                if let Some((result, problems)) = wait_verdict(&states) {
+                    progress.finish();
+                    return Ok(summary(result, problems));
+                }
+            }
+            let remaining = timeout.saturating_sub(started.elapsed());
+            if remaining.is_zero() {
+                progress.finish();
+                let mut unfinished: Vec<String> = outage.iter().map(Outage::problem).collect();
+                unfinished.extend(problems(&states, |s| matches!(s, FlowWait::Failed(_))));
+                unfinished.extend(problems(&states, |s| matches!(s, FlowWait::Pending(_))));
+                return Ok(summary(WaitResult::Timeout, unfinished));
+            }
+            tokio::time::sleep(POLL_INTERVAL.min(remaining)).await;
+            match fetch_runs(self.client, observed, self.wanted).await {
+                Ok(()) => {
+                    if let Some(ended) = outage.take() {
+                        tracing::info!(
+                            "the runs can be read again after {} s",
+                            ended.since.elapsed().as_secs()
+                        );
+                    }
+                }
+                Err(e) if e.is_transient() => match &mut outage {
+                    Some(ongoing) => ongoing.error = e,
+                    None => outage = Some(Outage::new(e)),
+                },
+                Err(e) => return Err(e).context(RUNS_CONTEXT),
+            }
+        }
+    }
+}
+
+/// The end of the wait the states already decide: a flow that cannot finish in time, or every
+/// newest run finished.
+fn wait_verdict(states: &[(String, FlowWait)]) -> Option<(WaitResult, Vec<String>)> {
+    let blocked = problems(states, |s| matches!(s, FlowWait::Blocked(_)));
+    if !blocked.is_empty() {
+        return Some((WaitResult::Blocked, blocked));
+    }
+    if states
+        .iter()
+        .any(|(_, s)| matches!(s, FlowWait::Pending(_)))
+    {
+        return None;
+    }
+    let failed = problems(states, |s| matches!(s, FlowWait::Failed(_)));
+    let result = if failed.is_empty() {
+        WaitResult::Success
+    } else {
+        WaitResult::Failed
+    };
+    Some((result, failed))
 }
 
 fn problems(states: &[(String, FlowWait)], pick: impl Fn(&FlowWait) -> bool) -> Vec<String> {
@@ -479,7 +585,7 @@ fn dataflow_status(observed: &Observed, shown: usize, now: i64) -> DataflowStatu
             .and_then(|f| f.schedule_params.as_ref())
             .map(schedule_view),
         runs: observed.runs.iter().take(shown).map(run_view).collect(),
-        health: health(flow, &observed.runs, now),
+        health: health(flow, health_window(&observed.runs), now),
     }
 }
 
@@ -553,9 +659,22 @@ fn run_view(run: &Run) -> RunView {
     }
 }
 
+/// The runs the health verdict looks at: the newest ones up to the
+/// [`HEALTH_FINISHED_RUNS`]th finished one, however many were read to show.
+fn health_window(runs: &[Run]) -> &[Run] {
+    let mut finished = 0;
+    let end = runs
+        .iter()
+        .position(|run| {
+            finished += usize::from(run.is_finished());
+            finished == HEALTH_FINISHED_RUNS
+        })
+        .map_or(runs.len(), |last| last + 1);
+    &runs[..end]
+}
+
 /// The verdict on a flow from its newest runs (newest first) at `now` (epoch ms).
 pub fn health(flow: Option<&Flow>, runs: &[Run], now: i64) -> Health {
-    let verdict = |status, message: String| Health { status, message };
     let Some(flow) = flow else {
         return verdict(
             HealthStatus::NotCreated,
@@ -565,7 +684,7 @@ pub fn health(flow: Option<&Flow>, runs: &[Run], now: i64) -> Health {
     let newest_finished = runs.iter().position(Run::is_finished);
     if !flow.is_enabled() {
         let last = newest_finished
-            .map(|i| format!("; its last run {}", runs[i].status().unwrap_or("finished")))
+            .map(|i| format!("; its last run {}", outcome_words(&runs[i])))
             .unwrap_or_default();
         return verdict(
             HealthStatus::Disabled,
@@ -573,22 +692,7 @@ pub fn health(flow: Option<&Flow>, runs: &[Run], now: i64) -> Health {
         );
     }
     let Some(index) = newest_finished else {
-        if let Some(running) = runs.first() {
-            let status = running.status().unwrap_or("unknown");
-            return verdict(
-                HealthStatus::Running,
-                format!("first run {status}, none finished yet"),
-            );
-        }
-        let start = flow.schedule_params.as_ref().map(|s| s.start_time * 1000);
-        let message = match start {
-            Some(start) if start > now => {
-                format!("waiting: first run scheduled for {}", minutes(start))
-            }
-            Some(start) => format!("waiting: no run yet (first one due {})", minutes(start)),
-            None => "waiting: no run yet".into(),
-        };
-        return verdict(HealthStatus::Waiting, message);
+        return not_finished_yet(flow, runs.first(), now);
     };
     let newest = &runs[index];
     let in_flight = if index > 0 {
@@ -601,38 +705,88 @@ pub fn health(flow: Option<&Flow>, runs: &[Run], now: i64) -> Health {
         .map(|t| format!(" at {}", minutes(t)))
         .unwrap_or_default();
     if succeeded(newest) {
-        let records = &newest.metrics.record_summary;
-        let failed_records = records.failed_record_count.unwrap_or(0);
-        let loaded = records
-            .output_record_count
-            .map(|n| format!(", {n} records loaded"))
-            .unwrap_or_default();
-        let earlier_failures = runs[index..]
-            .iter()
-            .filter(|r| r.is_finished() && !succeeded(r))
-            .count();
-        let history = if earlier_failures > 0 {
-            format!(
-                "; {earlier_failures} of the last {} runs failed",
-                runs.len() - index
-            )
-        } else {
-            String::new()
-        };
-        if failed_records > 0 || newest.status() == Some("partial_success") {
-            return verdict(
-                HealthStatus::Degraded,
-                format!(
-                    "degraded: last run finished{when} with {failed_records} failed records{loaded}{history}{in_flight}"
-                ),
-            );
-        }
+        succeeded_verdict(&runs[index..], &when, &in_flight)
+    } else {
+        failing_verdict(&runs[index..], &when, &in_flight)
+    }
+}
+
+fn verdict(status: HealthStatus, message: String) -> Health {
+    Health { status, message }
+}
+
+/// A finished run's outcome in words: `succeeded`, `failed`, `ended cancelled`.
+fn outcome_words(run: &Run) -> String {
+    match run.status() {
+        Some("success" | "completed") => "succeeded".into(),
+        Some("partial_success") => "partly succeeded".into(),
+        Some("failed") => "failed".into(),
+        Some(other) => format!("ended {other}"),
+        None => "finished".into(),
+    }
+}
+
+/// No run has finished: the first one is running, or none has started yet.
+fn not_finished_yet(flow: &Flow, newest: Option<&Run>, now: i64) -> Health {
+    if let Some(running) = newest {
+        let status = running.status().unwrap_or("unknown");
         return verdict(
-            HealthStatus::Healthy,
-            format!("healthy: last run succeeded{when}{loaded}{history}{in_flight}"),
+            HealthStatus::Running,
+            format!("first run {status}, none finished yet"),
         );
     }
-    let streak = runs[index..]
+    let start = flow.schedule_params.as_ref().map(|s| s.start_time * 1000);
+    let message = match start {
+        Some(start) if start > now => {
+            format!("waiting: first run scheduled for {}", minutes(start))
+        }
+        Some(start) => format!("waiting: no run yet (first one due {})", minutes(start)),
+        None => "waiting: no run yet".into(),
+    };
+    verdict(HealthStatus::Waiting, message)
+}
+
+/// The newest finished run (`finished[0]`) succeeded: healthy, or degraded when it reported
+/// failed records.
+fn succeeded_verdict(finished: &[Run], when: &str, in_flight: &str) -> Health {
+    let newest = &finished[0];
+    let records = &newest.metrics.record_summary;
+    let failed_records = records.failed_record_count.unwrap_or(0);
+    let loaded = records
+        .output_record_count
+        .map(|n| format!(", {n} records loaded"))
+        .unwrap_or_default();
+    let earlier_failures = finished
+        .iter()
+        .filter(|r| r.is_finished() && !succeeded(r))
+        .count();
+    let history = if earlier_failures > 0 {
+        format!(
+            "; {earlier_failures} of the last {} runs failed",
+            finished.len()
+        )
+    } else {
+        String::new()
+    };
+    if failed_records > 0 || newest.status() == Some("partial_success") {
+        return verdict(
+            HealthStatus::Degraded,
+            format!(
+                "degraded: last run finished{when} with {failed_records} failed records{loaded}{history}{in_flight}"
+            ),
+        );
+    }
+    verdict(
+        HealthStatus::Healthy,
+        format!("healthy: last run succeeded{when}{loaded}{history}{in_flight}"),
+    )
+}
+
+/// The newest finished run (`finished[0]`) failed: how many in a row, and the first error's
+/// code.
+fn failing_verdict(finished: &[Run], when: &str, in_flight: &str) -> Health {
+    let newest = &finished[0];
+    let streak = finished
         .iter()
         .take_while(|r| r.is_finished() && !succeeded(r))
         .count();

@@ -62,6 +62,12 @@ impl ApiError {
         self.status.is_some_and(|s| s >= 500)
     }
 
+    /// An error that says nothing about the request itself: no answer, throttling, or a server
+    /// fault. The same read may succeed later.
+    pub fn is_transient(&self) -> bool {
+        self.kind == ApiErrorKind::Transport || self.is_throttled() || self.is_server_error()
+    }
+
     /// 412: the `If-Match` etag is stale (reference §10.3).
     pub fn is_precondition_failed(&self) -> bool {
         self.status == Some(412)

@@ -226,6 +226,30 @@ pub async fn list_runs_query(client: &AepClient, query: &Query) -> Result<Vec<Ru
     wire::list(client, PATH, query, "run").await
 }
 
+/// How many of each flow's newest runs a query wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted {
+    /// The newest runs, whatever their status.
+    pub newest: usize,
+    /// At least this many finished runs, with every newer unfinished one (so that a verdict on
+    /// the newest finished run does not depend on how many runs are in progress).
+    pub finished: usize,
+}
+
+impl Wanted {
+    pub fn newest(n: usize) -> Self {
+        Self {
+            newest: n,
+            finished: 0,
+        }
+    }
+
+    /// Whether a flow with `count` runs, `finished` of them finished, needs more.
+    fn short(&self, count: usize, finished: usize) -> bool {
+        count < self.newest || finished < self.finished
+    }
+}
+
 /// The newest `per_flow` runs of each flow (newest first), reading pages of
 /// `orderby=-createdAt` only until every flow has `per_flow` runs or the runs run out, so that
 /// flows with long histories do not cost a page per hundred old runs.
@@ -234,21 +258,22 @@ pub async fn list_recent_runs(
     flow_ids: &[FlowId],
     per_flow: usize,
 ) -> Result<Vec<Run>, ApiError> {
-    list_recent_runs_since(client, flow_ids, per_flow, &HashMap::new()).await
+    list_recent_runs_since(client, flow_ids, Wanted::newest(per_flow), &HashMap::new()).await
 }
 
-/// Like [`list_recent_runs`], knowing for some flows the earliest `createdAt` (epoch ms) any of
-/// their runs can have (e.g. the flow's own creation, or its schedule's start). Once the pages
-/// read reach back past that time, no more runs of that flow can follow, so a flow with fewer
-/// than `per_flow` runs (a new one, or one whose start is still ahead) stops the paging there
-/// instead of pulling the whole history of the flows queried with it.
+/// Like [`list_recent_runs`] for the runs `wanted`, knowing for some flows the earliest
+/// `createdAt` (epoch ms) any of their runs can have (e.g. the flow's own creation, or its
+/// schedule's start). Once the pages read reach back past that time, no more runs of that flow
+/// can follow, so a flow with fewer runs than wanted (a new one, or one whose start is still
+/// ahead) stops the paging there instead of pulling the whole history of the flows queried with
+/// it.
 pub async fn list_recent_runs_since(
     client: &AepClient,
     flow_ids: &[FlowId],
-    per_flow: usize,
+    wanted: Wanted,
     not_before: &HashMap<FlowId, i64>,
 ) -> Result<Vec<Run>, ApiError> {
-    if per_flow == 0 {
+    if wanted.newest == 0 && wanted.finished == 0 {
         return Ok(Vec::new());
     }
     let call = format!("GET {PATH}");
@@ -259,7 +284,7 @@ pub async fn list_recent_runs_since(
     // group.
     let groups = wire::filter_chunks(&unique, |id| id.as_str())
         .into_iter()
-        .map(|chunk| recent_runs_of(client, &call, chunk, per_flow, not_before));
+        .map(|chunk| recent_runs_of(client, &call, chunk, wanted, not_before));
     let runs = futures::future::try_join_all(groups).await?;
     Ok(runs.into_iter().flatten().collect())
 }
@@ -269,10 +294,11 @@ async fn recent_runs_of(
     client: &AepClient,
     call: &str,
     chunk: &[&FlowId],
-    per_flow: usize,
+    wanted: Wanted,
     not_before: &HashMap<FlowId, i64>,
 ) -> Result<Vec<Run>, ApiError> {
     let ids: Vec<&str> = chunk.iter().map(|id| id.as_str()).collect();
+    let per_flow = wanted.newest.max(wanted.finished);
     let page_size = (per_flow * chunk.len()).clamp(1, super::LIST_LIMIT);
     let query = Query::new()
         .param("orderby", "-createdAt")
@@ -280,37 +306,47 @@ async fn recent_runs_of(
         .property_eq("flowId", &ids);
     let items: Vec<Value> = client
         .list_while(Service::FlowService, PATH, &query, |items: &[Value]| {
-            let mut counts: HashMap<&str, usize> = HashMap::new();
+            let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
             let mut oldest: Option<i64> = None;
             for item in items {
                 if let Some(flow) = item.get("flowId").and_then(Value::as_str) {
-                    *counts.entry(flow).or_default() += 1;
+                    let (count, finished) = counts.entry(flow).or_default();
+                    *count += 1;
+                    *finished += usize::from(raw_is_finished(item));
                 }
                 if let Some(created) = item.get("createdAt").and_then(int_of) {
                     oldest = Some(oldest.map_or(created, |o| o.min(created)));
                 }
             }
             chunk.iter().any(|id| {
-                let short = counts.get(id.as_str()).copied().unwrap_or(0) < per_flow;
+                let (count, finished) = counts.get(id.as_str()).copied().unwrap_or((0, 0));
                 let exhausted = matches!(
                     (not_before.get(*id), oldest),
                     (Some(floor), Some(oldest)) if oldest < *floor
                 );
-                short && !exhausted
+                wanted.short(count, finished) && !exhausted
             })
         })
         .await?;
     let runs: Vec<Run> = wire::decode_items(call, "run", items)?;
-    let mut kept: HashMap<FlowId, usize> = HashMap::new();
+    let mut kept: HashMap<FlowId, (usize, usize)> = HashMap::new();
     let mut out = Vec::new();
     for run in runs {
-        let count = kept.entry(run.flow_id.clone()).or_default();
-        if *count < per_flow {
+        let (count, finished) = kept.entry(run.flow_id.clone()).or_default();
+        if wanted.short(*count, *finished) {
             *count += 1;
+            *finished += usize::from(run.is_finished());
             out.push(run);
         }
     }
     Ok(out)
+}
+
+/// [`Run::is_finished`] on a run not decoded yet.
+fn raw_is_finished(item: &Value) -> bool {
+    item.pointer("/metrics/statusSummary/status")
+        .and_then(Value::as_str)
+        .is_some_and(|s| FINISHED.contains(&normalize_status(s).as_str()))
 }
 
 /// `createdAt` as a number or a string of digits.

@@ -44,7 +44,7 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(86_399);
 /// Faults and service knobs. `Default` is a normal, fault-free emulator. Over HTTP durations are
 /// milliseconds: `{"latency_ms": 50, "rate_limit": 20, "fail_rate": 0.1, "fail_after_commit":
 /// ["/data/foundation/flowservice/flows"], "token_ttl_ms": 2000, "zoho_spec": "listed",
-/// "page_cap": 5}`.
+/// "page_cap": 5, "outage": ["/data/foundation/flowservice/runs"]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
@@ -57,6 +57,9 @@ pub struct Faults {
     pub fail_rate: f64,
     /// POST paths whose create is committed and then answered with 504.
     pub fail_after_commit: Vec<String>,
+    /// Path prefixes answered with 503 for as long as they are listed: an outage of one part of
+    /// a service (e.g. `["/data/foundation/flowservice/runs"]`), set and cleared over HTTP.
+    pub outage: Vec<String>,
     /// Lifetime of IMS access tokens issued from now on.
     #[serde(rename = "token_ttl_ms", with = "ms")]
     pub token_ttl: Duration,
@@ -78,6 +81,7 @@ impl Default for Faults {
             rate_limit: None,
             fail_rate: 0.0,
             fail_after_commit: Vec::new(),
+            outage: Vec::new(),
             token_ttl: DEFAULT_TOKEN_TTL,
             zoho_spec: ZohoSpec::Listed,
             page_cap: None,
@@ -89,6 +93,12 @@ impl Faults {
     /// The largest list page Flow Service and Data Prep answer.
     pub fn page_cap(&self) -> usize {
         self.page_cap.unwrap_or(DEFAULT_PAGE_CAP).max(1)
+    }
+
+    fn in_outage(&self, path: &str) -> bool {
+        self.outage
+            .iter()
+            .any(|prefix| path.starts_with(prefix.as_str()))
     }
 
     fn fails_after_commit(&self, method: &Method, path: &str) -> bool {
@@ -167,6 +177,9 @@ pub async fn inject(State(shared): State<AppState>, request: Request, next: Next
     }
     if let Some(latency) = faults.latency {
         tokio::time::sleep(latency).await;
+    }
+    if faults.in_outage(request.uri().path()) {
+        return ApiError::server_fault(service, StatusCode::SERVICE_UNAVAILABLE).into_response();
     }
     if faults.fail_rate > 0.0 {
         let fault = {
