@@ -176,14 +176,15 @@ pub struct ExploreArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub profile: ProfileArg,
-    /// How many of the newest runs to show per dataflow.
-    #[arg(long, default_value_t = 3)]
-    pub runs: u32,
+    /// Show each dataflow's newest N runs with their records and errors (default: one line per
+    /// dataflow; `--output json` lists 3 runs).
+    #[arg(long, value_name = "N")]
+    pub runs: Option<u32>,
     /// Block until every dataflow's newest run has finished; exit 1 if any failed.
     #[arg(long)]
     pub wait: bool,
     /// With --wait: give up after this long (e.g. 90s, 30m).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "30m")]
+    #[arg(long, requires = "wait", value_parser = humantime::parse_duration, default_value = "30m")]
     pub timeout: Duration,
 }
 

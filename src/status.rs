@@ -49,6 +49,8 @@ const MAX_ERRORS_PER_RUN: usize = 5;
 pub struct StatusOptions {
     /// How many of each flow's newest runs to show.
     pub runs: usize,
+    /// Human output: each flow's runs and errors, not one line per flow.
+    pub detailed: bool,
     /// `--wait`: the timeout.
     pub wait: Option<Duration>,
 }
@@ -63,6 +65,9 @@ pub struct StatusReport {
     /// Flows that carry this profile's marker but whose module is no longer in the profile.
     #[serde(skip)]
     pub not_in_profile: Vec<(String, FlowId)>,
+    /// Human output: each flow's runs and errors, not one line per flow.
+    #[serde(skip)]
+    pub detailed: bool,
 }
 
 impl StatusReport {
@@ -241,6 +246,7 @@ pub async fn status(
             .collect(),
         wait,
         not_in_profile,
+        detailed: options.detailed,
     })
 }
 

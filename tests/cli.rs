@@ -84,6 +84,7 @@ fn usage_errors_exit_64() {
         &["apply", "--concurrency", "0"],
         &["plan", "--output", "yaml"],
         &["status", "--timeout", "soon"],
+        &["status", "--timeout", "5m"],
         &["zoho", "token"],
         &["nope"],
         &["-v", "-q", "plan"],

@@ -35,7 +35,7 @@ async fn before_apply_every_module_is_reported_as_not_created() {
     let h = Harness::start(EmulatorConfig::default(), &["Leads", "Deals"], Utc::now()).await;
     let output = h
         .provision()
-        .args(["status", h.profile_arg()])
+        .args(["status", h.profile_arg(), "--runs", "3"])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
@@ -196,7 +196,7 @@ async fn failing_runs_show_their_errors_and_a_failing_verdict() {
         .await;
     let output = h
         .provision()
-        .args(["status", h.profile_arg()])
+        .args(["status", h.profile_arg(), "--runs", "3"])
         .output()
         .expect("runs");
     assert_eq!(

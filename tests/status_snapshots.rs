@@ -55,8 +55,10 @@ async fn status_output() {
         text(&output.stdout)
     };
     let s = settings();
-    let human = run(&[]);
+    let human = run(&["--runs", "3"]);
     s.bind(|| insta::assert_snapshot!("status_human", human));
+    let compact = run(&[]);
+    s.bind(|| insta::assert_snapshot!("status_compact", compact));
     let json = run(&["--runs", "1", "--output", "json"]);
     s.bind(|| insta::assert_snapshot!("status_json", json));
 }

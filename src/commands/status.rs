@@ -7,10 +7,14 @@ use crate::output;
 use crate::progress::WaitProgress;
 use crate::status::{self, StatusOptions};
 
+/// Runs per dataflow in the JSON document when `--runs` is not given.
+const DEFAULT_RUNS: usize = 3;
+
 pub async fn run(args: &StatusArgs, global: &GlobalArgs) -> CliResult {
     let profile = load_profile(args.profile.profile.as_deref())?;
     let options = StatusOptions {
-        runs: args.runs as usize,
+        runs: args.runs.map_or(DEFAULT_RUNS, |n| n as usize),
+        detailed: args.runs.is_some() || global.verbose > 0,
         wait: args.wait.then_some(args.timeout),
     };
     let mut progress = WaitProgress::new(global.quiet);

@@ -1,21 +1,72 @@
-//! `status`: per dataflow its state, schedule, health and newest runs.
+//! `status`: one line per dataflow (state, schedule, last run, records, health), or with `--runs`
+//! / `-v` each dataflow's newest runs and their errors.
 
 use super::{duration, seconds, table, Render};
 use crate::api::runs::error_text;
-use crate::status::{RunView, StatusReport, WaitResult};
+use crate::status::{DataflowStatus, RunView, StatusReport, WaitResult};
 
 impl Render for StatusReport {
     fn human(&self) -> String {
-        render_status(self)
+        let mut out = if self.dataflows.is_empty() {
+            "the profile has no [[dataflows]] entries\n".to_owned()
+        } else if self.detailed {
+            render_detailed(&self.dataflows)
+        } else {
+            render_compact(&self.dataflows)
+        };
+        out.push_str(&render_footer(self));
+        out
     }
 }
 
-fn render_status(report: &StatusReport) -> String {
+/// One line per dataflow.
+fn render_compact(flows: &[DataflowStatus]) -> String {
+    let rows: Vec<Vec<String>> = flows
+        .iter()
+        .map(|flow| {
+            let last = flow.runs.first();
+            vec![
+                flow.module.clone(),
+                flow.state.clone().unwrap_or_else(|| "-".into()),
+                flow.schedule
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |s| s.description.clone()),
+                last.map_or_else(
+                    || "-".into(),
+                    |run| match run.started_at {
+                        Some(t) => format!("{} {}", run.status, seconds(t)),
+                        None => run.status.clone(),
+                    },
+                ),
+                last.filter(|run| run.has_records).map_or_else(
+                    || "-".into(),
+                    |run| {
+                        let r = run.records;
+                        format!("{}/{}/{}", r.input, r.output, r.failed)
+                    },
+                ),
+                flow.health.message.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "MODULE",
+            "STATE",
+            "SCHEDULE",
+            "LAST RUN",
+            "RECORDS IN/OUT/FAILED",
+            "HEALTH",
+        ],
+        &rows,
+        "",
+    )
+}
+
+/// Each dataflow's fields, newest runs and errors.
+fn render_detailed(flows: &[DataflowStatus]) -> String {
     let mut out = String::new();
-    if report.dataflows.is_empty() {
-        out.push_str("the profile has no [[dataflows]] entries\n");
-    }
-    for (index, flow) in report.dataflows.iter().enumerate() {
+    for (index, flow) in flows.iter().enumerate() {
         if index > 0 {
             out.push('\n');
         }
@@ -70,6 +121,12 @@ fn render_status(report: &StatusReport) -> String {
             out.push_str(&format!("    {label} {}: {text}\n", runs.join(", ")));
         }
     }
+    out
+}
+
+/// What follows the flows: owned flows no longer in the profile, and the wait's outcome.
+fn render_footer(report: &StatusReport) -> String {
+    let mut out = String::new();
     if !report.not_in_profile.is_empty() {
         out.push_str("\nnot in the profile any more, but marked as managed by it:\n");
         for (name, id) in &report.not_in_profile {
@@ -110,12 +167,7 @@ fn run_row(run: &RunView) -> Vec<String> {
         }
     };
     vec![
-        run.id
-            .as_str()
-            .split('-')
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
+        short_id(run),
         run.status.clone(),
         run.started_at.map_or_else(|| "-".to_owned(), seconds),
         run.completed_at.map_or_else(|| "-".to_owned(), seconds),
