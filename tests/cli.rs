@@ -70,7 +70,7 @@ fn every_command_has_help() {
 
 #[test]
 fn usage_errors_exit_64() {
-    let cases: [&[&str]; 9] = [
+    let cases: [&[&str]; 10] = [
         &["--bogus"],
         &["zoho", "token", "--code", "x", "--region", "mars"],
         &[
