@@ -1,0 +1,62 @@
+//! What users read from `provision status`: a healthy flow, a failing one and a module without a
+//! flow, in human and JSON form, as insta snapshots. Ids, times and durations (they follow the
+//! clock) are replaced by placeholders.
+
+use crate::support::status as status_support;
+
+use chrono::{Timelike, Utc};
+use provision::emulator::EmulatorConfig;
+use status_support::{text, Harness};
+
+fn settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path("snapshots");
+    s.set_prepend_module_to_snapshot(false);
+    s.add_filter(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[uuid]",
+    );
+    s.add_filter(r"\b[0-9a-f]{32}\b", "[mapping-set-id]");
+    s.add_filter(r"\b[0-9a-f]{8}\b", "[run]");
+    s.add_filter(
+        r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?( UTC|Z)",
+        "[time]",
+    );
+    // With the padding after it, which varies with the duration's width.
+    s.add_filter(r"\b\d+m \d+s +", "[duration]  ");
+    s.add_filter(r#""duration_seconds": \d+"#, r#""duration_seconds": [n]"#);
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_output() {
+    let h = Harness::start(
+        EmulatorConfig::default(),
+        &["Leads", "Deals", "Tasks"],
+        Utc::now(),
+    )
+    .await;
+    let start = (h.now() - chrono::Duration::minutes(150))
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .expect("a valid time");
+    h.create_managed_flows(&["Leads"], &["Email", "Nope"], start)
+        .await;
+    h.create_managed_flows(&["Deals"], &["Owner", "Modified_Time"], start)
+        .await;
+    let run = |args: &[&str]| {
+        let output = h
+            .provision()
+            .args(["status", h.profile_arg()])
+            .args(args)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        text(&output.stdout)
+    };
+    let s = settings();
+    let human = run(&[]);
+    s.bind(|| insta::assert_snapshot!("status_human", human));
+    let json = run(&["--runs", "1", "--output", "json"]);
+    s.bind(|| insta::assert_snapshot!("status_json", json));
+}
