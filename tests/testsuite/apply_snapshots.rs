@@ -7,15 +7,9 @@ use crate::support;
 use support::cli::{Harness, Output, THREE_MODULES};
 
 fn settings(h: &Harness) -> insta::Settings {
-    let mut s = insta::Settings::clone_current();
-    s.set_snapshot_path("snapshots");
-    s.set_prepend_module_to_snapshot(false);
+    let mut s = support::snapshot_settings();
     s.add_filter(&regex_escape(&h.dir.path().display().to_string()), "[dir]");
-    s.add_filter(
-        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-        "[uuid]",
-    );
-    s.add_filter(r"\b[0-9a-f]{32}\b", "[mapping-set-id]");
+    support::id_filters(&mut s);
     s.add_filter(r"\b6889f4f89b982b2b90bc1208\b", "[seed-dataset-id]");
     s.add_filter(r"\b[0-9a-f]{24}\b", "[dataset-id]");
     s.add_filter(r"auth [0-9a-f]{12}", "auth [fingerprint]");

@@ -1,8 +1,9 @@
 //! The benchmark's pure helpers (benches/support), which `cargo test` does not reach through the
 //! bench target itself (harness = false runs the whole benchmark).
 
+// It includes `support/profile.rs`, which this crate also has as `crate::support::profile`.
 #[path = "../../benches/support/mod.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 mod support;
 
 use std::collections::HashMap;

@@ -241,22 +241,7 @@ async fn crm_modules_need_a_zoho_oauthtoken_with_the_right_scope() {
         .filter(|m| m["api_supported"] == true)
         .filter_map(|m| m["api_name"].as_str())
         .collect();
-    for module in [
-        "Leads",
-        "Contacts",
-        "Accounts",
-        "Deals",
-        "Campaigns",
-        "Tasks",
-        "Events",
-        "Calls",
-        "Products",
-        "Quotes",
-        "Invoices",
-        "Vendors",
-        "Cases",
-        "Solutions",
-    ] {
+    for module in SEEDED_MODULES {
         assert!(api.contains(&module), "{module} in {api:?}");
     }
     assert!(

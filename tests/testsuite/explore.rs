@@ -8,14 +8,14 @@ use status_support::{calls, json_of, module_names, text, Harness, FS};
 
 async fn harness() -> Harness {
     let start = chrono::Utc::now();
-    Harness::start(EmulatorConfig::default(), &["Leads", "Deals"], start).await
+    Harness::managing(EmulatorConfig::default(), &["Leads", "Deals"], start).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_base_connection_it_says_to_apply_and_creates_only_with_the_flag() {
     let h = harness().await;
     let output = h
-        .provision()
+        .binary()
         .args(["explore", h.profile_arg()])
         .output()
         .expect("runs");
@@ -28,16 +28,16 @@ async fn without_a_base_connection_it_says_to_apply_and_creates_only_with_the_fl
         "{stderr}"
     );
     assert!(output.stdout.is_empty());
-    assert!(h.emulator.connections("prod").is_empty());
+    assert!(h.emulator().connections("prod").is_empty());
 
     let output = h
-        .provision()
+        .binary()
         .args(["explore", h.profile_arg(), "--create-connection"])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("created base connection `zoho-crm-test`"));
-    let connections = h.emulator.connections("prod");
+    let connections = h.emulator().connections("prod");
     assert_eq!(connections.len(), 1, "{connections:?}");
     let created = &connections[0];
     assert_eq!(created["name"], "zoho-crm-test");
@@ -60,14 +60,14 @@ async fn without_a_base_connection_it_says_to_apply_and_creates_only_with_the_fl
         assert!(params.contains_key(key), "{key} missing from {params:?}");
     }
     assert_eq!(params["clientId"], "1000.LOCALCLIENT");
-    assert_eq!(params["accountsUrl"], h.emulator.url().as_str());
+    assert_eq!(params["accountsUrl"], h.emulator().url().as_str());
     // Only the base connection: nothing per module.
-    assert!(h.emulator.source_connections("prod").is_empty());
-    assert!(h.emulator.flows("prod").is_empty());
+    assert!(h.emulator().source_connections("prod").is_empty());
+    assert!(h.emulator().flows("prod").is_empty());
 
     // Created as apply creates it: plan has nothing to change on it.
     let plan = h
-        .provision()
+        .binary()
         .args(["plan", h.profile_arg(), "--output", "json"])
         .output()
         .expect("runs");
@@ -84,12 +84,12 @@ async fn without_a_base_connection_it_says_to_apply_and_creates_only_with_the_fl
 
     // A second run finds it and creates nothing.
     let output = h
-        .provision()
+        .binary()
         .args(["explore", h.profile_arg(), "--create-connection"])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(h.emulator.connections("prod").len(), 1);
+    assert_eq!(h.emulator().connections("prod").len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -99,7 +99,7 @@ async fn lists_the_seeded_modules_as_a_table_and_as_json() {
     h.clear_requests();
 
     let output = h
-        .provision()
+        .binary()
         .args(["explore", h.profile_arg()])
         .output()
         .expect("runs");
@@ -141,7 +141,7 @@ async fn lists_the_seeded_modules_as_a_table_and_as_json() {
     assert_eq!(explores[0].query.as_deref(), Some("objectType=root"));
 
     let output = h
-        .provision()
+        .binary()
         .args(["explore", h.profile_arg(), "--output", "json"])
         .output()
         .expect("runs");
@@ -166,7 +166,7 @@ async fn a_module_shows_its_columns_and_flags_date_times() {
     let h = harness().await;
     h.base_connection().await;
     let output = h
-        .provision()
+        .binary()
         .args(["explore", h.profile_arg(), "Deals"])
         .output()
         .expect("runs");
@@ -192,7 +192,7 @@ async fn a_module_shows_its_columns_and_flags_date_times() {
     assert!(!stdout.contains("sample rows"), "{stdout}");
 
     let output = h
-        .provision()
+        .binary()
         .args(["explore", h.profile_arg(), "Deals", "--output", "json"])
         .output()
         .expect("runs");
@@ -228,7 +228,7 @@ async fn preview_adds_at_most_n_rows_in_column_order() {
     let base = h.base_connection().await;
     h.clear_requests();
     let output = h
-        .provision()
+        .binary()
         .args([
             "explore",
             h.profile_arg(),
@@ -273,7 +273,7 @@ async fn preview_adds_at_most_n_rows_in_column_order() {
     );
 
     let output = h
-        .provision()
+        .binary()
         .args(["explore", h.profile_arg(), "Leads", "--preview", "5"])
         .output()
         .expect("runs");
@@ -295,7 +295,7 @@ async fn an_unknown_module_exits_1_with_the_nearest_names() {
     h.base_connection().await;
     for (wanted, suggestion) in [("Lead", "Leads"), ("contacts", "Contacts")] {
         let output = h
-            .provision()
+            .binary()
             .args(["explore", h.profile_arg(), wanted])
             .output()
             .expect("runs");
@@ -310,7 +310,7 @@ async fn an_unknown_module_exits_1_with_the_nearest_names() {
     }
     // Nothing close: no suggestion, but the way to list them.
     let output = h
-        .provision()
+        .binary()
         .args(["explore", h.profile_arg(), "Opportunities"])
         .output()
         .expect("runs");
@@ -326,7 +326,7 @@ async fn json_matches_the_contract_shapes() {
     h.base_connection().await;
     let run = |args: &[&str]| {
         let output = h
-            .provision()
+            .binary()
             .args(["explore", h.profile_arg()])
             .args(args)
             .args(["--output", "json"])

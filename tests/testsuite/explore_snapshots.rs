@@ -7,15 +7,12 @@ use provision::emulator::EmulatorConfig;
 use status_support::{text, Harness};
 
 fn settings() -> insta::Settings {
-    let mut s = insta::Settings::clone_current();
-    s.set_snapshot_path("snapshots");
-    s.set_prepend_module_to_snapshot(false);
-    s
+    crate::support::snapshot_settings()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn explore_output() {
-    let h = Harness::start(
+    let h = Harness::managing(
         EmulatorConfig::default(),
         &["Leads", "Deals"],
         chrono::Utc::now(),
@@ -24,7 +21,7 @@ async fn explore_output() {
     h.base_connection().await;
     let run = |args: &[&str]| {
         let output = h
-            .provision()
+            .binary()
             .args(["explore", h.profile_arg()])
             .args(args)
             .output()

@@ -32,9 +32,9 @@ fn fast_clock() -> EmulatorConfig {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn before_apply_every_module_is_reported_as_not_created() {
-    let h = Harness::start(EmulatorConfig::default(), &["Leads", "Deals"], Utc::now()).await;
+    let h = Harness::managing(EmulatorConfig::default(), &["Leads", "Deals"], Utc::now()).await;
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg()])
         .output()
         .expect("runs");
@@ -73,7 +73,7 @@ async fn before_apply_every_module_is_reported_as_not_created() {
     assert!(calls(&requests, "GET", &format!("{FS}/runs")).is_empty());
 
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--output", "json"])
         .output()
         .expect("runs");
@@ -90,7 +90,7 @@ async fn before_apply_every_module_is_reported_as_not_created() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shows_each_flow_with_its_schedule_and_the_record_counts_of_its_runs() {
-    let h = Harness::start(EmulatorConfig::default(), &["Leads", "Deals"], Utc::now()).await;
+    let h = Harness::managing(EmulatorConfig::default(), &["Leads", "Deals"], Utc::now()).await;
     let start = history_start(&h);
     let ids = h
         .create_managed_flows(&["Leads", "Deals"], &["Owner", "Modified_Time"], start)
@@ -102,7 +102,7 @@ async fn shows_each_flow_with_its_schedule_and_the_record_counts_of_its_runs() {
     h.create_flows(&["Leads"], &["Modified_Time"], start, None)
         .await;
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--output", "json"])
         .output()
         .expect("runs");
@@ -110,7 +110,7 @@ async fn shows_each_flow_with_its_schedule_and_the_record_counts_of_its_runs() {
     let doc = json_of(&output);
     let flows = doc["dataflows"].as_array().expect("dataflows");
     assert_eq!(flows.len(), 2, "{doc}");
-    let emulated_runs = h.emulator.runs("prod");
+    let emulated_runs = h.emulator().runs("prod");
     for (flow, (module, id)) in flows.iter().zip(["Leads", "Deals"].iter().zip(&ids)) {
         assert_eq!(flow["module"], *module);
         assert_eq!(flow["id"], id.as_str());
@@ -150,7 +150,7 @@ async fn shows_each_flow_with_its_schedule_and_the_record_counts_of_its_runs() {
     }
 
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--runs", "2"])
         .output()
         .expect("runs");
@@ -190,12 +190,12 @@ async fn shows_each_flow_with_its_schedule_and_the_record_counts_of_its_runs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failing_runs_show_their_errors_and_a_failing_verdict() {
-    let h = Harness::start(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
+    let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
     let start = history_start(&h);
     h.create_managed_flows(&["Leads"], &["Email", "Nope"], start)
         .await;
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg()])
         .output()
         .expect("runs");
@@ -220,7 +220,7 @@ async fn failing_runs_show_their_errors_and_a_failing_verdict() {
     assert!(grouped.contains("Nope"), "{grouped}");
 
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--output", "json", "--runs", "1"])
         .output()
         .expect("runs");
@@ -236,12 +236,12 @@ async fn failing_runs_show_their_errors_and_a_failing_verdict() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_matches_the_contract() {
-    let h = Harness::start(EmulatorConfig::default(), &["Contacts"], Utc::now()).await;
+    let h = Harness::managing(EmulatorConfig::default(), &["Contacts"], Utc::now()).await;
     let start = history_start(&h);
     h.create_managed_flows(&["Contacts"], &["Email"], start)
         .await;
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--output", "json"])
         .output()
         .expect("runs");
@@ -278,7 +278,7 @@ async fn json_matches_the_contract() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_exits_0_once_the_newest_runs_succeed() {
-    let h = Harness::start(fast_clock(), &["Leads", "Deals"], Utc::now()).await;
+    let h = Harness::managing(fast_clock(), &["Leads", "Deals"], Utc::now()).await;
     // The first runs are due 30 emulated minutes from now: three real seconds.
     let start = h.now() + chrono::Duration::minutes(30);
     h.create_managed_flows(&["Leads", "Deals"], &["Owner", "Modified_Time"], start)
@@ -286,7 +286,7 @@ async fn wait_exits_0_once_the_newest_runs_succeed() {
     h.clear_requests();
     let began = Instant::now();
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--wait", "--timeout", "1h"])
         .output()
         .expect("runs");
@@ -320,14 +320,14 @@ async fn wait_exits_0_once_the_newest_runs_succeed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_exits_1_when_the_newest_runs_fail_and_names_them() {
-    let h = Harness::start(fast_clock(), &["Leads", "Deals"], Utc::now()).await;
+    let h = Harness::managing(fast_clock(), &["Leads", "Deals"], Utc::now()).await;
     let start = h.now() + chrono::Duration::minutes(30);
     h.create_managed_flows(&["Leads"], &["Email"], start).await;
     // Deals reads a column Zoho does not have: the emulator fails its runs (MAPPER-3700-400).
     h.create_managed_flows(&["Deals"], &["Deal_Name", "Nope"], start)
         .await;
     let output = h
-        .provision()
+        .binary()
         .args([
             "status",
             h.profile_arg(),
@@ -357,13 +357,13 @@ async fn wait_exits_1_when_the_newest_runs_fail_and_names_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_gives_up_at_the_timeout() {
-    let h = Harness::start(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
+    let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
     // A run is due now; at real speed it stays scheduled for 30 s, then runs for minutes.
     let start = h.now() - chrono::Duration::seconds(5);
     h.create_managed_flows(&["Leads"], &["Email"], start).await;
     let began = Instant::now();
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--wait", "--timeout", "3s"])
         .output()
         .expect("runs");
@@ -381,12 +381,12 @@ async fn wait_gives_up_at_the_timeout() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wait_stops_at_once_when_a_flow_cannot_finish_in_time() {
-    let h = Harness::start(EmulatorConfig::default(), &["Leads", "Deals"], Utc::now()).await;
+    let h = Harness::managing(EmulatorConfig::default(), &["Leads", "Deals"], Utc::now()).await;
     let start = h.now() + chrono::Duration::days(2);
     h.create_managed_flows(&["Leads"], &["Email"], start).await;
     let began = Instant::now();
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--wait", "--timeout", "30m"])
         .output()
         .expect("runs");
@@ -410,7 +410,7 @@ async fn fifty_flows_cost_one_token_one_flows_list_and_paged_runs_queries() {
     let names = module_names(36);
     let modules: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_eq!(modules.len(), 50);
-    let h = Harness::start(config, &modules, Utc::now()).await;
+    let h = Harness::managing(config, &modules, Utc::now()).await;
     let start = history_start(&h);
     let ids = h
         .create_managed_flows(&modules, &["Modified_Time"], start)
@@ -418,7 +418,7 @@ async fn fifty_flows_cost_one_token_one_flows_list_and_paged_runs_queries() {
     h.clear_requests();
 
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--output", "json"])
         .output()
         .expect("runs");
@@ -484,13 +484,13 @@ async fn a_new_flow_does_not_make_status_page_through_the_others_history() {
     let old: Vec<&str> = names[..10].iter().map(String::as_str).collect();
     let mut modules = old.clone();
     modules.push("Solutions");
-    let h = Harness::start(EmulatorConfig::default(), &modules, Utc::now()).await;
+    let h = Harness::managing(EmulatorConfig::default(), &modules, Utc::now()).await;
     h.create_managed_flows(&old, &["Modified_Time"], history_start(&h))
         .await;
     // Thirty more hourly runs each: 330 runs, ten pages of 33 if read to the end.
-    h.emulator.advance_clock(Duration::from_secs(30 * 3600));
+    h.emulator().advance_clock(Duration::from_secs(30 * 3600));
     let listed = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg()])
         .output()
         .expect("runs");
@@ -500,7 +500,7 @@ async fn a_new_flow_does_not_make_status_page_through_the_others_history() {
         .await;
     h.clear_requests();
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--output", "json"])
         .output()
         .expect("runs");
@@ -524,23 +524,23 @@ async fn after_apply_status_shows_each_flow_and_wait_succeeds() {
         .with_second(0)
         .and_then(|t| t.with_nanosecond(0))
         .expect("a valid time");
-    let h = Harness::start(EmulatorConfig::default(), &["Leads", "Deals"], start).await;
+    let h = Harness::managing(EmulatorConfig::default(), &["Leads", "Deals"], start).await;
     let apply = h
-        .provision()
+        .binary()
         .args(["apply", h.profile_arg(), "--yes"])
         .output()
         .expect("runs");
     assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
 
     let output = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--output", "json"])
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let doc = json_of(&output);
     let flows = doc["dataflows"].as_array().expect("dataflows");
-    let emulated: Vec<Value> = h.emulator.flows("prod");
+    let emulated: Vec<Value> = h.emulator().flows("prod");
     assert_eq!(flows.len(), 2);
     assert_eq!(emulated.len(), 2);
     for (flow, module) in flows.iter().zip(["Leads", "Deals"]) {
@@ -559,7 +559,7 @@ async fn after_apply_status_shows_each_flow_and_wait_succeeds() {
         }
     }
     let wait = h
-        .provision()
+        .binary()
         .args(["status", h.profile_arg(), "--wait", "--timeout", "1m"])
         .output()
         .expect("runs");

@@ -9,14 +9,8 @@ use provision::emulator::EmulatorConfig;
 use status_support::{text, Harness};
 
 fn settings() -> insta::Settings {
-    let mut s = insta::Settings::clone_current();
-    s.set_snapshot_path("snapshots");
-    s.set_prepend_module_to_snapshot(false);
-    s.add_filter(
-        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
-        "[uuid]",
-    );
-    s.add_filter(r"\b[0-9a-f]{32}\b", "[mapping-set-id]");
+    let mut s = crate::support::snapshot_settings();
+    crate::support::id_filters(&mut s);
     s.add_filter(r"\b[0-9a-f]{8}\b", "[run]");
     s.add_filter(
         r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?( UTC|Z)",
@@ -30,7 +24,7 @@ fn settings() -> insta::Settings {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_output() {
-    let h = Harness::start(
+    let h = Harness::managing(
         EmulatorConfig::default(),
         &["Leads", "Deals", "Tasks"],
         Utc::now(),
@@ -46,7 +40,7 @@ async fn status_output() {
         .await;
     let run = |args: &[&str]| {
         let output = h
-            .provision()
+            .binary()
             .args(["status", h.profile_arg()])
             .args(args)
             .output()

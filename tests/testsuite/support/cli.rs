@@ -4,7 +4,7 @@
 //! about what was sent and what exists afterwards.
 //!
 //! ```ignore
-//! mod support;
+//! use crate::support;
 //! use support::cli::{Harness, THREE_MODULES};
 //!
 //! #[tokio::test(flavor = "multi_thread")]
@@ -18,6 +18,9 @@
 //!
 //! Tests must use a multi-threaded runtime: the emulator serves from the test's runtime while
 //! the binary runs (on a blocking thread).
+//!
+//! The `status` and `explore` tests use the same harness through [`Harness::managing`], which
+//! writes one profile managing given modules (see `support::status`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,7 +30,8 @@ use provision::emulator::{EmulatorConfig, RecordedRequest, RunningEmulator};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use super::{Env, SANDBOX_PROD};
+use super::profile::emulator_profile;
+use super::{Env, SANDBOX_PROD, SEEDED_MODULES};
 
 /// The prefix (`connection.name`) of the profiles [`Harness::profile`] writes.
 pub const PREFIX: &str = "zoho-crm-test";
@@ -113,19 +117,16 @@ dataset = { create = true, name = "Zoho Quotes" }
 mapping = "auto"
 "#;
 
-/// The modules of [`TEN_MODULES`], and the datasets it creates.
-pub const TEN_MODULE_NAMES: [&str; 10] = [
-    "Leads",
-    "Contacts",
-    "Accounts",
-    "Deals",
-    "Campaigns",
-    "Tasks",
-    "Events",
-    "Calls",
-    "Products",
-    "Quotes",
-];
+/// The modules of [`TEN_MODULES`] (the first ten seeded ones), and the datasets it creates.
+pub const TEN_MODULE_NAMES: [&str; 10] = {
+    let mut names = [""; 10];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = SEEDED_MODULES[i];
+        i += 1;
+    }
+    names
+};
 pub const TEN_MODULE_DATASETS: [&str; 6] = [
     "Zoho Leads",
     "Zoho Accounts",
@@ -170,6 +171,8 @@ pub struct Harness {
     /// The emulator plus an HTTP client with a token, for creating objects by hand.
     pub env: Env,
     pub dir: TempDir,
+    /// `profile.toml` in `dir`: the profile [`Harness::managing`] writes.
+    pub managed: PathBuf,
 }
 
 impl Harness {
@@ -178,10 +181,14 @@ impl Harness {
     }
 
     pub async fn with(config: EmulatorConfig) -> Self {
-        Self {
-            env: Env::with(config).await,
-            dir: tempfile::tempdir().expect("a temporary directory"),
-        }
+        Self::around(Env::with(config).await)
+    }
+
+    /// The harness around a started emulator, with an empty scratch directory.
+    pub fn around(env: Env) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let managed = dir.path().join("profile.toml");
+        Self { env, dir, managed }
     }
 
     pub fn emulator(&self) -> &RunningEmulator {
@@ -331,33 +338,13 @@ pub fn calls(requests: &[RecordedRequest]) -> Vec<String> {
 
 /// A whole profile for the emulator at `url`.
 pub fn profile_text(url: &str, prefix: &str, dataflows: &str) -> String {
-    format!(
-        r#"[adobe]
-org_id        = "0000000000000000000000AA@AdobeOrg"
-sandbox       = "prod"
-client_id     = "provision-local"
-client_secret = "${{AEP_CLIENT_SECRET}}"
-ims_url       = "{url}"
-platform_url  = "{url}"
-
-[zoho]
-region        = "us"
-client_id     = "1000.LOCALCLIENT"
-client_secret = "${{ZOHO_CLIENT_SECRET}}"
-refresh_token = "${{ZOHO_REFRESH_TOKEN}}"
-accounts_url  = "{url}"
-api_url       = "{url}"
-
-[connection]
-name        = "{prefix}"
-description = "Zoho CRM in the test emulator"
-
-[defaults]
-schema_id      = "https://ns.adobe.com/acme/schemas/zoho_crm"
-mapping_prefix = "_acme.zoho"
-schedule       = {{ frequency = "hour", interval = 1, start = "2027-01-01T00:00:00Z", backfill = true }}
-{dataflows}"#
-    )
+    let tables = emulator_profile(
+        url,
+        prefix,
+        "Zoho CRM in the test emulator",
+        "2027-01-01T00:00:00Z",
+    );
+    format!("{tables}{dataflows}")
 }
 
 /// The changes of a plan/apply/destroy JSON document that are not `noop`, as

@@ -1,10 +1,13 @@
 //! Shared helpers for the emulator's integration tests: a spawned emulator, an IMS token, and
 //! plain reqwest calls with the headers the live services require. Tests talk HTTP only.
-//! [`cli`] adds the end-to-end harness that runs the real binary against the emulator.
+//! [`cli`] adds the end-to-end harness that runs the real binary against the emulator and
+//! [`status`] the helpers of the `status` and `explore` tests on the same harness; [`api`] is the
+//! wiremock setup of the `api_*` tests; [`profile`] the emulator profile every one of them writes.
 #![allow(dead_code)]
 
 pub mod api;
 pub mod cli;
+pub mod profile;
 pub mod status;
 
 use provision::emulator::{spawn, EmulatorConfig, RunningEmulator};
@@ -26,6 +29,43 @@ pub const CRM_FLOW_SPEC: &str = "14518937-270c-4525-bdec-c2ba7cce3860";
 pub const SCHEMA: &str = "https://ns.adobe.com/acme/schemas/zoho_crm";
 pub const SEED_DATASET: &str = "6889f4f89b982b2b90bc1208";
 pub const SANDBOX_PROD: &str = "prod";
+
+/// The emulator's seeded Zoho modules that the CRM API supports, in its order (`CustomModule1..n`
+/// follow when the emulator is configured with extra modules).
+pub const SEEDED_MODULES: [&str; 14] = [
+    "Leads",
+    "Contacts",
+    "Accounts",
+    "Deals",
+    "Campaigns",
+    "Tasks",
+    "Events",
+    "Calls",
+    "Products",
+    "Quotes",
+    "Invoices",
+    "Vendors",
+    "Cases",
+    "Solutions",
+];
+
+/// insta settings shared by the snapshot tests: snapshots in `tests/testsuite/snapshots`, named
+/// without a module prefix. Tests add [`id_filters`] and the filters their own output needs.
+pub fn snapshot_settings() -> insta::Settings {
+    let mut s = insta::Settings::clone_current();
+    s.set_snapshot_path("snapshots");
+    s.set_prepend_module_to_snapshot(false);
+    s
+}
+
+/// Filters replacing UUIDs and mapping-set ids (32 hex digits), which differ between runs.
+pub fn id_filters(s: &mut insta::Settings) {
+    s.add_filter(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        "[uuid]",
+    );
+    s.add_filter(r"\b[0-9a-f]{32}\b", "[mapping-set-id]");
+}
 
 /// The answer to one call: status, JSON body (`Null` when empty or not JSON), headers.
 #[derive(Debug)]
@@ -72,16 +112,20 @@ impl Env {
     }
 
     pub async fn with(config: EmulatorConfig) -> Self {
-        let emulator = spawn(config).await.expect("the emulator starts");
-        let http = reqwest::Client::new();
-        let mut env = Self {
-            emulator,
-            http,
-            token: String::new(),
-            sandbox: "prod".into(),
-        };
+        let mut env = Self::without_token(config).await;
         env.token = env.ims_token().await;
         env
+    }
+
+    /// An emulator that has answered no request yet: no token is fetched (`token` is empty).
+    pub async fn without_token(config: EmulatorConfig) -> Self {
+        let emulator = spawn(config).await.expect("the emulator starts");
+        Self {
+            emulator,
+            http: reqwest::Client::new(),
+            token: String::new(),
+            sandbox: "prod".into(),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

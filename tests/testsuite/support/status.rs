@@ -1,11 +1,10 @@
-//! Helpers for the `explore*` and `status*` tests: an in-process emulator, a profile pointing at
-//! it, the real binary with the seed secrets, and `create_managed_flows`, which builds what
-//! `apply` would (base connection, then per module a source connection, target connection,
-//! mapping set and a dataflow with the managed name and ownership marker) through the API layer,
-//! so that `status` can be tested on its own.
-#![allow(dead_code)]
+//! Helpers for the `explore*` and `status*` tests, on the shared [`Harness`]:
+//! [`Harness::managing`] (an in-process emulator and one profile pointing at it), the real
+//! binary with the seed secrets, and `create_managed_flows`, which builds what `apply` would
+//! (base connection, then per module a source connection, target connection, mapping set and a
+//! dataflow with the managed name and ownership marker) through the API layer, so that `status`
+//! can be tested on its own.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -21,50 +20,41 @@ use provision::api::target::{create_target_connection, NewTargetConnection};
 use provision::api::{AepClient, ConnectionId, ConnectionSpecId, DatasetId, FlowId};
 use provision::apply::create_base_connection;
 use provision::desired;
-use provision::emulator::{spawn, EmulatorConfig, RecordedRequest, RunningEmulator};
+use provision::emulator::{EmulatorConfig, RecordedRequest};
 use provision::naming::{object_name, owner_marker, ObjectKind};
 use provision::observe;
 use provision::profile::{self, Profile};
 use serde_json::Value;
 
-pub const PREFIX: &str = "zoho-crm-test";
-pub const SCHEMA: &str = "https://ns.adobe.com/acme/schemas/zoho_crm";
-pub const SEED_DATASET: &str = "6889f4f89b982b2b90bc1208";
-pub const FS: &str = "/data/foundation/flowservice";
+pub use super::cli::{Harness, PREFIX};
+use super::profile::emulator_profile;
+pub use super::{Env, FS, SCHEMA, SEEDED_MODULES, SEED_DATASET};
+use super::{CLIENT_SECRET, ZOHO_REFRESH, ZOHO_SECRET};
+
 const SECRETS: [(&str, &str); 3] = [
-    ("AEP_CLIENT_SECRET", "local-adobe-secret"),
-    ("ZOHO_CLIENT_SECRET", "local-zoho-secret"),
-    ("ZOHO_REFRESH_TOKEN", "1000.local.refresh"),
+    ("AEP_CLIENT_SECRET", CLIENT_SECRET),
+    ("ZOHO_CLIENT_SECRET", ZOHO_SECRET),
+    ("ZOHO_REFRESH_TOKEN", ZOHO_REFRESH),
 ];
 
-pub struct Harness {
-    pub emulator: RunningEmulator,
-    pub profile: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
 impl Harness {
-    /// An emulator and a profile managing `modules`, hourly from `start`.
-    pub async fn start(config: EmulatorConfig, modules: &[&str], start: DateTime<Utc>) -> Self {
-        let emulator = spawn(config).await.expect("the emulator starts");
-        let dir = tempfile::tempdir().expect("a temp dir");
-        let profile = dir.path().join("profile.toml");
-        std::fs::write(&profile, profile_text(&emulator.url(), modules, start))
+    /// An emulator that has answered no request yet and a profile (`managed`) managing
+    /// `modules`, hourly from `start`.
+    pub async fn managing(config: EmulatorConfig, modules: &[&str], start: DateTime<Utc>) -> Self {
+        let h = Self::around(Env::without_token(config).await);
+        std::fs::write(&h.managed, profile_text(&h.url(), modules, start))
             .expect("the profile is written");
-        Self {
-            emulator,
-            profile,
-            _dir: dir,
-        }
+        h
     }
 
     /// The emulator's clock, as a time.
     pub fn now(&self) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(self.emulator.now_ms()).expect("a valid time")
+        DateTime::from_timestamp_millis(self.emulator().now_ms()).expect("a valid time")
     }
 
-    /// The real binary with the seed secrets and nothing else from the environment.
-    pub fn provision(&self) -> Command {
+    /// The real binary with the seed secrets and nothing else from the environment (the
+    /// profile `managing` wrote carries the emulator's URLs).
+    pub fn binary(&self) -> Command {
         let mut cmd = Command::cargo_bin("provision").expect("the binary");
         cmd.env_clear()
             .envs(SECRETS)
@@ -72,8 +62,9 @@ impl Harness {
         cmd
     }
 
+    /// The path of the profile [`Harness::managing`] wrote.
     pub fn profile_arg(&self) -> &str {
-        self.profile.to_str().expect("a UTF-8 path")
+        self.managed.to_str().expect("a UTF-8 path")
     }
 
     pub fn load_profile(&self) -> Profile {
@@ -81,7 +72,7 @@ impl Harness {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        profile::load_with_env(Some(&self.profile), &env).expect("the profile loads")
+        profile::load_with_env(Some(&self.managed), &env).expect("the profile loads")
     }
 
     pub fn client(&self) -> AepClient {
@@ -198,71 +189,18 @@ impl Harness {
         }
         ids
     }
-
-    /// The requests the emulator answered since the last [`Harness::clear_requests`].
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.emulator.requests()
-    }
-
-    pub fn clear_requests(&self) {
-        self.emulator.clear_requests();
-    }
 }
 
 /// `CustomModule1..n` after the 14 seeded modules: how the emulator names extra modules.
 pub fn module_names(extra: usize) -> Vec<String> {
-    let mut names: Vec<String> = [
-        "Leads",
-        "Contacts",
-        "Accounts",
-        "Deals",
-        "Campaigns",
-        "Tasks",
-        "Events",
-        "Calls",
-        "Products",
-        "Quotes",
-        "Invoices",
-        "Vendors",
-        "Cases",
-        "Solutions",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut names: Vec<String> = SEEDED_MODULES.iter().map(|s| s.to_string()).collect();
     names.extend((1..=extra).map(|n| format!("CustomModule{n}")));
     names
 }
 
 fn profile_text(url: &str, modules: &[&str], start: DateTime<Utc>) -> String {
-    let mut text = format!(
-        r#"[adobe]
-org_id        = "0000000000000000000000AA@AdobeOrg"
-sandbox       = "prod"
-client_id     = "provision-local"
-client_secret = "${{AEP_CLIENT_SECRET}}"
-ims_url       = "{url}"
-platform_url  = "{url}"
-
-[zoho]
-region        = "us"
-client_id     = "1000.LOCALCLIENT"
-client_secret = "${{ZOHO_CLIENT_SECRET}}"
-refresh_token = "${{ZOHO_REFRESH_TOKEN}}"
-accounts_url  = "{url}"
-api_url       = "{url}"
-
-[connection]
-name        = "{PREFIX}"
-description = "Zoho CRM for the status tests"
-
-[defaults]
-schema_id      = "{SCHEMA}"
-mapping_prefix = "_acme.zoho"
-schedule       = {{ frequency = "hour", interval = 1, start = "{start}", backfill = true }}
-"#,
-        start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    let start = start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut text = emulator_profile(url, PREFIX, "Zoho CRM for the status tests", &start);
     for module in modules {
         text.push_str(&format!(
             "\n[[dataflows]]\nmodule  = \"{module}\"\ndataset = {{ id = \"{SEED_DATASET}\" }}\nmapping = \"auto\"\n"
