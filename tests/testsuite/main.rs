@@ -8,8 +8,10 @@
 //!
 //! A new test file goes next to this one and gets a `mod` line below. A test that needs a
 //! process of its own (it sets process-wide environment variables, installs a global tracing
-//! subscriber, or changes the current directory) must instead stay a separate `tests/*.rs`
-//! binary: the tests here share one process and run on several threads.
+//! subscriber, changes the current directory, or bounds wall time tightly) must instead stay a
+//! separate `tests/*.rs` binary: the tests here share one process and run on several threads.
+//! `tests/emulator_faults.rs` is one (its latency test bounds the emulator's own overhead); it
+//! reaches this support module with `#[path = "testsuite/support/mod.rs"] mod support;`.
 
 mod support;
 
@@ -32,7 +34,6 @@ mod check;
 mod cli;
 mod destroy;
 mod emulator_catalog_dataprep;
-mod emulator_faults;
 mod emulator_flowservice;
 mod emulator_gateway;
 mod emulator_runs;

@@ -26,8 +26,12 @@ use provision::observe;
 use provision::profile::{self, Profile};
 use serde_json::Value;
 
+// What the status and explore tests import from here; tests/emulator_faults.rs, a binary of its
+// own, compiles this module too and uses none of it.
+#[allow(unused_imports)]
 pub use super::cli::{Harness, PREFIX};
 use super::profile::emulator_profile;
+#[allow(unused_imports)]
 pub use super::{Env, FS, SCHEMA, SEEDED_MODULES, SEED_DATASET};
 use super::{CLIENT_SECRET, ZOHO_REFRESH, ZOHO_SECRET};
 
