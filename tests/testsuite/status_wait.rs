@@ -1,0 +1,120 @@
+//! `provision status` under faults and with runs in flight: a wait outlasts an outage of the runs
+//! query, and the health verdict does not depend on how many runs are shown.
+
+use crate::support::status as status_support;
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Timelike, Utc};
+use provision::emulator::EmulatorConfig;
+use status_support::{json_of, text, Harness, FS};
+
+/// Whole minutes `ago` before the emulator's `now`, as people write schedules, minus `seconds`.
+fn start_before(h: &Harness, ago: chrono::Duration, seconds: i64) -> DateTime<Utc> {
+    let start = (h.now() - ago)
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .expect("a valid time");
+    start - chrono::Duration::seconds(seconds)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_six_second_outage_of_the_runs_query_does_not_end_the_wait() {
+    let h = Harness::managing(
+        EmulatorConfig {
+            time_scale: 600.0,
+            ..EmulatorConfig::default()
+        },
+        &["Leads"],
+        Utc::now(),
+    )
+    .await;
+    let start = start_before(&h, chrono::Duration::hours(3), 0);
+    h.create_managed_flows(&["Leads"], &["Email"], start).await;
+
+    let mut faults = h.emulator().faults();
+    faults.outage = vec![format!("{FS}/runs")];
+    h.emulator().set_faults(faults.clone());
+    let began = Instant::now();
+    let mut cmd = h.binary();
+    cmd.args(["status", h.profile_arg(), "--wait", "--timeout", "60s"]);
+    let waiting = tokio::task::spawn_blocking(move || cmd.output().expect("runs"));
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    faults.outage.clear();
+    h.emulator().set_faults(faults);
+    let output = waiting.await.expect("the command finishes");
+
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        began.elapsed() >= Duration::from_secs(6),
+        "the wait ended during the outage"
+    );
+    assert!(
+        stderr.contains("could not read the runs"),
+        "the outage is reported on stderr:\n{stderr}"
+    );
+    assert!(text(&output.stdout).contains("every newest run succeeded"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_that_outlasts_the_timeout_says_so() {
+    let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
+    let start = start_before(&h, chrono::Duration::hours(3), 0);
+    h.create_managed_flows(&["Leads"], &["Email"], start).await;
+    let mut faults = h.emulator().faults();
+    faults.outage = vec![format!("{FS}/runs")];
+    h.emulator().set_faults(faults);
+
+    let output = h
+        .binary()
+        .args(["status", h.profile_arg(), "--wait", "--timeout", "5s"])
+        .output()
+        .expect("runs");
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("timed out after 5s")
+            && stderr.contains("could not read the runs for the last"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_with_a_newer_run_in_progress_is_the_same_at_one_and_ten_runs() {
+    let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
+    // Hourly, so that the newest run started 40 s ago (in progress for a few minutes) and the
+    // two before it have finished.
+    let start = start_before(&h, chrono::Duration::hours(3), 40);
+    h.create_managed_flows(&["Leads"], &["Email"], start).await;
+
+    let health = |runs: &str| {
+        let output = h
+            .binary()
+            .args([
+                "status",
+                h.profile_arg(),
+                "--output",
+                "json",
+                "--runs",
+                runs,
+            ])
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+        let doc = json_of(&output);
+        let flow = &doc["dataflows"][0];
+        (flow["runs"][0]["status"].clone(), flow["health"].clone())
+    };
+    let (newest, one) = health("1");
+    let (_, ten) = health("10");
+    assert_eq!(newest, "in_progress", "the newest run is still running");
+    assert_eq!(one, ten);
+    assert_eq!(one["status"], "healthy", "{one}");
+    assert!(
+        one["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("a newer run is in_progress")),
+        "{one}"
+    );
+}
