@@ -107,6 +107,10 @@ pub async fn run(cli: Cli) -> CliResult {
             // Only the [zoho] client settings are read: the user has no refresh token yet.
             zoho_cmd::token(&args, &profile::process_env(), format).await
         }
+        Command::ProfileSchema => {
+            output::print_json(&profile::json_schema())?;
+            Ok(Exit::Ok)
+        }
         Command::Zoho(ZohoCommand::Modules(args)) => {
             let profile = load(args.profile.as_deref())?;
             zoho_cmd::modules(&profile, format).await

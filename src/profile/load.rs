@@ -1,8 +1,9 @@
-//! Steps 1 and the glue of loading: finding and reading the file, parsing it with positions,
+//! Step 1 and the glue of loading: finding and reading the file, parsing it with positions,
 //! running the key walk, layering the overrides and resolving the values.
 
-use secrecy::SecretString;
 use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
 
 use super::raw::{layer, RawProfile};
 use super::report::{join, line_starts, At, Report, Sites};
@@ -11,6 +12,7 @@ use super::types::*;
 use super::validate::Resolve;
 use super::walk::{Walk, ENV_PREFIX};
 
+/// Loads and validates the profile at `path`, or at `$PROVISION_PROFILE`, or `profiles/default.toml`,
 /// with `${VAR}` and `PROVISION_<SECTION>__<KEY>` taken from the process environment.
 pub fn load(path: Option<&Path>) -> Result<Profile, ProfileError> {
     load_with_env(path, &process_env())

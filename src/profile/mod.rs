@@ -26,7 +26,9 @@
 //! | `raw.rs` | the layered, deserialized values |
 //! | `validate.rs` | interpolation, defaults and value checks |
 //! | `report.rs` | problems and their positions |
+//! | `aep.rs` | a schedule to and from Flow Service's `scheduleParams` |
 
+mod aep;
 mod load;
 mod raw;
 mod regions;
@@ -36,6 +38,7 @@ mod types;
 mod validate;
 mod walk;
 
+pub use aep::UnsupportedSchedule;
 pub use load::{
     load, load_with_env, load_zoho_client, parse, process_env, resolve_path, secret_from_env,
     zoho_client_profile,

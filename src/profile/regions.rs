@@ -4,6 +4,7 @@ use std::fmt;
 
 use url::Url;
 
+/// Zoho data centres (zoho-oauth.md §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ZohoRegion {
     Us,

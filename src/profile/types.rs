@@ -73,8 +73,6 @@ pub struct ZohoSettings {
     pub api_url: Url,
 }
 
-/// Zoho data centres (zoho-oauth.md §1).
-
 #[derive(Debug, Clone)]
 pub struct ConnectionSettings {
     /// Base connection name, and the prefix of every managed resource's name.
@@ -169,8 +167,6 @@ impl Frequency {
 pub struct ProfileError {
     pub message: String,
 }
-
-/// Loads and validates the profile at `path`, or at `$PROVISION_PROFILE`, or `profiles/default.toml`,
 
 /// What `provision zoho token` must find in the profile: it runs before the user has a refresh
 /// token, so `zoho.refresh_token` and every other section are never resolved (an unset

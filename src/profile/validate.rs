@@ -841,7 +841,6 @@ pub(super) struct Defaults {
 }
 
 /// Accepts `https://` anywhere and `http://` only to loopback hosts (the emulator, tests).
-
 pub fn check_url(value: &str) -> Result<Url, String> {
     let url = Url::parse(value.trim()).map_err(|e| format!("`{value}` is not a URL ({e})"))?;
     if !url.username().is_empty() || url.password().is_some() {
