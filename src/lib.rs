@@ -9,6 +9,7 @@ pub mod apply;
 pub mod auth;
 pub mod check;
 pub mod cli;
+pub mod clients;
 pub mod desired;
 pub mod destroy;
 pub mod emulator;
@@ -22,6 +23,7 @@ pub mod plan;
 pub mod profile;
 pub mod progress;
 pub mod status;
+pub mod transport;
 pub mod zoho_cmd;
 
 use std::path::{Path, PathBuf};

@@ -200,7 +200,7 @@ pub async fn status(
     options: &StatusOptions,
     progress: &mut WaitProgress,
 ) -> anyhow::Result<StatusReport> {
-    let client = AepClient::new(&profile.adobe, HttpOptions::default())?;
+    let client = crate::clients::aep(profile, HttpOptions::default())?;
     let (mut observed, not_in_profile) = managed_flows(&client, profile).await?;
     let per_flow = options.runs.max(1);
     fetch_runs(&client, &mut observed, per_flow).await?;

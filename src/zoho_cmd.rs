@@ -372,7 +372,7 @@ pub async fn token(args: &ZohoTokenArgs, env: &Env, format: OutputFormat) -> Cli
         "exchanging the grant token"
     );
 
-    let zoho = ZohoOAuth::new(HttpOptions::default())?;
+    let zoho = crate::clients::zoho(HttpOptions::default())?;
     let token = match zoho
         .exchange_code(
             &target.accounts_url,
@@ -650,7 +650,7 @@ pub async fn list_modules(
 /// `provision zoho modules`: the modules straight from Zoho, to tell a Zoho-side problem from an
 /// AEP-side one.
 pub async fn modules(profile: &Profile, format: OutputFormat) -> CliResult {
-    let zoho = ZohoOAuth::new(HttpOptions::default())?;
+    let zoho = crate::clients::zoho(HttpOptions::default())?;
     let failed = |e: ZohoFailure| CliError::failed(anyhow::anyhow!("{}", describe(&e)));
     let token = refresh(&zoho, &profile.zoho).await.map_err(failed)?;
     let (api, modules) = list_modules(&zoho, &profile.zoho, &token)
