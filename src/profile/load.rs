@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
 
-use super::raw::{layer, RawProfile};
+use super::raw::{layer, Node};
 use super::report::{join, line_starts, At, Report, Sites};
 use super::schema::{Kind, ADOBE, ROOT, ZOHO};
 use super::types::*;
@@ -42,7 +42,7 @@ pub fn load_zoho_client(
     let (path, text) = read(Some(path), env)?;
     let mode = file_mode(&path);
     resolve_with(&text, &path, env, mode, |resolve, raw| {
-        resolve.zoho_client(raw.zoho, needs, &path)
+        resolve.zoho_client(raw.section("zoho"), needs, &path)
     })
 }
 
@@ -141,7 +141,7 @@ fn resolve_with<T>(
     path: &Path,
     env: &Env,
     mode: Option<u32>,
-    resolve: impl FnOnce(&mut Resolve<'_>, RawProfile) -> Option<T>,
+    resolve: impl FnOnce(&mut Resolve<'_>, Node) -> Option<T>,
 ) -> Result<T, ProfileError> {
     let mut walk = Walk {
         text,
@@ -186,8 +186,12 @@ fn resolve_with<T>(
     let raw = match layer(text, overrides) {
         Ok(raw) => raw,
         Err(e) => {
-            // The walk above rejects what `config` would; this is a last resort, scrubbed of values.
-            let message = format!("could not read the profile: {}", scrub(&e.to_string(), env));
+            // The walk above rejects what the TOML reader would; this is a last resort, without
+            // the quoted source line (which may hold a secret) and scrubbed of override values.
+            let message = format!(
+                "could not read the profile: {}",
+                scrub(e.message().trim_end(), env)
+            );
             walk.report.add("", At::Nowhere, message);
             return Err(walk.report.into_error());
         }

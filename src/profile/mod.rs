@@ -8,7 +8,7 @@
 //! 2. every key and value type is checked against the schema ([`schema`]; unknown keys get the
 //!    nearest valid key suggested), and every `PROVISION_*__*` override is checked the same way
 //!    (`walk`);
-//! 3. the `config` crate layers the overrides over the file and deserializes the result (`raw`);
+//! 3. the overrides are laid over the file's values (`raw`);
 //! 4. `${VAR}` is interpolated and every value is checked (URLs, region, schedule rules, ...)
 //!    (`validate`).
 //!
@@ -23,7 +23,7 @@
 //! | `schema.rs` | every key, its type, default and description; `provision profile-schema` |
 //! | `load.rs` | finding, reading and parsing the file; the pipeline |
 //! | `walk.rs` | the key and type check of the file and of the environment overrides |
-//! | `raw.rs` | the layered, deserialized values |
+//! | `raw.rs` | the file's values with the overrides laid over them |
 //! | `validate.rs` | interpolation, defaults and value checks |
 //! | `report.rs` | problems and their positions |
 //! | `aep.rs` | a schedule to and from Flow Service's `scheduleParams` |

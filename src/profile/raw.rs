@@ -1,139 +1,135 @@
-//! Step 3 of loading: the file and the valid environment overrides, layered by `config` and
-//! deserialized into these structs. Every key here is a [`Field`](super::schema) of the schema.
-
-use std::collections::BTreeMap;
+//! Step 3 of loading: the file's values with the valid environment overrides laid over them, as
+//! one TOML table ([`Node`]). The key walk (step 2) has already checked every key and type
+//! against the schema, so the accessors here only read: no key or type is described twice.
 
 use secrecy::SecretString;
-use serde::Deserialize;
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawProfile {
-    #[serde(default)]
-    pub(super) adobe: RawAdobe,
-    #[serde(default)]
-    pub(super) zoho: RawZoho,
-    #[serde(default)]
-    pub(super) connection: RawConnection,
-    #[serde(default)]
-    pub(super) defaults: RawDefaults,
-    #[serde(default)]
-    pub(super) dataflows: Vec<RawDataflow>,
+use super::schema::Kind;
+
+/// A valid `PROVISION_<SECTION>__<KEY>` override: the key's path, its type and the raw value.
+pub(super) struct Override {
+    pub(super) segments: Vec<String>,
+    pub(super) kind: Kind,
+    pub(super) value: String,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawAdobe {
-    pub(super) org_id: Option<String>,
-    pub(super) sandbox: Option<String>,
-    pub(super) client_id: Option<String>,
-    pub(super) client_secret: Option<SecretString>,
-    #[serde(default, deserialize_with = "list_or_csv")]
-    pub(super) scopes: Option<Vec<String>>,
-    pub(super) ims_url: Option<String>,
-    pub(super) platform_url: Option<String>,
-}
+/// One table of the layered profile.
+#[derive(Default)]
+pub(super) struct Node(toml::Table);
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawZoho {
-    pub(super) region: Option<String>,
-    pub(super) client_id: Option<String>,
-    pub(super) client_secret: Option<SecretString>,
-    pub(super) refresh_token: Option<SecretString>,
-    pub(super) accounts_url: Option<String>,
-    pub(super) api_url: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawConnection {
-    pub(super) name: Option<String>,
-    pub(super) description: Option<String>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDefaults {
-    pub(super) schema_id: Option<String>,
-    pub(super) mapping_prefix: Option<String>,
-    pub(super) delta_column: Option<String>,
-    pub(super) schedule: Option<RawSchedule>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDataflow {
-    pub(super) module: Option<String>,
-    pub(super) dataset: Option<RawDataset>,
-    pub(super) delta_column: Option<String>,
-    pub(super) schema_id: Option<String>,
-    pub(super) mapping_prefix: Option<String>,
-    pub(super) mapping: Option<RawMapping>,
-    pub(super) schedule: Option<RawSchedule>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawDataset {
-    pub(super) create: Option<bool>,
-    pub(super) name: Option<String>,
-    pub(super) id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// `mapping`: `"auto"` (or another word, reported later) or a list of rules.
 pub(super) enum RawMapping {
     Keyword(String),
-    Rules(Vec<RawRule>),
+    Rules(Vec<Node>),
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawRule {
-    pub(super) source: Option<String>,
-    pub(super) destination: Option<String>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawSchedule {
-    pub(super) frequency: Option<String>,
-    pub(super) interval: Option<i64>,
-    pub(super) start: Option<String>,
-    pub(super) backfill: Option<bool>,
-}
-
-/// An array of strings from the file, or a comma-separated list from the environment.
-pub(super) fn list_or_csv<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Vec<String>>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum ListOrCsv {
-        List(Vec<String>),
-        Csv(String),
+/// The file, then the environment overrides in order.
+pub(super) fn layer(text: &str, overrides: Vec<Override>) -> Result<Node, toml::de::Error> {
+    let mut root: toml::Table = toml::from_str(text)?;
+    for o in overrides {
+        let value = env_value(o.kind, &o.value);
+        insert(&mut root, &o.segments, value);
     }
-    Ok(Option::<ListOrCsv>::deserialize(d)?.map(|v| match v {
-        ListOrCsv::List(list) => list,
-        ListOrCsv::Csv(csv) => csv.split(',').map(|s| s.trim().to_owned()).collect(),
-    }))
+    Ok(Node(root))
 }
 
-/// File, then environment, through `config`.
-pub(super) fn layer(
-    text: &str,
-    overrides: BTreeMap<String, String>,
-) -> Result<RawProfile, config::ConfigError> {
-    let source: config::Map<String, String> = overrides.into_iter().collect();
-    config::Config::builder()
-        .add_source(config::File::from_str(text, config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix("PROVISION")
-                .prefix_separator("_")
-                .separator("__")
-                .source(Some(source)),
-        )
-        .build()?
-        .try_deserialize()
+/// Sets the key at `path`, creating the tables on the way. The walk only accepts overrides whose
+/// parents are tables, so nothing else is ever in the way.
+fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    match path {
+        [] => {}
+        [last] => {
+            table.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let Some(inner) = entry.as_table_mut() {
+                insert(inner, rest, value);
+            }
+        }
+    }
+}
+
+/// An override's value with the type of its key (the walk has checked that it parses).
+fn env_value(kind: Kind, value: &str) -> toml::Value {
+    match kind {
+        Kind::Int => value
+            .trim()
+            .parse::<i64>()
+            .map_or_else(|_| value.into(), toml::Value::Integer),
+        Kind::Bool => value
+            .trim()
+            .parse::<bool>()
+            .map_or_else(|_| value.into(), toml::Value::Boolean),
+        _ => value.into(),
+    }
+}
+
+impl Node {
+    /// A string, or a TOML date-time as RFC 3339 text.
+    pub(super) fn str(&self, key: &str) -> Option<String> {
+        match self.0.get(key)? {
+            toml::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+
+    pub(super) fn secret(&self, key: &str) -> Option<SecretString> {
+        self.str(key).map(SecretString::from)
+    }
+
+    pub(super) fn int(&self, key: &str) -> Option<i64> {
+        self.0.get(key)?.as_integer()
+    }
+
+    pub(super) fn bool(&self, key: &str) -> Option<bool> {
+        self.0.get(key)?.as_bool()
+    }
+
+    /// An array of strings from the file, or a comma-separated list from the environment.
+    pub(super) fn list(&self, key: &str) -> Option<Vec<String>> {
+        match self.0.get(key)? {
+            toml::Value::String(csv) => Some(csv.split(',').map(|s| s.trim().to_owned()).collect()),
+            toml::Value::Array(items) => Some(
+                items
+                    .iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    /// A sub-table, if present.
+    pub(super) fn table(&self, key: &str) -> Option<Node> {
+        self.0.get(key)?.as_table().cloned().map(Node)
+    }
+
+    /// A top-level section, empty when absent.
+    pub(super) fn section(&self, key: &str) -> Node {
+        self.table(key).unwrap_or_default()
+    }
+
+    /// An array of tables (`[[dataflows]]`), empty when absent.
+    pub(super) fn tables(&self, key: &str) -> Vec<Node> {
+        self.0
+            .get(key)
+            .and_then(toml::Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|v| v.as_table().cloned().map(Node))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub(super) fn mapping(&self, key: &str) -> Option<RawMapping> {
+        match self.0.get(key)? {
+            toml::Value::Array(_) => Some(RawMapping::Rules(self.tables(key))),
+            _ => self.str(key).map(RawMapping::Keyword),
+        }
+    }
 }

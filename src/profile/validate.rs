@@ -1,5 +1,5 @@
 //! Step 4 of loading: `${VAR}` interpolation, defaults and every value check (URLs, region,
-//! schedule rules, ...), turning the `Raw*` structs into the public, typed [`Profile`].
+//! schedule rules, ...), turning the layered values ([`Node`]) into the public, typed [`Profile`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,10 +8,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::raw::{
-    RawAdobe, RawConnection, RawDataflow, RawDataset, RawDefaults, RawMapping, RawProfile,
-    RawSchedule, RawZoho,
-};
+use super::raw::{Node, RawMapping};
 use super::regions::ZohoRegion;
 use super::report::{At, Report, Sites};
 use super::types::*;
@@ -155,12 +152,12 @@ impl Resolve<'_> {
         }
     }
 
-    pub(super) fn profile(&mut self, raw: RawProfile, path: &Path) -> Option<Profile> {
-        let adobe = self.adobe(raw.adobe);
-        let zoho = self.zoho(raw.zoho);
-        let connection = self.connection(raw.connection);
-        let defaults = self.defaults(raw.defaults);
-        let dataflows = self.dataflows(raw.dataflows, &defaults);
+    pub(super) fn profile(&mut self, raw: Node, path: &Path) -> Option<Profile> {
+        let adobe = self.adobe(raw.section("adobe"));
+        let zoho = self.zoho(raw.section("zoho"));
+        let connection = self.connection(raw.section("connection"));
+        let defaults = self.defaults(raw.section("defaults"));
+        let dataflows = self.dataflows(raw.tables("dataflows"), &defaults);
         Some(Profile {
             path: path.to_owned(),
             adobe: adobe?,
@@ -170,10 +167,10 @@ impl Resolve<'_> {
         })
     }
 
-    pub(super) fn adobe(&mut self, raw: RawAdobe) -> Option<AdobeSettings> {
+    pub(super) fn adobe(&mut self, raw: Node) -> Option<AdobeSettings> {
         let org_id = self.required(
             "adobe.org_id",
-            raw.org_id,
+            raw.str("org_id"),
             "copy the Organization ID (…@AdobeOrg) from the Adobe Developer Console project",
         );
         let org_id = org_id.and_then(|org| {
@@ -193,7 +190,7 @@ impl Resolve<'_> {
         let sandbox = self
             .required(
                 "adobe.sandbox",
-                raw.sandbox,
+                raw.str("sandbox"),
                 "name the sandbox, e.g. \"prod\"",
             )
             .and_then(|s| {
@@ -215,22 +212,22 @@ impl Resolve<'_> {
             });
         let client_id = self.required(
             "adobe.client_id",
-            raw.client_id,
+            raw.str("client_id"),
             "copy the OAuth Server-to-Server client id from the Developer Console",
         );
         let client_secret = self.secret(
             "adobe.client_secret",
-            raw.client_secret,
+            raw.secret("client_secret"),
             "AEP_CLIENT_SECRET",
         );
-        let scopes = match raw.scopes {
+        let scopes = match raw.list("scopes") {
             None => Some(DEFAULT_SCOPES.map(str::to_owned).to_vec()),
             Some(scopes) => self.scopes(scopes),
         };
-        let ims_url = self.url("adobe.ims_url", raw.ims_url, Some(DEFAULT_IMS_URL));
+        let ims_url = self.url("adobe.ims_url", raw.str("ims_url"), Some(DEFAULT_IMS_URL));
         let platform_url = self.url(
             "adobe.platform_url",
-            raw.platform_url,
+            raw.str("platform_url"),
             Some(DEFAULT_PLATFORM_URL),
         );
         Some(AdobeSettings {
@@ -268,22 +265,26 @@ impl Resolve<'_> {
         Some(out)
     }
 
-    pub(super) fn zoho(&mut self, raw: RawZoho) -> Option<ZohoSettings> {
-        let (region, accounts_url, api_url) =
-            self.zoho_endpoints(raw.region, raw.accounts_url, raw.api_url, true);
+    pub(super) fn zoho(&mut self, raw: Node) -> Option<ZohoSettings> {
+        let (region, accounts_url, api_url) = self.zoho_endpoints(
+            raw.str("region"),
+            raw.str("accounts_url"),
+            raw.str("api_url"),
+            true,
+        );
         let client_id = self.required(
             "zoho.client_id",
-            raw.client_id,
+            raw.str("client_id"),
             "copy the client id (1000.…) from the Zoho API console",
         );
         let client_secret = self.secret(
             "zoho.client_secret",
-            raw.client_secret,
+            raw.secret("client_secret"),
             "ZOHO_CLIENT_SECRET",
         );
         let refresh_token = self.secret(
             "zoho.refresh_token",
-            raw.refresh_token,
+            raw.secret("refresh_token"),
             "ZOHO_REFRESH_TOKEN",
         );
         Some(ZohoSettings {
@@ -299,27 +300,34 @@ impl Resolve<'_> {
     /// `[zoho]` without the refresh token, for `zoho token` (see [`ZohoClientNeeds`]).
     pub(super) fn zoho_client(
         &mut self,
-        raw: RawZoho,
+        raw: Node,
         needs: ZohoClientNeeds,
         path: &Path,
     ) -> Option<ZohoClientSettings> {
-        let given = raw.region.is_some() || raw.accounts_url.is_some() || raw.api_url.is_some();
+        let given = raw.str("region").is_some()
+            || raw.str("accounts_url").is_some()
+            || raw.str("api_url").is_some();
         let (region, accounts_url, api_url) = if given || needs.data_centre {
-            self.zoho_endpoints(raw.region, raw.accounts_url, raw.api_url, needs.data_centre)
+            self.zoho_endpoints(
+                raw.str("region"),
+                raw.str("accounts_url"),
+                raw.str("api_url"),
+                needs.data_centre,
+            )
         } else {
             (None, None, None)
         };
-        let client_id = (raw.client_id.is_some() || needs.client_id).then(|| {
+        let client_id = (raw.str("client_id").is_some() || needs.client_id).then(|| {
             self.required(
                 "zoho.client_id",
-                raw.client_id,
+                raw.str("client_id"),
                 "copy the client id (1000.…) from the Zoho API console, or pass --client-id",
             )
         });
         let client_secret = needs.client_secret.then(|| {
             self.secret(
                 "zoho.client_secret",
-                raw.client_secret,
+                raw.secret("client_secret"),
                 "ZOHO_CLIENT_SECRET",
             )
         });
@@ -396,10 +404,10 @@ impl Resolve<'_> {
         (region, accounts_url, api_url)
     }
 
-    pub(super) fn connection(&mut self, raw: RawConnection) -> Option<ConnectionSettings> {
+    pub(super) fn connection(&mut self, raw: Node) -> Option<ConnectionSettings> {
         let name = self.required(
             "connection.name",
-            raw.name,
+            raw.str("name"),
             "name the base connection, e.g. \"zoho-crm-prod\"",
         );
         let name = name.and_then(|name| {
@@ -422,34 +430,36 @@ impl Resolve<'_> {
                 Some(name)
             }
         });
-        let description = self.text("connection.description", raw.description);
+        let description = self.text("connection.description", raw.str("description"));
         Some(ConnectionSettings {
             name: name?,
             description,
         })
     }
 
-    pub(super) fn defaults(&mut self, raw: RawDefaults) -> Defaults {
-        let schedule = raw.schedule.map(|s| self.schedule("defaults.schedule", s));
+    pub(super) fn defaults(&mut self, raw: Node) -> Defaults {
+        let schedule = raw
+            .table("schedule")
+            .map(|s| self.schedule("defaults.schedule", s));
         Defaults {
-            schema_id: self.text("defaults.schema_id", raw.schema_id),
-            mapping_prefix: self.text("defaults.mapping_prefix", raw.mapping_prefix),
-            delta_column: self.text("defaults.delta_column", raw.delta_column),
+            schema_id: self.text("defaults.schema_id", raw.str("schema_id")),
+            mapping_prefix: self.text("defaults.mapping_prefix", raw.str("mapping_prefix")),
+            delta_column: self.text("defaults.delta_column", raw.str("delta_column")),
             schedule,
         }
     }
 
     pub(super) fn dataflows(
         &mut self,
-        raw: Vec<RawDataflow>,
+        raw: Vec<Node>,
         defaults: &Defaults,
     ) -> Option<Vec<Dataflow>> {
         let mut flows = Vec::with_capacity(raw.len());
         let mut seen: HashMap<String, String> = HashMap::new();
         let mut ok = true;
-        for (i, mut entry) in raw.into_iter().enumerate() {
+        for (i, entry) in raw.into_iter().enumerate() {
             let prefix = format!("dataflows[{i}]");
-            let module = self.module(&prefix, entry.module.take());
+            let module = self.module(&prefix, entry.str("module"));
             if let Some(module) = &module {
                 let key = format!("{prefix}.module");
                 match seen.get(&module.to_ascii_lowercase()) {
@@ -500,15 +510,15 @@ impl Resolve<'_> {
         &mut self,
         prefix: &str,
         module: Option<String>,
-        raw: RawDataflow,
+        raw: Node,
         defaults: &Defaults,
     ) -> Option<Dataflow> {
         let what = module
             .as_deref()
             .map(|m| format!(" for module {m}"))
             .unwrap_or_default();
-        let dataset = self.dataset(prefix, raw.dataset, &what);
-        let delta_column = match raw.delta_column {
+        let dataset = self.dataset(prefix, raw.table("dataset"), &what);
+        let delta_column = match raw.str("delta_column") {
             Some(v) => self.required(
                 &format!("{prefix}.delta_column"),
                 Some(v),
@@ -521,7 +531,7 @@ impl Resolve<'_> {
                     .unwrap_or_else(|| DEFAULT_DELTA_COLUMN.to_owned()),
             ),
         };
-        let schema_id = match raw.schema_id {
+        let schema_id = match raw.str("schema_id") {
             Some(v) => self.required(
                 &format!("{prefix}.schema_id"),
                 Some(v),
@@ -535,7 +545,7 @@ impl Resolve<'_> {
                 None
             }),
         };
-        let mapping_prefix = match raw.mapping_prefix {
+        let mapping_prefix = match raw.str("mapping_prefix") {
             Some(v) => self.required(
                 &format!("{prefix}.mapping_prefix"),
                 Some(v),
@@ -543,8 +553,8 @@ impl Resolve<'_> {
             ),
             None => defaults.mapping_prefix.clone(),
         };
-        let mapping = self.mapping(prefix, raw.mapping, mapping_prefix, &what);
-        let schedule = match raw.schedule {
+        let mapping = self.mapping(prefix, raw.mapping("mapping"), mapping_prefix, &what);
+        let schedule = match raw.table("schedule") {
             Some(s) => self.schedule(&format!("{prefix}.schedule"), s),
             None => match &defaults.schedule {
                 Some(s) => s.clone(),
@@ -573,7 +583,7 @@ impl Resolve<'_> {
     pub(super) fn dataset(
         &mut self,
         prefix: &str,
-        raw: Option<RawDataset>,
+        raw: Option<Node>,
         what: &str,
     ) -> Option<DatasetTarget> {
         let key = format!("{prefix}.dataset");
@@ -582,7 +592,7 @@ impl Resolve<'_> {
             self.problem(&key, format!("missing{what}; {example}"));
             return None;
         };
-        match (raw.create, raw.name, raw.id) {
+        match (raw.bool("create"), raw.str("name"), raw.str("id")) {
             (Some(true), Some(name), None) => {
                 let name = self.required(&format!("{key}.name"), Some(name), "name the dataset")?;
                 Some(DatasetTarget::Create { name })
@@ -691,12 +701,12 @@ impl Resolve<'_> {
                     let rule_key = format!("{key}[{i}]");
                     let source = self.required(
                         &format!("{rule_key}.source"),
-                        rule.source,
+                        rule.str("source"),
                         "name the Zoho column",
                     );
                     let destination = self.required(
                         &format!("{rule_key}.destination"),
-                        rule.destination,
+                        rule.str("destination"),
                         "give the XDM path",
                     );
                     match (source, destination) {
@@ -724,8 +734,8 @@ impl Resolve<'_> {
         }
     }
 
-    pub(super) fn schedule(&mut self, key: &str, raw: RawSchedule) -> Option<Schedule> {
-        let frequency = match self.text(&format!("{key}.frequency"), raw.frequency) {
+    pub(super) fn schedule(&mut self, key: &str, raw: Node) -> Option<Schedule> {
+        let frequency = match self.text(&format!("{key}.frequency"), raw.str("frequency")) {
             None => {
                 self.problem(
                     &format!("{key}.frequency"),
@@ -741,7 +751,7 @@ impl Resolve<'_> {
                 None
             }),
         };
-        let start = match self.text(&format!("{key}.start"), raw.start) {
+        let start = match self.text(&format!("{key}.start"), raw.str("start")) {
             None => {
                 self.problem(
                     &format!("{key}.start"),
@@ -767,14 +777,14 @@ impl Resolve<'_> {
         let interval_key = format!("{key}.interval");
         let (interval, backfill) = if frequency == Frequency::Once {
             let mut ok = true;
-            if raw.interval.is_some() {
+            if raw.int("interval").is_some() {
                 self.problem(
                     &interval_key,
                     "must be absent when frequency = \"once\" (the CRMToAEP flow spec rejects it)",
                 );
                 ok = false;
             }
-            if raw.backfill.is_some() {
+            if raw.bool("backfill").is_some() {
                 self.problem(
                     &format!("{key}.backfill"),
                     "must be absent when frequency = \"once\" (the CRMToAEP flow spec rejects it)",
@@ -791,7 +801,7 @@ impl Resolve<'_> {
             } else {
                 1
             };
-            let interval = match raw.interval {
+            let interval = match raw.int("interval") {
                 None => {
                     self.problem(
                         &interval_key,
@@ -821,7 +831,7 @@ impl Resolve<'_> {
                     }
                 },
             };
-            (Some(interval), Some(raw.backfill.unwrap_or(true)))
+            (Some(interval), Some(raw.bool("backfill").unwrap_or(true)))
         };
         Some(Schedule {
             frequency,

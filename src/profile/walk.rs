@@ -1,8 +1,7 @@
 //! Step 2 of loading: every key and value type of the spanned document, and every
 //! `PROVISION_<SECTION>__<KEY>` override, checked against the schema ([`super::schema`]).
 
-use std::collections::BTreeMap;
-
+use super::raw::Override;
 use super::report::{join, position, section_label, unknown_key_message, At, Report, Sites};
 use super::schema::{Field, Kind, ROOT, RULE};
 use super::types::{Env, PROFILE_ENV};
@@ -96,9 +95,10 @@ impl Walk<'_> {
         }
     }
 
-    /// Checks every `PROVISION_<SECTION>__<KEY>` variable against the schema; returns the valid ones.
-    pub(super) fn env_overrides(&mut self, env: &Env) -> BTreeMap<String, String> {
-        let mut valid = BTreeMap::new();
+    /// Checks every `PROVISION_<SECTION>__<KEY>` variable against the schema; returns the valid
+    /// ones, in the order of their variable names.
+    pub(super) fn env_overrides(&mut self, env: &Env) -> Vec<Override> {
+        let mut valid = Vec::new();
         let mut vars: Vec<_> = env.iter().collect();
         vars.sort();
         for (var, value) in vars {
@@ -128,15 +128,25 @@ impl Walk<'_> {
                 continue;
             }
             let segments: Vec<&str> = rest.split("__").collect();
-            if let Some(path) = self.env_key(var, &segments, value) {
+            if let Some((path, kind)) = self.env_key(var, &segments, value) {
                 self.sites.env.insert(path, var.clone());
-                valid.insert(var.clone(), value.clone());
+                valid.push(Override {
+                    segments: segments.iter().map(|s| (*s).to_owned()).collect(),
+                    kind,
+                    value: value.clone(),
+                });
             }
         }
         valid
     }
 
-    pub(super) fn env_key(&mut self, var: &str, segments: &[&str], value: &str) -> Option<String> {
+    /// The key `segments` names and its type, if it is a valid override.
+    pub(super) fn env_key(
+        &mut self,
+        var: &str,
+        segments: &[&str],
+        value: &str,
+    ) -> Option<(String, Kind)> {
         let mut fields = ROOT;
         let mut path = String::new();
         for (i, segment) in segments.iter().enumerate() {
@@ -170,7 +180,7 @@ impl Walk<'_> {
                 }
                 (kind, true) => {
                     return match check_env_value(kind, value) {
-                        Ok(()) => Some(path),
+                        Ok(()) => Some((path, kind)),
                         Err(message) => {
                             self.report.add(&path, At::Env(var.to_owned()), message);
                             None
