@@ -33,7 +33,6 @@ use crate::api::{
     AepClient, ApiError, ConnectionId, Created, DatasetId, Etag, FlowId, MappingSetId, PatchOp,
     Query, SourceConnectionId, TargetConnectionId, LIST_LIMIT,
 };
-use crate::auth::zoho::ZohoOAuth;
 use crate::cli::{ApplyArgs, GlobalArgs, PlanArgs};
 use crate::desired::{self, Desired, DesiredModule, Resolved};
 use crate::error::{CliError, CliResult, Exit};
@@ -1085,7 +1084,7 @@ pub struct Prepared {
 
 /// The AEP client of a command: one connection pool, token cache and rate limiter.
 pub fn client(profile: &Profile) -> Result<AepClient, CliError> {
-    AepClient::new(&profile.adobe, HttpOptions::default()).map_err(CliError::failed)
+    crate::clients::aep(profile, HttpOptions::default()).map_err(CliError::failed)
 }
 
 /// Observes, plans, explores what the plan needs and plans again: no writes.
@@ -1261,7 +1260,7 @@ async fn base_connection_params(
     profile: &Profile,
     spec: &ConnectionSpec,
 ) -> anyhow::Result<AuthParams> {
-    let zoho = ZohoOAuth::new(HttpOptions::default())?;
+    let zoho = crate::clients::zoho(HttpOptions::default())?;
     let token = zoho.token(&profile.zoho).await.map_err(|e| {
         anyhow::anyhow!("the Zoho refresh token could not be used, so the base connection cannot be written: {e}")
     })?;

@@ -19,6 +19,7 @@ use crate::api::specs::{
 };
 use crate::api::{catalog, schemas, AepClient, ApiError, ConnectionSpecId, DatasetId, HttpOptions};
 use crate::auth::zoho::{ZohoModule, ZohoOAuth};
+use crate::clients::Clients;
 use crate::naming;
 use crate::profile::{DatasetTarget, Profile};
 use crate::zoho_setup::{self, ZohoFailure};
@@ -101,8 +102,9 @@ impl Report {
 /// Runs every check against the services the profile names. Sends only GETs (and the token
 /// requests that authenticate them).
 pub async fn checks(profile: &Profile, options: HttpOptions) -> anyhow::Result<Report> {
-    let client = AepClient::new(&profile.adobe, options.clone())?;
-    let zoho = ZohoOAuth::new(options)?;
+    let Clients {
+        aep: client, zoho, ..
+    } = Clients::from_profile(profile, options)?;
     let ((zoho_checks, zoho_modules), (aep_checks, explored, rest)) =
         tokio::join!(zoho_side(profile, &zoho), aep_side(profile, &client));
 

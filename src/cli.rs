@@ -111,6 +111,12 @@ pub enum Command {
   provision emulator --listen 127.0.0.1:0 --time-scale 3600   # prints its address first
   provision check profiles/local.toml                         # with the URLs pointed at it")]
     Emulator(EmulatorArgs),
+    /// Print the profile's JSON Schema (every key, its type, allowed values, default and
+    /// description), for editors and for checking profiles. Always JSON; reads no profile.
+    #[command(after_help = "Example:
+  provision profile-schema > profile.schema.json
+  # then, first line of a profile:  #:schema ./profile.schema.json")]
+    ProfileSchema,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -104,7 +104,7 @@ pub struct Explored {
 
 /// Runs `explore` for `profile`.
 pub async fn explore(profile: &Profile, options: &ExploreOptions) -> anyhow::Result<Explored> {
-    let client = AepClient::new(&profile.adobe, HttpOptions::default())?;
+    let client = crate::clients::aep(profile, HttpOptions::default())?;
     let (connection, created) =
         base_connection(&client, profile, options.create_connection).await?;
     let report = explore_with(&client, profile, options, &connection).await?;

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod auth;
 pub mod check;
 pub mod cli;
+pub mod clients;
 pub mod commands;
 pub mod desired;
 pub mod destroy;
@@ -24,6 +25,7 @@ pub mod plan;
 pub mod profile;
 pub mod progress;
 pub mod status;
+pub mod transport;
 pub mod zoho_setup;
 
 use cli::{Cli, Command, ZohoCommand};
@@ -53,5 +55,6 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Check(args) => commands::check::run(&args, &global).await,
         Command::Zoho(ZohoCommand::Token(args)) => commands::zoho::token(&args, &global).await,
         Command::Zoho(ZohoCommand::Modules(args)) => commands::zoho::modules(&args, &global).await,
+        Command::ProfileSchema => commands::profile_schema::run(&global),
     }
 }

@@ -208,7 +208,7 @@ pub async fn status(
     options: &StatusOptions,
     progress: &mut WaitProgress,
 ) -> anyhow::Result<StatusReport> {
-    let client = AepClient::new(&profile.adobe, HttpOptions::default())?;
+    let client = crate::clients::aep(profile, HttpOptions::default())?;
     let deadline = options.wait.map(|timeout| Instant::now() + timeout);
     let prefix = &profile.connection.name;
     let (mut observed, not_in_profile) = patiently(deadline, || managed_flows(&client, profile))

@@ -376,7 +376,7 @@ pub async fn token(options: &TokenOptions, env: &Env) -> Result<TokenOutcome, Cl
         "exchanging the grant token"
     );
 
-    let zoho = ZohoOAuth::new(HttpOptions::default())?;
+    let zoho = crate::clients::zoho(HttpOptions::default())?;
     let token = match zoho
         .exchange_code(
             &target.accounts_url,
@@ -690,7 +690,7 @@ pub async fn list_modules(
 /// `provision zoho modules`: the modules straight from Zoho, to tell a Zoho-side problem from an
 /// AEP-side one.
 pub async fn modules(profile: &Profile) -> Result<ModulesOutcome, CliError> {
-    let zoho = ZohoOAuth::new(HttpOptions::default())?;
+    let zoho = crate::clients::zoho(HttpOptions::default())?;
     let failed = |e: ZohoFailure| CliError::failed(anyhow::anyhow!("{}", describe(&e)));
     let token = refresh(&zoho, &profile.zoho).await.map_err(failed)?;
     let (api, modules) = list_modules(&zoho, &profile.zoho, &token)

@@ -1,10 +1,11 @@
-//! The Adobe Experience Platform API client: `http.rs` holds the transport (auth headers,
-//! errors, paging); each other file is one REST resource with one function per endpoint.
+//! The Adobe Experience Platform API client: `http/` holds the authenticated client (headers,
+//! errors, paging, rate limiting); each other file is one REST resource with one function per
+//! endpoint. The retry policy and the error type live one layer down, in [`crate::transport`]
+//! (`api::error` is that module, re-exported where it always was).
 
 pub mod catalog;
 pub mod connections;
 pub mod dataprep;
-pub mod error;
 pub mod explore;
 pub mod flows;
 pub mod http;
@@ -17,8 +18,10 @@ pub mod specs;
 pub mod target;
 pub mod wire;
 
+pub use crate::transport::error;
+
 pub use error::{ApiError, ApiErrorKind};
-pub use http::{AepClient, HttpOptions, Query, Service};
+pub use http::{AepClient, AepSettings, HttpOptions, Query, Service};
 pub use ids::*;
 pub use patch::PatchOp;
 pub use wire::Created;

@@ -9,10 +9,29 @@ use tokio::sync::Mutex;
 use tracing::Instrument;
 use url::Url;
 
-use crate::api::error::ApiErrorKind;
-use crate::api::http::{describe_transport, retry_after, HttpOptions};
-use crate::api::ApiError;
-use crate::profile::AdobeSettings;
+use crate::transport::{describe_transport, retry_after, HttpOptions};
+use crate::transport::{ApiError, ApiErrorKind, RetryPolicy, Verdict};
+
+/// An OAuth server-to-server credential of an Adobe Developer Console project.
+#[derive(Clone)]
+pub struct ImsCredentials {
+    /// e.g. `https://ims-na1.adobelogin.com`; the token endpoint is `{ims_url}/ims/token/v3`.
+    pub ims_url: Url,
+    /// Also sent as `x-api-key` on every AEP call.
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for ImsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImsCredentials")
+            .field("ims_url", &self.ims_url.as_str())
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Refresh this long before the token's stated expiry (at most half its lifetime).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
@@ -24,7 +43,7 @@ pub struct ImsAuth {
     client_id: String,
     client_secret: SecretString,
     scopes: String,
-    options: HttpOptions,
+    retry: RetryPolicy,
     cached: Mutex<Option<CachedToken>>,
 }
 
@@ -50,27 +69,20 @@ struct TokenResponse {
 }
 
 impl ImsAuth {
-    /// An IMS token source with the default retry policy.
-    pub fn new(http: reqwest::Client, adobe: &AdobeSettings) -> Self {
-        Self::with_options(http, adobe, HttpOptions::default())
-    }
-
-    pub fn with_options(
-        http: reqwest::Client,
-        adobe: &AdobeSettings,
-        options: HttpOptions,
-    ) -> Self {
-        let mut token_url = adobe.ims_url.clone();
+    /// A token source for `credentials`, sending through `http` under the retry policy of
+    /// `options` (the AEP client passes its own, so both follow one policy).
+    pub fn new(http: reqwest::Client, credentials: &ImsCredentials, options: &HttpOptions) -> Self {
+        let mut token_url = credentials.ims_url.clone();
         let base = token_url.path().trim_end_matches('/').to_owned();
         token_url.set_path(&format!("{base}/ims/token/v3"));
         token_url.set_query(None);
         Self {
             http,
             token_url,
-            client_id: adobe.client_id.clone(),
-            client_secret: adobe.client_secret.clone(),
-            scopes: adobe.scopes.join(","),
-            options,
+            client_id: credentials.client_id.clone(),
+            client_secret: credentials.client_secret.clone(),
+            scopes: credentials.scopes.join(","),
+            retry: options.retry_policy(),
             cached: Mutex::new(None),
         }
     }
@@ -107,42 +119,23 @@ impl ImsAuth {
     }
 
     /// Requests a token; retries on 429, 5xx and transport errors (minting a token has no effect
-    /// that a repeat could double), within the policy's attempts and deadline.
+    /// that a repeat could double), under the retry policy.
     async fn request_token(&self) -> Result<CachedToken, ApiError> {
-        let deadline = Instant::now() + self.options.deadline;
-        let mut attempt = 0;
-        // As in the AEP client: 429s are bounded by the deadline, not by the attempts.
-        let mut throttles = 0;
-        loop {
-            attempt += 1;
-            let error = match self.request_once().await {
-                Ok(token) => return Ok(token),
-                Err(e) => e,
-            };
-            if error.is_throttled() {
-                throttles += 1;
-            }
-            let transient = error.is_throttled()
-                || error.is_server_error()
-                || error.kind == ApiErrorKind::Transport;
-            if !transient
-                || (!error.is_throttled() && attempt - throttles >= self.options.max_attempts)
-            {
-                return Err(error);
-            }
-            let wait = self.options.wait(error.retry_after, attempt);
-            if Instant::now() + wait > deadline {
-                return Err(error);
-            }
-            tracing::info!(
-                status = error.status,
-                request_id = error.request_id.as_deref(),
-                wait_ms = wait.as_millis() as u64,
-                attempt,
-                "retrying {CALL}"
-            );
-            tokio::time::sleep(wait).await;
-        }
+        self.retry
+            .run(
+                CALL,
+                || self.request_once(),
+                |error: &ApiError| {
+                    if error.is_throttled() {
+                        Verdict::Throttled(error.retry_after)
+                    } else if error.is_server_error() || error.kind == ApiErrorKind::Transport {
+                        Verdict::Transient(error.retry_after)
+                    } else {
+                        Verdict::Fail
+                    }
+                },
+            )
+            .await
     }
 
     async fn request_once(&self) -> Result<CachedToken, ApiError> {

@@ -9,7 +9,7 @@
 //!
 //! ```no_run
 //! # async fn demo(profile: &provision::profile::Profile) -> anyhow::Result<()> {
-//! use provision::api::http::HttpOptions;
+//! use provision::transport::HttpOptions;
 //! use provision::auth::zoho::ZohoOAuth;
 //!
 //! let zoho = ZohoOAuth::new(HttpOptions::default())?;
@@ -29,9 +29,10 @@ use tokio::sync::Mutex;
 use tracing::Instrument;
 use url::Url;
 
-use crate::api::error::{looks_like_html, truncate};
-use crate::api::http::{describe_json_error, describe_transport, retry_after, HttpOptions};
 use crate::profile::{check_url, is_loopback, ZohoRegion, ZohoSettings};
+use crate::transport::error::{looks_like_html, truncate};
+use crate::transport::{describe_json_error, describe_transport, retry_after, HttpOptions};
+use crate::transport::{RetryPolicy, Verdict};
 
 /// Zoho access tokens live one hour; longer stated lifetimes are misread units (zoho-oauth.md §2.2).
 const MAX_LIFETIME: Duration = Duration::from_secs(3600);
@@ -481,7 +482,7 @@ impl std::error::Error for ZohoApiError {}
 /// access-token cache (Zoho throttles clients that refresh too often).
 pub struct ZohoOAuth {
     http: reqwest::Client,
-    options: HttpOptions,
+    retry: RetryPolicy,
     cached: Mutex<Option<CachedToken>>,
 }
 
@@ -500,10 +501,12 @@ struct CachedToken {
 }
 
 impl ZohoOAuth {
+    /// A client under `options` (timeouts and retry policy). Commands build theirs with
+    /// [`crate::clients::Clients`].
     pub fn new(options: HttpOptions) -> anyhow::Result<Self> {
         Ok(Self {
             http: options.client()?,
-            options,
+            retry: options.retry_policy(),
             cached: Mutex::new(None),
         })
     }
@@ -670,29 +673,21 @@ impl ZohoOAuth {
             api_domain.as_str().trim_end_matches('/'),
             "/crm/v8/settings/modules"
         );
-        let deadline = Instant::now() + self.options.deadline;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (error, wait) = match self.modules_once(&url, access_token, &call).await {
-                Ok(modules) => return Ok(modules),
-                Err(e) => e,
-            };
-            let retry = matches!(
-                error,
-                ZohoApiError::Transient { .. } | ZohoApiError::TooManyRequests { .. }
-            );
-            let wait = self.options.wait(wait, attempt);
-            if !retry || attempt >= self.options.max_attempts || Instant::now() + wait > deadline {
-                return Err(error);
-            }
-            tracing::info!(
-                wait_ms = wait.as_millis() as u64,
-                attempt,
-                "retrying {call}"
-            );
-            tokio::time::sleep(wait).await;
-        }
+        // Zoho's CRM 429 means an API credit limit: retried within the attempts like an outage,
+        // not waited out until the deadline.
+        self.retry
+            .run(
+                &call,
+                || self.modules_once(&url, access_token, &call),
+                |(error, retry_after): &(ZohoApiError, Option<Duration>)| match error {
+                    ZohoApiError::Transient { .. } | ZohoApiError::TooManyRequests { .. } => {
+                        Verdict::Transient(*retry_after)
+                    }
+                    _ => Verdict::Fail,
+                },
+            )
+            .await
+            .map_err(|(error, _)| error)
     }
 
     async fn modules_once(
@@ -761,30 +756,18 @@ impl ZohoOAuth {
         context: &Context<'_>,
     ) -> Result<ZohoToken, ZohoAuthError> {
         let url = join_path(accounts_url, "/oauth/v2/token");
-        let deadline = Instant::now() + self.options.deadline;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let (error, wait) = match self.token_once(&url, form, context).await {
-                Ok(token) => return Ok(token),
-                Err(e) => e,
-            };
-            // Only outages are retried: a throttled client must wait minutes, not seconds.
-            let transient = matches!(error, ZohoAuthError::Transient { .. });
-            let wait = self.options.wait(wait, attempt);
-            if !transient
-                || attempt >= self.options.max_attempts
-                || Instant::now() + wait > deadline
-            {
-                return Err(error);
-            }
-            tracing::info!(
-                wait_ms = wait.as_millis() as u64,
-                attempt,
-                "retrying the Zoho token request"
-            );
-            tokio::time::sleep(wait).await;
-        }
+        // Only outages are retried: a throttled client must wait minutes, not seconds.
+        self.retry
+            .run(
+                "the Zoho token request",
+                || self.token_once(&url, form, context),
+                |(error, retry_after): &(ZohoAuthError, Option<Duration>)| match error {
+                    ZohoAuthError::Transient { .. } => Verdict::Transient(*retry_after),
+                    _ => Verdict::Fail,
+                },
+            )
+            .await
+            .map_err(|(error, _)| error)
     }
 
     async fn token_once(

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod emulator;
 pub mod explore;
+pub mod profile_schema;
 pub mod status;
 pub mod zoho;
 

@@ -43,6 +43,7 @@ mod explore_snapshots;
 mod http;
 mod profile;
 mod profile_proptest;
+mod profile_schema;
 mod reliability;
 mod reliability_http;
 mod spec_bodies;
