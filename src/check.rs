@@ -18,7 +18,8 @@ use crate::api::specs::{
     DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_ID,
 };
 use crate::api::{catalog, schemas, AepClient, ApiError, ConnectionSpecId, DatasetId, HttpOptions};
-use crate::auth::zoho::{ZohoModule, ZohoOAuth};
+use crate::api::crm::ZohoModule;
+use crate::auth::zoho::ZohoOAuth;
 use crate::cli::OutputFormat;
 use crate::error::{CliResult, Exit};
 use crate::naming;

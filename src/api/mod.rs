@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod connections;
+pub mod crm;
 pub mod dataprep;
 pub mod error;
 pub mod explore;
