@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use provision::api::http::HttpOptions;
 use provision::api::crm::ZohoApiError;
+use provision::api::http::HttpOptions;
 use provision::auth::zoho::{Grant, ZohoAuthError, ZohoOAuth};
 use provision::profile::{ZohoRegion, ZohoSettings};
 use secrecy::{ExposeSecret, SecretString};

@@ -184,7 +184,6 @@ impl ZohoField {
     }
 }
 
-
 /// One CRM endpoint: its path, the key of its answer's list and the scope it needs.
 struct Endpoint {
     path: &'static str,
@@ -234,7 +233,8 @@ impl ZohoCrm {
         api_domain: &Url,
         access_token: &SecretString,
     ) -> Result<Vec<ZohoModule>, ZohoApiError> {
-        self.get_list(api_domain, access_token, &MODULES, None).await
+        self.get_list(api_domain, access_token, &MODULES, None)
+            .await
     }
 
     /// Lists one module's fields, from every layout: `GET
@@ -370,8 +370,8 @@ fn classify_crm<T: DeserializeOwned>(
             call: call_owned(),
             detail: describe_json_error(&e),
         };
-        let mut answer = serde_json::from_slice::<serde_json::Map<String, Value>>(body)
-            .map_err(decode)?;
+        let mut answer =
+            serde_json::from_slice::<serde_json::Map<String, Value>>(body).map_err(decode)?;
         return match answer.remove(endpoint.key) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(items) => serde_json::from_value(items).map_err(decode),
@@ -420,7 +420,6 @@ fn classify_crm<T: DeserializeOwned>(
         }),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -368,7 +368,6 @@ impl fmt::Display for ZohoAuthError {
 
 impl std::error::Error for ZohoAuthError {}
 
-
 /// The Zoho OAuth and CRM client. Cheap to create; holds one connection pool and an in-memory
 /// access-token cache (Zoho throttles clients that refresh too often).
 pub struct ZohoOAuth {
