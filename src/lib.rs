@@ -9,6 +9,7 @@ pub mod apply;
 pub mod auth;
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod desired;
 pub mod destroy;
 pub mod emulator;
@@ -53,6 +54,22 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Destroy(args) => {
             let profile = load(args.profile.profile.as_deref())?;
             destroy::command(&profile, &args, &global).await
+        }
+        Command::Init(args) => commands::init::command(&args, format).await,
+        Command::Completions(args) => commands::completions::command(args.shell),
+        Command::Man => commands::completions::man_command(),
+        Command::Explore(args) if args.schema.is_some() => {
+            let (path, module) = explore_target(&args.args);
+            if let Some(module) = module {
+                return Err(CliError::usage(format!(
+                    "--schema lists the schema's fields, not a module's columns: drop `{module}` \
+                     (`provision explore PROFILE --schema [SCHEMA_ID]`)"
+                )));
+            }
+            let profile = load(path.as_deref())?;
+            let report = explore::schema_fields(&profile, args.schema.as_deref()).await?;
+            output::print_schema(format, &report)?;
+            Ok(Exit::Ok)
         }
         Command::Explore(args) => {
             let (path, module) = explore_target(&args.args);

@@ -49,6 +49,25 @@ pub fn print_explore(format: OutputFormat, report: &ExploreReport) -> anyhow::Re
 }
 
 /// Prints `status`'s report.
+/// `explore --schema`: one row per leaf field.
+pub fn print_schema(
+    format: OutputFormat,
+    report: &crate::explore::SchemaReport,
+) -> anyhow::Result<()> {
+    let rows: Vec<Vec<String>> = report
+        .fields
+        .iter()
+        .map(|f| vec![f.path.clone(), f.kind.clone(), dash(f.format.as_deref())])
+        .collect();
+    let human = format!(
+        "Schema {} ({} fields)\n{}",
+        report.schema,
+        report.fields.len(),
+        table(&["PATH", "TYPE", "FORMAT"], &rows, "  ")
+    );
+    print(format, report, &human)
+}
+
 pub fn print_status(format: OutputFormat, report: &StatusReport) -> anyhow::Result<()> {
     print(format, report, &render_status(report))
 }
