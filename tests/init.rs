@@ -477,3 +477,60 @@ fn version_names_the_build() {
         assert!(re.is_match(&text), "{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zoho_fields_come_with_zohos_data_types() {
+    use provision::api::http::HttpOptions;
+    use provision::auth::zoho::ZohoOAuth;
+
+    let h = Harness::start().await;
+    let loaded = profile::parse(
+        &support::cli::profile_text(&h.url(), "p", ""),
+        Path::new("p.toml"),
+        &profile_env(&h),
+    )
+    .expect("profile");
+    let zoho = ZohoOAuth::new(HttpOptions::default()).expect("client");
+    let token = zoho.token(&loaded.zoho).await.expect("token");
+    let api = token.api_domain_or(&loaded.zoho.api_url);
+    let fields = zoho
+        .crm()
+        .list_fields(&api, &token.access_token, "Leads")
+        .await
+        .expect("fields");
+    let data_type = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f.api_name == name)
+            .map(|f| f.data_type.as_str())
+            .unwrap_or_else(|| panic!("{name} missing"))
+    };
+    assert_eq!(data_type("Modified_Time"), "datetime");
+    assert_eq!(data_type("Created_Time"), "datetime");
+    assert_eq!(data_type("Email"), "email");
+    assert_eq!(data_type("Phone"), "phone");
+    assert_eq!(data_type("Lead_Source"), "picklist");
+    assert_eq!(data_type("Annual_Revenue"), "double");
+    assert_eq!(data_type("Email_Opt_Out"), "boolean");
+    assert_eq!(data_type("Owner"), "ownerlookup");
+    let request = h
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/crm/v8/settings/fields")
+        .expect("the fields call was sent");
+    assert_eq!(request.method, "GET");
+    assert_eq!(request.query.as_deref(), Some("module=Leads"));
+    assert!(request.headers.iter().any(|h| h == "authorization"));
+
+    let error = zoho
+        .crm()
+        .list_fields(&api, &token.access_token, "Leeds")
+        .await
+        .expect_err("no such module");
+    let message = error.to_string();
+    assert!(
+        message.contains("INVALID_MODULE") && message.contains("module=Leeds"),
+        "{message}"
+    );
+    assert!(!message.contains(support::ZOHO_REFRESH), "{message}");
+}

@@ -156,7 +156,9 @@ pub struct ZohoField {
     pub api_name: String,
     /// Zoho's field type: `text`, `textarea`, `email`, `phone`, `picklist`,
     /// `multiselectpicklist`, `website`, `integer`, `bigint`, `double`, `currency`, `percent`,
-    /// `boolean`, `date`, `datetime`, `lookup`, `ownerlookup`, `autonumber`, ...
+    /// `boolean`, `date`, `datetime`, `lookup`, `ownerlookup`, `autonumber`, ... (empty when
+    /// Zoho leaves it out, so one odd field does not make the whole answer unreadable).
+    #[serde(default)]
     pub data_type: String,
     /// How the value is written in JSON: `string`, `integer`, `double`, `boolean`,
     /// `jsonobject` or `jsonarray`.

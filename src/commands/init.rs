@@ -220,7 +220,12 @@ pub fn resolve_settings(
     let region = match values_region(next())? {
         Some(region) => Some(region),
         None if accounts_url_given => None,
-        None => unreachable!("a region is required unless the accounts URL is given"),
+        None => {
+            return Err(CliError::usage(format!(
+                "--region is empty; use one of {}",
+                ZohoRegion::list()
+            )))
+        }
     };
     Ok(InitSettings {
         org_id,
