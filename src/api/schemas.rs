@@ -6,6 +6,7 @@ use serde::de::IgnoredAny;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::crm::ZohoField;
 use super::specs::{XED_CONTENT_TYPE, XED_FULL_CONTENT_TYPE};
 use super::{AepClient, ApiError, Query, Service};
 
@@ -30,6 +31,35 @@ pub struct XdmField {
     pub kind: String,
     /// For strings: `date-time`, `date`, `email`, `uri`, ...
     pub format: Option<String>,
+}
+
+impl XdmField {
+    /// Whether a Zoho column's values can land in this field: Zoho's `data_type` (and
+    /// `json_type`) against the field's type and string format. `init` proposes only such
+    /// pairs; a mapping validation can reject the others.
+    pub fn accepts(&self, column: &ZohoField) -> bool {
+        let field = self;
+        let format = field.format.as_deref();
+        let string = field.kind == "string";
+        match column.data_type.as_str() {
+            "datetime" => string && format == Some("date-time"),
+            "date" => string && format == Some("date"),
+            "boolean" => field.kind == "boolean",
+            "double" | "currency" | "percent" | "decimal" => field.kind == "number",
+            "integer" | "bigint" if column.json_type.as_deref() != Some("string") => {
+                matches!(field.kind.as_str(), "integer" | "number")
+            }
+            "email" => string && matches!(format, None | Some("email")),
+            "website" => string && matches!(format, None | Some("uri")),
+            // Lookups arrive from the Zoho CRM source as their display name.
+            "lookup" | "ownerlookup" => string && format.is_none(),
+            _ => {
+                column.json_type.as_deref().is_none_or(|t| t == "string")
+                    && string
+                    && format.is_none()
+            }
+        }
+    }
 }
 
 impl XdmSchema {

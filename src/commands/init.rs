@@ -516,7 +516,7 @@ pub fn propose(fields: &[ZohoField], schema: &XdmSchema) -> (Vec<ProposedRule>, 
         let compatible: Vec<&XdmField> = schema
             .fields
             .iter()
-            .filter(|f| !used.contains(&f.path.as_str()) && compatible(column, f))
+            .filter(|f| !used.contains(&f.path.as_str()) && f.accepts(column))
             .collect();
         let tiers = [
             (false, "exact"),
@@ -575,29 +575,6 @@ fn normalised_match(column: &str, path: &str) -> bool {
         || (matches!(last, "address" | "number")
             && !parent.is_empty()
             && normalise(parent).ends_with(&column))
-}
-
-/// Whether a Zoho column's values can land in an XDM field: by Zoho's `data_type` (and
-/// `json_type`) against the field's type and string format.
-pub fn compatible(column: &ZohoField, field: &XdmField) -> bool {
-    let format = field.format.as_deref();
-    let string = field.kind == "string";
-    match column.data_type.as_str() {
-        "datetime" => string && format == Some("date-time"),
-        "date" => string && format == Some("date"),
-        "boolean" => field.kind == "boolean",
-        "double" | "currency" | "percent" | "decimal" => field.kind == "number",
-        "integer" | "bigint" if column.json_type.as_deref() != Some("string") => {
-            matches!(field.kind.as_str(), "integer" | "number")
-        }
-        "email" => string && matches!(format, None | Some("email")),
-        "website" => string && matches!(format, None | Some("uri")),
-        // Lookups arrive from the Zoho CRM source as their display name.
-        "lookup" | "ownerlookup" => string && format.is_none(),
-        _ => {
-            column.json_type.as_deref().is_none_or(|t| t == "string") && string && format.is_none()
-        }
-    }
 }
 
 /// The `[adobe]`, `[zoho]` and `[connection]` sections (what the accounts are read with).
