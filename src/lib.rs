@@ -60,6 +60,11 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Man => commands::completions::man_command(),
         Command::Explore(args) if args.schema.is_some() => {
             let (path, module) = explore_target(&args.args);
+            if args.preview.is_some() || args.create_connection {
+                return Err(CliError::usage(
+                    "--schema reads the Schema Registry only: drop --preview and --create-connection",
+                ));
+            }
             if let Some(module) = module {
                 return Err(CliError::usage(format!(
                     "--schema lists the schema's fields, not a module's columns: drop `{module}` \
