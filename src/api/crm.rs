@@ -1,4 +1,4 @@
-//! Zoho CRM's REST API, read only (zoho-oauth.md §5): the modules (`GET /crm/v8/settings/modules`)
+//! Zoho CRM's REST API, read only: the modules (`GET /crm/v8/settings/modules`)
 //! and a module's fields (`GET /crm/v8/settings/fields?module=`). `check` and `provision zoho
 //! modules` prove the token's scopes with the first; `init` and the profile validation read both
 //! to learn what a module holds without a base connection in Adobe Experience Platform.
@@ -34,15 +34,17 @@ use url::Url;
 use crate::api::error::{looks_like_html, truncate};
 use crate::api::http::{describe_json_error, describe_transport, retry_after, HttpOptions};
 
-/// The scope `list_modules` needs, for the scope-mismatch message (zoho-oauth.md §3.5).
+/// The scope `list_modules` needs, for the scope-mismatch message (Zoho's "OAuth Scopes" page,
+/// https://www.zoho.com/crm/developer/docs/api/v8/scopes.html).
 pub const MODULES_SCOPE: &str = "ZohoCRM.settings.modules.READ";
 /// The scope `list_fields` needs.
 pub const FIELDS_SCOPE: &str = "ZohoCRM.settings.fields.READ";
-/// The read-only scopes to request when generating a grant token (zoho-oauth.md §3.5).
+/// The read-only scopes to request when generating a grant token.
 pub const RECOMMENDED_SCOPES: &str =
     "ZohoCRM.settings.modules.READ,ZohoCRM.settings.fields.READ,ZohoCRM.modules.READ";
 
-/// A module from `GET /crm/v8/settings/modules` (zoho-oauth.md §5.1).
+/// A module from `GET /crm/v8/settings/modules` (Zoho's "Modules Metadata" page,
+/// https://www.zoho.com/crm/developer/docs/api/v8/modules-api.html).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ZohoModule {
     pub api_name: String,
@@ -74,7 +76,8 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Str
     })
 }
 
-/// Why a CRM API call failed (zoho-oauth.md §5.3).
+/// Why a CRM API call failed: the CRM error envelope's `code` (Zoho's "Status Codes" page,
+/// https://www.zoho.com/crm/developer/docs/api/v8/status-codes.html).
 #[derive(Debug)]
 pub enum ZohoApiError {
     /// 401 `INVALID_TOKEN`: expired, revoked, or sent to another data centre's API domain.
@@ -148,8 +151,8 @@ impl fmt::Display for ZohoApiError {
 
 impl std::error::Error for ZohoApiError {}
 
-/// A field from `GET /crm/v8/settings/fields?module=` (zoho-oauth.md §5.2; Zoho's "Fields Meta
-/// Data" page). Only the keys `provision` reads are kept; Zoho sends many more.
+/// A field from `GET /crm/v8/settings/fields?module=` (Zoho's "Fields Meta Data" page,
+/// https://www.zoho.com/crm/developer/docs/api/v8/field-meta.html). Only the keys `provision` reads are kept; Zoho sends many more.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ZohoField {
     /// The column name in records and in the Flow Service's explore answer, e.g. `Modified_Time`.

@@ -1,6 +1,6 @@
 //! Zoho Accounts (`/oauth/v2/token`, `/oauth/v2/token/revoke`) and Zoho CRM
-//! (`/crm/v8/settings/modules`, `/crm/v8/settings/fields?module=`) as `zoho-oauth.md` §2-§5 describe them: token-endpoint errors are
-//! HTTP 200 with an `error` key, grant codes are single use and expire after 3 minutes, refresh
+//! (`/crm/v8/settings/modules`, `/crm/v8/settings/fields?module=`) as `zoho-oauth.md` §2-§5
+//! describe them: token-endpoint errors are HTTP 200 with an `error` key, grant codes are single use and expire after 3 minutes, refresh
 //! responses carry no refresh token, more than 10 refreshes per refresh token in 10 minutes are
 //! throttled, and a user keeps at most 20 refresh tokens (the 21st evicts the oldest).
 //!
