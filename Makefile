@@ -1,5 +1,5 @@
 # provision: `make build`, `make test` (what CI runs), `make demo` (the whole flow against the local
-# emulator), `make lint`, `make bench`.
+# emulator), `make lint`, `make bench`, `make man`.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -13,7 +13,7 @@ BIN := target/release/provision
 DEMO_BIN := target/debug/provision
 PROFILE ?= profiles/local.toml
 
-.PHONY: build test lint deny demo bench
+.PHONY: build test lint deny demo bench man
 
 ## build: the release binary, target/release/provision
 build:
@@ -75,6 +75,14 @@ demo:
 	$(DEMO_BIN) apply --yes $(PROFILE)
 	$(DEMO_BIN) explore $(PROFILE)
 	$(DEMO_BIN) status --wait --timeout 2m $(PROFILE)
+
+## man: the man page, target/man/provision.1, generated from the same clap definitions as --help
+## (read it with `man -l target/man/provision.1`)
+man:
+	$(CARGO) build --bin provision
+	mkdir -p target/man
+	target/debug/provision man >target/man/provision.1
+	echo "wrote target/man/provision.1"
 
 ## bench: issue 8's benchmark: apply and status against the emulator with 50 ms latency for 10, 50 and
 ## 200 modules; prints a table and writes target/bench/results.json (BENCH_SIZES=10,50 for fewer sizes)

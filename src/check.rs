@@ -12,13 +12,14 @@ use futures::future::join_all;
 use serde::Serialize;
 
 use crate::api::connections::{self, Connection};
+use crate::api::crm::ZohoModule;
 use crate::api::explore::{self, ExploreItem};
 use crate::api::specs::{
     self, ConnectionSpec, FlowSpec, BASIC_AUTHENTICATION, CRM_TO_AEP_FLOW_SPEC_NAME,
     DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_ID,
 };
 use crate::api::{catalog, schemas, AepClient, ApiError, ConnectionSpecId, DatasetId, HttpOptions};
-use crate::auth::zoho::{ZohoModule, ZohoOAuth};
+use crate::auth::zoho::ZohoOAuth;
 use crate::clients::Clients;
 use crate::naming;
 use crate::profile::{DatasetTarget, Profile};

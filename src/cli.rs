@@ -12,7 +12,7 @@ use crate::profile::{check_url, ZohoRegion};
 #[derive(Debug, Parser)]
 #[command(
     name = "provision",
-    version,
+    version = VERSION,
     about = "Connect Zoho CRM to Adobe Experience Platform, declaratively and safely re-runnable",
     long_about = "provision reads one TOML profile (Zoho OAuth credentials, Adobe IMS settings, which Zoho \
 modules go to which dataset, mapping, schedule) and converges Adobe Experience Platform on it: the Zoho CRM \
@@ -39,6 +39,10 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The version `--version` prints: the package version, plus the git commit and build date when
+/// the binary was built from a checkout (see build.rs).
+pub const VERSION: &str = env!("PROVISION_VERSION");
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
@@ -103,6 +107,31 @@ pub enum Command {
     #[command(after_help = "Example:
   provision check profiles/prod.toml --output json")]
     Check(ProfileArg),
+    /// Write a starting profile from what the accounts hold: Zoho's modules and fields, the XDM
+    /// schema's fields, a proposed mapping per module, a delta column and an hourly schedule.
+    #[command(
+        after_help = "Asks for what the flags and PROVISION_<SECTION>__<KEY> variables do not give when
+stdin is a terminal; otherwise a missing value is a usage error (exit 64) naming its flag.
+The secrets are read from AEP_CLIENT_SECRET, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN and
+written as ${...} placeholders. Nothing is created in either account.
+
+Example:
+  provision init profiles/prod.toml --org-id 5C13...@AdobeOrg --sandbox prod \\
+      --adobe-client-id 0123abcd --region eu --zoho-client-id 1000.ABC \\
+      --connection-name zoho-crm-prod --schema https://ns.adobe.com/acme/schemas/0123abcd \\
+      --module Leads --module Contacts
+  provision plan profiles/prod.toml"
+    )]
+    Init(InitArgs),
+    /// Print shell completions for bash, zsh, fish, powershell or elvish.
+    #[command(after_help = "Examples:
+  provision completions bash > ~/.local/share/bash-completion/completions/provision
+  provision completions zsh > \"${fpath[1]}/_provision\"
+  provision completions fish > ~/.config/fish/completions/provision.fish")]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from these same definitions (`make man`).
+    #[command(hide = true)]
+    Man,
     /// Zoho OAuth helpers: exchange a grant token, list modules straight from Zoho.
     #[command(subcommand)]
     Zoho(ZohoCommand),
@@ -176,6 +205,50 @@ pub struct ExploreArgs {
     /// Create the base connection first if it does not exist yet (nothing else is created).
     #[arg(long)]
     pub create_connection: bool,
+    /// List the target XDM schema's leaf fields (what a mapping destination may name) instead:
+    /// the given schema, else the profile's `defaults.schema_id`.
+    #[arg(long, value_name = "SCHEMA_ID", num_args = 0..=1, default_missing_value = "")]
+    pub schema: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The profile to write (kept when it exists, unless --force).
+    pub file: PathBuf,
+    /// Adobe organization id (…@AdobeOrg).
+    #[arg(long, value_name = "ID")]
+    pub org_id: Option<String>,
+    /// Adobe Experience Platform sandbox.
+    #[arg(long, value_name = "NAME")]
+    pub sandbox: Option<String>,
+    /// Adobe OAuth server-to-server client id (also the API key).
+    #[arg(long, value_name = "ID")]
+    pub adobe_client_id: Option<String>,
+    /// Zoho data centre: us eu in au jp cn ca sa uk.
+    #[arg(long, value_name = "DC")]
+    pub region: Option<String>,
+    /// Zoho client id.
+    #[arg(long, value_name = "ID")]
+    pub zoho_client_id: Option<String>,
+    /// Base connection name; also the prefix of every managed resource's name.
+    #[arg(long, value_name = "NAME")]
+    pub connection_name: Option<String>,
+    /// Target XDM schema `$id`.
+    #[arg(long, value_name = "SCHEMA_ID")]
+    pub schema: Option<String>,
+    /// A Zoho module (API name) to sync; repeat for more. On a terminal, a pick list when absent.
+    #[arg(long = "module", value_name = "M")]
+    pub modules: Vec<String>,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -73,8 +73,8 @@ impl From<crate::auth::zoho::ZohoAuthError> for CliError {
     }
 }
 
-impl From<crate::auth::zoho::ZohoApiError> for CliError {
-    fn from(error: crate::auth::zoho::ZohoApiError) -> Self {
+impl From<crate::api::crm::ZohoApiError> for CliError {
+    fn from(error: crate::api::crm::ZohoApiError) -> Self {
         Self::failed(error)
     }
 }

@@ -269,3 +269,61 @@ mod tests {
         assert!(!entry.delta_column_candidate);
     }
 }
+
+/// `explore --schema [SCHEMA_ID]`: `{"schema": "...", "fields": [{"path", "type", "format"}]}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchemaReport {
+    pub schema: String,
+    pub fields: Vec<crate::api::schemas::XdmField>,
+}
+
+/// The leaf fields of `schema_id`, or of the profile's schema (`defaults.schema_id`, as its
+/// dataflows carry it) when none is given. Read only; no base connection needed.
+pub async fn schema_fields(
+    profile: &Profile,
+    schema_id: Option<&str>,
+) -> Result<SchemaReport, crate::error::CliError> {
+    use crate::error::CliError;
+    let id = match schema_id.filter(|s| !s.is_empty()) {
+        Some(id) => id.to_owned(),
+        None => {
+            let mut ids: Vec<&str> = profile
+                .dataflows
+                .iter()
+                .map(|d| d.schema_id.as_str())
+                .collect();
+            ids.dedup();
+            match ids.as_slice() {
+                [one] => (*one).to_owned(),
+                [] => {
+                    return Err(CliError::usage(format!(
+                        "{} has no [[dataflows]], so no schema to list; pass one: \
+                         `provision explore PROFILE --schema SCHEMA_ID`",
+                        profile.path.display()
+                    )))
+                }
+                several => {
+                    return Err(CliError::usage(format!(
+                        "{} targets several schemas ({}); pass one: `--schema SCHEMA_ID`",
+                        profile.path.display(),
+                        several.join(", ")
+                    )))
+                }
+            }
+        }
+    };
+    let client = crate::clients::aep(profile, HttpOptions::default())?;
+    let schema = crate::api::schemas::full_schema(&client, &id)
+        .await?
+        .ok_or_else(|| {
+            CliError::failed(anyhow!(
+                "schema {id} was not found in the tenant container of sandbox `{}`; check the \
+                 schema's $id (or its meta:altId) and the sandbox",
+                profile.adobe.sandbox
+            ))
+        })?;
+    Ok(SchemaReport {
+        schema: schema.id,
+        fields: schema.fields,
+    })
+}

@@ -50,6 +50,9 @@ pub async fn run(cli: Cli) -> CliResult {
             let profile = load_profile(args.profile.profile.as_deref())?;
             destroy::command(&profile, &args, &global).await
         }
+        Command::Init(args) => commands::init::command(&args, global.output).await,
+        Command::Completions(args) => commands::completions::command(args.shell),
+        Command::Man => commands::completions::man_command(),
         Command::Explore(args) => commands::explore::run(&args, &global).await,
         Command::Status(args) => commands::status::run(&args, &global).await,
         Command::Check(args) => commands::check::run(&args, &global).await,

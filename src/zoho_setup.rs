@@ -15,9 +15,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, Serializer};
 use url::Url;
 
+use crate::api::crm::ZohoModule;
 use crate::api::http::HttpOptions;
 use crate::auth::zoho::{
-    ClientLocation, DataCentre, ZohoAuthError, ZohoModule, ZohoOAuth, ZohoToken, RECOMMENDED_SCOPES,
+    ClientLocation, DataCentre, ZohoAuthError, ZohoOAuth, ZohoToken, RECOMMENDED_SCOPES,
 };
 use crate::error::CliError;
 use crate::profile::{
@@ -627,7 +628,7 @@ pub enum ZohoFailure {
         error: ZohoAuthError,
         location: Option<ClientLocation>,
     },
-    Api(crate::auth::zoho::ZohoApiError),
+    Api(crate::api::crm::ZohoApiError),
 }
 
 impl std::fmt::Display for ZohoFailure {
@@ -672,13 +673,14 @@ pub async fn list_modules(
     token: &ZohoToken,
 ) -> Result<(Url, Vec<ZohoModule>), ZohoFailure> {
     let api = token.api_domain_or(&settings.api_url);
-    match zoho.list_modules(&api, &token.access_token).await {
+    match zoho.crm().list_modules(&api, &token.access_token).await {
         Ok(modules) => Ok((api, modules)),
-        Err(crate::auth::zoho::ZohoApiError::InvalidToken { .. }) => {
+        Err(crate::api::crm::ZohoApiError::InvalidToken { .. }) => {
             zoho.invalidate().await;
             let token = refresh(zoho, settings).await?;
             let api = token.api_domain_or(&settings.api_url);
-            zoho.list_modules(&api, &token.access_token)
+            zoho.crm()
+                .list_modules(&api, &token.access_token)
                 .await
                 .map(|modules| (api, modules))
                 .map_err(ZohoFailure::Api)
@@ -724,7 +726,7 @@ pub async fn modules(profile: &Profile) -> Result<ModulesOutcome, CliError> {
 
 /// The failure, labelled as a credential problem or a scope problem (zoho-oauth.md §6 rule 4).
 pub fn describe(failure: &ZohoFailure) -> String {
-    use crate::auth::zoho::ZohoApiError;
+    use crate::api::crm::ZohoApiError;
     match failure {
         ZohoFailure::Refresh { error, .. } if error.is_transient() => {
             format!("Zoho could not be asked: {failure}")

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod connections;
+pub mod crm;
 pub mod dataprep;
 pub mod explore;
 pub mod flows;

@@ -1,6 +1,6 @@
 //! The Zoho OAuth client (zoho-oauth.md): the refresh-token grant that `check` uses to prove the
 //! profile's Zoho credentials work, the authorization-code exchange behind `provision zoho token`,
-//! and `GET /crm/v8/settings/modules`, the one real CRM call that proves the token's scopes.
+//! and [`ZohoOAuth::crm`], the CRM API client (`api/crm.rs`) over the same connection pool.
 //!
 //! Zoho's token endpoint answers errors with HTTP 200 and an `error` key, so success is decided by
 //! the body (an `access_token`), never by the status. Every error names the data centre it came
@@ -15,7 +15,7 @@
 //! let zoho = ZohoOAuth::new(HttpOptions::default())?;
 //! let token = zoho.token(&profile.zoho).await?; // cached for the rest of the process
 //! let api = token.api_domain_or(&profile.zoho.api_url);
-//! let modules = zoho.list_modules(&api, &token.access_token).await?;
+//! let modules = zoho.crm().list_modules(&api, &token.access_token).await?;
 //! # let _ = modules; Ok(()) }
 //! ```
 
@@ -23,15 +23,15 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use tracing::Instrument;
 use url::Url;
 
+use crate::api::crm::ZohoCrm;
 use crate::profile::{check_url, is_loopback, ZohoRegion, ZohoSettings};
 use crate::transport::error::{looks_like_html, truncate};
-use crate::transport::{describe_json_error, describe_transport, retry_after, HttpOptions};
+use crate::transport::{describe_transport, retry_after, HttpOptions};
 use crate::transport::{RetryPolicy, Verdict};
 
 /// Zoho access tokens live one hour; longer stated lifetimes are misread units (zoho-oauth.md §2.2).
@@ -40,8 +40,6 @@ const MAX_LIFETIME: Duration = Duration::from_secs(3600);
 const MS_THRESHOLD: u64 = 86_400;
 /// Reuse a cached access token until this long before it expires.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
-/// The scopes `list_modules` needs, for the scope-mismatch message (zoho-oauth.md §3.5).
-pub const MODULES_SCOPE: &str = "ZohoCRM.settings.modules.READ";
 /// How long one data-centre probe may take (see [`ZohoOAuth::locate_client`]).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The placeholder secret and refresh token a probe sends: a probe asks only whether the client
@@ -49,8 +47,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// the client's.
 const PROBE_PLACEHOLDER: &str = "provision-data-centre-probe";
 /// The read-only scopes to request when generating a grant token (zoho-oauth.md §3.5).
-pub const RECOMMENDED_SCOPES: &str =
-    "ZohoCRM.settings.modules.READ,ZohoCRM.settings.fields.READ,ZohoCRM.modules.READ";
+pub use crate::api::crm::RECOMMENDED_SCOPES;
 
 /// An access token from Zoho's token endpoint.
 #[derive(Debug, Clone)]
@@ -372,112 +369,6 @@ impl fmt::Display for ZohoAuthError {
 
 impl std::error::Error for ZohoAuthError {}
 
-/// A module from `GET /crm/v8/settings/modules` (zoho-oauth.md §5.1).
-#[derive(Debug, Clone, Deserialize)]
-pub struct ZohoModule {
-    pub api_name: String,
-    #[serde(default)]
-    pub module_name: Option<String>,
-    #[serde(default)]
-    pub singular_label: Option<String>,
-    #[serde(default)]
-    pub plural_label: Option<String>,
-    /// Only modules with `api_supported` can be read through the API.
-    #[serde(default)]
-    pub api_supported: Option<bool>,
-    /// `default`, `web`, `custom` or `linking`.
-    #[serde(default)]
-    pub generated_type: Option<String>,
-    #[serde(default, deserialize_with = "string_or_number")]
-    pub id: Option<String>,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub viewable: Option<bool>,
-}
-
-fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<Value>::deserialize(d)? {
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    })
-}
-
-/// Why a CRM API call failed (zoho-oauth.md §5.3).
-#[derive(Debug)]
-pub enum ZohoApiError {
-    /// 401 `INVALID_TOKEN`: expired, revoked, or sent to another data centre's API domain.
-    InvalidToken { call: String },
-    /// 401 `OAUTH_SCOPE_MISMATCH`: the token works but lacks `scope`.
-    ScopeMismatch { call: String, scope: &'static str },
-    /// `NO_PERMISSION`, `FEATURE_NOT_SUPPORTED`/`FEATURE_NOT_ENABLED`: user profile or CRM edition.
-    Denied {
-        call: String,
-        code: String,
-        message: String,
-    },
-    /// 429 `TOO_MANY_REQUESTS` after the retries the policy allows.
-    TooManyRequests { call: String },
-    /// Any other error answer.
-    Failed {
-        call: String,
-        status: u16,
-        code: Option<String>,
-        message: String,
-    },
-    /// 5xx, an HTML page, or no answer.
-    Transient { call: String, detail: String },
-    /// A success answer we could not read.
-    Decode { call: String, detail: String },
-}
-
-impl ZohoApiError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient { .. } | Self::TooManyRequests { .. })
-    }
-}
-
-impl fmt::Display for ZohoApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidToken { call } => write!(
-                f,
-                "{call} failed: Zoho rejected the access token (INVALID_TOKEN); it expired, was \
-                 revoked, or was sent to another data centre's API domain; use the api_domain from the \
-                 token answer (or fix zoho.api_url) and refresh the token"
-            ),
-            Self::ScopeMismatch { call, scope } => write!(
-                f,
-                "{call} failed: the token works but lacks the scope for this call \
-                 (OAUTH_SCOPE_MISMATCH); generate a new grant token with the scopes {RECOMMENDED_SCOPES} \
-                 (at least {scope})"
-            ),
-            Self::Denied { call, code, message } => write!(
-                f,
-                "{call} failed: {code}: {message}; the Zoho user's profile or CRM edition does not \
-                 allow it: use an administrator's grant or grant the profile access"
-            ),
-            Self::TooManyRequests { call } => write!(
-                f,
-                "{call} failed: Zoho CRM's concurrency or credit limit was reached (TOO_MANY_REQUESTS); \
-                 try again later"
-            ),
-            Self::Failed { call, status, code, message } => {
-                let code = code.as_deref().map(|c| format!(" {c}")).unwrap_or_default();
-                write!(f, "{call} failed with {status}{code}: {message}")
-            }
-            Self::Transient { call, detail } => write!(
-                f,
-                "{call} failed: Zoho is unavailable ({detail}); try again later"
-            ),
-            Self::Decode { call, detail } => write!(f, "{call} failed: {detail}"),
-        }
-    }
-}
-
-impl std::error::Error for ZohoApiError {}
-
 /// The Zoho OAuth and CRM client. Cheap to create; holds one connection pool and an in-memory
 /// access-token cache (Zoho throttles clients that refresh too often).
 pub struct ZohoOAuth {
@@ -536,6 +427,11 @@ impl ZohoOAuth {
     }
 
     /// Forgets the cached access token (after the CRM API said `INVALID_TOKEN`).
+    /// The Zoho CRM API client, sharing this client's connection pool and retry policy.
+    pub fn crm(&self) -> ZohoCrm {
+        ZohoCrm::with_client(self.http.clone(), self.retry)
+    }
+
     pub async fn invalidate(&self) {
         *self.cached.lock().await = None;
     }
@@ -657,96 +553,6 @@ impl ZohoOAuth {
             Err(ZohoAuthError::Transient { detail, .. }) => Err(detail),
             Err(e) => Err(e.code().to_owned()),
         }
-    }
-
-    /// Lists the CRM modules: `GET {api_domain}/crm/v8/settings/modules` with
-    /// `Authorization: Zoho-oauthtoken ...`. A 204 means no modules. Retries 429 (honouring
-    /// `Retry-After`), 5xx and transport errors under the shared policy.
-    pub async fn list_modules(
-        &self,
-        api_domain: &Url,
-        access_token: &SecretString,
-    ) -> Result<Vec<ZohoModule>, ZohoApiError> {
-        let url = join_path(api_domain, "/crm/v8/settings/modules");
-        let call = format!(
-            "GET {}{}",
-            api_domain.as_str().trim_end_matches('/'),
-            "/crm/v8/settings/modules"
-        );
-        // Zoho's CRM 429 means an API credit limit: retried within the attempts like an outage,
-        // not waited out until the deadline.
-        self.retry
-            .run(
-                &call,
-                || self.modules_once(&url, access_token, &call),
-                |(error, retry_after): &(ZohoApiError, Option<Duration>)| match error {
-                    ZohoApiError::Transient { .. } | ZohoApiError::TooManyRequests { .. } => {
-                        Verdict::Transient(*retry_after)
-                    }
-                    _ => Verdict::Fail,
-                },
-            )
-            .await
-            .map_err(|(error, _)| error)
-    }
-
-    async fn modules_once(
-        &self,
-        url: &Url,
-        access_token: &SecretString,
-        call: &str,
-    ) -> Result<Vec<ZohoModule>, (ZohoApiError, Option<Duration>)> {
-        let span = tracing::info_span!("http", method = "GET", path = "/crm/v8/settings/modules");
-        async {
-            let started = Instant::now();
-            let mut auth = reqwest::header::HeaderValue::from_str(&format!(
-                "Zoho-oauthtoken {}",
-                access_token.expose_secret()
-            ))
-            .map_err(|_| {
-                let error = ZohoApiError::InvalidToken {
-                    call: call.to_owned(),
-                };
-                (error, None)
-            })?;
-            auth.set_sensitive(true);
-            let response = self
-                .http
-                .get(url.clone())
-                .header(reqwest::header::AUTHORIZATION, auth)
-                .send()
-                .await
-                .map_err(|e| {
-                    let detail = describe_transport(&e);
-                    (
-                        ZohoApiError::Transient {
-                            call: call.to_owned(),
-                            detail,
-                        },
-                        None,
-                    )
-                })?;
-            let status = response.status().as_u16();
-            let wait = retry_after(response.headers());
-            let body = response.bytes().await.map_err(|e| {
-                let detail = describe_transport(&e);
-                (
-                    ZohoApiError::Transient {
-                        call: call.to_owned(),
-                        detail,
-                    },
-                    None,
-                )
-            })?;
-            tracing::info!(
-                status,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "{call}"
-            );
-            classify_crm(call, status, &body).map_err(|e| (e, wait))
-        }
-        .instrument(span)
-        .await
     }
 
     async fn token_request(
@@ -958,77 +764,6 @@ fn classify_token(
             })
             .unwrap_or_default(),
     })
-}
-
-/// Reads a CRM API answer: `{"modules": [...]}`, 204, or the error envelope
-/// `{"code", "details", "message", "status": "error"}`.
-fn classify_crm(call: &str, status: u16, body: &[u8]) -> Result<Vec<ZohoModule>, ZohoApiError> {
-    let call_owned = || call.to_owned();
-    if status == 204 || (status == 200 && body.iter().all(u8::is_ascii_whitespace)) {
-        return Ok(Vec::new());
-    }
-    let text = String::from_utf8_lossy(body);
-    if (200..300).contains(&status) {
-        if looks_like_html(&text) {
-            return Err(ZohoApiError::Transient {
-                call: call_owned(),
-                detail: format!("HTTP {status} with an HTML page instead of JSON"),
-            });
-        }
-        #[derive(Deserialize)]
-        struct Modules {
-            #[serde(default)]
-            modules: Vec<ZohoModule>,
-        }
-        return serde_json::from_slice::<Modules>(body)
-            .map(|m| m.modules)
-            .map_err(|e| ZohoApiError::Decode {
-                call: call_owned(),
-                detail: describe_json_error(&e),
-            });
-    }
-    let json = serde_json::from_slice::<Value>(body).ok();
-    let field = |name: &str| {
-        json.as_ref()
-            .and_then(|j| j.get(name))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    let code = field("code");
-    let message = field("message").unwrap_or_else(|| {
-        if looks_like_html(&text) {
-            "an HTML page instead of JSON".to_owned()
-        } else {
-            truncate(text.trim(), 200)
-        }
-    });
-    match code.as_deref() {
-        Some("INVALID_TOKEN" | "INVALID_OAUTHTOKEN") => {
-            Err(ZohoApiError::InvalidToken { call: call_owned() })
-        }
-        Some("OAUTH_SCOPE_MISMATCH") => Err(ZohoApiError::ScopeMismatch {
-            call: call_owned(),
-            scope: MODULES_SCOPE,
-        }),
-        Some(c @ ("NO_PERMISSION" | "FEATURE_NOT_SUPPORTED" | "FEATURE_NOT_ENABLED")) => {
-            Err(ZohoApiError::Denied {
-                call: call_owned(),
-                code: c.to_owned(),
-                message,
-            })
-        }
-        _ if status == 429 => Err(ZohoApiError::TooManyRequests { call: call_owned() }),
-        _ if status >= 500 => Err(ZohoApiError::Transient {
-            call: call_owned(),
-            detail: format!("HTTP {status}: {message}"),
-        }),
-        _ => Err(ZohoApiError::Failed {
-            call: call_owned(),
-            status,
-            code,
-            message,
-        }),
-    }
 }
 
 #[cfg(test)]

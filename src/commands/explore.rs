@@ -9,6 +9,9 @@ use crate::explore::{self, ExploreOptions, ExploreReport};
 use crate::output;
 
 pub async fn run(args: &ExploreArgs, global: &GlobalArgs) -> CliResult {
+    if args.schema.is_some() {
+        return schema(args, global).await;
+    }
     let (path, module) = explore_target(&args.args);
     if module.is_none() && args.preview.is_some() {
         return Err(CliError::usage(
@@ -37,6 +40,26 @@ pub async fn run(args: &ExploreArgs, global: &GlobalArgs) -> CliResult {
         }
     }
     output::print_report(global.output, &explored.report)?;
+    Ok(Exit::Ok)
+}
+
+/// `explore [PROFILE] --schema [SCHEMA_ID]`: the target schema's leaf fields.
+async fn schema(args: &ExploreArgs, global: &GlobalArgs) -> CliResult {
+    let (path, module) = explore_target(&args.args);
+    if args.preview.is_some() || args.create_connection {
+        return Err(CliError::usage(
+            "--schema reads the Schema Registry only: drop --preview and --create-connection",
+        ));
+    }
+    if let Some(module) = module {
+        return Err(CliError::usage(format!(
+            "--schema lists the schema's fields, not a module's columns: drop `{module}` \
+             (`provision explore PROFILE --schema [SCHEMA_ID]`)"
+        )));
+    }
+    let profile = load_profile(path.as_deref())?;
+    let report = explore::schema_fields(&profile, args.schema.as_deref()).await?;
+    output::print_report(global.output, &report)?;
     Ok(Exit::Ok)
 }
 

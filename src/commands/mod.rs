@@ -3,8 +3,10 @@
 //! other; what two of them share lives below them.
 
 pub mod check;
+pub mod completions;
 pub mod emulator;
 pub mod explore;
+pub mod init;
 pub mod profile_schema;
 pub mod status;
 pub mod zoho;

@@ -1,6 +1,6 @@
 //! Zoho Accounts (`/oauth/v2/token`, `/oauth/v2/token/revoke`) and Zoho CRM
-//! (`/crm/v8/settings/modules`) as `zoho-oauth.md` §2-§5 describe them: token-endpoint errors are
-//! HTTP 200 with an `error` key, grant codes are single use and expire after 3 minutes, refresh
+//! (`/crm/v8/settings/modules`, `/crm/v8/settings/fields?module=`) as `zoho-oauth.md` §2-§5
+//! describe them: token-endpoint errors are HTTP 200 with an `error` key, grant codes are single use and expire after 3 minutes, refresh
 //! responses carry no refresh token, more than 10 refreshes per refresh token in 10 minutes are
 //! throttled, and a user keeps at most 20 refresh tokens (the 21st evicts the oldest).
 //!
@@ -144,6 +144,7 @@ pub fn routes() -> Router<AppState> {
         .route("/dc/{region}/oauth/v2/token", post(token_in_region))
         .route("/crm/v8/settings/modules", get(modules))
         .route("/crm/v8/settings/modules/{api_name}", get(module))
+        .route("/crm/v8/settings/fields", get(fields))
 }
 
 /// Zoho answers token errors with HTTP 200 and an `error` key (zoho-oauth.md §2.3).
@@ -298,8 +299,21 @@ fn crm_error(code: &str, message: &str) -> ApiError {
     )
 }
 
-/// Checks `Authorization: Zoho-oauthtoken <token>` and the `settings.modules` scope.
-fn authorize(shared: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+const MODULES_SCOPES: &[&str] = &[
+    "ZohoCRM.settings.modules.READ",
+    "ZohoCRM.settings.modules.ALL",
+    "ZohoCRM.settings.READ",
+    "ZohoCRM.settings.ALL",
+];
+const FIELDS_SCOPES: &[&str] = &[
+    "ZohoCRM.settings.fields.READ",
+    "ZohoCRM.settings.fields.ALL",
+    "ZohoCRM.settings.READ",
+    "ZohoCRM.settings.ALL",
+];
+
+/// Checks `Authorization: Zoho-oauthtoken <token>` and that the token has one of `scopes`.
+fn authorize(shared: &AppState, headers: &HeaderMap, scopes: &[&str]) -> Result<(), ApiError> {
     let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -316,15 +330,7 @@ fn authorize(shared: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         .get(token)
         .filter(|t| t.expires_at > now)
         .ok_or_else(|| crm_error("INVALID_TOKEN", "invalid oauth token"))?;
-    let allowed = access.scope.split([' ', ',']).any(|s| {
-        matches!(
-            s,
-            "ZohoCRM.settings.modules.READ"
-                | "ZohoCRM.settings.modules.ALL"
-                | "ZohoCRM.settings.READ"
-                | "ZohoCRM.settings.ALL"
-        )
-    });
+    let allowed = access.scope.split([' ', ',']).any(|s| scopes.contains(&s));
     if !allowed {
         return Err(crm_error(
             "OAUTH_SCOPE_MISMATCH",
@@ -335,7 +341,7 @@ fn authorize(shared: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 async fn modules(State(shared): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(error) = authorize(&shared, &headers) {
+    if let Err(error) = authorize(&shared, &headers, MODULES_SCOPES) {
         return error.into_response();
     }
     let modules: Vec<Value> = shared
@@ -353,7 +359,7 @@ async fn module(
     Path(api_name): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(error) = authorize(&shared, &headers) {
+    if let Err(error) = authorize(&shared, &headers, MODULES_SCOPES) {
         return error.into_response();
     }
     match shared
@@ -369,4 +375,95 @@ async fn module(
             (StatusCode::BAD_REQUEST, Json(body)).into_response()
         }
     }
+}
+
+/// `GET /crm/v8/settings/fields?module={api_name}`: the module's fields as Zoho describes them.
+/// A missing `module` is `REQUIRED_PARAM_MISSING`, an unknown one `INVALID_MODULE` (both 400).
+async fn fields(
+    State(shared): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(error) = authorize(&shared, &headers, FIELDS_SCOPES) {
+        return error.into_response();
+    }
+    let params = form_params(query.as_deref(), b"");
+    let bad_request = |code: &str, message: &str, details: Value| {
+        let body = json!({"code": code, "details": details, "message": message, "status": "error"});
+        (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    };
+    let Some(api_name) = params.get("module").filter(|m| !m.is_empty()) else {
+        return bad_request(
+            "REQUIRED_PARAM_MISSING",
+            "One of the expected parameter is missing",
+            json!({"param_name": "module"}),
+        );
+    };
+    match shared.org.modules.iter().find(|m| &m.api_name == api_name) {
+        Some(module) if module.api_supported => {
+            let fields: Vec<Value> = module
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| field_json(module, i, c))
+                .collect();
+            Json(json!({"fields": fields})).into_response()
+        }
+        Some(_) => (StatusCode::NO_CONTENT, ()).into_response(),
+        None => bad_request(
+            "INVALID_MODULE",
+            "the module name given seems to be invalid",
+            json!({"param_name": "module"}),
+        ),
+    }
+}
+
+/// One entry of the fields answer: Zoho's `data_type` and `json_type` for the column's values.
+fn field_json(module: &seed::Module, index: usize, column: &seed::Column) -> Value {
+    use seed::Kind;
+    let (data_type, json_type, length) = match column.kind {
+        // Zoho sends record ids as strings (they exceed a double's precision).
+        Kind::Id => ("bigint", "string", 18),
+        Kind::Owner => ("ownerlookup", "jsonobject", 120),
+        Kind::Email => ("email", "string", 100),
+        Kind::Phone => ("phone", "string", 30),
+        Kind::Website => ("website", "string", 255),
+        Kind::Pick(_) => ("picklist", "string", 120),
+        Kind::Double(..) => ("double", "double", 16),
+        Kind::Long(..) => ("integer", "integer", 9),
+        Kind::Boolean => ("boolean", "boolean", 5),
+        Kind::Date => ("date", "string", 20),
+        Kind::DateTime => ("datetime", "string", 120),
+        _ => ("text", "string", 255),
+    };
+    let label = match column.name.as_str() {
+        "id" => "Record Id".to_owned(),
+        name => name.replace('_', " "),
+    };
+    let system = matches!(
+        column.name.as_str(),
+        "id" | "Created_Time" | "Modified_Time"
+    );
+    let pick_list_values: Vec<Value> = match column.kind {
+        Kind::Pick(values) => values
+            .iter()
+            .map(|v| json!({"display_value": v, "actual_value": v}))
+            .collect(),
+        _ => Vec::new(),
+    };
+    json!({
+        "api_name": column.name,
+        "id": format!("{}{:03}", module.id, index),
+        "display_label": label,
+        "field_label": label,
+        "data_type": data_type,
+        "json_type": json_type,
+        "length": length,
+        "read_only": system,
+        "field_read_only": system,
+        "system_mandatory": matches!(column.name.as_str(), "Last_Name" | "Owner") || system,
+        "custom_field": module.generated_type == "custom" && !system && column.name != "Owner",
+        "visible": true,
+        "pick_list_values": pick_list_values,
+    })
 }

@@ -3,7 +3,24 @@
 use serde_json::Value;
 
 use super::{cell, dash, table, yes_no, Render};
-use crate::explore::{ExploreReport, ModuleList, TableReport};
+use crate::explore::{ExploreReport, ModuleList, SchemaReport, TableReport};
+
+/// `explore --schema`: one row per leaf field.
+impl Render for SchemaReport {
+    fn human(&self) -> String {
+        let rows: Vec<Vec<String>> = self
+            .fields
+            .iter()
+            .map(|f| vec![f.path.clone(), f.kind.clone(), dash(f.format.as_deref())])
+            .collect();
+        format!(
+            "Schema {} ({} fields)\n{}",
+            self.schema,
+            self.fields.len(),
+            table(&["PATH", "TYPE", "FORMAT"], &rows, "  ")
+        )
+    }
+}
 
 impl Render for ExploreReport {
     fn human(&self) -> String {

@@ -41,6 +41,7 @@ mod emulator_zoho;
 mod explore;
 mod explore_snapshots;
 mod http;
+mod init;
 mod profile;
 mod profile_proptest;
 mod profile_schema;

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
+use provision::api::crm::ZohoApiError;
 use provision::api::http::HttpOptions;
-use provision::auth::zoho::{Grant, ZohoApiError, ZohoAuthError, ZohoOAuth};
+use provision::auth::zoho::{Grant, ZohoAuthError, ZohoOAuth};
 use provision::profile::{ZohoRegion, ZohoSettings};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -382,6 +383,7 @@ async fn list_modules_sends_the_zoho_oauthtoken_header() {
         .mount(&server)
         .await;
     let modules = zoho()
+        .crm()
         .list_modules(
             &Url::parse(&server.uri()).expect("url"),
             &SecretString::from("1000.access"),
@@ -427,6 +429,7 @@ async fn list_modules_errors_say_what_to_do() {
             .mount(&server)
             .await;
         let error = zoho()
+            .crm()
             .list_modules(
                 &Url::parse(&server.uri()).expect("url"),
                 &SecretString::from("1000.access"),
@@ -448,6 +451,7 @@ async fn list_modules_handles_204_and_retries_429() {
         .mount(&server)
         .await;
     let modules = zoho()
+        .crm()
         .list_modules(
             &Url::parse(&server.uri()).expect("url"),
             &SecretString::from("t"),
@@ -476,6 +480,7 @@ async fn list_modules_handles_204_and_retries_429() {
         .mount(&server)
         .await;
     let modules = zoho()
+        .crm()
         .list_modules(
             &Url::parse(&server.uri()).expect("url"),
             &SecretString::from("t"),
@@ -490,6 +495,7 @@ async fn list_modules_handles_204_and_retries_429() {
         .mount(&server)
         .await;
     let error = zoho()
+        .crm()
         .list_modules(
             &Url::parse(&server.uri()).expect("url"),
             &SecretString::from("t"),
