@@ -60,6 +60,7 @@ mod gateway;
 mod ims;
 mod patch;
 mod recorder;
+mod requestline;
 mod router;
 mod runs;
 mod schemaregistry;
@@ -166,7 +167,7 @@ pub async fn spawn(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     let app = router::app(shared.clone());
     let (shutdown, stop) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(requestline::Listener(listener), app)
             .with_graceful_shutdown(async {
                 let _ = stop.await;
             })
