@@ -47,6 +47,10 @@
 //!   and tokens, refresh throttling) follow real time; `advance_clock` moves both. A new flow
 //!   backfills at most its 3 latest slots; each flow keeps its 100 newest runs.
 //! - Objects are per sandbox (`prod`, `dev`); the seeded dataset exists in both.
+//! - Raw `"`, `<`, `>` in a request line are percent-encoded before routing (`requestline.rs`).
+//!
+//! docs/emulator.md lists every such choice for users, with the known differences from the
+//! live services; keep it current with the code.
 
 mod catalog;
 mod clock;

@@ -27,7 +27,7 @@ fn validate(body: &Value, cx: &Ctx<'_>) -> Result<(Value, SourceRel), ApiError> 
         .object("data", true)?
         .ok_or_else(|| f.error("data is required."))?;
     let format = data.string("format", false)?;
-    let (spec_id, version) = f.spec_info("connectionSpec", false)?;
+    let (spec_id, version) = f.spec_info("connectionSpec", true)?;
     let spec =
         specs::connection_spec(&spec_id, cx.zoho_spec).ok_or_else(|| invalid_spec(&spec_id))?;
     let needs_base = spec["authSpec"].as_array().is_some_and(|a| !a.is_empty());
