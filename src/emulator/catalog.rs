@@ -1,8 +1,12 @@
 //! Catalog datasets (reference §7.2, Catalog's filter-data.md): create answers
 //! `["@/dataSets/<id>"]`, lists and gets are objects keyed by id. Lists take simple filters
 //! (`name=a,b`, `name=!a`, `*` wildcards in names), `property=` conditions on top-level fields
-//! (exists, `!`, `~` regex, `==`, `!=`, `<`, `<=`, `>`, `>=`), `orderBy`, `properties`, and
-//! `limit` (default 20, at most 100) with `start`. Names are not unique, as in the live service.
+//! (exists, `!`, `~` regex, `==`, `!=`, `<`, `<=`, `>`, `>=`; a quoted value is compared without
+//! its quotes), `tags={name}:{value},...` (AND, `*` wildcards in values), `createdAfter` and
+//! `createdBefore` (epoch ms, exclusive), `orderBy`, `properties`, and `limit` (default 20,
+//! 1 to 100 as documented, else 400) with `start`. Names are not unique, as in the live service. Datasets carry the fields Catalog adds itself:
+//! `classification` (`dataBehavior` from the schema's class, `managedBy: CUSTOMER`) and the
+//! system tags `adobe/pqs/table` and `adobe/siphon/table/format`.
 
 use std::cmp::Ordering;
 
@@ -106,11 +110,41 @@ fn render(sandbox: &Sandbox, dataset: &Dataset) -> Value {
         "files": format!("@/dataSetFiles?dataSetId={}", dataset.id),
         "persistence": {},
         "state": "DRAFT",
+        // The seeded schema is of the XDM Individual Profile class: record data.
+        "classification": {"dataBehavior": "record", "managedBy": "CUSTOMER"},
     });
     for (key, v) in extra.as_object().into_iter().flatten() {
         value.entry(key.clone()).or_insert_with(|| v.clone());
     }
+    let name = value
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let system_tags = json!({
+        "adobe/pqs/table": [query_table_name(name)],
+        "adobe/siphon/table/format": ["parquet"],
+    });
+    let tags = value.entry("tags").or_insert_with(|| json!({}));
+    if let Some(tags) = tags.as_object_mut() {
+        for (key, v) in system_tags.as_object().into_iter().flatten() {
+            tags.entry(key.clone()).or_insert_with(|| v.clone());
+        }
+    }
     Value::Object(value)
+}
+
+/// The Query Service table name Catalog derives from a dataset name: lower case, with every
+/// character other than a letter or digit turned into `_`.
+fn query_table_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// `properties=a,b` keeps only those top-level fields.
@@ -203,6 +237,9 @@ async fn list(
         .iter()
         .filter_map(|(key, value)| match key.as_str() {
             "property" => Some(Condition::parse(value)),
+            "tags" => Some(Condition::tags(value)),
+            "createdAfter" => Some(Condition::created(">", value)),
+            "createdBefore" => Some(Condition::created("<", value)),
             key if SIMPLE_FILTERS.contains(&key) => Some(Condition::simple(key, value)),
             _ => None,
         })
@@ -213,6 +250,8 @@ async fn list(
             .trim()
             .parse::<usize>()
             .ok()
+            // filter-data.md gives `limit` the range 1 to 100 and answers an invalid one with a
+            // 400 "that outlines proper ranges".
             .filter(|l| (1..=MAX_LIMIT).contains(l))
             .ok_or_else(|| {
                 ApiError::invalid(
@@ -306,6 +345,8 @@ fn compare_text(a: &str, b: &str) -> Ordering {
 }
 
 enum Test {
+    /// `tags={name}:{pattern},...`: every named tag has a value matching its pattern.
+    Tags(Vec<(String, Regex)>),
     Exists,
     Missing,
     Regex(Regex),
@@ -317,6 +358,16 @@ enum Test {
 struct Condition {
     field: String,
     test: Test,
+}
+
+/// `"X"` as `X`: the Flow Service docs quote filter values (`name=="CRMToAEP"`), and clients
+/// carry the habit over to Catalog. Whether live Catalog strips them is not documented; the
+/// emulator does.
+fn unquote(value: &str) -> &str {
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value)
 }
 
 /// A Catalog name pattern: `*` is a wildcard, `**` a literal asterisk.
@@ -367,6 +418,36 @@ impl Condition {
         })
     }
 
+    fn tags(value: &str) -> Result<Self, ApiError> {
+        let tags = value
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|tag| {
+                let (name, pattern) = tag.split_once(':').unwrap_or((tag, "*"));
+                Ok((name.trim().to_owned(), wildcard(pattern.trim())?))
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(Self {
+            field: "tags".into(),
+            test: Test::Tags(tags),
+        })
+    }
+
+    fn created(op: &'static str, value: &str) -> Result<Self, ApiError> {
+        let bound = value.trim();
+        if bound.parse::<i64>().is_err() {
+            return Err(ApiError::invalid(
+                SERVICE,
+                format!("created bounds are epoch milliseconds, not '{value}'."),
+            ));
+        }
+        Ok(Self {
+            field: "created".into(),
+            test: Test::Compare(op, bound.to_owned()),
+        })
+    }
+
     fn parse(expr: &str) -> Result<Self, ApiError> {
         let invalid = || {
             ApiError::invalid(
@@ -394,9 +475,9 @@ impl Condition {
         let test = if let Some(pattern) = rest.strip_prefix('~') {
             Test::Regex(Regex::new(pattern).map_err(|_| invalid())?)
         } else if let Some(value) = rest.strip_prefix("==") {
-            Test::AnyOf(vec![wildcard(&value.replace('*', "**"))?])
+            Test::AnyOf(vec![wildcard(&unquote(value).replace('*', "**"))?])
         } else if let Some(value) = rest.strip_prefix("!=") {
-            Test::NoneOf(vec![wildcard(&value.replace('*', "**"))?])
+            Test::NoneOf(vec![wildcard(&unquote(value).replace('*', "**"))?])
         } else {
             let op = ["<=", ">=", "<", ">"]
                 .into_iter()
@@ -414,6 +495,17 @@ impl Condition {
             other => other.to_string(),
         });
         match &self.test {
+            Test::Tags(tags) => tags.iter().all(|(name, pattern)| {
+                value
+                    .and_then(|t| t.get(name))
+                    .and_then(Value::as_array)
+                    .is_some_and(|values| {
+                        values
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .any(|v| pattern.is_match(v))
+                    })
+            }),
             Test::Exists => value.is_some(),
             Test::Missing => value.is_none(),
             Test::Regex(re) => text.is_some_and(|t| re.is_match(&t)),

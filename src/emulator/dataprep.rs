@@ -350,19 +350,21 @@ async fn get_one(
     })
 }
 
+/// `limit` when a list request gives none (data-prep.yaml's default).
+const DEFAULT_LIMIT: usize = 10;
+
 async fn list(
     State(shared): State<AppState>,
     adobe: Adobe,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let pairs = query_pairs(query.as_deref());
-    let number = |key: &str, minimum: usize| -> Result<usize, ApiError> {
-        let raw = query_param(&pairs, key).ok_or_else(|| {
-            ApiError::invalid(
-                SERVICE,
-                format!("The {key} query parameter is required (e.g. limit=50&start=0)."),
-            )
-        })?;
+    // data-prep.yaml marks `limit` and `start` required but gives them defaults (10 and 0), and
+    // clients (aepp's getMappingSets) omit `start`: an absent one takes its default.
+    let number = |key: &str, minimum: usize, default: usize| -> Result<usize, ApiError> {
+        let Some(raw) = query_param(&pairs, key) else {
+            return Ok(default);
+        };
         raw.trim()
             .parse::<usize>()
             .ok()
@@ -376,8 +378,8 @@ async fn list(
     };
     // data-prep.yaml gives `limit` no maximum: pages are capped, and `_page.limit` says which
     // page size was applied.
-    let limit = number("limit", 1)?.min(shared.faults().page_cap());
-    let start = number("start", 0)?;
+    let limit = number("limit", 1, DEFAULT_LIMIT)?.min(shared.faults().page_cap());
+    let start = number("start", 0, 0)?;
     let name = query_param(&pairs, "name");
     let (page, total) = shared.with_sandbox(&adobe.sandbox, |cx| {
         let mut sets: Vec<&MappingSet> = cx

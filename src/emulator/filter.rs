@@ -1,5 +1,6 @@
 //! Flow Service list semantics (reference §10.2 and §12): `property=` filters (`==` with comma
-//! OR, repeated for AND, dotted paths, `[]` array members, `>`/`<`/`>=`/`<=` on numbers),
+//! OR, repeated for AND, dotted paths, `[]` array members, `>`/`<`/`>=`/`<=` on numbers;
+//! `status` and `state` values compare without regard to case),
 //! `orderby`, `limit`, `count`, and `continuationToken` paging through `_links.next.href`.
 //!
 //! Pages are [`DEFAULT_LIMIT`] items unless `limit` says otherwise (at most the page cap,
@@ -196,9 +197,19 @@ impl Filter {
             .any(|v| self.values.iter().any(|expected| self.compare(v, expected)))
     }
 
+    /// Status and state values are enumerations whose casing the documentation mixes
+    /// (`statusSummary.status==Failed` in sort-and-filter.md, `failed` in the runs it lists), so
+    /// they compare without regard to case; every other string compares exactly.
+    fn case_insensitive(&self) -> bool {
+        self.segments
+            .last()
+            .is_some_and(|s| matches!(s.key.as_str(), "status" | "state"))
+    }
+
     fn compare(&self, actual: &Value, expected: &str) -> bool {
         if self.op == Op::Eq {
             return match actual {
+                Value::String(s) if self.case_insensitive() => s.eq_ignore_ascii_case(expected),
                 Value::String(s) => s == expected,
                 Value::Number(n) => expected.parse::<f64>().ok() == n.as_f64(),
                 Value::Bool(b) => expected == if *b { "true" } else { "false" },

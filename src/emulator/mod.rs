@@ -47,6 +47,10 @@
 //!   and tokens, refresh throttling) follow real time; `advance_clock` moves both. A new flow
 //!   backfills at most its 3 latest slots; each flow keeps its 100 newest runs.
 //! - Objects are per sandbox (`prod`, `dev`); the seeded dataset exists in both.
+//! - Raw `"`, `<`, `>` in a request line are percent-encoded before routing (`requestline.rs`).
+//!
+//! docs/emulator.md lists every such choice for users, with the known differences from the
+//! live services; keep it current with the code.
 
 mod catalog;
 mod clock;
@@ -60,6 +64,7 @@ mod gateway;
 mod ims;
 mod patch;
 mod recorder;
+mod requestline;
 mod router;
 mod runs;
 mod schemaregistry;
@@ -167,7 +172,7 @@ pub async fn spawn(config: EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     let app = router::app(shared.clone());
     let (shutdown, stop) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(requestline::Listener(listener), app)
             .with_graceful_shutdown(async {
                 let _ = stop.await;
             })

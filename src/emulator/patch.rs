@@ -1,4 +1,5 @@
-//! `PATCH` with a JSON Patch array and `If-Match` (reference §10.3, §13 #5-#7, #18-#19): ops
+//! `PATCH` with a JSON Patch array (or the spec's single operation object) and `If-Match`
+//! (reference §10.3, §13 #5-#7, #18-#19): ops
 //! `add`/`replace`/`remove` in either case, a missing `If-Match` is `1403-400` and a stale one
 //! `1404-412`. Only the paths a resource allows may change; the resource re-validates the result.
 
@@ -48,10 +49,20 @@ pub fn check_if_match(
 /// clients change (e.g. `/name`, `/auth/params`).
 pub fn apply(doc: &Value, patch: &Value, allowed: &[&str]) -> Result<Value, ApiError> {
     let invalid = |m: String| ApiError::invalid(Service::Flow, m);
-    let Some(ops) = patch.as_array() else {
-        return Err(invalid(
-            "The PATCH body must be a JSON Patch array, e.g. [{\"op\": \"replace\", \"path\": \"/name\", \"value\": \"new\"}].".into(),
-        ));
+    // The docs send a JSON Patch array; flow-service.yaml declares one `PatchInstruction` object
+    // as the body. Both are taken, the object as a one-operation patch.
+    let single;
+    let ops = match patch {
+        Value::Array(ops) => ops,
+        Value::Object(_) => {
+            single = vec![patch.clone()];
+            &single
+        }
+        _ => {
+            return Err(invalid(
+                "The PATCH body must be a JSON Patch array, e.g. [{\"op\": \"replace\", \"path\": \"/name\", \"value\": \"new\"}].".into(),
+            ))
+        }
     };
     if ops.is_empty() {
         return Err(invalid("The PATCH body has no operations.".into()));
@@ -209,12 +220,19 @@ mod tests {
             &["/name"]
         )
         .is_err());
-        assert!(apply(
-            &doc,
-            &json!({"op": "replace", "path": "/name", "value": "x"}),
-            &["/name"]
-        )
-        .is_err());
+        // flow-service.yaml's form: one operation object (issue 17).
+        assert_eq!(
+            apply(
+                &doc,
+                &json!({"op": "replace", "path": "/name", "value": "x"}),
+                &["/name"]
+            )
+            .map_err(|e| e.body)
+            .ok()
+            .map(|d| d["name"].clone()),
+            Some(json!("x"))
+        );
+        assert!(apply(&doc, &json!("replace"), &["/name"]).is_err());
         assert!(apply(
             &doc,
             &json!([{"op": "replace", "path": "/nameX", "value": "x"}]),

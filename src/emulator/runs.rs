@@ -53,8 +53,8 @@ fn integer(value: &Value) -> Option<i64> {
 }
 
 impl Schedule {
-    /// Validates `scheduleParams` by the `CRMToAEP` schedule spec and returns it with the
-    /// normalized form a GET shows (every value a string, as the live service answers).
+    /// Validates `scheduleParams` by the `CRMToAEP` schedule spec and returns it with the form a
+    /// GET shows (the values as sent).
     pub fn parse(params: &Value) -> Result<(Self, Value), String> {
         let Some(map) = params.as_object() else {
             return Err("scheduleParams must be an object".into());
@@ -116,21 +116,15 @@ impl Schedule {
             }
             interval
         };
-        let mut normalized = map.clone();
-        normalized.insert("startTime".into(), json!(start_s.to_string()));
-        if frequency != Frequency::Once {
-            normalized.insert("interval".into(), json!(interval.to_string()));
-            if map.contains_key("backfill") {
-                normalized.insert("backfill".into(), json!(backfill.to_string()));
-            }
-        }
         let schedule = Self {
             start_s,
             frequency,
             interval,
             backfill,
         };
-        Ok((schedule, Value::Object(normalized)))
+        // Adobe's GET examples show the values as they were sent (strings in the tutorials'
+        // flows), so they are kept as sent: an integer interval comes back an integer.
+        Ok((schedule, Value::Object(map.clone())))
     }
 
     fn period_ms(&self) -> Option<i64> {
@@ -222,6 +216,16 @@ impl Run {
             .into_iter()
             .find(|t| *t <= now)
             .unwrap_or(self.scheduled_at)
+    }
+
+    /// Whether `POST /runs/{id}/action?op=re-trigger` may retry the run: it failed, or it
+    /// succeeded with no records ingested (retry-flows.md).
+    pub fn retriable(&self, now: i64) -> bool {
+        match self.status(now) {
+            "failed" => true,
+            "success" => self.input_records == 0,
+            _ => false,
+        }
     }
 
     /// `lastRunDetails` of the run's flow.
@@ -462,26 +466,55 @@ pub fn materialize(sandbox: &mut Sandbox, org: &ZohoOrg, zoho: &ZohoState, now: 
             zoho,
         );
         for slot in slots {
-            let id = new_uuid();
-            let spread = i64::from(id.as_bytes()[0]) * 200;
-            let duration = 60_000 + (assessment.records as i64) * 2_000 + spread;
-            runs.push(Run {
-                flow_id: flow_id.clone(),
-                flow_spec_id: flow.rel.flow_spec_id.clone(),
-                scheduled_at: slot,
-                started_at: slot + QUEUE_MS,
-                completed_at: slot + QUEUE_MS + duration,
-                errors: assessment.errors.clone(),
-                input_records: assessment.records,
-                input_bytes: assessment.bytes,
-                copy_id: new_uuid(),
-                promotion_id: new_uuid(),
-                batch_id: uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
-                id,
-                completed_json: OnceLock::new(),
-            });
+            runs.push(new_run(flow_id, &flow.rel.flow_spec_id, slot, &assessment));
         }
     }
+}
+
+fn new_run(flow_id: &str, flow_spec_id: &str, slot: i64, assessment: &Assessment) -> Run {
+    let id = new_uuid();
+    let spread = i64::from(id.as_bytes()[0]) * 200;
+    let duration = 60_000 + (assessment.records as i64) * 2_000 + spread;
+    Run {
+        flow_id: flow_id.to_owned(),
+        flow_spec_id: flow_spec_id.to_owned(),
+        scheduled_at: slot,
+        started_at: slot + QUEUE_MS,
+        completed_at: slot + QUEUE_MS + duration,
+        errors: assessment.errors.clone(),
+        input_records: assessment.records,
+        input_bytes: assessment.bytes,
+        copy_id: new_uuid(),
+        promotion_id: new_uuid(),
+        batch_id: uuid::Uuid::new_v4().simple().to_string().to_uppercase(),
+        id,
+        completed_json: OnceLock::new(),
+    }
+}
+
+/// Creates one run of `flow_id` outside its schedule (an on-demand run, or the retry of a failed
+/// one), scheduled at `at` (epoch ms) and judged on the flow's objects as they are now. Returns
+/// the new run's id, or `None` when the flow does not exist.
+pub fn run_now(
+    sandbox: &mut Sandbox,
+    flow_id: &str,
+    at: i64,
+    org: &ZohoOrg,
+    zoho: &ZohoState,
+) -> Option<String> {
+    let (flow, _) = sandbox.flows.get(flow_id)?;
+    let assessment = assess(
+        &flow.rel,
+        &sandbox.source_connections,
+        &sandbox.connections,
+        &sandbox.mapping_sets,
+        org,
+        zoho,
+    );
+    let run = new_run(flow_id, &flow.rel.flow_spec_id, at, &assessment);
+    let id = run.id.clone();
+    sandbox.runs.push(run);
+    Some(id)
 }
 
 struct Assessment {

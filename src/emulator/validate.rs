@@ -126,7 +126,9 @@ impl<'a> Fields<'a> {
             .map(Some)
     }
 
-    /// `{id, version}` as `SpecInfoDTO` requires it.
+    /// `{id, version}` of a spec reference (`SpecInfoDTO`). Without `version_required`, an absent version is the
+    /// latest, `1.0` for every spec the emulator serves (the connections API documents that an
+    /// omitted `connectionSpec.version` defaults to the most recent version).
     pub fn spec_info(
         &self,
         key: &'a str,

@@ -224,8 +224,10 @@ async fn mapping_sets_are_created_with_200_and_read_back() {
         "First_Name"
     );
 
-    // Lists need limit and start; name filters.
-    assert_eq!(env.get(&path).await.code(), 400);
+    // limit and start take data-prep.yaml's defaults (10, 0) when left out (issue 17); name filters.
+    let defaults = env.get(&path).await;
+    assert_eq!(defaults.code(), 200, "{}", defaults.body);
+    assert_eq!(defaults.body["_page"]["limit"], 10);
     let named = env
         .get(&format!("{path}?limit=10&start=0&name=zoho-leads-v1"))
         .await;

@@ -294,15 +294,18 @@ async fn patch_needs_the_current_etag_and_changes_it() {
     let ok = env.patch(&format!("{path}/"), &unquoted, &rotate).await;
     assert_eq!(ok.code(), 200, "{}", ok.body);
 
-    let third = etag_of(&ok);
+    let second_last = etag_of(&ok);
+    // flow-service.yaml's form: one PatchInstruction object instead of an array (issue 17).
     let single_object = env
         .patch(
             &path,
-            &third,
+            &second_last,
             &json!({"op": "replace", "path": "/name", "value": "x"}),
         )
         .await;
-    assert_eq!(single_object.code(), 400, "the body is a JSON Patch array");
+    assert_eq!(single_object.code(), 200, "{}", single_object.body);
+    assert_eq!(env.get(&path).await.body["items"][0]["name"], "x");
+    let third = etag_of(&single_object);
     let protected = env
         .patch(
             &path,

@@ -293,6 +293,15 @@ fn undo_documented_deviations(kind: Kind, body: &Value) -> Value {
                 }
             }
         }
+        // flow-service.yaml's createConnection prose: an omitted connectionSpec.version
+        // "will default to the most recent version" (1.0), though SpecInfoDTO requires it.
+        Kind::Connection
+            if body
+                .get("connectionSpec")
+                .is_some_and(|s| s.is_object() && s.get("version").is_none()) =>
+        {
+            body["connectionSpec"]["version"] = json!("1.0");
+        }
         // #11: the legacy xdmSchema form sends "id": null.
         Kind::MappingSet
             if body.get("xdmSchema").is_some() && body.get("id") == Some(&Value::Null) =>

@@ -30,7 +30,7 @@ fn validate(body: &Value, zoho_spec: ZohoSpec) -> Result<(Value, ConnectionRel),
     let f = Fields::body(SERVICE, body)?;
     f.string("name", true)?;
     f.string("description", false)?;
-    let (spec_id, version) = f.spec_info("connectionSpec", true)?;
+    let (spec_id, version) = f.spec_info("connectionSpec", false)?;
     let spec = specs::connection_spec(&spec_id, zoho_spec).ok_or_else(|| invalid_spec(&spec_id))?;
     let needs_auth = spec["authSpec"].as_array().is_some_and(|a| !a.is_empty());
     if let Some(auth) = f.object("auth", needs_auth)? {

@@ -300,9 +300,17 @@ pub(super) fn render<'a>(
         .filter_map(|id| sandbox.target_connections.get(id))
         .map(|t| json!({"id": t.id, "connectionSpec": t.doc["connectionSpec"]}))
         .collect();
+    // `properties` carries the flow spec's kind: the documented filters
+    // `inheritedAttributes.properties.isSourceFlow==true` and `...isDestinationFlow==true` (the
+    // flows API guide) select on it. Every flow spec the emulator serves is a source flow spec.
+    let source_flow = specs::is_source_flow_spec(&flow.rel.flow_spec_id);
     value.insert(
         "inheritedAttributes",
-        json!({"sourceConnections": sources, "targetConnections": targets}),
+        json!({
+            "sourceConnections": sources,
+            "targetConnections": targets,
+            "properties": {"isSourceFlow": source_flow, "isDestinationFlow": !source_flow},
+        }),
     );
     value.insert("runs", json!(format!("/runs?property=flowId=={}", flow.id)));
     value.insert(
@@ -419,11 +427,14 @@ pub async fn patch(
     })
 }
 
-/// `POST /flows/{id}/action?op=enable|disable` (documented for destinations; §10.4).
+/// `POST /flows/{id}/action?op=enable|disable` (documented for destinations; §10.4), no body,
+/// answering the flow's id and new etag. `op` is taken in either case and the spec's `subOp` is
+/// not required; an `If-Match` (optional in the spec) must match when one is sent.
 pub async fn action(
     State(shared): State<AppState>,
     adobe: Adobe,
     Path(id): Path<String>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ApiResult {
     let pairs = query_pairs(query.as_deref());
@@ -447,6 +458,9 @@ pub async fn action(
             .flows
             .get_mut(&id)
             .ok_or_else(|| ApiError::not_found(SERVICE, KIND, &id))?;
+        if headers.contains_key("if-match") {
+            patch::check_if_match(&headers, &flow.etag, KIND, &id)?;
+        }
         if enable && !runtime.enabled {
             // Slots missed while disabled are not run after the fact.
             runtime.runs_until = Some(now);

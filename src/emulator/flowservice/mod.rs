@@ -61,7 +61,12 @@ pub fn routes() -> Router<AppState> {
             &path("/flows/{id}/action"),
             axum::routing::post(flows::action),
         )
-        .route(&path("/runs"), get(runs::list));
+        .route(&path("/runs"), get(runs::list).post(runs::create))
+        .route(&path("/runs/"), axum::routing::post(runs::create))
+        .route(
+            &path("/runs/{id}/action"),
+            axum::routing::post(runs::action),
+        );
     // The spec writes some item paths with a trailing slash and the docs without (§13 #20).
     for suffix in ["", "/"] {
         router = router

@@ -229,6 +229,21 @@ pub fn flow_spec(id: &str, zoho_spec: ZohoSpec) -> Option<Value> {
     flow_specs(zoho_spec).into_iter().find(|s| s["id"] == id)
 }
 
+/// Whether flow spec `id` is one of the source flow specs (`attributes.isSourceFlow`).
+pub fn is_source_flow_spec(id: &str) -> bool {
+    static SOURCE_FLOW_SPECS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    SOURCE_FLOW_SPECS
+        .get_or_init(|| {
+            flow_specs(ZohoSpec::Listed)
+                .into_iter()
+                .filter(|spec| spec["attributes"]["isSourceFlow"].as_bool() == Some(true))
+                .filter_map(|spec| spec["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .iter()
+        .any(|s| s == id)
+}
+
 /// The auth spec named `name` of a connection spec.
 pub fn auth_spec<'a>(spec: &'a Value, name: &str) -> Option<&'a Value> {
     spec.get("authSpec")?
