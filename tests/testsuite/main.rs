@@ -34,6 +34,7 @@ mod check;
 mod cli;
 mod destroy;
 mod emulator_catalog_dataprep;
+mod emulator_fidelity;
 mod emulator_flowservice;
 mod emulator_gateway;
 mod emulator_runs;

@@ -4,7 +4,7 @@
 //! lenient forms the spec and the docs allow, the shapes other clients read, and the run actions
 //! (on-demand runs, retries, enable/disable).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
