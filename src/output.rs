@@ -1,4 +1,4 @@
-//! The only module that writes to stdout: human tables and the JSON documents of contract §4.
+//! The only module that writes to stdout: human tables and the JSON documents of docs/cli.md#json-output.
 #![allow(clippy::print_stdout)]
 
 use std::io::Write;
@@ -314,7 +314,7 @@ fn table<H: AsRef<str>>(headers: &[H], rows: &[Vec<String>], indent: &str) -> St
     out
 }
 
-/// `check`: one row per check and a summary line, or `{"checks": [...]}` (contract §4).
+/// `check`: one row per check and a summary line, or `{"checks": [...]}` (docs/cli.md#json-output).
 pub fn print_check(format: OutputFormat, report: &crate::check::Report) -> anyhow::Result<()> {
     print(format, report, &render_check(report))
 }
@@ -449,7 +449,7 @@ fn render_zoho_modules(outcome: &crate::zoho_cmd::ModulesOutcome) -> String {
     out
 }
 
-/// The document `plan`, `apply` and `destroy` print with `--output json` (contract §4).
+/// The document `plan`, `apply` and `destroy` print with `--output json` (docs/cli.md#json-output).
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangesDocument<'a> {
     pub profile: String,

@@ -1,4 +1,4 @@
-//! The profile (contract §3): its schema, loading (file, `${VAR}`, `PROVISION_<SECTION>__<KEY>`),
+//! The profile (docs/profile.md): its schema, loading (file, `${VAR}`, `PROVISION_<SECTION>__<KEY>`),
 //! validation and the resolved, typed form the commands use. The only module that reads the
 //! environment for configuration.
 //!
@@ -28,11 +28,11 @@ pub type Env = HashMap<String, String>;
 pub const DEFAULT_PROFILE: &str = "profiles/default.toml";
 /// The environment variable naming the profile when no path is given.
 pub const PROFILE_ENV: &str = "PROVISION_PROFILE";
-/// Default Adobe IMS host (reference §2).
+/// Default Adobe IMS host (docs/aep-api.md#ims-token).
 pub const DEFAULT_IMS_URL: &str = "https://ims-na1.adobelogin.com";
-/// Default Adobe Experience Platform API host (reference §1).
+/// Default Adobe Experience Platform API host (docs/aep-api.md#common-conventions).
 pub const DEFAULT_PLATFORM_URL: &str = "https://platform.adobe.io";
-/// The scopes of an AEP OAuth server-to-server credential (reference §2).
+/// The scopes of an AEP OAuth server-to-server credential (docs/aep-api.md#ims-token).
 pub const DEFAULT_SCOPES: [&str; 5] = [
     "openid",
     "AdobeID",
@@ -44,7 +44,7 @@ pub const DEFAULT_SCOPES: [&str; 5] = [
 pub const DEFAULT_DELTA_COLUMN: &str = "Modified_Time";
 
 const ENV_PREFIX: &str = "PROVISION_";
-/// The smallest `interval` the CRMToAEP flow spec accepts for `frequency = "minute"` (reference §9.2).
+/// The smallest `interval` the CRMToAEP flow spec accepts for `frequency = "minute"` (docs/aep-api.md#schedule-rules).
 const MIN_MINUTE_INTERVAL: i64 = 15;
 
 /// A loaded, validated profile. Every default is resolved; every `[[dataflows]]` entry has its
@@ -86,7 +86,7 @@ pub struct ZohoSettings {
     pub api_url: Url,
 }
 
-/// Zoho data centres (zoho-oauth.md §1).
+/// Zoho data centres (docs/zoho-oauth.md#data-centres).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ZohoRegion {
     Us,
@@ -137,7 +137,7 @@ impl ZohoRegion {
             ZohoRegion::Au => "https://accounts.zoho.com.au",
             ZohoRegion::Jp => "https://accounts.zoho.jp",
             ZohoRegion::Cn => "https://accounts.zoho.com.cn",
-            // Canada's accounts server is on zohocloud.ca, not zoho.ca (zoho-oauth.md §1).
+            // Canada's accounts server is on zohocloud.ca, not zoho.ca (docs/zoho-oauth.md#data-centres).
             ZohoRegion::Ca => "https://accounts.zohocloud.ca",
             ZohoRegion::Sa => "https://accounts.zoho.sa",
             ZohoRegion::Uk => "https://accounts.zoho.uk",
@@ -245,7 +245,7 @@ pub struct MappingRule {
     pub destination: String,
 }
 
-/// A dataflow schedule, checked against the CRMToAEP flow spec's rules (reference §9.2).
+/// A dataflow schedule, checked against the CRMToAEP flow spec's rules (docs/aep-api.md#schedule-rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     pub frequency: Frequency,

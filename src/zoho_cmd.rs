@@ -1,5 +1,5 @@
 //! `provision zoho token` and `provision zoho modules`: the Zoho credential steps of Adobe's
-//! Zoho CRM source documentation, made hard to get wrong (zoho-oauth.md §1-§6). The OAuth client
+//! Zoho CRM source documentation, made hard to get wrong (docs/zoho-oauth.md). The OAuth client
 //! itself is `auth/zoho.rs`; this module turns arguments into a request, decides where the
 //! refresh token goes, and hands the outcome to `output.rs`.
 //!
@@ -625,7 +625,7 @@ pub async fn refresh(zoho: &ZohoOAuth, settings: &ZohoSettings) -> Result<ZohoTo
 }
 
 /// `GET {api_domain}/crm/v8/settings/modules` with a token from [`refresh`]; a rejected token is
-/// refreshed once (zoho-oauth.md §6 #9) before the failure is reported.
+/// refreshed once (docs/zoho-oauth.md#failure-modes #9) before the failure is reported.
 pub async fn list_modules(
     zoho: &ZohoOAuth,
     settings: &ZohoSettings,
@@ -684,7 +684,7 @@ pub async fn modules(profile: &Profile, format: OutputFormat) -> CliResult {
     Ok(Exit::Ok)
 }
 
-/// The failure, labelled as a credential problem or a scope problem (zoho-oauth.md §6 rule 4).
+/// The failure, labelled as a credential problem or a scope problem (docs/zoho-oauth.md#failure-modes rule 4).
 pub fn describe(failure: &ZohoFailure) -> String {
     use crate::auth::zoho::ZohoApiError;
     match failure {

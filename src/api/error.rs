@@ -1,5 +1,5 @@
 //! One typed error for every failed remote call, parsed leniently from every error shape of
-//! reference §11.
+//! docs/aep-api.md#errors.
 
 use std::fmt;
 use std::time::Duration;
@@ -62,7 +62,7 @@ impl ApiError {
         self.status.is_some_and(|s| s >= 500)
     }
 
-    /// 412: the `If-Match` etag is stale (reference §10.3).
+    /// 412: the `If-Match` etag is stale (docs/aep-api.md#etags).
     pub fn is_precondition_failed(&self) -> bool {
         self.status == Some(412)
     }
@@ -108,7 +108,7 @@ impl ApiError {
         }
     }
 
-    /// What the user can do about it, for the errors whose cause is known (reference §11).
+    /// What the user can do about it, for the errors whose cause is known (docs/aep-api.md#errors).
     pub fn hint(&self) -> Option<&'static str> {
         let code = self.code.as_deref().unwrap_or("");
         let hint = match (self.status, code) {

@@ -1,5 +1,5 @@
 //! The authenticated transport for Flow Service, Catalog and Data Prep: the five headers of
-//! reference §1 on every call, the one retry policy, shared rate limiting, error parsing, JSON
+//! docs/aep-api.md#common-conventions on every call, the one retry policy, shared rate limiting, error parsing, JSON
 //! decoding and `_links.next` paging. Resource modules build paths and bodies; they never touch
 //! headers, tokens or retries.
 //!
@@ -55,7 +55,7 @@ impl Service {
     }
 }
 
-/// Query parameters, in order; `property` may repeat (AND), reference §10.2.
+/// Query parameters, in order; `property` may repeat (AND), docs/aep-api.md#filters.
 #[derive(Debug, Clone, Default)]
 pub struct Query(Vec<(String, String)>);
 
@@ -480,7 +480,7 @@ impl AepClient {
             });
             drop(permit);
 
-            // Any 401 was rejected before processing; reference §11 says to renew the token once.
+            // Any 401 was rejected before processing; docs/aep-api.md#errors says to renew the token once.
             let wait = if error.status == Some(401) && !token_renewed {
                 token_renewed = true;
                 inner.ims.invalidate_token(&token).await;

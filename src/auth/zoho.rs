@@ -1,4 +1,4 @@
-//! The Zoho OAuth client (zoho-oauth.md): the refresh-token grant that `check` uses to prove the
+//! The Zoho OAuth client (docs/zoho-oauth.md): the refresh-token grant that `check` uses to prove the
 //! profile's Zoho credentials work, the authorization-code exchange behind `provision zoho token`,
 //! and `GET /crm/v8/settings/modules`, the one real CRM call that proves the token's scopes.
 //!
@@ -33,13 +33,13 @@ use crate::api::error::{looks_like_html, truncate};
 use crate::api::http::{describe_json_error, describe_transport, retry_after, HttpOptions};
 use crate::profile::{check_url, is_loopback, ZohoRegion, ZohoSettings};
 
-/// Zoho access tokens live one hour; longer stated lifetimes are misread units (zoho-oauth.md §2.2).
+/// Zoho access tokens live one hour; longer stated lifetimes are misread units (docs/zoho-oauth.md#token-response).
 const MAX_LIFETIME: Duration = Duration::from_secs(3600);
 /// `expires_in` above this is in milliseconds (legacy answers).
 const MS_THRESHOLD: u64 = 86_400;
 /// Reuse a cached access token until this long before it expires.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(300);
-/// The scopes `list_modules` needs, for the scope-mismatch message (zoho-oauth.md §3.5).
+/// The scopes `list_modules` needs, for the scope-mismatch message (docs/zoho-oauth.md#scopes).
 pub const MODULES_SCOPE: &str = "ZohoCRM.settings.modules.READ";
 /// How long one data-centre probe may take (see [`ZohoOAuth::locate_client`]).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,7 +47,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// id exists at an accounts server, so no real secret leaves for a data centre that may not be
 /// the client's.
 const PROBE_PLACEHOLDER: &str = "provision-data-centre-probe";
-/// The read-only scopes to request when generating a grant token (zoho-oauth.md §3.5).
+/// The read-only scopes to request when generating a grant token (docs/zoho-oauth.md#scopes).
 pub const RECOMMENDED_SCOPES: &str =
     "ZohoCRM.settings.modules.READ,ZohoCRM.settings.fields.READ,ZohoCRM.modules.READ";
 
@@ -207,7 +207,7 @@ pub enum Grant {
     RefreshToken,
 }
 
-/// Why a token request failed, classified as zoho-oauth.md §2.3 and §6 describe.
+/// Why a token request failed, classified as docs/zoho-oauth.md#token-errors and #failure-modes describe.
 #[derive(Debug)]
 pub enum ZohoAuthError {
     /// `invalid_code`: an expired/used grant token, or a revoked/evicted refresh token.
@@ -236,7 +236,7 @@ pub enum ZohoAuthError {
     },
     /// A success-looking answer without an `access_token`.
     NoAccessToken { dc: DataCentre },
-    /// The exchange succeeded but Zoho returned no refresh token (zoho-oauth.md §6 #10); the
+    /// The exchange succeeded but Zoho returned no refresh token (docs/zoho-oauth.md#failure-modes #10); the
     /// caller decides whether that is an error.
     NoRefreshToken { dc: DataCentre },
     /// An `api_domain` we will not send a token to.
@@ -371,7 +371,7 @@ impl fmt::Display for ZohoAuthError {
 
 impl std::error::Error for ZohoAuthError {}
 
-/// A module from `GET /crm/v8/settings/modules` (zoho-oauth.md §5.1).
+/// A module from `GET /crm/v8/settings/modules` (docs/zoho-oauth.md#crm-modules).
 #[derive(Debug, Clone, Deserialize)]
 pub struct ZohoModule {
     pub api_name: String,
@@ -403,7 +403,7 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Str
     })
 }
 
-/// Why a CRM API call failed (zoho-oauth.md §5.3).
+/// Why a CRM API call failed (docs/zoho-oauth.md#crm-errors).
 #[derive(Debug)]
 pub enum ZohoApiError {
     /// 401 `INVALID_TOKEN`: expired, revoked, or sent to another data centre's API domain.
@@ -841,7 +841,7 @@ fn join_path(base: &Url, path: &str) -> Url {
     url
 }
 
-/// Reads a token-endpoint answer whatever its status (zoho-oauth.md §2.3: errors come as HTTP 200).
+/// Reads a token-endpoint answer whatever its status (docs/zoho-oauth.md#token-errors: errors come as HTTP 200).
 fn classify_token(
     status: u16,
     body: &[u8],

@@ -1,4 +1,4 @@
-//! `PATCH` with a JSON Patch array and `If-Match` (reference §10.3, §13 #5-#7, #18-#19): ops
+//! `PATCH` with a JSON Patch array and `If-Match` (docs/aep-api.md#etags, #disagreements #5-#7, #18-#19): ops
 //! `add`/`replace`/`remove` in either case, a missing `If-Match` is `1403-400` and a stale one
 //! `1404-412`. Only the paths a resource allows may change; the resource re-validates the result.
 
@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::errors::{ApiError, Service};
 
 /// Checks `If-Match` against the current etag. The connection docs send it unquoted, the flow
-/// docs quoted (§13 #19), so both forms match.
+/// docs quoted (docs/aep-api.md#disagreements #19), so both forms match.
 pub fn check_if_match(
     headers: &HeaderMap,
     etag: &str,

@@ -1,5 +1,5 @@
 //! Zoho Accounts (`/oauth/v2/token`, `/oauth/v2/token/revoke`) and Zoho CRM
-//! (`/crm/v8/settings/modules`) as `zoho-oauth.md` §2-§5 describe them: token-endpoint errors are
+//! (`/crm/v8/settings/modules`) as `docs/zoho-oauth.md#token-endpoint` to `#crm-limits` describe them: token-endpoint errors are
 //! HTTP 200 with an `error` key, grant codes are single use and expire after 3 minutes, refresh
 //! responses carry no refresh token, more than 10 refreshes per refresh token in 10 minutes are
 //! throttled, and a user keeps at most 20 refresh tokens (the 21st evicts the oldest).
@@ -146,7 +146,7 @@ pub fn routes() -> Router<AppState> {
         .route("/crm/v8/settings/modules/{api_name}", get(module))
 }
 
-/// Zoho answers token errors with HTTP 200 and an `error` key (zoho-oauth.md §2.3).
+/// Zoho answers token errors with HTTP 200 and an `error` key (docs/zoho-oauth.md#token-errors).
 fn zoho_error(error: &str) -> Response {
     Json(json!({"error": error})).into_response()
 }

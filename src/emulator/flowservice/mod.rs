@@ -62,7 +62,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(flows::action),
         )
         .route(&path("/runs"), get(runs::list));
-    // The spec writes some item paths with a trailing slash and the docs without (§13 #20).
+    // The spec writes some item paths with a trailing slash and the docs without (docs/aep-api.md#disagreements #20).
     for suffix in ["", "/"] {
         router = router
             .route(
@@ -107,7 +107,7 @@ fn updated(id: &str, etag: &str) -> Response {
     Json(json!({"id": id, "etag": etag})).into_response()
 }
 
-/// GET by id answers a list wrapper (reference §1).
+/// GET by id answers a list wrapper (docs/aep-api.md#common-conventions).
 fn items(item: impl serde::Serialize) -> Response {
     Json(json!({"items": [item]})).into_response()
 }
