@@ -46,7 +46,7 @@ use crate::plan::{
 use crate::profile::{DatasetTarget, Profile};
 use crate::progress::Progress;
 
-/// How `scheduleParams.interval` is sent (reference §13 #8: the flow spec's validator says
+/// How `scheduleParams.interval` is sent (docs/aep-api.md#disagreements #8: the flow spec's validator says
 /// integer).
 const INTERVAL_ENCODING: IntervalEncoding = IntervalEncoding::Integer;
 /// Modules `plan` explores at the same time.
@@ -1199,7 +1199,7 @@ pub fn finish(changes: &[Change], error: Option<String>, command: &str) -> CliRe
     }
 }
 
-/// Asks on stderr when stdin is a terminal; a pipe proceeds (contract §1: prompts only on a
+/// Asks on stderr when stdin is a terminal; a pipe proceeds (docs/cli.md#commands: prompts only on a
 /// TTY without `--yes`).
 pub async fn confirm(command: &str) -> Result<bool, CliError> {
     if !std::io::stdin().is_terminal() {
@@ -1252,7 +1252,7 @@ pub async fn create_base_connection(
     Ok(found)
 }
 
-/// `auth.params` of the Zoho base connection (reference §4): the profile's Zoho client and
+/// `auth.params` of the Zoho base connection (docs/aep-api.md#base-connection): the profile's Zoho client and
 /// refresh token, plus what a fresh refresh says (the access token and the account's API domain,
 /// the `endpoint`), checked against the connection spec's `required` list so that a spec change
 /// is reported before AEP rejects the connection.

@@ -1,4 +1,4 @@
-//! `provision check`: the preflight of contract §1, without a single write. Each finding is a
+//! `provision check`: the preflight of docs/cli.md#commands, without a single write. Each finding is a
 //! named check that passed, failed or was skipped (with the reason), so that a release pipeline
 //! can stop before `apply` and say exactly what to fix. The Zoho side (refresh, CRM API) and the
 //! AEP side (IMS, specs, base connection and explore, datasets, schemas) run at the same time, and
@@ -25,10 +25,10 @@ use crate::naming;
 use crate::profile::{DatasetTarget, Profile};
 use crate::zoho_setup::{self, ZohoFailure};
 
-/// What `check` says when Adobe no longer offers the Zoho CRM source (reference §0).
+/// What `check` says when Adobe no longer offers the Zoho CRM source (docs/aep-api.md#zoho-source-deprecation).
 pub const DEPRECATED: &str = "Adobe has deprecated or removed the Zoho CRM source for this org";
 
-/// The base connection's `auth.params` and what in the profile provides each (reference §3, §4).
+/// The base connection's `auth.params` and what in the profile provides each (docs/aep-api.md#connection-specs, #base-connection).
 /// A required param missing from this list is one `provision` cannot fill.
 pub const ZOHO_AUTH_PARAMS: [(&str, &str); 6] = [
     ("endpoint", "zoho.api_url"),
@@ -50,7 +50,7 @@ pub enum Status {
     Skipped,
 }
 
-/// One named check (contract §4: `{"name", "ok", "detail"}`, plus `status`).
+/// One named check (docs/cli.md#json-output: `{"name", "ok", "detail"}`, plus `status`).
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
     pub name: String,
@@ -138,7 +138,7 @@ fn profile_check(profile: &Profile) -> Check {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Zoho: the refresh token in its data centre, then one real CRM call (zoho-oauth.md §3.5: a
+// Zoho: the refresh token in its data centre, then one real CRM call (docs/zoho-oauth.md#scopes: a
 // refresh succeeds whatever the scopes, so only an API call proves them).
 
 async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<Vec<ZohoModule>>) {

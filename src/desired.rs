@@ -84,7 +84,7 @@ pub fn build(profile: &Profile) -> Result<Desired, DesiredError> {
              managed resource"
         )));
     }
-    // A comma separates values in Flow Service filters (reference §12): a name holding one
+    // A comma separates values in Flow Service filters (docs/aep-api.md#filters): a name holding one
     // could not be looked up.
     if prefix.contains(',') {
         return Err(DesiredError(format!(

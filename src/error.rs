@@ -1,9 +1,9 @@
 //! The one error type at the edge of the program: every failure becomes a `CliError`
-//! whose `code` is the process exit code (contract §2).
+//! whose `code` is the process exit code (docs/cli.md#exit-codes).
 
 use std::fmt;
 
-/// Process exit codes, contract §2.
+/// Process exit codes, docs/cli.md#exit-codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Success; for `plan --detailed-exitcode`, no changes.

@@ -1,4 +1,4 @@
-//! `provision explore`: what the profile's Zoho base connection sees (reference §5). Without a
+//! `provision explore`: what the profile's Zoho base connection sees (docs/aep-api.md#explore). Without a
 //! module, the tables (Zoho modules); with one, its columns (flagging date-time columns, the
 //! candidates for `delta_column`) and, with `--preview N`, up to N sample rows. Read only,
 //! except that `--create-connection` creates the base connection when it is missing.
@@ -26,7 +26,7 @@ pub struct ExploreOptions {
     pub create_connection: bool,
 }
 
-/// The result of `explore`, as contract §4 shapes its JSON.
+/// The result of `explore`, as docs/cli.md#json-output shapes its JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ExploreReport {

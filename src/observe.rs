@@ -51,7 +51,7 @@ pub enum ObserveError {
     Api(#[from] ApiError),
 }
 
-/// The specs every create depends on (reference §0, §14 step 2).
+/// The specs every create depends on (docs/aep-api.md#zoho-source-deprecation, #call-order step 2).
 #[derive(Debug, Clone)]
 pub struct Preflight {
     pub connection_spec: ConnectionSpec,

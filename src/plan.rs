@@ -1,5 +1,5 @@
 //! The plan: `(desired, observed) -> Plan`, pure (no I/O). Each [`Change`] is one row of the
-//! output (contract §4); the steps next to them tell `apply` what to do and in which order.
+//! output (docs/cli.md#json-output); the steps next to them tell `apply` what to do and in which order.
 //!
 //! Identity is by name and marker ([`crate::naming`]); within one module, which of several owned
 //! objects is current is decided by linkage and content:
@@ -11,7 +11,7 @@
 //! - A source or target connection no dataflow links (an *orphan*, left by an interrupted run)
 //!   is reused when its content matches, so a re-run finishes the work instead of duplicating
 //!   it; orphans that do not match are deleted.
-//! - Source and target connections are never patched (reference §6): a change to either, to the
+//! - Source and target connections are never patched (docs/aep-api.md#source-connection): a change to either, to the
 //!   dataset, the delta column, or a start time already passed, replaces the module's source
 //!   connection, target connection and dataflow together (new ones first, then the old ones are
 //!   deleted). Schedule and mapping changes patch the dataflow. Mapping sets are only ever
@@ -37,7 +37,7 @@ use crate::naming;
 use crate::observe::Managed;
 use crate::profile::DatasetTarget;
 
-/// What happens to one object (contract §4 `action`).
+/// What happens to one object (docs/cli.md#json-output `action`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -60,7 +60,7 @@ impl Action {
     }
 }
 
-/// The kind of object (contract §4 `kind`).
+/// The kind of object (docs/cli.md#json-output `kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -105,7 +105,7 @@ pub struct Change {
     pub error: Option<String>,
 }
 
-/// Counts per action (contract §4 `summary`).
+/// Counts per action (docs/cli.md#json-output `summary`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub create: usize,
@@ -1011,7 +1011,7 @@ struct ConnectionRow<'a> {
     module: &'a str,
 }
 
-/// Plans a module's source or target connection (Adobe says not to update them, reference §6):
+/// Plans a module's source or target connection (Adobe says not to update them, docs/aep-api.md#source-connection):
 /// the one the kept dataflow links; else one no dataflow links that already matches the profile
 /// (left by an interrupted run), reused; else a new one, replacing the old dataflow's if any.
 #[allow(clippy::too_many_arguments)]

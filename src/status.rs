@@ -1,7 +1,7 @@
 //! `provision status`: the dataflows a profile manages, their schedules, their newest runs and a
 //! one-line health verdict each; with `--wait`, block until every flow's newest run has finished.
 //!
-//! Requests scale with pages, not with flows (reference §10.2, §12): one filtered list finds
+//! Requests scale with pages, not with flows (docs/aep-api.md#runs, #filters): one filtered list finds
 //! every flow this profile owns ([`observe::dataflows_of`]:
 //! `property=flowSpec.id==CRMToAEP&property=description==<marker>`),
 //! then one filtered, paged query fetches the newest runs of all of them at once
@@ -55,7 +55,7 @@ pub struct StatusOptions {
     pub wait: Option<Duration>,
 }
 
-/// The status of every dataflow of the profile; its JSON is contract §4's `status` document.
+/// The status of every dataflow of the profile; its JSON is docs/cli.md#json-output's `status` document.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
     pub dataflows: Vec<DataflowStatus>,

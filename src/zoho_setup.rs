@@ -666,7 +666,7 @@ pub async fn refresh(zoho: &ZohoOAuth, settings: &ZohoSettings) -> Result<ZohoTo
 }
 
 /// `GET {api_domain}/crm/v8/settings/modules` with a token from [`refresh`]; a rejected token is
-/// refreshed once (zoho-oauth.md §6 #9) before the failure is reported.
+/// refreshed once (docs/zoho-oauth.md#failure-modes #9) before the failure is reported.
 pub async fn list_modules(
     zoho: &ZohoOAuth,
     settings: &ZohoSettings,
@@ -724,7 +724,7 @@ pub async fn modules(profile: &Profile) -> Result<ModulesOutcome, CliError> {
     })
 }
 
-/// The failure, labelled as a credential problem or a scope problem (zoho-oauth.md §6 rule 4).
+/// The failure, labelled as a credential problem or a scope problem (docs/zoho-oauth.md#failure-modes rule 4).
 pub fn describe(failure: &ZohoFailure) -> String {
     use crate::api::crm::ZohoApiError;
     match failure {

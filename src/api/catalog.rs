@@ -1,4 +1,4 @@
-//! Catalog datasets (reference §7.2). Catalog answers lists as an object keyed by dataset id and
+//! Catalog datasets (docs/aep-api.md#dataset). Catalog answers lists as an object keyed by dataset id and
 //! pages with `limit`/`start`, not `_links`.
 
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ pub struct NewDataset {
     pub description: Option<String>,
     pub schema_id: String,
     /// `schemaRef.contentType`; [`XED_CONTENT_TYPE`] unless a sandbox needs the older form
-    /// (reference §13 #12).
+    /// (docs/aep-api.md#disagreements #12).
     pub content_type: String,
     /// Sent only when not empty (e.g. `unifiedProfile` for Profile ingestion, when asked for).
     pub tags: BTreeMap<String, Vec<String>>,

@@ -1,5 +1,5 @@
-//! Base connections (reference §4, §10.3, §10.5): create, read, list, patch, delete, test.
-//! Paths have no trailing slash, as in the docs (reference §13 #20).
+//! Base connections (docs/aep-api.md#base-connection, #etags, #deleting): create, read, list, patch, delete, test.
+//! Paths have no trailing slash, as in the docs (docs/aep-api.md#disagreements #20).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -207,7 +207,7 @@ impl fmt::Debug for ConnectionAuth {
     }
 }
 
-/// `POST /connections` (reference §4) -> `201 {"id", "etag"}`.
+/// `POST /connections` (docs/aep-api.md#base-connection) -> `201 {"id", "etag"}`.
 pub async fn create_connection(
     client: &AepClient,
     new: &NewConnection,
@@ -248,7 +248,7 @@ pub async fn list_connections(
     wire::list(client, PATH, query, "connection").await
 }
 
-/// The base connections named `name` with connection spec `spec` (reference §12 recipe).
+/// The base connections named `name` with connection spec `spec` (docs/aep-api.md#find-before-create recipe).
 /// Names are not unique: the caller decides what more than one match means.
 pub async fn list_connections_by_name(
     client: &AepClient,
@@ -273,7 +273,7 @@ pub async fn patch_connection(
         .await
 }
 
-/// Replaces `auth.params` (token rotation, reference §10.3): `[{"op": "replace", "path":
+/// Replaces `auth.params` (token rotation, docs/aep-api.md#etags): `[{"op": "replace", "path":
 /// "/auth/params", "value": {...}}]`, the secrets exposed only in the body.
 pub async fn patch_connection_auth(
     client: &AepClient,
@@ -304,7 +304,7 @@ pub async fn delete_connection(client: &AepClient, id: &ConnectionId) -> Result<
         .await
 }
 
-/// `GET /connections/{id}/test` -> `{"result": true|false}` (spec only, reference §4).
+/// `GET /connections/{id}/test` -> `{"result": true|false}` (spec only, docs/aep-api.md#base-connection).
 pub async fn test_connection(client: &AepClient, id: &ConnectionId) -> Result<bool, ApiError> {
     #[derive(Deserialize)]
     struct TestResult {

@@ -1,5 +1,5 @@
-//! Data Prep mapping sets (reference §8), in the current `outputSchema` + `source`/`destination`
-//! format (§13 #11). data-prep.yaml has no DELETE for mapping sets: they cannot be removed
+//! Data Prep mapping sets (docs/aep-api.md#mapping-set), in the current `outputSchema` + `source`/`destination`
+//! format (docs/aep-api.md#disagreements #11). data-prep.yaml has no DELETE for mapping sets: they cannot be removed
 //! through the API, only left unused.
 
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,7 @@ pub const DESCRIPTION_TAG: &str = "description";
 #[derive(Debug, Clone)]
 pub struct NewMappingSet {
     /// Sent as `name`; the spec has the field but the docs never set it, so whether the service
-    /// keeps it is unverified (reference §8).
+    /// keeps it is unverified (docs/aep-api.md#mapping-set).
     pub name: Option<String>,
     /// Sent as the tag `{"name": "description", "values": [...]}`.
     pub description: Option<String>,
@@ -133,7 +133,7 @@ pub struct MappingSetRef {
     pub version: u32,
 }
 
-/// A mapping set as Data Prep returns it; legacy-format fields are read too (§13 #11).
+/// A mapping set as Data Prep returns it; legacy-format fields are read too (docs/aep-api.md#disagreements #11).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MappingSet {
@@ -266,7 +266,7 @@ pub async fn create_mapping_set(
 }
 
 /// `PUT /mappingSets/{id}` with the full new content -> the mapping set with its new `version`
-/// (data-prep.yaml `putMappingSet`; not in the reference's tutorials). Lets a changed mapping
+/// (data-prep.yaml `putMappingSet`; not in Adobe's tutorials). Lets a changed mapping
 /// keep its mapping set, since mapping sets cannot be deleted.
 pub async fn update_mapping_set(
     client: &AepClient,

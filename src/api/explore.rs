@@ -1,5 +1,5 @@
-//! Exploring a base connection's tables (reference §5): the root listing, one table's columns,
-//! and preview rows. `objectType` is sent in lower case, as the live service takes it (§13 #3).
+//! Exploring a base connection's tables (docs/aep-api.md#explore): the root listing, one table's columns,
+//! and preview rows. `objectType` is sent in lower case, as the live service takes it (docs/aep-api.md#disagreements #3).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -35,9 +35,9 @@ pub struct TableDetails {
 }
 
 /// One column as explore returns it. Both documented shapes are read (`xdm` with optional
-/// `meta:xdmType`, or `meta.originalType`; reference §5.2, §13 #25), and fields not modelled
+/// `meta:xdmType`, or `meta.originalType`; docs/aep-api.md#explore-columns, #disagreements #25), and fields not modelled
 /// here are kept in `extra`, so that serialising a column reproduces what explore sent: source
-/// connections copy explore's column objects verbatim (reference §6).
+/// connections copy explore's column objects verbatim (docs/aep-api.md#source-connection).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
@@ -96,7 +96,7 @@ impl Column {
             .or(self.meta_xdm_type.as_deref())
     }
 
-    /// Whether the column holds a date-time, i.e. can be a delta column (reference §9.2).
+    /// Whether the column holds a date-time, i.e. can be a delta column (docs/aep-api.md#dataflow).
     /// With only `meta.originalType` to go by, a `DateTime`/`Timestamp` source type counts.
     pub fn is_date_time(&self) -> bool {
         if self

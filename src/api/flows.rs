@@ -1,6 +1,6 @@
-//! Dataflows (reference §9.2, §10.1, §10.3, §10.5): create, read, list, patch, delete.
+//! Dataflows (docs/aep-api.md#dataflow, #reading-a-flow, #etags, #deleting): create, read, list, patch, delete.
 //!
-//! Value types on the wire (reference §9.2, §13 #8-#10): `startTime` is sent as an integer
+//! Value types on the wire (docs/aep-api.md#value-types, #disagreements #8-#10): `startTime` is sent as an integer
 //! (epoch seconds), `backfill` as a boolean, `mappingVersion` as a string, and `interval` as an
 //! integer unless [`IntervalEncoding::String`] is chosen. Reads accept strings and numbers.
 
@@ -19,7 +19,7 @@ use super::{
 const PATH: &str = "/flows";
 
 /// How `scheduleParams.interval` is written: the flow spec's own schema says integer, the
-/// OpenAPI spec and GET output say string (reference §13 #8).
+/// OpenAPI spec and GET output say string (docs/aep-api.md#disagreements #8).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum IntervalEncoding {
     #[default]
@@ -140,7 +140,7 @@ impl<'de> Deserialize<'de> for ScheduleParams {
     }
 }
 
-/// The Copy transformation's delta column (reference §9.2).
+/// The Copy transformation's delta column (docs/aep-api.md#dataflow).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeltaColumn {
@@ -167,7 +167,7 @@ pub fn copy_transformation(delta: &DeltaColumn) -> Value {
 }
 
 /// `{"name": "Mapping", "params": {"mappingId": ..., "mappingVersion": "<n>"}}`, the version a
-/// string (reference §13 #10). Also the value for `replace /transformations/{index}`.
+/// string (docs/aep-api.md#disagreements #10). Also the value for `replace /transformations/{index}`.
 pub fn mapping_transformation(mapping: &MappingSetRef) -> Value {
     json!({"name": "Mapping", "params": {
         "mappingId": mapping.id,
@@ -202,7 +202,7 @@ struct CreateBody<'a> {
     schedule_params: Value,
 }
 
-/// A dataflow as the service returns it (reference §10.1).
+/// A dataflow as the service returns it (docs/aep-api.md#reading-a-flow).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Flow {
@@ -295,7 +295,7 @@ impl Flow {
     }
 }
 
-/// `POST /flows` (reference §9.2): Copy then Mapping transformations and `scheduleParams`.
+/// `POST /flows` (docs/aep-api.md#dataflow): Copy then Mapping transformations and `scheduleParams`.
 pub async fn create_flow(client: &AepClient, new: &NewFlow) -> Result<Created<FlowId>, ApiError> {
     let body = CreateBody {
         name: &new.name,
@@ -326,7 +326,7 @@ pub async fn get_flow(client: &AepClient, id: &FlowId) -> Result<Option<Flow>, A
 }
 
 /// `GET /flows?{query}`, every page. Documented filters: `id`, `name`, `description`,
-/// `flowSpec.id`, `state`, `sourceConnectionIds[]`, `targetConnectionIds[]` (reference §12).
+/// `flowSpec.id`, `state`, `sourceConnectionIds[]`, `targetConnectionIds[]` (docs/aep-api.md#filters).
 /// The Flow Service has no prefix or regex filter (`~` is "not implemented").
 pub async fn list_flows(client: &AepClient, query: &Query) -> Result<Vec<Flow>, ApiError> {
     wire::list(client, PATH, query, "flow").await
@@ -358,8 +358,8 @@ pub async fn list_flows_by_ids(client: &AepClient, ids: &[FlowId]) -> Result<Vec
     wire::list_by_ids(client, PATH, &Query::new(), "id", &ids, "flow").await
 }
 
-/// `PATCH /flows/{id}` with a JSON Patch array and `If-Match: {etag}` verbatim (reference
-/// §10.3). A stale etag fails with 412 (`1404-412`): re-read the flow and try again.
+/// `PATCH /flows/{id}` with a JSON Patch array and `If-Match: {etag}` verbatim (docs/aep-api.md#etags)
+///. A stale etag fails with 412 (`1404-412`): re-read the flow and try again.
 pub async fn patch_flow(
     client: &AepClient,
     id: &FlowId,

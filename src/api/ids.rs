@@ -55,6 +55,6 @@ id_type! {
     ConnectionSpecId;
     /// A flow spec.
     FlowSpecId;
-    /// An entity version for `If-Match`, kept verbatim (quotes included), reference §10.3.
+    /// An entity version for `If-Match`, kept verbatim (quotes included), docs/aep-api.md#etags.
     Etag;
 }

@@ -1,6 +1,6 @@
 //! JSON Patch operations (RFC 6902) for `PATCH /flows/{id}` and `PATCH /connections/{id}`.
 //! The body is always an array and `op` is lower case: the docs' form, which the live service
-//! takes, rather than the OpenAPI spec's single upper-case object (reference §13 #5, #6).
+//! takes, rather than the OpenAPI spec's single upper-case object (docs/aep-api.md#disagreements #5, #6).
 
 use serde::Serialize;
 use serde_json::Value;

@@ -1,4 +1,4 @@
-//! Dataflow runs (reference §10.2): listed for many flows at once with one filtered, paged
+//! Dataflow runs (docs/aep-api.md#runs): listed for many flows at once with one filtered, paged
 //! query (`property=flowId==a,b,c`). Run fields are spelled two ways (`activities`/`activites`,
 //! `etag`/`eTag`) and statuses come in several casings, so everything is read leniently.
 
@@ -221,7 +221,7 @@ pub async fn list_runs(
 }
 
 /// `GET /runs?{query}`, every page, for filters [`list_runs`] does not cover (e.g. a time
-/// window on `metrics.durationSummary.startedAtUTC`, reference §10.2).
+/// window on `metrics.durationSummary.startedAtUTC`, docs/aep-api.md#runs).
 pub async fn list_runs_query(client: &AepClient, query: &Query) -> Result<Vec<Run>, ApiError> {
     wire::list(client, PATH, query, "run").await
 }

@@ -1,5 +1,5 @@
-//! Source connections (reference §6): one per Zoho module. They are never PATCHed: a changed
-//! source means a new source connection and a new flow (reference §6, update-dataflows.md).
+//! Source connections (docs/aep-api.md#source-connection): one per Zoho module. They are never PATCHed: a changed
+//! source means a new source connection and a new flow (docs/aep-api.md#source-connection, update-dataflows.md).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -90,7 +90,7 @@ pub struct SourceParams {
     pub extra: Map<String, Value>,
 }
 
-/// `POST /sourceConnections` with `data.format = "tabular"` (reference §6).
+/// `POST /sourceConnections` with `data.format = "tabular"` (docs/aep-api.md#source-connection).
 pub async fn create_source_connection(
     client: &AepClient,
     new: &NewSourceConnection,
@@ -126,7 +126,7 @@ pub async fn get_source_connection(
 }
 
 /// `GET /sourceConnections?{query}`, every page. Documented filters: `id`, `baseConnectionId`,
-/// `connectionSpec.id`, `params.tableName` (reference §12).
+/// `connectionSpec.id`, `params.tableName` (docs/aep-api.md#filters).
 pub async fn list_source_connections(
     client: &AepClient,
     query: &Query,

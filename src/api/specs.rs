@@ -1,6 +1,6 @@
-//! Connection specs and flow specs (reference §3, §9.1), and the fixed ids and content types
+//! Connection specs and flow specs (docs/aep-api.md#connection-specs, #flow-spec), and the fixed ids and content types
 //! `provision` works with. Both lookups are read only: they let `check` and `apply` stop early
-//! when Adobe has withdrawn the Zoho source (reference §0).
+//! when Adobe has withdrawn the Zoho source (docs/aep-api.md#zoho-source-deprecation).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,22 +8,22 @@ use serde_json::Value;
 use super::wire::{self, de};
 use super::{AepClient, ApiError, ConnectionSpecId, FlowSpecId, Query, Service};
 
-/// The Zoho CRM connection spec (reference §3).
+/// The Zoho CRM connection spec (docs/aep-api.md#connection-specs).
 pub const ZOHO_CRM_SPEC_ID: &str = "929e4450-0237-4ed2-9404-b7e1e0a00309";
 pub const ZOHO_CRM_SPEC_VERSION: &str = "1.0";
-/// The data lake connection spec, used by every target connection (reference §7.3).
+/// The data lake connection spec, used by every target connection (docs/aep-api.md#target-connection).
 pub const DATA_LAKE_SPEC_ID: &str = "c604ff05-7f1a-43c0-8e18-33bf874cb11c";
 pub const DATA_LAKE_SPEC_VERSION: &str = "1.0";
-/// The flow spec for table-based sources such as CRMs (reference §9.1, §13 #2).
+/// The flow spec for table-based sources such as CRMs (docs/aep-api.md#flow-spec, #disagreements #2).
 pub const CRM_TO_AEP_FLOW_SPEC_ID: &str = "14518937-270c-4525-bdec-c2ba7cce3860";
 pub const CRM_TO_AEP_FLOW_SPEC_NAME: &str = "CRMToAEP";
 pub const CRM_TO_AEP_FLOW_SPEC_VERSION: &str = "1.0";
-/// The auth spec Zoho base connections use (reference §3, §4).
+/// The auth spec Zoho base connections use (docs/aep-api.md#connection-specs, #base-connection).
 pub const BASIC_AUTHENTICATION: &str = "Basic Authentication";
-/// `schemaRef.contentType` of a dataset (reference §7.2, §13 #12).
+/// `schemaRef.contentType` of a dataset (docs/aep-api.md#dataset, #disagreements #12).
 pub const XED_CONTENT_TYPE: &str = "application/vnd.adobe.xed+json;version=1";
 /// `data.schema.version` of a target connection and `outputSchema.schemaRef.contentType` of a
-/// mapping set (reference §7.3, §8).
+/// mapping set (docs/aep-api.md#target-connection, #mapping-set).
 pub const XED_FULL_CONTENT_TYPE: &str = "application/vnd.adobe.xed-full+json;version=1";
 
 /// `{"id": ..., "version": "1.0"}`: a reference to a connection spec or flow spec.
@@ -136,7 +136,7 @@ impl AuthSpec {
 }
 
 /// A flow spec, loosely typed: its transformation and schedule specs differ in shape between
-/// the docs and the OpenAPI spec (reference §9.1, §13 #17), so they stay JSON.
+/// the docs and the OpenAPI spec (docs/aep-api.md#flow-spec, #disagreements #17), so they stay JSON.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowSpec {
@@ -190,7 +190,7 @@ pub async fn connection_spec(
 }
 
 /// `GET /flowSpecs?property=name=={name}`; the answer may be `{"items": [...]}` or the bare
-/// object (reference §9.1). `None` when no flow spec has exactly that name.
+/// object (docs/aep-api.md#flow-spec). `None` when no flow spec has exactly that name.
 pub async fn flow_spec_by_name(
     client: &AepClient,
     name: &str,

@@ -1,5 +1,5 @@
-//! Target connections to the data lake (reference §7.3): one per dataset. No base connection:
-//! the current flow does not use one (§13 #23).
+//! Target connections to the data lake (docs/aep-api.md#target-connection): one per dataset. No base connection:
+//! the current flow does not use one (docs/aep-api.md#disagreements #23).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -110,7 +110,7 @@ impl TargetConnection {
     }
 }
 
-/// `POST /targetConnections` (reference §7.3): data lake spec, `data.schema.version` the
+/// `POST /targetConnections` (docs/aep-api.md#target-connection): data lake spec, `data.schema.version` the
 /// `xed-full` content type, which resolves to the schema's latest minor version.
 pub async fn create_target_connection(
     client: &AepClient,
@@ -166,7 +166,7 @@ pub async fn list_target_connections_by_ids(
     wire::list_by_ids(client, PATH, &Query::new(), "id", &ids, "target connection").await
 }
 
-/// The data lake target connections writing into `dataset` (reference §12 recipe; the nested
+/// The data lake target connections writing into `dataset` (docs/aep-api.md#find-before-create recipe; the nested
 /// `params.dataSetId` filter is an inference from the generic filter rules).
 pub async fn list_target_connections_by_dataset(
     client: &AepClient,

@@ -37,7 +37,7 @@ pub fn filter_chunks<T>(values: &[T], text: impl Fn(&T) -> &str) -> Vec<&[T]> {
     chunks
 }
 
-/// The acknowledgement of a create or a PATCH: `{"id": "...", "etag": "\"...\""}` (reference §1).
+/// The acknowledgement of a create or a PATCH: `{"id": "...", "etag": "\"...\""}` (docs/aep-api.md#common-conventions).
 /// The etag is optional because a create that succeeded must not be reported as failed only
 /// because the service left it out.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -217,8 +217,8 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-/// Lenient field decoders for values the services send in more than one form (reference §9.2,
-/// §10.2, §13 #8-#10, #16).
+/// Lenient field decoders for values the services send in more than one form (docs/aep-api.md#value-types,
+/// #runs, #disagreements #8-#10, #16).
 pub mod de {
     use super::*;
 

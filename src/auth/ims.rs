@@ -1,4 +1,4 @@
-//! Adobe IMS OAuth server-to-server tokens (reference §2): `POST {ims_url}/ims/token/v3` with a
+//! Adobe IMS OAuth server-to-server tokens (docs/aep-api.md#ims-token): `POST {ims_url}/ims/token/v3` with a
 //! form body, cached until shortly before `expires_in`. Neither the request nor the response body
 //! is ever logged: one holds the client secret, the other the token.
 

@@ -1,4 +1,4 @@
-//! The Zoho OAuth client (zoho-oauth.md): the refresh-token grant that `check` uses to prove the
+//! The Zoho OAuth client (docs/zoho-oauth.md): the refresh-token grant that `check` uses to prove the
 //! profile's Zoho credentials work, the authorization-code exchange behind `provision zoho token`,
 //! and [`ZohoOAuth::crm`], the CRM API client (`api/crm.rs`) over the same connection pool.
 //!
@@ -34,7 +34,7 @@ use crate::transport::error::{looks_like_html, truncate};
 use crate::transport::{describe_transport, retry_after, HttpOptions};
 use crate::transport::{RetryPolicy, Verdict};
 
-/// Zoho access tokens live one hour; longer stated lifetimes are misread units (zoho-oauth.md §2.2).
+/// Zoho access tokens live one hour; longer stated lifetimes are misread units (docs/zoho-oauth.md#token-response).
 const MAX_LIFETIME: Duration = Duration::from_secs(3600);
 /// `expires_in` above this is in milliseconds (legacy answers).
 const MS_THRESHOLD: u64 = 86_400;
@@ -205,7 +205,7 @@ pub enum Grant {
     RefreshToken,
 }
 
-/// Why a token request failed, classified as zoho-oauth.md §2.3 and §6 describe.
+/// Why a token request failed, classified as docs/zoho-oauth.md#token-errors and #failure-modes describe.
 #[derive(Debug)]
 pub enum ZohoAuthError {
     /// `invalid_code`: an expired/used grant token, or a revoked/evicted refresh token.
@@ -234,7 +234,7 @@ pub enum ZohoAuthError {
     },
     /// A success-looking answer without an `access_token`.
     NoAccessToken { dc: DataCentre },
-    /// The exchange succeeded but Zoho returned no refresh token (zoho-oauth.md §6 #10); the
+    /// The exchange succeeded but Zoho returned no refresh token (docs/zoho-oauth.md#failure-modes #10); the
     /// caller decides whether that is an error.
     NoRefreshToken { dc: DataCentre },
     /// An `api_domain` we will not send a token to.
@@ -630,7 +630,7 @@ fn join_path(base: &Url, path: &str) -> Url {
     url
 }
 
-/// Reads a token-endpoint answer whatever its status (zoho-oauth.md §2.3: errors come as HTTP 200).
+/// Reads a token-endpoint answer whatever its status (docs/zoho-oauth.md#token-errors: errors come as HTTP 200).
 fn classify_token(
     status: u16,
     body: &[u8],

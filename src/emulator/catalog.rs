@@ -1,4 +1,4 @@
-//! Catalog datasets (reference §7.2, Catalog's filter-data.md): create answers
+//! Catalog datasets (docs/aep-api.md#dataset, Catalog's filter-data.md): create answers
 //! `["@/dataSets/<id>"]`, lists and gets are objects keyed by id. Lists take simple filters
 //! (`name=a,b`, `name=!a`, `*` wildcards in names), `property=` conditions on top-level fields
 //! (exists, `!`, `~` regex, `==`, `!=`, `<`, `<=`, `>`, `>=`; a quoted value is compared without

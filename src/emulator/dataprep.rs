@@ -1,6 +1,6 @@
-//! Data Prep mapping sets (reference §8): create answers **200** with id and version, in the
+//! Data Prep mapping sets (docs/aep-api.md#mapping-set): create answers **200** with id and version, in the
 //! current `outputSchema` + `mappings[{sourceType, source, destination}]` form or the legacy
-//! `xdmSchema` + `mappings[{sourceAttribute, destinationXdmPath}]` form (§13 #11). A mapping set
+//! `xdmSchema` + `mappings[{sourceAttribute, destinationXdmPath}]` form (docs/aep-api.md#disagreements #11). A mapping set
 //! never changes once created; a changed mapping is a new mapping set. When the body carries an
 //! `inputSchema`, attribute sources are checked against its columns (create refuses, validate
 //! reports them); otherwise the columns are checked when the flow runs.

@@ -1,8 +1,8 @@
-//! Error bodies in the shapes the live services use (reference §11): the gateway's
+//! Error bodies in the shapes the live services use (docs/aep-api.md#errors): the gateway's
 //! `{error_code, message}`, Flow Service's `FLOW-nnnn-sss` problem documents (Catalog and Data
 //! Prep answer in the same shape with their own prefixes), and the content-type error.
 //!
-//! Codes the reference documents are used as documented; where it names none, the emulator uses
+//! Codes docs/aep-api.md#errors documents are used as documented; where it names none, the emulator uses
 //! [`INVALID_BODY`] and [`INVALID_REFERENCE`].
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -159,7 +159,7 @@ impl ApiError {
         )
     }
 
-    /// 404 `1439-404` with `report.id` and `report.type` as in the reference's example.
+    /// 404 `1439-404` with `report.id` and `report.type` as in Adobe's example (docs/aep-api.md#errors).
     pub fn not_found(service: Service, kind: &str, id: &str) -> Self {
         let message = format!(
             "The requested {kind} resource {id} is not found. Verify the resource ID before trying again."
@@ -183,7 +183,7 @@ impl ApiError {
         )
     }
 
-    /// The content-type error of reference §11.
+    /// The content-type error of docs/aep-api.md#errors.
     pub fn content_type() -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,

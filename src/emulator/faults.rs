@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::errors::{ApiError, Service};
 use super::state::AppState;
 
-/// How the Zoho CRM connection spec appears (reference §0: Adobe deprecated the source).
+/// How the Zoho CRM connection spec appears (docs/aep-api.md#zoho-source-deprecation: Adobe deprecated the source).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ZohoSpec {
@@ -38,7 +38,7 @@ impl From<crate::cli::ZohoSpecState> for ZohoSpec {
     }
 }
 
-/// IMS's `expires_in` for server-to-server tokens (reference §2).
+/// IMS's `expires_in` for server-to-server tokens (docs/aep-api.md#ims-token).
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(86_399);
 
 /// Faults and service knobs. `Default` is a normal, fault-free emulator. Over HTTP durations are

@@ -1,6 +1,6 @@
 //! The Adobe I/O gateway in front of Flow Service, Catalog, Data Prep and the Schema Registry:
-//! the required headers of reference §1 and the errors the gateway and the services answer when
-//! one is missing or wrong (reference §11), checked in the order the gateway applies them.
+//! the required headers of docs/aep-api.md#common-conventions and the errors the gateway and the services answer when
+//! one is missing or wrong (docs/aep-api.md#errors), checked in the order the gateway applies them.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};

@@ -1,4 +1,4 @@
-//! Adobe IMS: `POST /ims/token/v3` with `grant_type=client_credentials` (reference §2).
+//! Adobe IMS: `POST /ims/token/v3` with `grant_type=client_credentials` (docs/aep-api.md#ims-token).
 //! Parameters may come in the form body or the query string. Issued tokens expire after the
 //! configured `token_ttl` of wall time; the gateway then answers `401013`.
 

@@ -1,6 +1,6 @@
 //! `provision emulator`: a local, in-memory stand-in for IMS, Zoho Accounts/CRM and the Flow
-//! Service, Catalog, Data Prep and Schema Registry APIs (contract §5), on one port. It behaves as
-//! `reference/flow-service-api.md` and `reference/zoho-oauth.md` describe the live services,
+//! Service, Catalog, Data Prep and Schema Registry APIs (docs/emulator.md), on one port. It behaves as
+//! `docs/aep-api.md` and `docs/zoho-oauth.md` describe the live services,
 //! produces dataflow runs over (optionally accelerated) time, and injects faults on demand.
 //!
 //! In-process use (tests):
@@ -33,13 +33,13 @@
 //! | `POST /_emulator/zoho/grant-codes` | optional `{"redirect_uri", "scope"}`; answers `{code, redirect_url, location, accounts_server, expires_in}` |
 //! | `GET /_emulator/state[?sandbox=prod]` | `{"sandboxes": {"prod": {connections, sourceConnections, targetConnections, flows, runs, dataSets, mappingSets}}}` |
 //!
-//! Choices where the reference is silent (each documented at its module):
+//! Choices where docs/aep-api.md is silent (each documented at its module):
 //! - Flow Service lists page at 20 items (`limit` up to the page cap, 1000 unless `page_cap`
 //!   says otherwise: the spec sets no maximum) with an opaque `continuationToken` in
 //!   `_links.next.href` (`/flows?continuationToken=...`, relative to the service base); Catalog
 //!   lists at 20 (`limit` 1-100, as catalog.yaml says, `start`); Data Prep pages are the `limit`
 //!   asked up to the same cap, reported in `_page.limit`; GET answers secret auth params masked.
-//! - Error codes the reference does not name: `1402-400` for a body that breaks the schema,
+//! - Error codes docs/aep-api.md does not name: `1402-400` for a body that breaks the schema,
 //!   `1405-400` for a reference to a missing object, `1406-400` when Zoho refuses a base
 //!   connection's credentials (explore, test); gateway `429050` (rate limit, `Retry-After: 1`),
 //!   `502000`; Catalog and Data Prep use `CAT-`/`MAPPER-` prefixes in the Flow Service shape.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::errors::{ApiError, Service};
 
 /// Checks `If-Match` against the current etag. The connection docs send it unquoted, the flow
-/// docs quoted (§13 #19), so both forms match.
+/// docs quoted (docs/aep-api.md#disagreements #19), so both forms match.
 pub fn check_if_match(
     headers: &HeaderMap,
     etag: &str,

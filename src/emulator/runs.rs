@@ -34,7 +34,7 @@ pub enum Frequency {
     Week,
 }
 
-/// A validated `scheduleParams` (reference §9.2).
+/// A validated `scheduleParams` (docs/aep-api.md#schedule-rules).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     pub start_s: i64,
@@ -43,7 +43,7 @@ pub struct Schedule {
     pub backfill: bool,
 }
 
-/// Reads an integer sent as a number or as a string of digits (§13 #8-#9).
+/// Reads an integer sent as a number or as a string of digits (docs/aep-api.md#disagreements #8-#9).
 fn integer(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => n.as_i64(),
@@ -253,7 +253,7 @@ impl Run {
         self.completed_json.get_or_init(render).clone()
     }
 
-    /// The run as `GET /runs` returns it (reference §10.2).
+    /// The run as `GET /runs` returns it (docs/aep-api.md#runs).
     pub fn render(&self, sandbox: &Sandbox, now: i64) -> Value {
         let status = self.status(now);
         let started = now >= self.started_at;

@@ -64,7 +64,7 @@ impl Column {
         matches!(self.kind, Kind::DateTime)
     }
 
-    /// The explore representation (reference §5.2): `name`, source `type`, `xdm`, `meta:xdmType`.
+    /// The explore representation (docs/aep-api.md#explore-columns): `name`, source `type`, `xdm`, `meta:xdmType`.
     pub fn to_json(&self) -> Value {
         match self.kind {
             Kind::Double(..) => {

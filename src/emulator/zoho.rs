@@ -147,7 +147,7 @@ pub fn routes() -> Router<AppState> {
         .route("/crm/v8/settings/fields", get(fields))
 }
 
-/// Zoho answers token errors with HTTP 200 and an `error` key (zoho-oauth.md §2.3).
+/// Zoho answers token errors with HTTP 200 and an `error` key (docs/zoho-oauth.md#token-errors).
 fn zoho_error(error: &str) -> Response {
     Json(json!({"error": error})).into_response()
 }

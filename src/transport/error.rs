@@ -1,5 +1,5 @@
 //! One typed error for every failed remote call, parsed leniently from every error shape of
-//! reference §11.
+//! docs/aep-api.md#errors.
 
 use std::fmt;
 use std::time::Duration;
@@ -114,7 +114,7 @@ impl ApiError {
         }
     }
 
-    /// What the user can do about it, for the errors whose cause is known (reference §11).
+    /// What the user can do about it, for the errors whose cause is known (docs/aep-api.md#errors).
     pub fn hint(&self) -> Option<&'static str> {
         let code = self.code.as_deref().unwrap_or("");
         let hint = match (self.status, code) {

@@ -1,4 +1,4 @@
-//! Catalog datasets (reference §7.2) and the Schema Registry existence check.
+//! Catalog datasets (docs/aep-api.md#dataset) and the Schema Registry existence check.
 
 use crate::support::api as api_support;
 

@@ -1,4 +1,4 @@
-//! Base connections (reference §4, §10.3, §10.5).
+//! Base connections (docs/aep-api.md#base-connection, #etags, #deleting).
 
 use crate::support::api as api_support;
 
@@ -237,7 +237,7 @@ async fn patch_sends_a_lower_case_json_patch_array_with_the_etag_verbatim() {
     assert_eq!(updated.etag, Some(Etag::from("\"new\"")));
     let request = only_request(&server).await;
     assert_platform_headers(&request);
-    // The docs' path: no trailing slash (reference §13 #20).
+    // The docs' path: no trailing slash (docs/aep-api.md#disagreements #20).
     assert_eq!(request.url.path(), format!("{FLOW}/connections/{ID}"));
     assert_eq!(header(&request, "if-match"), Some(ETAG));
     assert_eq!(

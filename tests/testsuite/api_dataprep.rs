@@ -1,4 +1,4 @@
-//! Data Prep mapping sets (reference §8).
+//! Data Prep mapping sets (docs/aep-api.md#mapping-set).
 
 use crate::support::api as api_support;
 

@@ -1,4 +1,4 @@
-//! Exploring a base connection (reference §5).
+//! Exploring a base connection (docs/aep-api.md#explore).
 
 use crate::support::api as api_support;
 

@@ -1,4 +1,4 @@
-//! Dataflows (reference §9.2, §10.1, §10.3, §10.5).
+//! Dataflows (docs/aep-api.md#dataflow, #reading-a-flow, #etags, #deleting).
 
 use crate::support::api as api_support;
 
@@ -99,7 +99,7 @@ async fn create_sends_integer_start_and_interval_boolean_backfill_and_string_map
         })
     );
     // The OpenAPI spec types `interval` as a string where the flow spec (the server-side
-    // validator) says integer (§13 #8): that must be the only disagreement.
+    // validator) says integer (docs/aep-api.md#disagreements #8): that must be the only disagreement.
     if let Some(errors) = spec_errors("flow-service.yaml", "CreateFlowRequest", &sent) {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(
@@ -146,7 +146,7 @@ async fn a_once_schedule_has_no_interval_or_backfill() {
     assert_valid_against_spec("flow-service.yaml", "CreateFlowRequest", &sent);
 }
 
-/// A flow as GET returns it: every schedule value a string (reference §9.2).
+/// A flow as GET returns it: every schedule value a string (docs/aep-api.md#value-types).
 fn flow_item(id: &str) -> serde_json::Value {
     json!({
         "id": id,

@@ -1,4 +1,4 @@
-//! Dataflow runs (reference §10.2).
+//! Dataflow runs (docs/aep-api.md#runs).
 
 use crate::support::api as api_support;
 

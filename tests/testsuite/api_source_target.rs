@@ -1,4 +1,4 @@
-//! Source connections (reference §6) and target connections (reference §7.3).
+//! Source connections (docs/aep-api.md#source-connection) and target connections (docs/aep-api.md#target-connection).
 
 use crate::support::api as api_support;
 

@@ -1,4 +1,4 @@
-//! Connection spec and flow spec lookups (reference §3, §9.1).
+//! Connection spec and flow spec lookups (docs/aep-api.md#connection-specs, #flow-spec).
 
 use crate::support::api as api_support;
 

@@ -115,7 +115,7 @@ async fn a_fresh_apply_creates_one_linked_chain_per_module_and_a_second_one_writ
         assert!(deals.iter().any(|c| c == column), "{column} in {deals:?}");
     }
 
-    // What was sent: value types per reference §9.2/§13 (startTime epoch seconds as an integer,
+    // What was sent: value types per docs/aep-api.md#value-types/#disagreements (startTime epoch seconds as an integer,
     // interval an integer, backfill a boolean, mappingVersion a string), explore's column objects.
     let requests = h.requests();
     let posted = |suffix: &str| -> Vec<Value> {

@@ -1,4 +1,4 @@
-//! What users read: the human plan and apply output, and the JSON document (contract §4), as
+//! What users read: the human plan and apply output, and the JSON document (docs/cli.md#json-output), as
 //! insta snapshots. Ids, the temporary profile path and the credentials' fingerprint (it covers
 //! the emulator's port) are replaced by placeholders.
 

@@ -71,7 +71,7 @@ fn text(output: &Output) -> (String, String) {
     )
 }
 
-/// `check --output json` as name -> (status, detail), after asserting contract §4's shape.
+/// `check --output json` as name -> (status, detail), after asserting docs/cli.md#json-output's shape.
 async fn json_checks(cmd: Command) -> (Option<i32>, BTreeMap<String, (String, String)>) {
     let mut cmd = cmd;
     cmd.args(["--output", "json"]);

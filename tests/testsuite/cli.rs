@@ -169,7 +169,7 @@ const VERBOSITY: [(&[&str], Option<&str>); 6] = [
     (&[], Some("trace")),
 ];
 
-/// Zoho's window for counting a refresh token's refreshes (zoho-oauth.md §3.2), and a bit.
+/// Zoho's window for counting a refresh token's refreshes (docs/zoho-oauth.md#limits), and a bit.
 const ZOHO_REFRESH_WINDOW: std::time::Duration = std::time::Duration::from_secs(601);
 
 /// Every IMS access token the emulator issues starts with this JWT header.

@@ -163,7 +163,7 @@ async fn dataset_bodies_need_a_known_schema() {
     let mut wrong_type = dataset_body("x");
     wrong_type["schemaRef"]["contentType"] = json!("application/json");
     assert_eq!(env.post(&path, &wrong_type).await.code(), 400);
-    // The older crm.md content type is accepted (§13 #12), and so are profile tags.
+    // The older crm.md content type is accepted (docs/aep-api.md#disagreements #12), and so are profile tags.
     let mut full_notext = dataset_body("x");
     full_notext["schemaRef"]["contentType"] =
         json!("application/vnd.adobe.xed-full-notext+json; version=1");
@@ -211,7 +211,7 @@ async fn mapping_sets_are_created_with_200_and_read_back() {
     assert_eq!(env.get(&format!("{path}/{id}?version=1")).await.code(), 404);
     assert_eq!(env.get(&format!("{path}/0123")).await.code(), 404);
 
-    // The legacy form of crm.md (§13 #11).
+    // The legacy form of crm.md (docs/aep-api.md#disagreements #11).
     let legacy = json!({
         "version": 0, "xdmSchema": SCHEMA, "xdmVersion": "1.0", "id": null,
         "mappings": [{"destinationXdmPath": "person.name.firstName", "sourceAttribute": "First_Name", "identity": false, "identityGroup": null, "namespaceCode": null, "version": 0}]

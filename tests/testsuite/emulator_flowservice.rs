@@ -181,7 +181,7 @@ async fn base_connections_are_created_read_and_listed_without_unique_names() {
     assert_eq!(item["imsOrgId"], ORG);
     assert_eq!(item["sandboxName"], "prod");
 
-    // The live service does not enforce unique names (reference §12).
+    // The live service does not enforce unique names (docs/aep-api.md#find-before-create).
     assert_eq!(
         env.post(&format!("{FS}/connections"), &body).await.code(),
         201
@@ -625,7 +625,7 @@ async fn flows_are_validated_against_the_flow_spec_and_their_references() {
     );
     assert!(env.emulator.flows("prod").len() == 1);
 
-    // Integers and strings are both accepted (§13 #8-#10), and GET answers strings.
+    // Integers and strings are both accepted (docs/aep-api.md#disagreements #8-#10), and GET answers strings.
     let mut docs_form = good.clone();
     docs_form["scheduleParams"] = json!({"startTime": "1900000000", "frequency": "minute", "interval": "15", "backfill": "true"});
     docs_form["transformations"][1]["params"]["mappingVersion"] = json!(0);

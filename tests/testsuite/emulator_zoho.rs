@@ -1,4 +1,4 @@
-//! Zoho Accounts and CRM as zoho-oauth.md describes them: HTTP 200 errors, single-use grant
+//! Zoho Accounts and CRM as docs/zoho-oauth.md describes them: HTTP 200 errors, single-use grant
 //! codes that expire, refresh responses without a refresh token, throttling, data centres,
 //! the 20-refresh-token cap, and `GET /crm/v8/settings/modules`.
 

@@ -1,5 +1,5 @@
 //! The AEP transport against a mock server: the IMS token request and its cache, the five
-//! headers, every error shape of reference §11, paging, the retry policy, shared rate limiting and
+//! headers, every error shape of docs/aep-api.md#errors, paging, the retry policy, shared rate limiting and
 //! malformed answers.
 
 use std::sync::{Arc, Mutex};
@@ -253,7 +253,7 @@ async fn every_call_carries_the_five_headers() {
     );
 }
 
-/// Reference §11: every error shape, parsed to the same `ApiError`.
+/// docs/aep-api.md#errors: every error shape, parsed to the same `ApiError`.
 #[tokio::test]
 async fn every_error_shape_becomes_an_api_error() {
     struct Shape {

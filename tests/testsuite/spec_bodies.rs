@@ -1,6 +1,6 @@
 //! Every request body the emulator accepts for a create (or a PATCH) validates against the
 //! matching request schema in Adobe's OpenAPI specs (`../shared/specs`), or differs from it only
-//! by a deviation that reference §13 documents (the live service's form). Checked on a table of
+//! by a deviation that docs/aep-api.md#disagreements documents (the live service's form). Checked on a table of
 //! the documented forms and on property-generated mutations of them.
 //!
 //! Without the specs the test is skipped, except under `CI=true`, where that is a failure.
@@ -206,7 +206,7 @@ impl Schemas {
         let flow = Spec::load(dir, "flow-service.yaml");
         let catalog = Spec::load(dir, "catalog.yaml");
         let prep = Spec::load(dir, "data-prep.yaml");
-        // §13 #6: the docs (and the live service) take an array of patch instructions for
+        // docs/aep-api.md#disagreements #6: the docs (and the live service) take an array of patch instructions for
         // connections too, where the spec declares a single object.
         let patch_array =
             json!({"type": "array", "items": {"$ref": "#/components/schemas/PatchInstruction"}});
@@ -235,7 +235,7 @@ impl Schemas {
             .1
     }
 
-    /// `Ok` when `body` validates, or validates once the §13 deviations it uses are undone.
+    /// `Ok` when `body` validates, or validates once the docs/aep-api.md#disagreements deviations it uses are undone.
     fn conforms(&self, kind: Kind, body: &Value) -> Result<(), String> {
         let validator = self.validator(kind);
         if validator.is_valid(body) {
@@ -253,7 +253,7 @@ impl Schemas {
     }
 }
 
-/// Rewrites only what reference §13 says the live service takes differently from the spec.
+/// Rewrites only what docs/aep-api.md#disagreements says the live service takes differently from the spec.
 fn undo_documented_deviations(kind: Kind, body: &Value) -> Value {
     let mut body = body.clone();
     match kind {
@@ -397,7 +397,7 @@ impl Fixture {
         reply.status.is_success().then_some(reply.body)
     }
 
-    /// Each kind's bodies in the forms the docs and the reference show.
+    /// Each kind's bodies in the forms the docs and docs/aep-api.md show.
     fn documented_forms(&self) -> Vec<(Kind, Value)> {
         let url = self.env.emulator.url();
         let (source, target, mapping) = (&self.source, &self.target, &self.mapping);
@@ -552,7 +552,7 @@ fn documented_forms_are_accepted_and_conform_to_the_spec_or_to_section_13() {
                 .conforms(kind, &body)
                 .unwrap_or_else(|e| panic!("{e}"));
         }
-        // And the check has teeth: a spec violation that §13 does not excuse is caught.
+        // And the check has teeth: a spec violation that docs/aep-api.md#disagreements does not excuse is caught.
         let mut wrong = flow_body("s", "t", "m", hourly(1));
         wrong["flowSpec"] = json!("CRMToAEP");
         assert!(schemas.conforms(Kind::Flow, &wrong).is_err());

@@ -1,4 +1,4 @@
-//! The Zoho OAuth client against a mock accounts server and CRM API (zoho-oauth.md §2, §5, §6).
+//! The Zoho OAuth client against a mock accounts server and CRM API (docs/zoho-oauth.md#token-endpoint, #crm-modules, #failure-modes).
 
 use std::time::Duration;
 

@@ -641,7 +641,7 @@ async fn other_token_endpoint_answers_have_their_own_messages() {
 
     let cases: [(ResponseTemplate, i32, &[&str]); 4] = [
         (
-            // zoho-oauth.md §6 #10: an exchange without access_type=offline.
+            // docs/zoho-oauth.md#failure-modes #10: an exchange without access_type=offline.
             ResponseTemplate::new(200).set_body_json(serde_json::json!({
                 "access_token": "1000.ACCESS-do-not-print", "api_domain": "https://www.zohoapis.com",
                 "token_type": "Bearer", "expires_in": 3600
@@ -650,7 +650,7 @@ async fn other_token_endpoint_answers_have_their_own_messages() {
             &["returned no refresh token", "access_type=offline&prompt=consent"],
         ),
         (
-            // §2.3: throttling, recognised by `status: failure`, not by the `error` string.
+            // docs/zoho-oauth.md#token-errors: throttling, recognised by `status: failure`, not by the `error` string.
             ResponseTemplate::new(400).set_body_json(serde_json::json!({
                 "error_description": "You have made too many requests continuously. Please try again after some time.",
                 "error": "Access Denied", "status": "failure"

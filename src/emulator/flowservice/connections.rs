@@ -1,4 +1,4 @@
-//! Base connections (reference §4, §5, §10.3, §10.5): create, get, list, PATCH with If-Match,
+//! Base connections (docs/aep-api.md#base-connection, #explore, #etags, #deleting): create, get, list, PATCH with If-Match,
 //! delete (refused while a flow uses the connection), test, and explore backed by the seeded
 //! Zoho org. Secret auth params come back masked.
 
@@ -206,7 +206,7 @@ pub async fn test(
     })
 }
 
-/// `?objectType=root`, `?objectType=table&object=PATH[&preview=true]` (reference §5).
+/// `?objectType=root`, `?objectType=table&object=PATH[&preview=true]` (docs/aep-api.md#explore).
 pub async fn explore(
     State(shared): State<AppState>,
     adobe: Adobe,

@@ -1,6 +1,6 @@
-//! Flows (reference §9, §10): create against a known flow spec whose source and target spec
+//! Flows (docs/aep-api.md#dataflow to #deleting): create against a known flow spec whose source and target spec
 //! lists allow the connections' specs, with existing source/target connections and mapping set;
-//! `scheduleParams` checked by the `CRMToAEP` schedule rules (integers or strings, §13 #8-#10);
+//! `scheduleParams` checked by the `CRMToAEP` schedule rules (integers or strings, docs/aep-api.md#disagreements #8-#10);
 //! get, list, PATCH with If-Match, enable/disable, delete.
 
 use axum::extract::{Path, RawQuery, State};
@@ -48,7 +48,7 @@ fn not_allowed(kind: &str, id: &str, spec_id: &str, flow_spec: &Value) -> ApiErr
     ApiError::flow(StatusCode::BAD_REQUEST, 1413, "Bad Request", &message)
 }
 
-/// Reads `mappingVersion` sent as a string (spec) or an integer (docs), §13 #10.
+/// Reads `mappingVersion` sent as a string (spec) or an integer (docs), docs/aep-api.md#disagreements #10.
 fn mapping_version(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => n.as_i64(),

@@ -112,7 +112,7 @@ fn updated(id: &str, etag: &str) -> Response {
     Json(json!({"id": id, "etag": etag})).into_response()
 }
 
-/// GET by id answers a list wrapper (reference §1).
+/// GET by id answers a list wrapper (docs/aep-api.md#common-conventions).
 fn items(item: impl serde::Serialize) -> Response {
     Json(json!({"items": [item]})).into_response()
 }

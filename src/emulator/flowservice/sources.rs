@@ -1,4 +1,4 @@
-//! Source connections (reference §6): they must name an existing base connection of the same
+//! Source connections (docs/aep-api.md#source-connection): they must name an existing base connection of the same
 //! connection spec; table sources need `data.format = tabular` and `params.tableName`.
 
 use std::collections::BTreeMap;

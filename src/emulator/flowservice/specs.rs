@@ -1,7 +1,7 @@
-//! Connection specs and flow specs (reference §3, §9.1): the Zoho CRM spec with its "Basic
+//! Connection specs and flow specs (docs/aep-api.md#connection-specs, #flow-spec): the Zoho CRM spec with its "Basic
 //! Authentication" auth spec, the data lake spec, a few neighbours, and the `CRMToAEP` and
 //! `CloudStorageToAEP` flow specs. `zoho_spec` decides whether the Zoho spec exists and whether
-//! `CRMToAEP` lists it (reference §0).
+//! `CRMToAEP` lists it (docs/aep-api.md#zoho-source-deprecation).
 
 use serde_json::{json, Value};
 

@@ -1,4 +1,4 @@
-//! Target connections (reference §7.3): the data lake spec, an existing dataset in
+//! Target connections (docs/aep-api.md#target-connection): the data lake spec, an existing dataset in
 //! `params.dataSetId`, and when `data.schema.id` is given, the dataset's schema.
 
 use std::collections::BTreeMap;

@@ -86,7 +86,7 @@ pub fn header<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
     request.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The five headers of reference §1 (Content-Type only when there is a body).
+/// The five headers of docs/aep-api.md#common-conventions (Content-Type only when there is a body).
 pub fn assert_platform_headers(request: &Request) {
     assert_eq!(
         header(request, "authorization"),

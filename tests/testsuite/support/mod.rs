@@ -153,7 +153,7 @@ impl Env {
             .to_owned()
     }
 
-    /// A request with the five headers of reference §1 (Content-Type is added by `.json()`).
+    /// A request with the five headers of docs/aep-api.md#common-conventions (Content-Type is added by `.json()`).
     pub fn adobe(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.adobe_as(method, path, &self.token, CLIENT_ID, &self.sandbox)
     }
