@@ -127,7 +127,7 @@ fn table<H: AsRef<str>>(headers: &[H], rows: &[Vec<String>], indent: &str) -> St
     out
 }
 
-/// The document `plan`, `apply` and `destroy` print with `--output json` (contract §4).
+/// The document `plan`, `apply` and `destroy` print with `--output json` (docs/cli.md#json-output).
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangesDocument<'a> {
     pub profile: String,

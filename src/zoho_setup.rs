@@ -1,5 +1,5 @@
 //! The logic of `provision zoho token` and `provision zoho modules`: the Zoho credential steps of
-//! Adobe's Zoho CRM source documentation, made hard to get wrong (zoho-oauth.md §1-§6). The OAuth
+//! Adobe's Zoho CRM source documentation, made hard to get wrong (docs/zoho-oauth.md). The OAuth
 //! client itself is `auth/zoho.rs`; this module turns the command's options into a request,
 //! decides where the refresh token goes, and returns the outcome for `output`.
 //!

@@ -46,7 +46,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 /// id exists at an accounts server, so no real secret leaves for a data centre that may not be
 /// the client's.
 const PROBE_PLACEHOLDER: &str = "provision-data-centre-probe";
-/// The read-only scopes to request when generating a grant token (zoho-oauth.md §3.5).
+/// The read-only scopes to request when generating a grant token (docs/zoho-oauth.md#scopes).
 pub use crate::api::crm::RECOMMENDED_SCOPES;
 
 /// An access token from Zoho's token endpoint.

@@ -1,4 +1,4 @@
-//! Flow Service list semantics (reference §10.2 and §12): `property=` filters (`==` with comma
+//! Flow Service list semantics (docs/aep-api.md#filters): `property=` filters (`==` with comma
 //! OR, repeated for AND, dotted paths, `[]` array members, `>`/`<`/`>=`/`<=` on numbers;
 //! `status` and `state` values compare without regard to case),
 //! `orderby`, `limit`, `count`, and `continuationToken` paging through `_links.next.href`.

@@ -1,5 +1,5 @@
 //! `PATCH` with a JSON Patch array (or the spec's single operation object) and `If-Match`
-//! (reference §10.3, §13 #5-#7, #18-#19): ops
+//! (docs/aep-api.md#etags, #disagreements #5-#7, #18-#19): ops
 //! `add`/`replace`/`remove` in either case, a missing `If-Match` is `1403-400` and a stale one
 //! `1404-412`. Only the paths a resource allows may change; the resource re-validates the result.
 

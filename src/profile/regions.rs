@@ -4,7 +4,7 @@ use std::fmt;
 
 use url::Url;
 
-/// Zoho data centres (zoho-oauth.md §1).
+/// Zoho data centres (docs/zoho-oauth.md#data-centres).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ZohoRegion {
     Us,
@@ -55,7 +55,7 @@ impl ZohoRegion {
             ZohoRegion::Au => "https://accounts.zoho.com.au",
             ZohoRegion::Jp => "https://accounts.zoho.jp",
             ZohoRegion::Cn => "https://accounts.zoho.com.cn",
-            // Canada's accounts server is on zohocloud.ca, not zoho.ca (zoho-oauth.md §1).
+            // Canada's accounts server is on zohocloud.ca, not zoho.ca (docs/zoho-oauth.md#data-centres).
             ZohoRegion::Ca => "https://accounts.zohocloud.ca",
             ZohoRegion::Sa => "https://accounts.zoho.sa",
             ZohoRegion::Uk => "https://accounts.zoho.uk",

@@ -16,11 +16,11 @@ pub type Env = HashMap<String, String>;
 pub const DEFAULT_PROFILE: &str = "profiles/default.toml";
 /// The environment variable naming the profile when no path is given.
 pub const PROFILE_ENV: &str = "PROVISION_PROFILE";
-/// Default Adobe IMS host (reference §2).
+/// Default Adobe IMS host (docs/aep-api.md#ims-token).
 pub const DEFAULT_IMS_URL: &str = "https://ims-na1.adobelogin.com";
-/// Default Adobe Experience Platform API host (reference §1).
+/// Default Adobe Experience Platform API host (docs/aep-api.md#common-conventions).
 pub const DEFAULT_PLATFORM_URL: &str = "https://platform.adobe.io";
-/// The scopes of an AEP OAuth server-to-server credential (reference §2).
+/// The scopes of an AEP OAuth server-to-server credential (docs/aep-api.md#ims-token).
 pub const DEFAULT_SCOPES: [&str; 5] = [
     "openid",
     "AdobeID",
@@ -31,7 +31,7 @@ pub const DEFAULT_SCOPES: [&str; 5] = [
 /// Every Zoho CRM module has this date-time column; the CRMToAEP Copy transformation needs one.
 pub const DEFAULT_DELTA_COLUMN: &str = "Modified_Time";
 
-/// The smallest `interval` the CRMToAEP flow spec accepts for `frequency = "minute"` (reference §9.2).
+/// The smallest `interval` the CRMToAEP flow spec accepts for `frequency = "minute"` (docs/aep-api.md#schedule-rules).
 pub(super) const MIN_MINUTE_INTERVAL: i64 = 15;
 
 /// A loaded, validated profile. Every default is resolved; every `[[dataflows]]` entry has its
@@ -116,7 +116,7 @@ pub struct MappingRule {
     pub destination: String,
 }
 
-/// A dataflow schedule, checked against the CRMToAEP flow spec's rules (reference §9.2).
+/// A dataflow schedule, checked against the CRMToAEP flow spec's rules (docs/aep-api.md#schedule-rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     pub frequency: Frequency,

@@ -68,7 +68,7 @@ impl ApiError {
         self.kind == ApiErrorKind::Transport || self.is_throttled() || self.is_server_error()
     }
 
-    /// 412: the `If-Match` etag is stale (reference §10.3).
+    /// 412: the `If-Match` etag is stale (docs/aep-api.md#etags).
     pub fn is_precondition_failed(&self) -> bool {
         self.status == Some(412)
     }

@@ -71,7 +71,7 @@ impl Service {
     }
 }
 
-/// Query parameters, in order; `property` may repeat (AND), reference §10.2.
+/// Query parameters, in order; `property` may repeat (AND), docs/aep-api.md#filters.
 #[derive(Debug, Clone, Default)]
 pub struct Query(Vec<(String, String)>);
 

@@ -67,7 +67,7 @@ pub fn routes() -> Router<AppState> {
             &path("/runs/{id}/action"),
             axum::routing::post(runs::action),
         );
-    // The spec writes some item paths with a trailing slash and the docs without (§13 #20).
+    // The spec writes some item paths with a trailing slash and the docs without (docs/aep-api.md#disagreements #20).
     for suffix in ["", "/"] {
         router = router
             .route(
