@@ -636,49 +636,79 @@ fn classify_token(
     body: &[u8],
     context: &Context<'_>,
 ) -> Result<ZohoToken, ZohoAuthError> {
-    let dc = || context.dc.clone();
-    let text = String::from_utf8_lossy(body);
     let Ok(Value::Object(json)) = serde_json::from_slice::<Value>(body) else {
-        let detail = if looks_like_html(&text) {
-            format!("HTTP {status} with an HTML page instead of JSON")
-        } else if text.trim().is_empty() {
-            format!("HTTP {status} with an empty body")
-        } else {
-            // The body is not JSON, so it cannot be a token answer; it may still echo the request.
-            format!("HTTP {status} with an answer that is not JSON")
-        };
-        return Err(
-            if status >= 500 || status == 429 || looks_like_html(&text) || status == 200 {
-                ZohoAuthError::Transient { dc: dc(), detail }
-            } else {
-                ZohoAuthError::Rejected {
-                    dc: dc(),
-                    error: format!("HTTP {status}"),
-                    detail: None,
-                }
-            },
-        );
+        return Err(not_json(status, body, context));
     };
-    let field = |name: &str| {
-        json.get(name)
+    let answer = TokenAnswer { json: &json };
+    if let Some(error) = answer.field("error") {
+        return Err(answer.error(error, status, context));
+    }
+    answer.token(status, context)
+}
+
+/// A token-endpoint answer that is not a JSON object: a gateway's page, or nothing.
+fn not_json(status: u16, body: &[u8], context: &Context<'_>) -> ZohoAuthError {
+    let text = String::from_utf8_lossy(body);
+    let detail = if looks_like_html(&text) {
+        format!("HTTP {status} with an HTML page instead of JSON")
+    } else if text.trim().is_empty() {
+        format!("HTTP {status} with an empty body")
+    } else {
+        // The body is not JSON, so it cannot be a token answer; it may still echo the request.
+        format!("HTTP {status} with an answer that is not JSON")
+    };
+    let dc = context.dc.clone();
+    if status >= 500 || status == 429 || looks_like_html(&text) || status == 200 {
+        ZohoAuthError::Transient { dc, detail }
+    } else {
+        ZohoAuthError::Rejected {
+            dc,
+            error: format!("HTTP {status}"),
+            detail: None,
+        }
+    }
+}
+
+/// A token-endpoint answer that is a JSON object.
+struct TokenAnswer<'a> {
+    json: &'a serde_json::Map<String, Value>,
+}
+
+impl TokenAnswer<'_> {
+    /// A non-empty string field.
+    fn field(&self, name: &str) -> Option<&str> {
+        self.json
+            .get(name)
             .and_then(Value::as_str)
             .map(str::trim)
             .filter(|s| !s.is_empty())
-    };
-    if let Some(error) = field("error") {
-        let description = field("error_description").map(|d| truncate(d, 200));
+    }
+
+    /// A number, or a string of digits.
+    fn number(&self, name: &str) -> Option<u64> {
+        match self.json.get(name) {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The answer carries `error`: what it means.
+    fn error(&self, error: &str, status: u16, context: &Context<'_>) -> ZohoAuthError {
+        let dc = || context.dc.clone();
+        let description = self.field("error_description").map(|d| truncate(d, 200));
         let wording =
             format!("{error} {}", description.as_deref().unwrap_or("")).to_ascii_lowercase();
         // Throttling is recognised by wording and `status: failure`, not by the `error` string,
         // which Zoho sometimes localises.
-        if field("status") == Some("failure")
+        if self.field("status") == Some("failure")
             || wording.contains("too many requests")
             || wording.contains("throttle")
         {
             let detail = description.unwrap_or_else(|| error.to_owned());
-            return Err(ZohoAuthError::Throttled { dc: dc(), detail });
+            return ZohoAuthError::Throttled { dc: dc(), detail };
         }
-        return Err(match error {
+        match error {
             "invalid_code" => ZohoAuthError::InvalidCode {
                 dc: dc(),
                 grant: context.grant,
@@ -712,58 +742,56 @@ fn classify_token(
                 error: truncate(other, 100),
                 detail: description,
             },
-        });
+        }
     }
-    let Some(access_token) = field("access_token") else {
-        // A 429 without Zoho's throttling wording is an HTTP rate limit (a gateway's): retried
-        // after its Retry-After, unlike Zoho's own token throttling above.
-        return Err(if status >= 500 || status == 429 {
-            ZohoAuthError::Transient {
-                dc: dc(),
-                detail: format!("HTTP {status}"),
-            }
-        } else {
-            ZohoAuthError::NoAccessToken { dc: dc() }
-        });
-    };
-    let api_domain = match field("api_domain") {
-        None => None,
-        Some(domain) => match check_url(domain) {
-            Ok(url) => Some(url),
-            Err(_) => {
-                return Err(ZohoAuthError::BadApiDomain {
+
+    /// The answer carries no `error`: the token, with its lifetime, API domain and scopes.
+    fn token(&self, status: u16, context: &Context<'_>) -> Result<ZohoToken, ZohoAuthError> {
+        let dc = || context.dc.clone();
+        let Some(access_token) = self.field("access_token") else {
+            // A 429 without Zoho's throttling wording is an HTTP rate limit (a gateway's): retried
+            // after its Retry-After, unlike Zoho's own token throttling above.
+            return Err(if status >= 500 || status == 429 {
+                ZohoAuthError::Transient {
                     dc: dc(),
-                    api_domain: truncate(domain, 100),
+                    detail: format!("HTTP {status}"),
+                }
+            } else {
+                ZohoAuthError::NoAccessToken { dc: dc() }
+            });
+        };
+        let api_domain = match self.field("api_domain") {
+            None => None,
+            Some(domain) => Some(check_url(domain).map_err(|_| ZohoAuthError::BadApiDomain {
+                dc: dc(),
+                api_domain: truncate(domain, 100),
+            })?),
+        };
+        let expires_in = match (self.number("expires_in_sec"), self.number("expires_in")) {
+            (Some(seconds), _) => Duration::from_secs(seconds),
+            (None, Some(n)) if n > MS_THRESHOLD => Duration::from_millis(n),
+            (None, Some(seconds)) => Duration::from_secs(seconds),
+            (None, None) => MAX_LIFETIME,
+        }
+        .min(MAX_LIFETIME);
+        Ok(ZohoToken {
+            access_token: SecretString::from(access_token.to_owned()),
+            refresh_token: self
+                .field("refresh_token")
+                .map(|t| SecretString::from(t.to_owned())),
+            api_domain,
+            expires_in,
+            scope: self
+                .field("scope")
+                .map(|s| {
+                    s.split([' ', ','])
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect()
                 })
-            }
-        },
-    };
-    let number = |name: &str| match json.get(name) {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        _ => None,
-    };
-    let expires_in = match (number("expires_in_sec"), number("expires_in")) {
-        (Some(seconds), _) => Duration::from_secs(seconds),
-        (None, Some(n)) if n > MS_THRESHOLD => Duration::from_millis(n),
-        (None, Some(seconds)) => Duration::from_secs(seconds),
-        (None, None) => MAX_LIFETIME,
+                .unwrap_or_default(),
+        })
     }
-    .min(MAX_LIFETIME);
-    Ok(ZohoToken {
-        access_token: SecretString::from(access_token.to_owned()),
-        refresh_token: field("refresh_token").map(|t| SecretString::from(t.to_owned())),
-        api_domain,
-        expires_in,
-        scope: field("scope")
-            .map(|s| {
-                s.split([' ', ','])
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
-    })
 }
 
 #[cfg(test)]
