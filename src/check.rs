@@ -20,8 +20,8 @@ use crate::api::specs::{
 use crate::api::{catalog, schemas, AepClient, ApiError, ConnectionSpecId, DatasetId, HttpOptions};
 use crate::auth::zoho::{ZohoModule, ZohoOAuth};
 use crate::cli::OutputFormat;
+use crate::engine::naming;
 use crate::error::{CliResult, Exit};
-use crate::naming;
 use crate::output;
 use crate::profile::{DatasetTarget, Profile};
 use crate::zoho_cmd::{self, ZohoFailure};

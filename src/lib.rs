@@ -5,22 +5,19 @@
 #![deny(clippy::print_stdout)]
 
 pub mod api;
-pub mod apply;
 pub mod auth;
 pub mod check;
 pub mod cli;
-pub mod desired;
-pub mod destroy;
+pub mod commands;
 pub mod emulator;
+pub mod engine;
 pub mod error;
 pub mod explore;
 pub mod logging;
-pub mod naming;
-pub mod observe;
 pub mod output;
-pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod prompt;
 pub mod status;
 pub mod zoho_cmd;
 
@@ -44,15 +41,15 @@ pub async fn run(cli: Cli) -> CliResult {
         }
         Command::Apply(args) => {
             let profile = load(args.profile.profile.as_deref())?;
-            apply::apply_command(&profile, &args, &global).await
+            commands::apply::run(&profile, &args, &global).await
         }
         Command::Plan(args) => {
             let profile = load(args.profile.profile.as_deref())?;
-            apply::plan_command(&profile, &args, &global).await
+            commands::plan::run(&profile, &args, &global).await
         }
         Command::Destroy(args) => {
             let profile = load(args.profile.profile.as_deref())?;
-            destroy::command(&profile, &args, &global).await
+            commands::destroy::run(&profile, &args, &global).await
         }
         Command::Explore(args) => {
             let (path, module) = explore_target(&args.args);

@@ -9,8 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
+use crate::engine::plan::{self, Action, Change, Summary};
 use crate::explore::{ExploreReport, ModuleList, TableReport};
-use crate::plan::{self, Action, Change, Summary};
 use crate::status::{error_text, RunView, StatusReport, WaitResult};
 
 /// Prints exactly one JSON document on stdout.
@@ -510,7 +510,7 @@ fn symbol(action: Action) -> &'static str {
 fn change_line(out: &mut String, prefix: &str, change: &Change) {
     let id = change
         .id
-        .as_deref()
+        .as_ref()
         .map(|id| format!("  (id {id})"))
         .unwrap_or_default();
     out.push_str(&format!(

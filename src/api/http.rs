@@ -252,6 +252,12 @@ impl AepClient {
         self
     }
 
+    /// The transport settings and retry policy this client was built with (for callers that
+    /// retry a step of their own, such as a create looked up before it is sent again).
+    pub fn options(&self) -> &HttpOptions {
+        &self.inner.options
+    }
+
     /// How many requests may be in flight right now (shrinks after 429s).
     pub fn concurrency(&self) -> usize {
         self.inner.limiter.current()
