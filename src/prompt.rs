@@ -23,6 +23,15 @@ pub async fn confirm(command: &str) -> Result<bool, CliError> {
     Ok(answer.trim() == "yes")
 }
 
+/// Goes on when `yes` or the user answers `yes`; else the error `cancelled` (exit 1).
+pub async fn confirm_or_cancel(yes: bool, command: &str, cancelled: &str) -> Result<(), CliError> {
+    if yes || confirm(command).await? {
+        Ok(())
+    } else {
+        Err(CliError::failed(anyhow::anyhow!("{cancelled}")))
+    }
+}
+
 /// The exit of `apply`/`destroy` from its failure message: 0, or 1 with the message.
 pub fn exit(failure: Option<String>) -> crate::error::CliResult {
     match failure {

@@ -21,11 +21,7 @@ pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> Cl
         return Ok(Exit::Ok);
     }
     output::print_pending(global.output, &doc)?;
-    if !args.yes && !prompt::confirm("apply").await? {
-        return Err(CliError::failed(anyhow::anyhow!(
-            "apply cancelled; nothing was changed"
-        )));
-    }
+    prompt::confirm_or_cancel(args.yes, "apply", "apply cancelled; nothing was changed").await?;
     let progress = Progress::new(global.quiet);
     let options = Options { concurrency };
     let outcome = execute(&client, profile, prepared, &options, &progress).await;

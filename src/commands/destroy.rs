@@ -22,11 +22,12 @@ pub async fn run(profile: &Profile, args: &DestroyArgs, global: &GlobalArgs) -> 
         return Ok(Exit::Ok);
     }
     output::print_destroy_plan(global.output, &doc)?;
-    if !args.yes && !prompt::confirm("destroy").await? {
-        return Err(CliError::failed(anyhow::anyhow!(
-            "destroy cancelled; nothing was deleted"
-        )));
-    }
+    prompt::confirm_or_cancel(
+        args.yes,
+        "destroy",
+        "destroy cancelled; nothing was deleted",
+    )
+    .await?;
     let progress = Progress::new(global.quiet);
     destroy::execute(&client, &mut plan, &progress).await;
     progress.finish();

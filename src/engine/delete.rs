@@ -5,6 +5,7 @@
 //! after it (they depend on it).
 
 use futures::stream::{self, StreamExt};
+use tracing::Instrument;
 
 use super::kinds;
 use super::ledger::{Failed, Ledger};
@@ -73,7 +74,9 @@ async fn delete_one(
         id: Some(removal.id.clone()),
         ..row.clone()
     });
-    match delete(client, &removal.id).await {
+    let module = row.module.as_deref().unwrap_or("-");
+    let span = tracing::info_span!("delete", module, kind = %removal.kind());
+    match delete(client, &removal.id).instrument(span).await {
         Ok(()) => {
             shown.done(Some(removal.id.as_str()));
             if row.action == Action::Delete {

@@ -85,8 +85,8 @@ pub fn build(profile: &Profile) -> Result<Desired, DesiredError> {
              managed resource"
         )));
     }
-    // A comma separates values in Flow Service filters (reference §12): a name holding one
-    // could not be looked up.
+    // A comma separates values in Flow Service filters (`property=name==a,b` means either): a
+    // name holding one could not be looked up.
     if prefix.contains(',') {
         return Err(DesiredError(format!(
             "{file}: connection.name {prefix:?} contains a comma, which Flow Service filters read \

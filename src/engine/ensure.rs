@@ -13,6 +13,12 @@ pub struct Found<I> {
     pub created_at: Option<i64>,
 }
 
+impl<I> Found<I> {
+    pub fn new(id: I, created_at: Option<i64>) -> Self {
+        Self { id, created_at }
+    }
+}
+
 /// A create of one kind, as [`ensure`] runs it: the request, the lookup used before sending it
 /// again, and the delete of a duplicate. Each kind's module implements it for its create body.
 ///

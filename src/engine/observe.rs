@@ -47,7 +47,7 @@ pub enum ObserveError {
     Api(#[from] ApiError),
 }
 
-/// The specs every create depends on (reference §0, §14 step 2).
+/// The specs every create depends on, read before any write.
 #[derive(Debug, Clone)]
 pub struct Preflight {
     pub connection_spec: ConnectionSpec,

@@ -143,10 +143,7 @@ impl Create for Draft<'_> {
         let (owned, _) = observe(client, self.prefix).await?;
         Ok(owned
             .into_iter()
-            .map(|c| Found {
-                created_at: c.created_at,
-                id: c.id,
-            })
+            .map(|c| Found::new(c.id, c.created_at))
             .collect())
     }
 
@@ -243,7 +240,8 @@ where
     }
 }
 
-/// `auth.params` of the Zoho base connection (see `docs/aep-api.md`): the profile's Zoho client
+/// `auth.params` of the Zoho base connection (Adobe's Zoho CRM source tutorial,
+/// <https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/create/crm/zoho>): the profile's Zoho client
 /// and refresh token, plus what a fresh refresh says (the access token and the account's API
 /// domain, the `endpoint`), checked against the connection spec's `required` list so that a
 /// spec change is reported before AEP rejects the connection. The refresh uses `client`'s retry

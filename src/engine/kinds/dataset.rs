@@ -104,10 +104,7 @@ impl Create for Draft<'_> {
                     && d.schema_id() == Some(body.schema_id.as_str())
                     && !self.seen.contains(&d.id)
             })
-            .map(|d| Found {
-                created_at: d.created,
-                id: d.id,
-            })
+            .map(|d| Found::new(d.id, d.created))
             .collect())
     }
 

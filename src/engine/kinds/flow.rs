@@ -23,8 +23,7 @@ use crate::engine::ensure::{stale_or_lost, Create, Found};
 use crate::engine::observe::Managed;
 use crate::engine::{naming, Kind};
 
-/// How `scheduleParams.interval` is sent: the flow spec's validator says integer (see
-/// `docs/aep-api.md`).
+/// How `scheduleParams.interval` is sent: the `CRMToAEP` flow spec's validator says integer.
 pub const INTERVAL_ENCODING: IntervalEncoding = IntervalEncoding::Integer;
 
 /// The owned dataflows of the profile with this prefix, in one paged list call.
@@ -340,10 +339,7 @@ impl Create for Draft<'_> {
                     && f.target_connection_ids == body.target_connection_ids
                     && !self.seen.contains(&f.id)
             })
-            .map(|f| Found {
-                created_at: f.created_at,
-                id: f.id,
-            })
+            .map(|f| Found::new(f.id, f.created_at))
             .collect())
     }
 

@@ -185,10 +185,7 @@ impl Create for Draft<'_> {
                     && holds(m, self.rules, &body.schema_id)
                     && !self.seen.contains(&m.id)
             })
-            .map(|m| Found {
-                created_at: m.created_date,
-                id: SetRef(m.reference()),
-            })
+            .map(|m| Found::new(SetRef(m.reference()), m.created_date))
             .collect())
     }
 

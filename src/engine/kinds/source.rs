@@ -1,7 +1,8 @@
 //! Source connections: one per module, named `{prefix} / {module} / source`, on the base
 //! connection, with `params.tableName` the module and `params.columns` its explored columns.
 //! Adobe documents no update for them, so any difference replaces the module's source
-//! connection, target connection and dataflow together (see `docs/aep-api.md`).
+//! connection, target connection and dataflow together (see "What is updated in place, and what
+//! is replaced" in `docs/pipeline.md`).
 
 use std::collections::BTreeSet;
 
@@ -136,10 +137,7 @@ impl Create for Draft<'_> {
                         .collect::<BTreeSet<_>>()
                         == want
             })
-            .map(|s| Found {
-                created_at: s.created_at,
-                id: s.id,
-            })
+            .map(|s| Found::new(s.id, s.created_at))
             .collect())
     }
 

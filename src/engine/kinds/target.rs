@@ -108,10 +108,7 @@ impl Create for Draft<'_> {
                     && t.schema_id() == Some(body.schema_id.as_str())
                     && !self.seen.contains(&t.id)
             })
-            .map(|t| Found {
-                created_at: t.created_at,
-                id: t.id,
-            })
+            .map(|t| Found::new(t.id, t.created_at))
             .collect())
     }
 

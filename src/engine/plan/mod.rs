@@ -1,5 +1,5 @@
 //! The plan: `(desired, observed) -> Plan`, pure (no I/O). Each [`Change`] is one row of the
-//! output (contract §4); the steps next to them tell `apply` what to do and in which order.
+//! output (`docs/pipeline.md`, "JSON output"); the steps next to them tell `apply` what to do and in which order.
 //!
 //! Identity is by name and marker ([`crate::engine::naming`]); within one module, which of several owned
 //! objects is current is decided by linkage and content:
@@ -11,7 +11,7 @@
 //! - A source or target connection no dataflow links (an *orphan*, left by an interrupted run)
 //!   is reused when its content matches, so a re-run finishes the work instead of duplicating
 //!   it; orphans that do not match are deleted.
-//! - Source and target connections are never patched (reference §6): a change to either, to the
+//! - Source and target connections are never patched (Adobe documents no update for them): a change to either, to the
 //!   dataset, the delta column, or a start time already passed, replaces the module's source
 //!   connection, target connection and dataflow together (new ones first, then the old ones are
 //!   deleted). Schedule and mapping changes patch the dataflow. Mapping sets are only ever
@@ -35,7 +35,7 @@ use crate::profile::DatasetTarget;
 
 mod module;
 
-/// What happens to one object (contract §4 `action`).
+/// What happens to one object (`action` in the JSON output).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -102,7 +102,7 @@ impl Change {
     }
 }
 
-/// Counts per action (contract §4 `summary`).
+/// Counts per action (`summary` in the JSON output).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub create: usize,
