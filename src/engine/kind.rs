@@ -52,70 +52,57 @@ impl fmt::Display for Kind {
     }
 }
 
-/// The id of one object, typed by its kind: from observation to the HTTP call and into the
-/// JSON output (where it is the bare id string).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(untagged)]
-pub enum ObjectId {
-    Base(ConnectionId),
-    Source(SourceConnectionId),
-    Dataset(DatasetId),
-    Target(TargetConnectionId),
-    Mapping(MappingSetId),
-    Flow(FlowId),
+macro_rules! object_id {
+    ($($variant:ident($id:ty) => $kind:ident,)*) => {
+        /// The id of one object, typed by its kind: from observation to the HTTP call and into
+        /// the JSON output (where it is the bare id string).
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(untagged)]
+        pub enum ObjectId {
+            $($variant($id),)*
+        }
+
+        impl ObjectId {
+            pub fn kind(&self) -> Kind {
+                match self {
+                    $(ObjectId::$variant(_) => Kind::$kind,)*
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(ObjectId::$variant(id) => id.as_str(),)*
+                }
+            }
+        }
+
+        $(
+            impl From<$id> for ObjectId {
+                fn from(id: $id) -> Self {
+                    ObjectId::$variant(id)
+                }
+            }
+
+            impl From<&$id> for ObjectId {
+                fn from(id: &$id) -> Self {
+                    ObjectId::$variant(id.clone())
+                }
+            }
+        )*
+    };
 }
 
-impl ObjectId {
-    pub fn kind(&self) -> Kind {
-        match self {
-            ObjectId::Base(_) => Kind::BaseConnection,
-            ObjectId::Source(_) => Kind::SourceConnection,
-            ObjectId::Dataset(_) => Kind::Dataset,
-            ObjectId::Target(_) => Kind::TargetConnection,
-            ObjectId::Mapping(_) => Kind::MappingSet,
-            ObjectId::Flow(_) => Kind::Dataflow,
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            ObjectId::Base(id) => id.as_str(),
-            ObjectId::Source(id) => id.as_str(),
-            ObjectId::Dataset(id) => id.as_str(),
-            ObjectId::Target(id) => id.as_str(),
-            ObjectId::Mapping(id) => id.as_str(),
-            ObjectId::Flow(id) => id.as_str(),
-        }
-    }
+object_id! {
+    Base(ConnectionId) => BaseConnection,
+    Source(SourceConnectionId) => SourceConnection,
+    Dataset(DatasetId) => Dataset,
+    Target(TargetConnectionId) => TargetConnection,
+    Mapping(MappingSetId) => MappingSet,
+    Flow(FlowId) => Dataflow,
 }
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-macro_rules! object_id_from {
-    ($($variant:ident($id:ty),)*) => {$(
-        impl From<$id> for ObjectId {
-            fn from(id: $id) -> Self {
-                ObjectId::$variant(id)
-            }
-        }
-
-        impl From<&$id> for ObjectId {
-            fn from(id: &$id) -> Self {
-                ObjectId::$variant(id.clone())
-            }
-        }
-    )*};
-}
-
-object_id_from! {
-    Base(ConnectionId),
-    Source(SourceConnectionId),
-    Dataset(DatasetId),
-    Target(TargetConnectionId),
-    Mapping(MappingSetId),
-    Flow(FlowId),
 }

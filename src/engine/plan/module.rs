@@ -10,7 +10,9 @@ use super::{
 };
 use crate::api::dataprep::MappingSet;
 use crate::api::flows::Flow;
-use crate::api::{DatasetId, MappingSetId};
+use crate::api::source::SourceConnection;
+use crate::api::target::TargetConnection;
+use crate::api::{DatasetId, MappingSetId, SourceConnectionId, TargetConnectionId};
 use crate::engine::desired::{DesiredModule, Rule};
 use crate::engine::kinds::flow::{self, Current};
 use crate::engine::kinds::{self, ids, source, target, Wanted};
@@ -75,33 +77,9 @@ impl<'a> Planner<'_, 'a> {
             None => (None, None),
         };
         let reason = flows.replace_reason.as_deref();
-        let source = self.connection(
-            Side {
-                kind: Kind::SourceConnection,
-                name: &dm.source_name,
-                kept: flows.kept.map(|c| c.source),
-                owned: &objects.sources,
-                linked: &self.linked.sources,
-                old: old_source,
-            },
-            |s| &s.id,
-            &wanted.source,
-            reason,
-        )?;
+        let source = self.connection(&objects, &flows, old_source, &wanted.source, reason)?;
         let dataset = self.dataset(dataset_found.as_ref());
-        let target = self.connection(
-            Side {
-                kind: Kind::TargetConnection,
-                name: &dm.target_name,
-                kept: flows.kept.map(|c| c.target),
-                owned: &objects.targets,
-                linked: &self.linked.targets,
-                old: old_target,
-            },
-            |t| &t.id,
-            &wanted.target,
-            reason,
-        )?;
+        let target = self.connection(&objects, &flows, old_target, &wanted.target, reason)?;
         let mapping = self.mapping(&flows, rules.as_deref());
         let flow = self.flow(&flows, &mapping);
         let removals = self.removals(&objects, &flows, &flow, [&source.pairing, &target.pairing]);
@@ -170,53 +148,49 @@ impl<'a> Planner<'_, 'a> {
     /// Plans a module's source or target connection (Adobe says not to update them): the one
     /// the kept dataflow links; else one no dataflow links that already matches the profile
     /// (left by an interrupted run), reused; else a new one, replacing the old dataflow's if any.
-    fn connection<T, I>(
+    fn connection<T: Paired>(
         &mut self,
-        side: Side<'_, 'a, T, I>,
-        id_of: impl Fn(&T) -> &I,
+        objects: &ModuleObjects<'a>,
+        flows: &Flows<'a>,
+        old: Option<&'a T>,
         wanted: &impl Wanted<T>,
         replace_reason: Option<&str>,
-    ) -> Result<Planned<I>, PlanError>
-    where
-        I: Clone + Ord + std::fmt::Display,
-        for<'i> &'i I: Into<ObjectId>,
-    {
-        let change = self.row(Action::Noop, side.kind, side.name);
-        let replaced = side.old.map(|c| id_of(c).into());
-        if let Some(kept) = side.kept {
-            let id = id_of(kept).clone();
-            let row = self.rows.push(change.with_id(&id));
+    ) -> Result<Planned<T::Id>, PlanError> {
+        let (kind, name) = (T::KIND, T::name(self.dm));
+        let change = self.row(Action::Noop, kind, name);
+        let replaced = old.map(|c| c.id().clone().into());
+        if let Some(kept) = flows.kept.map(T::of) {
+            let id = kept.id().clone();
+            let row = self.rows.push(change.with_id(id.clone()));
             return Ok(Planned::keep(row, id, replaced));
         }
-        let orphans: Vec<&T> = side
-            .owned
+        let linked = T::linked(self.linked);
+        let orphans: Vec<&T> = T::owned(objects)
             .iter()
             .copied()
-            .filter(|c| !side.linked.contains(id_of(c)) && wanted.matches(c))
+            .filter(|c| !linked.contains(c.id()) && wanted.matches(c))
             .collect();
         if orphans.len() > 1 {
-            return Err(twins(
-                &self.dm.module,
-                side.kind,
-                side.name,
-                &ids(&orphans, |c| id_of(c).to_string()),
-            ));
+            let ids = ids(&orphans, |c| c.id().to_string());
+            return Err(twins(&self.dm.module, kind, name, &ids));
         }
-        let reuse = orphans.first().map(|c| id_of(c).clone());
-        let change = match (side.old, &reuse) {
+        let reuse = orphans.first().map(|c| c.id().clone());
+        let change = match (old, &reuse) {
             (Some(c), _) => Change {
                 action: Action::Replace,
-                ..change.with_id(id_of(c)).with_reason(if wanted.matches(c) {
-                    format!(
-                        "a new pair for the new dataflow ({})",
-                        replace_reason.unwrap_or_default()
-                    )
-                } else {
-                    wanted.diff(c)
-                })
+                ..change
+                    .with_id(c.id().clone())
+                    .with_reason(if wanted.matches(c) {
+                        format!(
+                            "a new pair for the new dataflow ({})",
+                            replace_reason.unwrap_or_default()
+                        )
+                    } else {
+                        wanted.diff(c)
+                    })
             },
             (None, Some(id)) => change
-                .with_id(id)
+                .with_id(id.clone())
                 .with_reason("exists, not yet linked to a dataflow"),
             (None, None) => Change {
                 action: Action::Create,
@@ -421,18 +395,58 @@ impl<'a> Planner<'_, 'a> {
     }
 }
 
-/// Which of a module's source (or target) connections to consider.
-struct Side<'s, 'a, T, I> {
-    kind: Kind,
-    name: &'s str,
-    /// The one the kept dataflow links.
-    kept: Option<&'a T>,
+/// A module's source or target connection, as the plan handles both.
+trait Paired: Sized {
+    type Id: Clone + Ord + std::fmt::Display + Into<ObjectId>;
+    const KIND: Kind;
+    fn id(&self) -> &Self::Id;
+    fn name(dm: &DesiredModule) -> &str;
+    /// The one the current dataflow links.
+    fn of(current: Current<'_>) -> &Self;
     /// Every owned one of the module.
-    owned: &'s [&'a T],
+    fn owned<'o, 'a>(objects: &'o ModuleObjects<'a>) -> &'o [&'a Self];
     /// Those some owned dataflow links.
-    linked: &'s BTreeSet<&'a I>,
-    /// The one the replaced dataflow links.
-    old: Option<&'a T>,
+    fn linked<'l, 'a>(linked: &'l Linked<'a>) -> &'l BTreeSet<&'a Self::Id>;
+}
+
+impl Paired for SourceConnection {
+    type Id = SourceConnectionId;
+    const KIND: Kind = Kind::SourceConnection;
+    fn id(&self) -> &Self::Id {
+        &self.id
+    }
+    fn name(dm: &DesiredModule) -> &str {
+        &dm.source_name
+    }
+    fn of(current: Current<'_>) -> &Self {
+        current.source
+    }
+    fn owned<'o, 'a>(objects: &'o ModuleObjects<'a>) -> &'o [&'a Self] {
+        &objects.sources
+    }
+    fn linked<'l, 'a>(linked: &'l Linked<'a>) -> &'l BTreeSet<&'a Self::Id> {
+        &linked.sources
+    }
+}
+
+impl Paired for TargetConnection {
+    type Id = TargetConnectionId;
+    const KIND: Kind = Kind::TargetConnection;
+    fn id(&self) -> &Self::Id {
+        &self.id
+    }
+    fn name(dm: &DesiredModule) -> &str {
+        &dm.target_name
+    }
+    fn of(current: Current<'_>) -> &Self {
+        current.target
+    }
+    fn owned<'o, 'a>(objects: &'o ModuleObjects<'a>) -> &'o [&'a Self] {
+        &objects.targets
+    }
+    fn linked<'l, 'a>(linked: &'l Linked<'a>) -> &'l BTreeSet<&'a Self::Id> {
+        &linked.targets
+    }
 }
 
 /// A planned source or target connection.
@@ -441,15 +455,12 @@ struct Planned<I> {
     pairing: Pairing,
 }
 
-impl<I: Clone> Planned<I>
-where
-    for<'i> &'i I: Into<ObjectId>,
-{
+impl<I: Clone + Into<ObjectId>> Planned<I> {
     fn keep(row: Row, id: I, replaced: Option<ObjectId>) -> Self {
         Self {
             pairing: Pairing {
                 row,
-                kept: Some((&id).into()),
+                kept: Some(id.clone().into()),
                 replaced,
             },
             slot: Slot::Keep { row, id },
