@@ -65,21 +65,18 @@ pub fn find<'a>(
 /// A dataset to create, and what tells its twin.
 pub struct Draft<'a> {
     pub body: NewDataset,
-    pub marker: String,
     /// The datasets observed before the plan.
     pub seen: BTreeSet<&'a DatasetId>,
 }
 
 impl<'a> Draft<'a> {
     pub fn new(name: &str, dm: &DesiredModule, prefix: &str, observed: &'a [Dataset]) -> Self {
-        let marker = naming::owner_marker(prefix);
-        let mut body = NewDataset::new(name.to_owned(), dm.schema_id.clone());
-        body.description = Some(marker.clone());
-        Self {
-            body,
-            marker,
-            seen: seen(observed, |d| &d.id),
-        }
+        let body = NewDataset {
+            description: Some(naming::owner_marker(prefix)),
+            ..NewDataset::new(name.to_owned(), dm.schema_id.clone())
+        };
+        let seen = seen(observed, |d| &d.id);
+        Self { body, seen }
     }
 }
 
@@ -100,7 +97,7 @@ impl Create for Draft<'_> {
             .into_iter()
             .filter(|d| {
                 d.name.as_deref() == Some(body.name.as_str())
-                    && d.description.as_deref() == Some(self.marker.as_str())
+                    && d.description == body.description
                     && d.schema_id() == Some(body.schema_id.as_str())
                     && !self.seen.contains(&d.id)
             })
