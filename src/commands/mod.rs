@@ -5,3 +5,15 @@
 pub mod apply;
 pub mod destroy;
 pub mod plan;
+
+use crate::engine::apply::PrepareError;
+use crate::error::{CliError, Exit};
+
+impl From<PrepareError> for CliError {
+    fn from(error: PrepareError) -> Self {
+        match error {
+            PrepareError::Profile(e) => CliError::new(Exit::Profile, e),
+            PrepareError::Failed(e) => CliError::failed(e),
+        }
+    }
+}

@@ -17,7 +17,7 @@ use futures::stream::{self, StreamExt};
 use tracing::Instrument;
 
 use super::delete::remove;
-use super::desired::{self, Desired, DesiredModule, Resolved};
+use super::desired::{self, Desired, DesiredError, DesiredModule, Resolved};
 use super::ensure::{ensure, Create};
 use super::explore::{explorable_base, explore_for_plan, explore_modules};
 use super::kinds::{self, mapping::SetRef};
@@ -30,7 +30,6 @@ use crate::api::dataprep::MappingSetRef;
 use crate::api::{
     AepClient, ConnectionId, DatasetId, FlowId, SourceConnectionId, TargetConnectionId,
 };
-use crate::error::{CliError, Exit};
 use crate::profile::{DatasetTarget, Profile};
 use crate::progress::Progress;
 
@@ -63,37 +62,48 @@ pub struct Prepared {
     pub inputs: Inputs,
 }
 
+/// Why `prepare` could not make a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The profile's managed names cannot be built from it.
+    #[error(transparent)]
+    Profile(#[from] DesiredError),
+    /// Observing, planning or exploring failed.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// Observes, plans, explores what the plan needs and plans again: no writes.
 pub async fn prepare(
     client: &AepClient,
     profile: &Profile,
     include_datasets: bool,
     concurrency: usize,
-) -> Result<Prepared, CliError> {
-    let desired = desired::build(profile).map_err(|e| CliError::new(Exit::Profile, e))?;
+) -> Result<Prepared, PrepareError> {
+    let desired = desired::build(profile)?;
     let observed = observe::observe(client, &desired.prefix)
         .await
-        .map_err(CliError::failed)?;
+        .map_err(anyhow::Error::from)?;
     let mut inputs = Inputs {
         explored: BTreeMap::new(),
         now: Utc::now(),
         include_datasets,
     };
-    let mut plan = plan::plan(&desired, &observed.managed, &inputs).map_err(CliError::failed)?;
+    let mut plan = plan::plan(&desired, &observed.managed, &inputs).map_err(anyhow::Error::from)?;
     let modules: Vec<String> = plan.to_explore().into_iter().map(str::to_owned).collect();
     if let (Some((base, rotating)), false) = (explorable_base(&plan), modules.is_empty()) {
         let modules: Vec<&str> = modules.iter().map(String::as_str).collect();
         match explore_for_plan(client, base, &modules, concurrency).await {
             Ok(explored) => {
                 inputs.explored = explored;
-                plan =
-                    plan::plan(&desired, &observed.managed, &inputs).map_err(CliError::failed)?;
+                plan = plan::plan(&desired, &observed.managed, &inputs)
+                    .map_err(anyhow::Error::from)?;
             }
             // Apply explores again once the new credentials are in place.
             Err(e) if rotating => {
                 tracing::warn!(error = %e, "explore failed with the credentials being replaced; the affected modules are planned again after the base connection is updated");
             }
-            Err(e) => return Err(CliError::failed(anyhow::anyhow!(e))),
+            Err(e) => return Err(anyhow::anyhow!(e).into()),
         }
     }
     Ok(Prepared {
