@@ -75,7 +75,7 @@ async fn delete_one(
         ..row.clone()
     });
     let module = row.module.as_deref().unwrap_or("-");
-    let span = tracing::info_span!("delete", module, kind = %removal.kind());
+    let span = tracing::info_span!("delete", module = %module, kind = %removal.kind());
     match delete(client, &removal.id).instrument(span).await {
         Ok(()) => {
             shown.done(Some(removal.id.as_str()));
