@@ -69,7 +69,7 @@ pub struct Managed {
     pub foreign_sources: Vec<SourceConnection>,
     pub targets: Vec<TargetConnection>,
     pub flows: Vec<Flow>,
-    /// Mapping sets named [`naming::mapping_sets_name`], and any mapping set an owned flow
+    /// Mapping sets named [`kinds::mapping::sets_name`], and any mapping set an owned flow
     /// refers to.
     pub mapping_sets: Vec<MappingSet>,
     pub datasets: Vec<Dataset>,

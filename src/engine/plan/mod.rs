@@ -1,8 +1,10 @@
 //! The plan: `(desired, observed) -> Plan`, pure (no I/O). Each [`Change`] is one row of the
-//! output (`docs/pipeline.md`, "JSON output"); the steps next to them tell `apply` what to do and in which order.
+//! output (`docs/pipeline.md`, "JSON output"); the steps next to them tell `apply` what to do
+//! and in which order. `plan/module.rs` plans one module; what matches, what is patched and what
+//! forces a replace is asked of each kind's module in [`crate::engine::kinds`].
 //!
-//! Identity is by name and marker ([`crate::engine::naming`]); within one module, which of several owned
-//! objects is current is decided by linkage and content:
+//! Identity is by name and marker ([`crate::engine::naming`]); within one module, which of
+//! several owned objects is current is decided by linkage and content:
 //!
 //! - A dataflow is *current* when its source connection, target connection, delta column and
 //!   start time are what the profile asks for. Other owned dataflows of the module are left over
@@ -11,12 +13,13 @@
 //! - A source or target connection no dataflow links (an *orphan*, left by an interrupted run)
 //!   is reused when its content matches, so a re-run finishes the work instead of duplicating
 //!   it; orphans that do not match are deleted.
-//! - Source and target connections are never patched (Adobe documents no update for them): a change to either, to the
-//!   dataset, the delta column, or a start time already passed, replaces the module's source
-//!   connection, target connection and dataflow together (new ones first, then the old ones are
-//!   deleted). Schedule and mapping changes patch the dataflow. Mapping sets are only ever
-//!   created (Data Prep documents no update or delete): a changed mapping moves the dataflow to a
-//!   new mapping set, or back to an unreferenced one that already holds the rules.
+//! - Source and target connections are never patched (Adobe documents no update for them): a
+//!   change to either, to the dataset, the delta column, or a start time already passed,
+//!   replaces the module's source connection, target connection and dataflow together (new ones
+//!   first, then the old ones are deleted). Schedule and mapping changes patch the dataflow.
+//!   Mapping sets are only ever created (Data Prep documents no update or delete): a changed
+//!   mapping moves the dataflow to a new mapping set, or back to an unreferenced one that
+//!   already holds the rules.
 
 use std::collections::{BTreeMap, BTreeSet};
 
