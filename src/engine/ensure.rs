@@ -14,8 +14,20 @@ pub struct Found<I> {
 }
 
 impl<I> Found<I> {
-    pub fn new(id: I, created_at: Option<i64>) -> Self {
-        Self { id, created_at }
+    /// The listed objects `equivalent` accepts, with the id and creation time `id_at` reads.
+    pub fn among<T>(
+        listed: Vec<T>,
+        equivalent: impl Fn(&T) -> bool,
+        id_at: impl Fn(T) -> (I, Option<i64>),
+    ) -> Vec<Self> {
+        listed
+            .into_iter()
+            .filter(|t| equivalent(t))
+            .map(|t| {
+                let (id, created_at) = id_at(t);
+                Self { id, created_at }
+            })
+            .collect()
     }
 }
 

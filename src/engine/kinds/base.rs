@@ -141,10 +141,7 @@ impl Create for Draft<'_> {
 
     async fn lookup(&self, client: &AepClient) -> Result<Vec<Found<Self::Id>>, ApiError> {
         let (owned, _) = observe(client, self.prefix).await?;
-        Ok(owned
-            .into_iter()
-            .map(|c| Found::new(c.id, c.created_at))
-            .collect())
+        Ok(Found::among(owned, |_| true, |c| (c.id, c.created_at)))
     }
 
     async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {

@@ -93,16 +93,16 @@ impl Create for Draft<'_> {
             .property_eq("name", &[body.name.as_str()])
             .param("properties", PROPERTIES);
         let all = catalog::list_datasets(client, &query).await?;
-        Ok(all
-            .into_iter()
-            .filter(|d| {
+        Ok(Found::among(
+            all,
+            |d| {
                 d.name.as_deref() == Some(body.name.as_str())
                     && d.description == body.description
                     && d.schema_id() == Some(body.schema_id.as_str())
                     && !self.seen.contains(&d.id)
-            })
-            .map(|d| Found::new(d.id, d.created))
-            .collect())
+            },
+            |d| (d.id, d.created),
+        ))
     }
 
     async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {

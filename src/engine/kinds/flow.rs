@@ -330,17 +330,17 @@ impl Create for Draft<'_> {
         let body = &self.body;
         let spec = &body.flow_spec.id;
         let all = flows::list_flows_by_names(client, spec, &[body.name.as_str()]).await?;
-        Ok(all
-            .into_iter()
-            .filter(|f| {
+        Ok(Found::among(
+            all,
+            |f| {
                 f.name == body.name
                     && naming::is_owned(f.description.as_deref(), self.prefix)
                     && f.source_connection_ids == body.source_connection_ids
                     && f.target_connection_ids == body.target_connection_ids
                     && !self.seen.contains(&f.id)
-            })
-            .map(|f| Found::new(f.id, f.created_at))
-            .collect())
+            },
+            |f| (f.id, f.created_at),
+        ))
     }
 
     async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {

@@ -174,19 +174,18 @@ impl Create for Draft<'_> {
     async fn lookup(&self, client: &AepClient) -> Result<Vec<Found<Self::Id>>, ApiError> {
         let body = &self.body;
         let all = dataprep::list_mapping_sets(client, body.name.as_deref()).await?;
-        Ok(all
-            .into_iter()
-            // Every module's set has the same name, and modules may map the same rules: only
-            // the module's own description tells its twin from another module's set made by
-            // this very run.
-            .filter(|m| {
-                m.name == body.name
-                    && m.description() == body.description.as_deref()
-                    && holds(m, self.rules, &body.schema_id)
-                    && !self.seen.contains(&m.id)
-            })
-            .map(|m| Found::new(SetRef(m.reference()), m.created_date))
-            .collect())
+        // Every module's set has the same name, and modules may map the same rules: only the
+        // module's own description tells its twin from another module's set made by this very
+        // run.
+        let twin = |m: &MappingSet| {
+            m.name == body.name
+                && m.description() == body.description.as_deref()
+                && holds(m, self.rules, &body.schema_id)
+                && !self.seen.contains(&m.id)
+        };
+        Ok(Found::among(all, twin, |m| {
+            (SetRef(m.reference()), m.created_date)
+        }))
     }
 
     /// Data Prep has no DELETE for mapping sets: a twin stays, unused.

@@ -124,9 +124,9 @@ impl Create for Draft<'_> {
             .param("limit", LIST_LIMIT.to_string());
         let want: BTreeSet<&str> = body.columns.iter().map(|c| c.name.as_str()).collect();
         let all = source::list_source_connections(client, &query).await?;
-        Ok(all
-            .into_iter()
-            .filter(|s| {
+        Ok(Found::among(
+            all,
+            |s| {
                 s.name == body.name
                     && naming::is_owned(s.description.as_deref(), self.prefix)
                     && !self.seen.contains(&s.id)
@@ -136,9 +136,9 @@ impl Create for Draft<'_> {
                         .map(|c| c.name.as_str())
                         .collect::<BTreeSet<_>>()
                         == want
-            })
-            .map(|s| Found::new(s.id, s.created_at))
-            .collect())
+            },
+            |s| (s.id, s.created_at),
+        ))
     }
 
     async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {

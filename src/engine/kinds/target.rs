@@ -99,17 +99,17 @@ impl Create for Draft<'_> {
             .property_eq("params.dataSetId", &[body.dataset_id.as_str()])
             .param("limit", LIST_LIMIT.to_string());
         let all = target::list_target_connections(client, &query).await?;
-        Ok(all
-            .into_iter()
-            .filter(|t| {
+        Ok(Found::among(
+            all,
+            |t| {
                 t.name == body.name
                     && naming::is_owned(t.description.as_deref(), self.prefix)
                     && t.dataset_id() == Some(&body.dataset_id)
                     && t.schema_id() == Some(body.schema_id.as_str())
                     && !self.seen.contains(&t.id)
-            })
-            .map(|t| Found::new(t.id, t.created_at))
-            .collect())
+            },
+            |t| (t.id, t.created_at),
+        ))
     }
 
     async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {
