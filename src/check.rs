@@ -21,7 +21,7 @@ use crate::api::specs::{
 use crate::api::{catalog, schemas, AepClient, ApiError, ConnectionSpecId, DatasetId, HttpOptions};
 use crate::auth::zoho::ZohoOAuth;
 use crate::clients::Clients;
-use crate::naming;
+use crate::engine::naming;
 use crate::profile::{DatasetTarget, Profile};
 use crate::zoho_setup::{self, ZohoFailure};
 

@@ -10,9 +10,9 @@ use serde_json::{Map, Value};
 use crate::api::explore::{explore_root, explore_table, Column, ExploreItem};
 use crate::api::http::HttpOptions;
 use crate::api::{AepClient, ConnectionId};
-use crate::apply::create_base_connection;
-use crate::desired::{self, nearest};
-use crate::observe;
+use crate::engine::desired::{self, nearest};
+use crate::engine::kinds::base::create as create_base_connection;
+use crate::engine::observe;
 use crate::profile::Profile;
 
 /// What to explore.

@@ -6,24 +6,20 @@
 #![deny(clippy::print_stdout)]
 
 pub mod api;
-pub mod apply;
 pub mod auth;
 pub mod check;
 pub mod cli;
 pub mod clients;
 pub mod commands;
-pub mod desired;
-pub mod destroy;
 pub mod emulator;
+pub mod engine;
 pub mod error;
 pub mod explore;
 pub mod logging;
-pub mod naming;
-pub mod observe;
 pub mod output;
-pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod prompt;
 pub mod status;
 pub mod transport;
 pub mod zoho_setup;
@@ -40,15 +36,15 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Emulator(args) => commands::emulator::run(args).await,
         Command::Apply(args) => {
             let profile = load_profile(args.profile.profile.as_deref())?;
-            apply::apply_command(&profile, &args, &global).await
+            commands::apply::run(&profile, &args, &global).await
         }
         Command::Plan(args) => {
             let profile = load_profile(args.profile.profile.as_deref())?;
-            apply::plan_command(&profile, &args, &global).await
+            commands::plan::run(&profile, &args, &global).await
         }
         Command::Destroy(args) => {
             let profile = load_profile(args.profile.profile.as_deref())?;
-            destroy::command(&profile, &args, &global).await
+            commands::destroy::run(&profile, &args, &global).await
         }
         Command::Init(args) => commands::init::command(&args, global.output).await,
         Command::Completions(args) => commands::completions::command(args.shell),

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
-use crate::plan::{self, Action, Change, Summary};
+use crate::engine::plan::{self, Action, Change, Summary};
 
 /// Prints exactly one JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -188,7 +188,7 @@ fn symbol(action: Action) -> &'static str {
 fn change_line(out: &mut String, prefix: &str, change: &Change) {
     let id = change
         .id
-        .as_deref()
+        .as_ref()
         .map(|id| format!("  (id {id})"))
         .unwrap_or_default();
     out.push_str(&format!(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::plan::{Action, Change};
+use crate::engine::plan::{Action, Change};
 
 #[derive(Clone)]
 pub struct Progress {

@@ -27,8 +27,9 @@ use crate::api::flows::{Flow, ScheduleParams};
 use crate::api::http::HttpOptions;
 use crate::api::runs::{error_text, list_recent_runs_since, Run, Wanted};
 use crate::api::{AepClient, ApiError, FlowId, RunId};
-use crate::naming::{object_name, ObjectKind};
-use crate::observe;
+use crate::engine::naming::object_name;
+use crate::engine::observe;
+use crate::engine::Kind;
 use crate::profile::Profile;
 use crate::progress::WaitProgress;
 
@@ -287,7 +288,7 @@ async fn managed_flows(
     }
     let mut observed = Vec::new();
     for dataflow in &profile.dataflows {
-        let name = object_name(prefix, &dataflow.module, ObjectKind::Flow);
+        let name = object_name(prefix, &dataflow.module, Kind::Dataflow);
         let flows = by_name.remove(&name).unwrap_or_default();
         if flows.len() > 1 {
             let ids: Vec<&str> = flows.iter().map(|f| f.id.as_str()).collect();

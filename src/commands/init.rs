@@ -24,7 +24,7 @@ use crate::api::crm::{ZohoField, ZohoModule};
 use crate::api::schemas::{full_schema, XdmField, XdmSchema};
 use crate::cli::{InitArgs, OutputFormat};
 use crate::clients::Clients;
-use crate::desired::nearest;
+use crate::engine::desired::nearest;
 use crate::error::{CliError, CliResult, Exit};
 use crate::output;
 use crate::profile::{self, Env, Profile, ZohoRegion};

@@ -3,7 +3,7 @@
 
 use crate::support;
 
-use provision::apply::{self, Options};
+use provision::engine::apply::{self, Options};
 use provision::progress::Progress;
 use serde_json::json;
 use support::cli::{calls, profile_text, Harness, PREFIX, THREE_MODULES};
@@ -47,7 +47,7 @@ async fn apply_after_a_concurrent_patch(
     let path = format!("{FS}/flows/{flow_id}");
 
     let profile = literal_profile(&h, "changed.toml", &every_two_hours());
-    let client = apply::client(&profile).expect("a client");
+    let client = provision::engine::client(&profile).expect("a client");
     let prepared = apply::prepare(&client, &profile, false, 4)
         .await
         .expect("a plan");

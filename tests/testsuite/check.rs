@@ -304,7 +304,7 @@ async fn create_base_connection(emulator: &RunningEmulator) {
         )
         .secret("refreshToken", zoho.refresh_token.clone());
     let name = &profile.connection.name;
-    let description = provision::naming::base_connection_description(
+    let description = provision::engine::kinds::base::description(
         profile.connection.description.as_deref(),
         name,
     );

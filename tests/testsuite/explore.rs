@@ -41,7 +41,7 @@ async fn without_a_base_connection_it_says_to_apply_and_creates_only_with_the_fl
     assert_eq!(connections.len(), 1, "{connections:?}");
     let created = &connections[0];
     assert_eq!(created["name"], "zoho-crm-test");
-    let desired = provision::desired::build(&h.load_profile()).expect("a desired state");
+    let desired = provision::engine::desired::build(&h.load_profile()).expect("a desired state");
     assert_eq!(created["description"], desired.base.description.as_str());
     assert!(desired
         .base

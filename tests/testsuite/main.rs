@@ -39,6 +39,8 @@ mod emulator_flowservice;
 mod emulator_gateway;
 mod emulator_runs;
 mod emulator_zoho;
+mod engine_ensure;
+mod engine_spans;
 mod explore;
 mod explore_snapshots;
 mod http;

@@ -165,6 +165,9 @@ pub(super) struct Inner {
     sandbox: String,
     ims: ImsAuth,
     retry: RetryPolicy,
+    /// What the client was built with, for the clients a call sequence builds beside it (the
+    /// Zoho refresh behind a base connection write).
+    options: HttpOptions,
     limiter: Limiter,
     throttle: Throttle,
 }
@@ -195,6 +198,7 @@ impl AepClient {
                 limiter: Limiter::new(options.max_concurrency, options.base_delay),
                 throttle: Throttle::default(),
                 retry: options.retry_policy(),
+                options,
             }),
         })
     }
@@ -203,6 +207,11 @@ impl AepClient {
     /// such as a create followed by a look-up).
     pub fn retry_policy(&self) -> RetryPolicy {
         self.inner.retry
+    }
+
+    /// The options this client was built with.
+    pub fn options(&self) -> &HttpOptions {
+        &self.inner.options
     }
 
     /// Caps the number of requests in flight (for every clone of this client).

@@ -18,11 +18,12 @@ use provision::api::source::{create_source_connection, NewSourceConnection};
 use provision::api::specs::{SpecRef, ZOHO_CRM_SPEC_ID};
 use provision::api::target::{create_target_connection, NewTargetConnection};
 use provision::api::{AepClient, ConnectionId, ConnectionSpecId, DatasetId, FlowId};
-use provision::apply::create_base_connection;
-use provision::desired;
 use provision::emulator::{EmulatorConfig, RecordedRequest};
-use provision::naming::{object_name, owner_marker, ObjectKind};
-use provision::observe;
+use provision::engine::desired;
+use provision::engine::kinds::base::create as create_base_connection;
+use provision::engine::naming::{object_name, owner_marker};
+use provision::engine::observe;
+use provision::engine::Kind;
 use provision::profile::{self, Profile};
 use serde_json::Value;
 
@@ -147,7 +148,7 @@ impl Harness {
             let source = create_source_connection(
                 &client,
                 &NewSourceConnection {
-                    name: object_name(PREFIX, module, ObjectKind::Source),
+                    name: object_name(PREFIX, module, Kind::SourceConnection),
                     description: marker.clone(),
                     base_connection_id: base.clone(),
                     table_name: module.to_string(),
@@ -160,7 +161,7 @@ impl Harness {
             let target = create_target_connection(
                 &client,
                 &NewTargetConnection {
-                    name: object_name(PREFIX, module, ObjectKind::Target),
+                    name: object_name(PREFIX, module, Kind::TargetConnection),
                     description: marker.clone(),
                     schema_id: SCHEMA.into(),
                     dataset_id: DatasetId::from(SEED_DATASET),
@@ -171,7 +172,7 @@ impl Harness {
             let flow = create_flow(
                 &client,
                 &NewFlow {
-                    name: object_name(PREFIX, module, ObjectKind::Flow),
+                    name: object_name(PREFIX, module, Kind::Dataflow),
                     description: marker.clone(),
                     flow_spec: SpecRef::crm_to_aep(),
                     source_connection_ids: vec![source.id],

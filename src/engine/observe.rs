@@ -12,12 +12,12 @@
 //! | mapping sets | `GET /mappingSets?name={prefix} / mappings` |
 //! | datasets | `GET /dataSets?property=description=={marker}` |
 //!
-//! Every answer is filtered again here by name and marker ([`crate::naming`]): a service that
+//! Every answer is filtered again here by name and marker ([`crate::engine::naming`]): a service that
 //! ignored a filter would return too much, never make provision adopt what it did not create.
 //!
 //! ```no_run
 //! # async fn demo(client: &provision::api::AepClient, profile: &provision::profile::Profile) -> anyhow::Result<()> {
-//! let managed = provision::observe::managed(client, &profile.connection.name).await?;
+//! let managed = provision::engine::observe::managed(client, &profile.connection.name).await?;
 //! for (module, flow) in managed.dataflows() {
 //!     println!("{module}: {} ({:?})", flow.id, flow.state);
 //! }
@@ -26,21 +26,17 @@
 
 use std::collections::BTreeSet;
 
-use crate::api::catalog::{self, Dataset};
-use crate::api::connections::{self, Connection};
-use crate::api::dataprep::{self, MappingSet};
-use crate::api::flows::{self, Flow};
-use crate::api::source::{self, SourceConnection};
+use crate::api::catalog::Dataset;
+use crate::api::connections::Connection;
+use crate::api::dataprep::MappingSet;
+use crate::api::flows::Flow;
+use crate::api::source::SourceConnection;
 use crate::api::specs::{
-    self, ConnectionSpec, FlowSpec, CRM_TO_AEP_FLOW_SPEC_ID, CRM_TO_AEP_FLOW_SPEC_NAME,
-    DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_ID,
+    self, ConnectionSpec, FlowSpec, CRM_TO_AEP_FLOW_SPEC_NAME, DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_ID,
 };
-use crate::api::target::{self, TargetConnection};
-use crate::api::{AepClient, ApiError, ConnectionSpecId, MappingSetId, Query, LIST_LIMIT};
-use crate::naming::{self, ObjectKind};
-
-/// The fields a dataset listing asks Catalog for.
-const DATASET_PROPERTIES: &str = "name,description,schemaRef,created";
+use crate::api::target::TargetConnection;
+use crate::api::{AepClient, ApiError, ConnectionSpecId, MappingSetId};
+use crate::engine::{kinds, naming, Kind};
 
 /// Why observing failed: the Zoho source is not available here, or a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +69,7 @@ pub struct Managed {
     pub foreign_sources: Vec<SourceConnection>,
     pub targets: Vec<TargetConnection>,
     pub flows: Vec<Flow>,
-    /// Mapping sets named [`naming::mapping_sets_name`], and any mapping set an owned flow
+    /// Mapping sets named [`kinds::mapping::sets_name`], and any mapping set an owned flow
     /// refers to.
     pub mapping_sets: Vec<MappingSet>,
     pub datasets: Vec<Dataset>,
@@ -139,57 +135,13 @@ pub async fn preflight(client: &AepClient) -> Result<Preflight, ObserveError> {
 }
 
 /// Every object the profile with this prefix owns: six list calls (plus paging), the source
-/// connections after the base connections, everything else at the same time.
+/// connections after the base connections, everything else at the same time (then any mapping set a
+/// dataflow refers to that the name filter missed).
 pub async fn managed(client: &AepClient, prefix: &str) -> Result<Managed, ApiError> {
-    let marker = naming::owner_marker(prefix);
     let with_sources = async {
-        let (bases, foreign_bases) = base_connections(client, prefix).await?;
-        let ids: Vec<&str> = bases.iter().map(|b| b.id.as_str()).collect();
-        let all = if ids.is_empty() {
-            Vec::new()
-        } else {
-            let query = Query::new()
-                .property_eq("baseConnectionId", &ids)
-                .param("limit", LIST_LIMIT.to_string());
-            source::list_source_connections(client, &query).await?
-        };
-        let (sources, foreign_sources) = all
-            .into_iter()
-            .partition(|s| naming::is_owned(s.description.as_deref(), prefix));
+        let (bases, foreign_bases) = kinds::base::observe(client, prefix).await?;
+        let (sources, foreign_sources) = kinds::source::observe(client, prefix, &bases).await?;
         Ok::<_, ApiError>((bases, foreign_bases, sources, foreign_sources))
-    };
-    let targets = async {
-        let query = Query::new()
-            .property_eq("connectionSpec.id", &[DATA_LAKE_SPEC_ID])
-            .property_eq("description", &[marker.as_str()])
-            .param("limit", LIST_LIMIT.to_string());
-        let all = target::list_target_connections(client, &query).await?;
-        Ok::<_, ApiError>(
-            all.into_iter()
-                .filter(|t| naming::is_owned(t.description.as_deref(), prefix))
-                .collect::<Vec<_>>(),
-        )
-    };
-    let flows = dataflows_of(client, prefix);
-    let mapping_sets = async {
-        let name = naming::mapping_sets_name(prefix);
-        let all = dataprep::list_mapping_sets(client, Some(&name)).await?;
-        Ok::<_, ApiError>(
-            all.into_iter()
-                .filter(|m| m.name.as_deref() == Some(name.as_str()))
-                .collect::<Vec<_>>(),
-        )
-    };
-    let datasets = async {
-        let query = Query::new()
-            .property_eq("description", &[marker.as_str()])
-            .param("properties", DATASET_PROPERTIES);
-        let all = catalog::list_datasets(client, &query).await?;
-        Ok::<_, ApiError>(
-            all.into_iter()
-                .filter(|d| naming::is_owned(d.description.as_deref(), prefix))
-                .collect::<Vec<_>>(),
-        )
     };
     let (
         (bases, foreign_bases, sources, foreign_sources),
@@ -197,8 +149,14 @@ pub async fn managed(client: &AepClient, prefix: &str) -> Result<Managed, ApiErr
         flows,
         mut mapping_sets,
         datasets,
-    ) = tokio::try_join!(with_sources, targets, flows, mapping_sets, datasets)?;
-    mapping_sets.extend(referenced_mapping_sets(client, &flows, &mapping_sets).await?);
+    ) = tokio::try_join!(
+        with_sources,
+        kinds::target::observe(client, prefix),
+        kinds::flow::observe(client, prefix),
+        kinds::mapping::observe(client, prefix),
+        kinds::dataset::observe(client, prefix),
+    )?;
+    mapping_sets.extend(kinds::mapping::referenced(client, &flows, &mapping_sets).await?);
     let mut managed = Managed {
         prefix: prefix.to_owned(),
         bases,
@@ -216,36 +174,7 @@ pub async fn managed(client: &AepClient, prefix: &str) -> Result<Managed, ApiErr
 
 /// The owned dataflows of the profile with this prefix, in one paged list call (for `status`).
 pub async fn dataflows_of(client: &AepClient, prefix: &str) -> Result<Vec<Flow>, ApiError> {
-    let marker = naming::owner_marker(prefix);
-    let query = Query::new()
-        .property_eq("flowSpec.id", &[CRM_TO_AEP_FLOW_SPEC_ID])
-        .property_eq("description", &[marker.as_str()])
-        .param("limit", LIST_LIMIT.to_string());
-    let all = flows::list_flows(client, &query).await?;
-    Ok(all
-        .into_iter()
-        .filter(|f| {
-            naming::is_owned(f.description.as_deref(), prefix)
-                && naming::module_of(&f.name, prefix, ObjectKind::Flow).is_some()
-        })
-        .collect())
-}
-
-/// The Zoho base connections named `prefix`: (owned, not owned).
-pub async fn base_connections(
-    client: &AepClient,
-    prefix: &str,
-) -> Result<(Vec<Connection>, Vec<Connection>), ApiError> {
-    let all = connections::list_connections_by_name(
-        client,
-        prefix,
-        &ConnectionSpecId::from(ZOHO_CRM_SPEC_ID),
-    )
-    .await?;
-    Ok(all
-        .into_iter()
-        .filter(|c| c.name == prefix)
-        .partition(|c| naming::is_owned(c.description.as_deref(), prefix)))
+    kinds::flow::observe(client, prefix).await
 }
 
 /// The one owned base connection of the profile with this prefix, `None` when there is none yet
@@ -255,7 +184,7 @@ pub async fn base_connection(
     client: &AepClient,
     prefix: &str,
 ) -> Result<Option<Connection>, ObserveError> {
-    let (owned, foreign) = base_connections(client, prefix).await?;
+    let (owned, foreign) = kinds::base::observe(client, prefix).await?;
     let managed = Managed {
         prefix: prefix.to_owned(),
         bases: owned,
@@ -266,26 +195,6 @@ pub async fn base_connection(
         .base()
         .map(|b| b.cloned())
         .map_err(ObserveError::Preflight)
-}
-
-/// Mapping sets that owned flows refer to but the name-filtered list did not return (a service
-/// that does not keep mapping set names): read one by one, since there is no id filter.
-async fn referenced_mapping_sets(
-    client: &AepClient,
-    flows: &[Flow],
-    listed: &[MappingSet],
-) -> Result<Vec<MappingSet>, ApiError> {
-    let known: BTreeSet<&MappingSetId> = listed.iter().map(|m| &m.id).collect();
-    let missing: BTreeSet<MappingSetId> = flows
-        .iter()
-        .filter_map(|f| f.mapping().map(|(_, r)| r.id))
-        .filter(|id| !known.contains(id))
-        .collect();
-    let reads = missing
-        .iter()
-        .map(|id| dataprep::get_mapping_set(client, id));
-    let found = futures::future::try_join_all(reads).await?;
-    Ok(found.into_iter().flatten().collect())
 }
 
 impl Managed {
@@ -347,12 +256,7 @@ impl Managed {
     pub fn dataflows(&self) -> Vec<(&str, &Flow)> {
         self.flows
             .iter()
-            .filter_map(|f| {
-                Some((
-                    naming::module_of(&f.name, &self.prefix, ObjectKind::Flow)?,
-                    f,
-                ))
-            })
+            .filter_map(|f| Some((naming::module_of(&f.name, &self.prefix, Kind::Dataflow)?, f)))
             .collect()
     }
 
@@ -361,16 +265,16 @@ impl Managed {
         let p = self.prefix.as_str();
         self.flows
             .iter()
-            .filter_map(|f| naming::module_of(&f.name, p, ObjectKind::Flow))
+            .filter_map(|f| naming::module_of(&f.name, p, Kind::Dataflow))
             .chain(
                 self.sources
                     .iter()
-                    .filter_map(|s| naming::module_of(&s.name, p, ObjectKind::Source)),
+                    .filter_map(|s| naming::module_of(&s.name, p, Kind::SourceConnection)),
             )
             .chain(
                 self.targets
                     .iter()
-                    .filter_map(|t| naming::module_of(&t.name, p, ObjectKind::Target)),
+                    .filter_map(|t| naming::module_of(&t.name, p, Kind::TargetConnection)),
             )
             .collect()
     }
@@ -397,17 +301,17 @@ impl Managed {
             flows: self
                 .flows
                 .iter()
-                .filter(|f| named(&f.name, ObjectKind::Flow))
+                .filter(|f| named(&f.name, Kind::Dataflow))
                 .collect(),
             sources: self
                 .sources
                 .iter()
-                .filter(|s| named(&s.name, ObjectKind::Source))
+                .filter(|s| named(&s.name, Kind::SourceConnection))
                 .collect(),
             targets: self
                 .targets
                 .iter()
-                .filter(|t| named(&t.name, ObjectKind::Target))
+                .filter(|t| named(&t.name, Kind::TargetConnection))
                 .collect(),
         }
     }

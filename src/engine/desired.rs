@@ -1,5 +1,5 @@
 //! The desired state: what the profile asks AEP to hold, as plain values the plan compares with
-//! what [`crate::observe`] found. Pure: no I/O. Columns of a module come from explore, which
+//! what [`crate::engine::observe`] found. Pure: no I/O. Columns of a module come from explore, which
 //! needs the base connection, so they are resolved separately ([`DesiredModule::resolve`]).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 use crate::api::explore::Column;
 use crate::api::flows::ScheduleParams;
-use crate::naming::{self, ObjectKind};
+use crate::engine::naming;
+use crate::engine::Kind;
 use crate::profile::{DatasetTarget, Mapping, Profile, ZohoSettings};
 
 /// Everything the profile manages.
@@ -119,10 +120,10 @@ pub fn build(profile: &Profile) -> Result<Desired, DesiredError> {
         }
         modules.push(DesiredModule {
             module: module.to_owned(),
-            source_name: naming::object_name(&prefix, module, ObjectKind::Source),
-            target_name: naming::object_name(&prefix, module, ObjectKind::Target),
-            flow_name: naming::object_name(&prefix, module, ObjectKind::Flow),
-            mapping_name: naming::object_name(&prefix, module, ObjectKind::Mapping),
+            source_name: naming::object_name(&prefix, module, Kind::SourceConnection),
+            target_name: naming::object_name(&prefix, module, Kind::TargetConnection),
+            flow_name: naming::object_name(&prefix, module, Kind::Dataflow),
+            mapping_name: naming::object_name(&prefix, module, Kind::MappingSet),
             dataset: flow.dataset.clone(),
             schema_id: flow.schema_id.clone(),
             delta_column: flow.delta_column.clone(),
@@ -138,7 +139,7 @@ pub fn build(profile: &Profile) -> Result<Desired, DesiredError> {
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(str::to_owned);
-    let description = naming::base_connection_description_with_auth(
+    let description = crate::engine::kinds::base::description_with_auth(
         user_description.as_deref(),
         &prefix,
         &fingerprint,

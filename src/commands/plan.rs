@@ -1,0 +1,22 @@
+//! `provision plan`: what `apply` would change, without writing.
+
+use crate::cli::{GlobalArgs, PlanArgs};
+use crate::engine::{self, apply::prepare};
+use crate::error::{CliError, CliResult, Exit};
+use crate::output::{self, ChangesDocument};
+use crate::profile::Profile;
+
+/// Modules `plan` explores at the same time.
+const CONCURRENCY: usize = 8;
+
+pub async fn run(profile: &Profile, args: &PlanArgs, global: &GlobalArgs) -> CliResult {
+    let client = engine::client(profile).map_err(CliError::failed)?;
+    let prepared = prepare(&client, profile, args.include_datasets, CONCURRENCY).await?;
+    let doc = ChangesDocument::new(&profile.path, &prepared.plan.changes);
+    output::print_plan(global.output, &doc)?;
+    Ok(if args.detailed_exitcode && prepared.plan.has_changes() {
+        Exit::ChangesPending
+    } else {
+        Exit::Ok
+    })
+}

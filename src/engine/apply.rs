@@ -1,0 +1,399 @@
+//! Executes a [`Plan`]: the base connection, then every module's chain concurrently (bounded by
+//! `--concurrency`), then the datasets to delete. Within a module, the source connection, the
+//! dataset and target connection, and the mapping set are written at the same time; the dataflow
+//! follows; what it replaced is deleted last (dataflows before connections, so no delete is ever
+//! refused with `1418-400`).
+//!
+//! Every create goes through [`ensure`] with the create of its kind's module: a create that may
+//! have committed without an answer is looked up before being tried again, and a twin made at
+//! the same moment by a concurrent run is resolved by keeping the oldest. Every PATCH carries the
+//! etag it was computed from; a `412` re-reads the object, recomputes the change and tries once
+//! more.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use futures::stream::{self, StreamExt};
+use tracing::Instrument;
+
+use super::delete::remove;
+use super::desired::{self, Desired, DesiredError, DesiredModule, Resolved};
+use super::ensure::{ensure, Create};
+use super::explore::{explorable_base, explore_for_plan, explore_modules};
+use super::kinds::{self, mapping::SetRef};
+use super::ledger::{Failed, Ledger};
+use super::observe::{self, Observed};
+use super::plan::{
+    self, BaseStep, Change, FlowStep, Inputs, MappingStep, ModuleStep, Plan, Row, Slot,
+};
+use crate::api::dataprep::MappingSetRef;
+use crate::api::{
+    AepClient, ConnectionId, DatasetId, FlowId, SourceConnectionId, TargetConnectionId,
+};
+use crate::profile::{DatasetTarget, Profile};
+use crate::progress::Progress;
+
+/// Options of one apply.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Modules converged at the same time.
+    pub concurrency: usize,
+}
+
+/// What an apply ended with: every change with the id it ended with (and an `error` on those
+/// that failed), and a message for a failure that belongs to no single change.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub changes: Vec<Change>,
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || self.changes.iter().any(|c| c.error.is_some())
+    }
+}
+
+/// What `plan` and `apply` start from.
+pub struct Prepared {
+    pub desired: Desired,
+    pub observed: Observed,
+    pub plan: Plan,
+    pub inputs: Inputs,
+}
+
+/// Why `prepare` could not make a plan.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The profile's managed names cannot be built from it.
+    #[error(transparent)]
+    Profile(#[from] DesiredError),
+    /// Observing, planning or exploring failed.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Observes, plans, explores what the plan needs and plans again: no writes.
+pub async fn prepare(
+    client: &AepClient,
+    profile: &Profile,
+    include_datasets: bool,
+    concurrency: usize,
+) -> Result<Prepared, PrepareError> {
+    let desired = desired::build(profile)?;
+    let observed = observe::observe(client, &desired.prefix)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut inputs = Inputs {
+        explored: BTreeMap::new(),
+        now: Utc::now(),
+        include_datasets,
+    };
+    let mut plan = plan::plan(&desired, &observed.managed, &inputs).map_err(anyhow::Error::from)?;
+    let modules: Vec<String> = plan.to_explore().into_iter().map(str::to_owned).collect();
+    if let (Some((base, rotating)), false) = (explorable_base(&plan), modules.is_empty()) {
+        let modules: Vec<&str> = modules.iter().map(String::as_str).collect();
+        match explore_for_plan(client, base, &modules, concurrency).await {
+            Ok(explored) => {
+                inputs.explored = explored;
+                plan = plan::plan(&desired, &observed.managed, &inputs)
+                    .map_err(anyhow::Error::from)?;
+            }
+            // Apply explores again once the new credentials are in place.
+            Err(e) if rotating => {
+                tracing::warn!(error = %e, "explore failed with the credentials being replaced; the affected modules are planned again after the base connection is updated");
+            }
+            Err(e) => return Err(anyhow::anyhow!(e).into()),
+        }
+    }
+    Ok(Prepared {
+        desired,
+        observed,
+        plan,
+        inputs,
+    })
+}
+
+/// Everything the tasks of one apply share.
+struct Run<'a> {
+    client: &'a AepClient,
+    profile: &'a Profile,
+    desired: &'a Desired,
+    observed: &'a Observed,
+    ledger: Ledger<'a>,
+    concurrency: usize,
+}
+
+/// Applies `prepared.plan`. Modules not explored yet (the base connection did not exist or was
+/// being rotated) are explored once the base connection is in place, and their part of the plan
+/// is computed again with their columns.
+pub async fn execute(
+    client: &AepClient,
+    profile: &Profile,
+    prepared: Prepared,
+    options: &Options,
+    progress: &Progress,
+) -> Outcome {
+    let Prepared {
+        desired,
+        observed,
+        plan,
+        inputs,
+    } = prepared;
+    let run = Run {
+        client,
+        profile,
+        desired: &desired,
+        observed: &observed,
+        ledger: Ledger::new(plan.changes.clone(), progress),
+        concurrency: options.concurrency.max(1),
+    };
+    let Ok(base) = run.base(&plan.base).await else {
+        return run.outcome(None);
+    };
+    let plan = if plan.to_explore().is_empty() {
+        plan
+    } else {
+        match run.explore_and_replan(&plan, &base, &inputs).await {
+            Ok(plan) => plan,
+            Err(message) => return run.outcome(message),
+        }
+    };
+    let chains = stream::iter(plan.modules.iter())
+        .map(|step| {
+            let span = tracing::info_span!("module", module = %step.module);
+            run.module(step, &base).instrument(span)
+        })
+        .buffer_unordered(run.concurrency)
+        .collect::<Vec<_>>();
+    let removed = remove(client, &run.ledger, &plan.removed, run.concurrency)
+        .instrument(tracing::info_span!("removed modules"));
+    let (_, _) = futures::join!(chains, removed);
+    let _ = remove(client, &run.ledger, &plan.datasets, run.concurrency).await;
+    run.outcome(None)
+}
+
+impl Run<'_> {
+    fn outcome(&self, error: Option<String>) -> Outcome {
+        Outcome {
+            changes: self.ledger.changes(),
+            error,
+        }
+    }
+
+    /// Creates one object through [`ensure`], recording the result on `row`.
+    async fn create<C: Create>(&self, row: Row, new: C) -> Result<C::Id, Failed> {
+        self.ledger
+            .step(row, async { Ok(ensure(self.client, &new).await?) })
+            .await
+    }
+
+    async fn base(&self, step: &BaseStep) -> Result<ConnectionId, Failed> {
+        let spec = &self.observed.preflight.connection_spec;
+        let (client, profile, base) = (self.client, self.profile, &self.desired.base);
+        match step {
+            BaseStep::Keep { connection, .. } => Ok(connection.id.clone()),
+            BaseStep::Create { row } => {
+                let work = kinds::base::create(client, profile, base, spec);
+                self.ledger.step(*row, work).await
+            }
+            BaseStep::Update {
+                row,
+                connection,
+                rotate_auth,
+                ..
+            } => {
+                let work =
+                    kinds::base::update(client, profile, spec, connection, base, *rotate_auth);
+                self.ledger.step(*row, work).await
+            }
+        }
+    }
+
+    /// Explores the modules the plan could not finish, checks their columns, and plans again.
+    async fn explore_and_replan(
+        &self,
+        plan: &Plan,
+        base: &ConnectionId,
+        inputs: &Inputs,
+    ) -> Result<Plan, Option<String>> {
+        let modules: Vec<&ModuleStep> = plan.modules.iter().filter(|m| m.needs_explore()).collect();
+        self.ledger.progress.note(&format!(
+            "exploring {} module{} of base connection {base}",
+            modules.len(),
+            if modules.len() == 1 { "" } else { "s" }
+        ));
+        let names: Vec<&str> = modules.iter().map(|m| m.module.as_str()).collect();
+        let results = explore_modules(self.client, base, &names, self.concurrency).await;
+        let mut explored = inputs.explored.clone();
+        let mut failed = false;
+        for (module, result) in results {
+            // Checked here too (the plan would stop at the first bad module) so that every
+            // module's error lands on its own row.
+            let checked = result.and_then(|cols| {
+                let dm = self
+                    .desired
+                    .module(&module)
+                    .ok_or_else(|| format!("module {module:?} is not in the profile"))?;
+                dm.resolve(&cols).map_err(|e| e.0)?;
+                Ok(cols)
+            });
+            match checked {
+                Ok(cols) => {
+                    explored.insert(module, cols);
+                }
+                Err(message) => {
+                    failed = true;
+                    if let Some(step) = modules.iter().find(|m| m.module == module) {
+                        self.ledger.fail(step.source.row(), message);
+                    }
+                }
+            }
+        }
+        if failed {
+            return Err(None);
+        }
+        let inputs = Inputs {
+            explored,
+            ..inputs.clone()
+        };
+        let replanned = plan::plan(self.desired, &self.observed.managed, &inputs)
+            .map_err(|e| Some(e.to_string()))?;
+        // The base connection is row 0 of every plan; keep what happened to it.
+        let mut changes = replanned.changes.clone();
+        changes[0] = self.ledger.change(0);
+        *self.ledger.lock() = changes;
+        Ok(replanned)
+    }
+
+    /// One module's chain: the source connection, the dataset then target connection, and the
+    /// mapping set at the same time; then the dataflow; then what it replaced.
+    async fn module(&self, step: &ModuleStep, base: &ConnectionId) -> Result<(), Failed> {
+        let Some(dm) = self.desired.module(&step.module) else {
+            return Err(Failed);
+        };
+        let resolved = step.resolved.as_ref();
+        let source = self.source(step, dm, resolved, base);
+        let target = async {
+            let dataset = self.dataset(step, dm).await?;
+            self.target(step, dm, &dataset).await
+        };
+        let mapping = self.mapping(step, dm, resolved);
+        let (source, target, mapping) = futures::join!(source, target, mapping);
+        let (source, target, mapping) = (source?, target?, mapping?);
+        self.flow(step, dm, &source, &target, &mapping).await?;
+        remove(self.client, &self.ledger, &step.removals, self.concurrency).await
+    }
+
+    async fn source(
+        &self,
+        step: &ModuleStep,
+        dm: &DesiredModule,
+        resolved: Option<&Resolved>,
+        base: &ConnectionId,
+    ) -> Result<SourceConnectionId, Failed> {
+        let row = match &step.source {
+            Slot::Keep { id, .. } => return Ok(id.clone()),
+            Slot::Create { row } => *row,
+        };
+        let Some(resolved) = resolved else {
+            self.ledger.fail(row, unexplored(&dm.module));
+            return Err(Failed);
+        };
+        let observed = &self.observed.managed.sources;
+        let new =
+            kinds::source::Draft::new(dm, &self.desired.prefix, base, &resolved.columns, observed);
+        self.create(row, new).await
+    }
+
+    async fn dataset(&self, step: &ModuleStep, dm: &DesiredModule) -> Result<DatasetId, Failed> {
+        let (row, name) = match (&step.dataset, &dm.dataset) {
+            (_, DatasetTarget::Existing { id }) => return Ok(DatasetId::from(id.as_str())),
+            (Some(Slot::Keep { id, .. }), _) => return Ok(id.clone()),
+            (Some(Slot::Create { row }), DatasetTarget::Create { name }) => (*row, name),
+            (None, DatasetTarget::Create { .. }) => {
+                let message = format!(
+                    "module {:?}: no dataset step was planned; run plan again",
+                    dm.module
+                );
+                self.ledger.fail(step.target.row(), message);
+                return Err(Failed);
+            }
+        };
+        let observed = &self.observed.managed.datasets;
+        let new = kinds::dataset::Draft::new(name, dm, &self.desired.prefix, observed);
+        self.create(row, new).await
+    }
+
+    async fn target(
+        &self,
+        step: &ModuleStep,
+        dm: &DesiredModule,
+        dataset: &DatasetId,
+    ) -> Result<TargetConnectionId, Failed> {
+        let row = match &step.target {
+            Slot::Keep { id, .. } => return Ok(id.clone()),
+            Slot::Create { row } => *row,
+        };
+        let observed = &self.observed.managed.targets;
+        let new = kinds::target::Draft::new(dm, &self.desired.prefix, dataset, observed);
+        self.create(row, new).await
+    }
+
+    async fn mapping(
+        &self,
+        step: &ModuleStep,
+        dm: &DesiredModule,
+        resolved: Option<&Resolved>,
+    ) -> Result<MappingSetRef, Failed> {
+        let row = match &step.mapping {
+            MappingStep::Keep { id, version, .. } => {
+                return Ok(MappingSetRef {
+                    id: id.clone(),
+                    version: *version,
+                })
+            }
+            MappingStep::Create { row } => *row,
+        };
+        let Some(rules) = resolved.map(|r| r.rules.clone()).or_else(|| dm.rules()) else {
+            self.ledger.fail(row, unexplored(&dm.module));
+            return Err(Failed);
+        };
+        let observed = &self.observed.managed.mapping_sets;
+        let new = kinds::mapping::Draft::new(dm, &self.desired.prefix, &rules, observed);
+        let SetRef(set) = self.create(row, new).await?;
+        Ok(set)
+    }
+
+    async fn flow(
+        &self,
+        step: &ModuleStep,
+        dm: &DesiredModule,
+        source: &SourceConnectionId,
+        target: &TargetConnectionId,
+        mapping: &MappingSetRef,
+    ) -> Result<FlowId, Failed> {
+        match &step.flow {
+            FlowStep::Keep { id, .. } => Ok(id.clone()),
+            FlowStep::Update { row, flow } => {
+                let work = kinds::flow::update(self.client, flow, dm, mapping);
+                self.ledger.step(*row, work).await
+            }
+            FlowStep::Create { row } => {
+                let links = kinds::flow::Links {
+                    source,
+                    target,
+                    mapping,
+                };
+                let spec = &self.observed.preflight.flow_spec;
+                let observed = &self.observed.managed.flows;
+                let new = kinds::flow::Draft::new(dm, &self.desired.prefix, spec, links, observed);
+                self.create(*row, new).await
+            }
+        }
+    }
+}
+
+fn unexplored(module: &str) -> String {
+    format!("module {module:?} was not explored, so its columns are unknown; run apply again")
+}

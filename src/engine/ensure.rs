@@ -1,0 +1,123 @@
+//! Creates one object without ever duplicating it: the one create path every kind uses.
+
+use std::fmt;
+
+use super::ObjectId;
+use crate::api::error::ApiErrorKind;
+use crate::api::{AepClient, ApiError};
+use crate::transport::Verdict;
+
+/// One object a lookup found.
+pub struct Found<I> {
+    pub id: I,
+    /// Epoch milliseconds, when the service says.
+    pub created_at: Option<i64>,
+}
+
+impl<I> Found<I> {
+    /// The listed objects `equivalent` accepts, with the id and creation time `id_at` reads.
+    pub fn among<T>(
+        listed: Vec<T>,
+        equivalent: impl Fn(&T) -> bool,
+        id_at: impl Fn(T) -> (I, Option<i64>),
+    ) -> Vec<Self> {
+        listed
+            .into_iter()
+            .filter(|t| equivalent(t))
+            .map(|t| {
+                let (id, created_at) = id_at(t);
+                Self { id, created_at }
+            })
+            .collect()
+    }
+}
+
+/// A create of one kind, as [`ensure`] runs it: the request, the lookup used before sending it
+/// again, and the delete of a duplicate. Each kind's module implements it for its create body.
+///
+/// (`async fn` without a `Send` bound: the futures are awaited by the task that runs the apply,
+/// never spawned.)
+#[allow(async_fn_in_trait)]
+pub trait Create {
+    type Id: Clone + Ord + fmt::Display + Into<ObjectId>;
+
+    /// Sends the create.
+    async fn create(&self, client: &AepClient) -> Result<Self::Id, ApiError>;
+
+    /// The objects equivalent to the one being created (same name, owned, same content) that
+    /// did not exist when the plan was made.
+    async fn lookup(&self, client: &AepClient) -> Result<Vec<Found<Self::Id>>, ApiError>;
+
+    /// Deletes a duplicate this run made; `false` for kinds the service cannot delete (it then
+    /// stays, unused).
+    async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError>;
+}
+
+/// Whether a failed write may still have been carried out (no answer, or a server error).
+pub fn may_have_committed(error: &ApiError) -> bool {
+    match error.kind {
+        ApiErrorKind::Transport | ApiErrorKind::Decode => true,
+        ApiErrorKind::Status => error.status.is_some_and(|s| s >= 500),
+    }
+}
+
+/// A PATCH that must be recomputed from a fresh read: its etag was stale (412), or it may have
+/// been carried out without an answer.
+pub fn stale_or_lost(error: &ApiError) -> bool {
+    error.is_precondition_failed() || may_have_committed(error)
+}
+
+/// Creates `new` without ever duplicating it.
+///
+/// - The create is sent. When it fails in a way that may hide a commit ([`may_have_committed`]),
+///   the lookup looks for the object; it is created again only when absent, with as many
+///   attempts and the same backoff as `client`'s retry policy gives any call safe to repeat.
+/// - After a create, the lookup runs again: a twin made at the same moment by a concurrent run
+///   is resolved by keeping the oldest (`createdAt`, then id); when that is not ours, ours is
+///   deleted (where the kind allows) and the survivor is used.
+pub async fn ensure<C: Create>(client: &AepClient, new: &C) -> Result<C::Id, ApiError> {
+    let mut attempts = client.retry_policy().start();
+    let ours = loop {
+        attempts.begin();
+        match new.create(client).await {
+            Ok(id) => break id,
+            Err(e) if may_have_committed(&e) => {
+                tracing::warn!(error = %e, "the create may have been carried out; looking it up before trying again");
+                if let Some(found) = oldest(new.lookup(client).await?) {
+                    return Ok(found.id);
+                }
+                match attempts.next_delay(Verdict::Transient(e.retry_after)) {
+                    Ok(wait) => tokio::time::sleep(wait).await,
+                    Err(_) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let found = new.lookup(client).await?;
+    let mine = found.iter().find(|f| f.id == ours).map(|f| f.created_at);
+    let Some(survivor) = oldest(found.into_iter().filter(|f| f.id != ours).collect()) else {
+        return Ok(ours);
+    };
+    // Ours is older only when the service shows it with an earlier (createdAt, id).
+    let ours_first = match mine {
+        Some(at) => key(at, &ours) < key(survivor.created_at, &survivor.id),
+        None => false,
+    };
+    if ours_first {
+        return Ok(ours);
+    }
+    tracing::warn!(ours = %ours, survivor = %survivor.id, "a concurrent run created the same object first; keeping the oldest");
+    if let Err(e) = new.delete(client, &ours).await {
+        tracing::warn!(id = %ours, error = %e, "could not delete the duplicate; the next apply deletes it");
+    }
+    Ok(survivor.id)
+}
+
+fn key<I: Ord + Clone>(at: Option<i64>, id: &I) -> (i64, I) {
+    (at.unwrap_or(i64::MAX), id.clone())
+}
+
+fn oldest<I: Ord + Clone>(found: Vec<Found<I>>) -> Option<Found<I>> {
+    found.into_iter().min_by_key(|f| key(f.created_at, &f.id))
+}

@@ -1,0 +1,330 @@
+//! The base connection: one per profile, named `{connection.name}` itself, holding the Zoho
+//! OAuth client and refresh token. Zoho secrets cannot be read back, so its description ends
+//! with a short fingerprint of the credentials it was given ([`description_with_auth`]); a
+//! different fingerprint means the profile's credentials were rotated. Its credentials and
+//! description are patched (with the etag they were computed from); it is never replaced, and
+//! deleted only by `destroy`.
+
+use std::future::Future;
+
+use crate::api::connections::{self, AuthParams, Connection, NewConnection};
+use crate::api::specs::{ConnectionSpec, BASIC_AUTHENTICATION, ZOHO_CRM_SPEC_ID};
+use crate::api::{AepClient, ApiError, ConnectionId, ConnectionSpecId, Created, Etag, PatchOp};
+use crate::engine::desired::{Desired, DesiredBase};
+use crate::engine::ensure::{ensure, stale_or_lost, Create, Found};
+use crate::engine::kinds::flow::missing_etag;
+use crate::engine::naming::{is_owned, owner_marker};
+use crate::profile::Profile;
+
+/// The Zoho base connections named `prefix`: (owned, not owned).
+pub async fn observe(
+    client: &AepClient,
+    prefix: &str,
+) -> Result<(Vec<Connection>, Vec<Connection>), ApiError> {
+    let all = connections::list_connections_by_name(
+        client,
+        prefix,
+        &ConnectionSpecId::from(ZOHO_CRM_SPEC_ID),
+    )
+    .await?;
+    Ok(all
+        .into_iter()
+        .filter(|c| c.name == prefix)
+        .partition(|c| is_owned(c.description.as_deref(), prefix)))
+}
+
+/// The base connection's description without a credentials fingerprint: the user's text
+/// followed by the marker in parentheses (still recognised as owned; `apply` adds the
+/// fingerprint with [`description_with_auth`]).
+pub fn description(user_description: Option<&str>, prefix: &str) -> String {
+    with_user_text(user_description, format!("({})", owner_marker(prefix)))
+}
+
+/// The base connection's description as `apply` writes it: the user's text, then the marker and
+/// the credentials' fingerprint in parentheses, e.g.
+/// `Zoho CRM production (managed by provision: p; auth 3f9a2c1b7d4e)`.
+pub fn description_with_auth(
+    user_description: Option<&str>,
+    prefix: &str,
+    fingerprint: &str,
+) -> String {
+    with_user_text(
+        user_description,
+        format!("({}; auth {fingerprint})", owner_marker(prefix)),
+    )
+}
+
+fn with_user_text(user_description: Option<&str>, tail: String) -> String {
+    match user_description {
+        Some(text) if !text.trim().is_empty() => format!("{} {tail}", text.trim()),
+        _ => tail,
+    }
+}
+
+/// The parts of an owned base connection's description: the user's text (if any) and the
+/// credentials' fingerprint (absent when an older description carries only the marker).
+pub fn parse_description<'a>(
+    description: &'a str,
+    prefix: &str,
+) -> Option<(Option<&'a str>, Option<&'a str>)> {
+    if !is_owned(Some(description), prefix) {
+        return None;
+    }
+    let marker = owner_marker(prefix);
+    if description == marker {
+        return Some((None, None));
+    }
+    let (text, inner) = description.strip_suffix(')')?.rsplit_once('(')?;
+    let fingerprint = inner
+        .strip_prefix(&marker)
+        .and_then(|rest| rest.strip_prefix("; auth "));
+    let text = text.trim();
+    Some(((!text.is_empty()).then_some(text), fingerprint))
+}
+
+/// What differs between the owned base connection and the profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// The profile's Zoho credentials changed: the auth params are sent again.
+    pub rotate_auth: bool,
+    /// The user's description changed.
+    pub description: bool,
+    /// Why, for the row.
+    pub reasons: Vec<String>,
+}
+
+/// How `current` differs from `desired` (both patchable; a base connection is never replaced).
+pub fn diff(current: &Connection, desired: &Desired) -> Diff {
+    let (text, fingerprint) = current
+        .description
+        .as_deref()
+        .and_then(|d| parse_description(d, &desired.prefix))
+        .unwrap_or((None, None));
+    let mut diff = Diff {
+        rotate_auth: fingerprint != Some(desired.base.fingerprint.as_str()),
+        description: text != desired.base.user_description.as_deref(),
+        reasons: Vec::new(),
+    };
+    if diff.rotate_auth {
+        diff.reasons.push(format!(
+            "auth: the profile's Zoho credentials changed (fingerprint {} -> {})",
+            fingerprint.unwrap_or("none"),
+            desired.base.fingerprint
+        ));
+    }
+    if diff.description {
+        diff.reasons.push(format!(
+            "description: {:?} -> {:?}",
+            text.unwrap_or(""),
+            desired.base.user_description.as_deref().unwrap_or("")
+        ));
+    }
+    diff
+}
+
+/// A base connection to create, and what tells its twin (every owned one: there is one per
+/// profile).
+struct Draft<'a> {
+    body: NewConnection,
+    prefix: &'a str,
+}
+
+impl Create for Draft<'_> {
+    type Id = ConnectionId;
+
+    async fn create(&self, client: &AepClient) -> Result<Self::Id, ApiError> {
+        connections::create_connection(client, &self.body)
+            .await
+            .map(|c| c.id)
+    }
+
+    async fn lookup(&self, client: &AepClient) -> Result<Vec<Found<Self::Id>>, ApiError> {
+        let (owned, _) = observe(client, self.prefix).await?;
+        Ok(Found::among(owned, |_| true, |c| (c.id, c.created_at)))
+    }
+
+    async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {
+        delete(client, id).await.map(|()| true)
+    }
+}
+
+/// Creates the profile's base connection through [`ensure`] (never twice, even after a lost
+/// answer or a concurrent run); the one place a base connection is created, by `apply` and by
+/// `explore --create-connection`.
+pub async fn create(
+    client: &AepClient,
+    profile: &Profile,
+    base: &DesiredBase,
+    spec: &ConnectionSpec,
+) -> anyhow::Result<ConnectionId> {
+    let params = auth_params(client, profile, spec).await?;
+    let new = Draft {
+        body: NewConnection::zoho(base.name.clone(), Some(base.description.clone()), params),
+        prefix: base.name.as_str(),
+    };
+    Ok(ensure(client, &new).await?)
+}
+
+/// Patches the credentials (when rotated) and the description of `current`.
+pub async fn update(
+    client: &AepClient,
+    profile: &Profile,
+    spec: &ConnectionSpec,
+    current: &Connection,
+    desired: &DesiredBase,
+    rotate_auth: bool,
+) -> anyhow::Result<ConnectionId> {
+    let id = &current.id;
+    let mut etag = current.etag.clone();
+    if rotate_auth {
+        let params = &auth_params(client, profile, spec).await?;
+        // Secrets cannot be read back to tell whether a lost PATCH landed: send it again.
+        let send = |tag: Etag| async move {
+            connections::patch_connection_auth(client, id, &tag, params).await
+        };
+        etag = patch(client, id, etag, send, |_| true).await?;
+    }
+    let wanted = desired.description.as_str();
+    let ops = &[PatchOp::replace("/description", wanted)];
+    let send =
+        |tag: Etag| async move { connections::patch_connection(client, id, &tag, ops).await };
+    patch(client, id, etag, send, |fresh| {
+        fresh.description.as_deref() != Some(wanted)
+    })
+    .await?;
+    Ok(id.clone())
+}
+
+/// Sends a base connection PATCH with `etag`. When the etag was stale (412) or the answer was
+/// lost, re-reads the connection and sends it once more with the fresh etag, if `needed` says
+/// the change is still missing. Returns the etag the connection ended with.
+async fn patch<F, Fut>(
+    client: &AepClient,
+    id: &ConnectionId,
+    etag: Option<Etag>,
+    send: F,
+    needed: impl Fn(&Connection) -> bool,
+) -> anyhow::Result<Option<Etag>>
+where
+    F: Fn(Etag) -> Fut,
+    Fut: Future<Output = Result<Created<ConnectionId>, ApiError>>,
+{
+    let first = match etag {
+        Some(tag) => send(tag).await,
+        None => Err(missing_etag("connection", id.as_str())),
+    };
+    match first {
+        Ok(done) => Ok(done.etag),
+        Err(e) if stale_or_lost(&e) => {
+            tracing::info!(connection = %id, error = %e, "re-reading the base connection before patching again");
+            let fresh = connections::get_connection(client, id)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "base connection {id} disappeared while it was being updated; run apply again"
+                    )
+                })?;
+            if !needed(&fresh) {
+                return Ok(fresh.etag);
+            }
+            let tag = fresh
+                .etag
+                .ok_or_else(|| missing_etag("connection", id.as_str()))?;
+            Ok(send(tag).await?.etag)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `auth.params` of the Zoho base connection (Adobe's Zoho CRM source tutorial,
+/// <https://experienceleague.adobe.com/en/docs/experience-platform/sources/api-tutorials/create/crm/zoho>): the profile's Zoho client
+/// and refresh token, plus what a fresh refresh says (the access token and the account's API
+/// domain, the `endpoint`), checked against the connection spec's `required` list so that a
+/// spec change is reported before AEP rejects the connection. The refresh uses `client`'s retry
+/// policy.
+async fn auth_params(
+    client: &AepClient,
+    profile: &Profile,
+    spec: &ConnectionSpec,
+) -> anyhow::Result<AuthParams> {
+    let zoho = crate::clients::zoho(client.options().clone())?;
+    let token = zoho.token(&profile.zoho).await.map_err(|e| {
+        anyhow::anyhow!("the Zoho refresh token could not be used, so the base connection cannot be written: {e}")
+    })?;
+    let endpoint = token.api_domain_or(&profile.zoho.api_url);
+    let ours = AuthParams::new()
+        .plain("endpoint", endpoint.as_str().trim_end_matches('/'))
+        .plain(
+            "accountsUrl",
+            profile.zoho.accounts_url.as_str().trim_end_matches('/'),
+        )
+        .plain("clientId", profile.zoho.client_id.clone())
+        .secret("clientSecret", profile.zoho.client_secret.clone())
+        .secret("accessToken", token.access_token.clone())
+        .secret("refreshToken", profile.zoho.refresh_token.clone());
+    let Some(auth) = spec.basic_auth() else {
+        anyhow::bail!(
+            "the Zoho CRM connection spec {} has no \"{BASIC_AUTHENTICATION}\" auth spec any more; \
+             provision cannot build a base connection for it (run `provision check` for details)",
+            spec.id
+        );
+    };
+    let missing: Vec<String> = auth
+        .required()
+        .into_iter()
+        .filter(|name| !ours.contains(name))
+        .map(|name| match auth.property_description(name) {
+            Some(about) => format!("{name} ({about})"),
+            None => name.to_owned(),
+        })
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the Zoho CRM connection spec requires auth params the profile cannot provide: {}; \
+             provision sends endpoint, accountsUrl, clientId, clientSecret, accessToken and \
+             refreshToken",
+            missing.join(", ")
+        );
+    }
+    // Send only what the spec knows (when it lists its properties), so that a stricter
+    // validator does not reject an extra param.
+    let known = auth.property_names();
+    Ok(if known.is_empty() {
+        ours
+    } else {
+        ours.retain(|name| known.contains(&name))
+    })
+}
+
+pub async fn delete(client: &AepClient, id: &ConnectionId) -> Result<(), ApiError> {
+    connections::delete_connection(client, id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_description_keeps_the_users_text_and_the_fingerprint() {
+        let d = description_with_auth(Some("Zoho CRM production"), "p", "0123456789ab");
+        assert_eq!(
+            d,
+            "Zoho CRM production (managed by provision: p; auth 0123456789ab)"
+        );
+        assert_eq!(
+            parse_description(&d, "p"),
+            Some((Some("Zoho CRM production"), Some("0123456789ab")))
+        );
+        let bare = description_with_auth(None, "p", "ab");
+        assert_eq!(bare, "(managed by provision: p; auth ab)");
+        assert_eq!(parse_description(&bare, "p"), Some((None, Some("ab"))));
+        let plain = description(Some("x"), "p");
+        assert_eq!(plain, "x (managed by provision: p)");
+        assert_eq!(parse_description(&plain, "p"), Some((Some("x"), None)));
+        assert_eq!(
+            parse_description("x (managed by provision: p)", "p"),
+            Some((Some("x"), None))
+        );
+        assert_eq!(parse_description("x", "p"), None);
+    }
+}

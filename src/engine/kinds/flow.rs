@@ -1,0 +1,353 @@
+//! Dataflows: one per module, named `{prefix} / {module} / flow`, linking the module's source
+//! and target connections through its mapping set. The schedule and the Mapping transformation
+//! are patched (with the etag they were computed from); a different source or target
+//! connection, delta column, or a start time that has already passed replaces the dataflow (and
+//! its pair).
+
+use std::collections::BTreeSet;
+
+use chrono::DateTime;
+
+use super::{seen, source, target, Wanted as _};
+use crate::api::dataprep::MappingSetRef;
+use crate::api::flows::{self, DeltaColumn, Flow, IntervalEncoding, NewFlow, ScheduleParams};
+use crate::api::source::SourceConnection;
+use crate::api::specs::{FlowSpec, SpecRef, CRM_TO_AEP_FLOW_SPEC_ID, ZOHO_CRM_SPEC_VERSION};
+use crate::api::target::TargetConnection;
+use crate::api::{
+    AepClient, ApiError, FlowId, MappingSetId, PatchOp, Query, SourceConnectionId,
+    TargetConnectionId, LIST_LIMIT,
+};
+use crate::engine::desired::DesiredModule;
+use crate::engine::ensure::{stale_or_lost, Create, Found};
+use crate::engine::observe::Managed;
+use crate::engine::{naming, Kind};
+
+/// How `scheduleParams.interval` is sent: the `CRMToAEP` flow spec's validator says integer.
+pub const INTERVAL_ENCODING: IntervalEncoding = IntervalEncoding::Integer;
+
+/// The owned dataflows of the profile with this prefix, in one paged list call.
+pub async fn observe(client: &AepClient, prefix: &str) -> Result<Vec<Flow>, ApiError> {
+    let marker = naming::owner_marker(prefix);
+    let query = Query::new()
+        .property_eq("flowSpec.id", &[CRM_TO_AEP_FLOW_SPEC_ID])
+        .property_eq("description", &[marker.as_str()])
+        .param("limit", LIST_LIMIT.to_string());
+    let all = flows::list_flows(client, &query).await?;
+    Ok(all
+        .into_iter()
+        .filter(|f| {
+            naming::is_owned(f.description.as_deref(), prefix)
+                && naming::module_of(&f.name, prefix, Kind::Dataflow).is_some()
+        })
+        .collect())
+}
+
+/// A dataflow that can stay as its module's (possibly patched), with the one source and one
+/// target connection it links.
+#[derive(Clone, Copy)]
+pub struct Current<'a> {
+    pub flow: &'a Flow,
+    pub source: &'a SourceConnection,
+    pub target: &'a TargetConnection,
+}
+
+/// The owned source and target connections `flow` links, when it links exactly one of each.
+pub fn linked<'a>(
+    flow: &Flow,
+    managed: &'a Managed,
+) -> (Option<&'a SourceConnection>, Option<&'a TargetConnection>) {
+    let source = match flow.source_connection_ids.as_slice() {
+        [id] => managed.sources.iter().find(|s| &s.id == id),
+        _ => None,
+    };
+    let target = match flow.target_connection_ids.as_slice() {
+        [id] => managed.targets.iter().find(|t| &t.id == id),
+        _ => None,
+    };
+    (source, target)
+}
+
+/// What decides whether a module's dataflow can stay.
+pub struct Wanted<'a> {
+    pub dm: &'a DesiredModule,
+    pub source: source::Wanted<'a>,
+    pub target: target::Wanted<'a>,
+    /// The current time (epoch seconds): a start time already passed cannot be patched.
+    pub now: i64,
+}
+
+impl Wanted<'_> {
+    /// `flow` as the module's current dataflow, or why it must be replaced.
+    pub fn check<'a>(&self, flow: &'a Flow, managed: &'a Managed) -> Result<Current<'a>, String> {
+        let (source, target) = linked(flow, managed);
+        let mut reasons = Vec::new();
+        match source {
+            None => reasons.push("its source connection is missing".to_owned()),
+            Some(s) if !self.source.matches(s) => {
+                reasons.push(format!("source {}", self.source.diff(s)))
+            }
+            Some(_) => {}
+        }
+        match target {
+            None => reasons.push("its target connection is missing".to_owned()),
+            Some(t) if !self.target.matches(t) => {
+                reasons.push(format!("target {}", self.target.diff(t)))
+            }
+            Some(_) => {}
+        }
+        let delta = flow.delta_column().map(|d| d.name);
+        if delta.as_deref() != Some(self.dm.delta_column.as_str()) {
+            reasons.push(format!(
+                "delta_column: {} -> {}",
+                delta.as_deref().unwrap_or("none"),
+                self.dm.delta_column
+            ));
+        }
+        if let Some(current) = &flow.schedule_params {
+            let want = self.dm.schedule.start_time;
+            if current.start_time != want && current.start_time <= self.now {
+                reasons.push(format!(
+                    "schedule.start: {} -> {} (the current start has passed, and Adobe does not \
+                     allow changing it then)",
+                    rfc3339(current.start_time),
+                    rfc3339(want)
+                ));
+            }
+        }
+        match (source, target) {
+            (Some(source), Some(target)) if reasons.is_empty() => Ok(Current {
+                flow,
+                source,
+                target,
+            }),
+            _ => Err(reasons.join("; ")),
+        }
+    }
+}
+
+/// The patchable differences of a dataflow that stays: per-field schedule reasons, and the
+/// mapping reference (`mapping` is the set it must use, `None` for a set still to create).
+pub fn patch_reasons(
+    flow: &Flow,
+    schedule: &ScheduleParams,
+    mapping: Option<(&MappingSetId, u32)>,
+) -> Vec<String> {
+    let mut reasons = schedule_diff(flow.schedule_params.as_ref(), schedule);
+    let current = flow.mapping().map(|(_, r)| r);
+    let shown = |r: &MappingSetRef| format!("{} version {}", r.id, r.version);
+    match mapping {
+        Some((id, version)) => {
+            if current
+                .as_ref()
+                .is_none_or(|r| &r.id != id || r.version != version)
+            {
+                reasons.push(format!(
+                    "mapping: {} -> {id} version {version}",
+                    current.as_ref().map(shown).unwrap_or_else(|| "none".into())
+                ));
+            }
+        }
+        None => reasons.push(format!(
+            "mapping: {} -> a new mapping set",
+            current
+                .as_ref()
+                .map(|r| r.id.to_string())
+                .unwrap_or_else(|| "none".into())
+        )),
+    }
+    reasons
+}
+
+/// Per-field reasons for a schedule PATCH (`schedule.interval: 1 -> 2`).
+pub fn schedule_diff(current: Option<&ScheduleParams>, desired: &ScheduleParams) -> Vec<String> {
+    let Some(current) = current else {
+        return vec!["schedule: none -> set".to_owned()];
+    };
+    let mut out = Vec::new();
+    if current.start_time != desired.start_time {
+        out.push(format!(
+            "schedule.start: {} -> {}",
+            rfc3339(current.start_time),
+            rfc3339(desired.start_time)
+        ));
+    }
+    if current.frequency != desired.frequency {
+        out.push(format!(
+            "schedule.frequency: {} -> {}",
+            current.frequency, desired.frequency
+        ));
+    }
+    let once = desired.frequency == "once";
+    let show = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+    let want_interval = if once { None } else { desired.interval };
+    if current.interval != want_interval {
+        out.push(format!(
+            "schedule.interval: {} -> {}",
+            show(current.interval.map(|i| i.to_string())),
+            show(want_interval.map(|i| i.to_string()))
+        ));
+    }
+    let want_backfill = if once { None } else { desired.backfill };
+    if current.backfill != want_backfill {
+        out.push(format!(
+            "schedule.backfill: {} -> {}",
+            show(current.backfill.map(|b| b.to_string())),
+            show(want_backfill.map(|b| b.to_string()))
+        ));
+    }
+    out
+}
+
+fn rfc3339(epoch_seconds: i64) -> String {
+    DateTime::from_timestamp(epoch_seconds, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| epoch_seconds.to_string())
+}
+
+/// The JSON Patch ops that make `flow`'s schedule and Mapping transformation what the profile
+/// and `mapping` ask for.
+pub fn patch_ops(flow: &Flow, dm: &DesiredModule, mapping: &MappingSetRef) -> Vec<PatchOp> {
+    let mut ops = match &flow.schedule_params {
+        Some(current) => current.patch_to(&dm.schedule, INTERVAL_ENCODING),
+        None => vec![PatchOp::add(
+            "/scheduleParams",
+            dm.schedule.to_json(INTERVAL_ENCODING),
+        )],
+    };
+    match flow.mapping() {
+        Some((_, current)) if &current == mapping => {}
+        Some((index, _)) => ops.push(PatchOp::replace(
+            format!("/transformations/{index}"),
+            flows::mapping_transformation(mapping),
+        )),
+        None => ops.push(PatchOp::add(
+            "/transformations/-",
+            flows::mapping_transformation(mapping),
+        )),
+    }
+    ops
+}
+
+/// PATCHes the schedule and the Mapping transformation; a stale etag (412), or an answer lost
+/// to a timeout or 5xx, re-reads the flow and re-applies only what is still different.
+pub async fn update(
+    client: &AepClient,
+    flow: &Flow,
+    dm: &DesiredModule,
+    mapping: &MappingSetRef,
+) -> anyhow::Result<FlowId> {
+    let ops = patch_ops(flow, dm, mapping);
+    if ops.is_empty() {
+        return Ok(flow.id.clone());
+    }
+    let answer = match &flow.etag {
+        Some(etag) => flows::patch_flow(client, &flow.id, etag, &ops).await,
+        None => Err(missing_etag("flow", flow.id.as_str())),
+    };
+    match answer {
+        Ok(_) => Ok(flow.id.clone()),
+        Err(e) if stale_or_lost(&e) => {
+            tracing::info!(flow = %flow.id, error = %e, "re-reading the dataflow before patching again");
+            let fresh = flows::get_flow(client, &flow.id).await?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "dataflow {} disappeared while it was being updated; run apply again",
+                    flow.id
+                )
+            })?;
+            let ops = patch_ops(&fresh, dm, mapping);
+            if !ops.is_empty() {
+                let etag = fresh
+                    .etag
+                    .clone()
+                    .ok_or_else(|| missing_etag("flow", flow.id.as_str()))?;
+                flows::patch_flow(client, &fresh.id, &etag, &ops).await?;
+            }
+            Ok(flow.id.clone())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The error for an object that came back without the etag a PATCH needs.
+pub fn missing_etag(what: &str, id: &str) -> ApiError {
+    ApiError::decode(
+        &format!("GET {what} {id}"),
+        format!("the {what} {id} came back without an etag, which a PATCH needs"),
+    )
+}
+
+/// A dataflow to create, and what tells its twin.
+pub struct Draft<'a> {
+    pub body: NewFlow,
+    pub prefix: &'a str,
+    /// The dataflows observed before the plan.
+    pub seen: BTreeSet<&'a FlowId>,
+}
+
+/// What a new dataflow links.
+pub struct Links<'a> {
+    pub source: &'a SourceConnectionId,
+    pub target: &'a TargetConnectionId,
+    pub mapping: &'a MappingSetRef,
+}
+
+impl<'a> Draft<'a> {
+    pub fn new(
+        dm: &DesiredModule,
+        prefix: &'a str,
+        spec: &FlowSpec,
+        links: Links<'_>,
+        observed: &'a [Flow],
+    ) -> Self {
+        let version = spec.version.as_deref().unwrap_or(ZOHO_CRM_SPEC_VERSION);
+        Self {
+            body: NewFlow {
+                name: dm.flow_name.clone(),
+                description: Some(naming::owner_marker(prefix)),
+                flow_spec: SpecRef::new(spec.id.clone(), version),
+                source_connection_ids: vec![links.source.clone()],
+                target_connection_ids: vec![links.target.clone()],
+                delta_column: DeltaColumn::named(dm.delta_column.clone()),
+                mapping: links.mapping.clone(),
+                schedule: dm.schedule.clone(),
+                interval_encoding: INTERVAL_ENCODING,
+            },
+            prefix,
+            seen: seen(observed, |f| &f.id),
+        }
+    }
+}
+
+impl Create for Draft<'_> {
+    type Id = FlowId;
+
+    async fn create(&self, client: &AepClient) -> Result<Self::Id, ApiError> {
+        flows::create_flow(client, &self.body).await.map(|c| c.id)
+    }
+
+    async fn lookup(&self, client: &AepClient) -> Result<Vec<Found<Self::Id>>, ApiError> {
+        let body = &self.body;
+        let spec = &body.flow_spec.id;
+        let all = flows::list_flows_by_names(client, spec, &[body.name.as_str()]).await?;
+        Ok(Found::among(
+            all,
+            |f| {
+                f.name == body.name
+                    && naming::is_owned(f.description.as_deref(), self.prefix)
+                    && f.source_connection_ids == body.source_connection_ids
+                    && f.target_connection_ids == body.target_connection_ids
+                    && !self.seen.contains(&f.id)
+            },
+            |f| (f.id, f.created_at),
+        ))
+    }
+
+    async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {
+        delete(client, id).await.map(|()| true)
+    }
+}
+
+pub async fn delete(client: &AepClient, id: &FlowId) -> Result<(), ApiError> {
+    flows::delete_flow(client, id).await
+}

@@ -1,0 +1,208 @@
+//! Mapping sets: Data Prep filters them only by exact `name` and documents neither an update nor
+//! a delete, so every mapping set of one profile shares the name [`sets_name`] (one filtered
+//! list finds them all), a changed mapping makes a new set (or reuses an unreferenced one that
+//! already holds the rules), and none is ever deleted. Which module a set serves is told by the
+//! dataflow that refers to it; its description tag names the module for people.
+
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+use std::fmt;
+
+use super::seen;
+use crate::api::dataprep::{self, MappingSet, MappingSetRef, NewMapping, NewMappingSet};
+use crate::api::flows::Flow;
+use crate::api::{AepClient, ApiError, MappingSetId};
+use crate::engine::desired::{DesiredModule, Rule};
+use crate::engine::ensure::{Create, Found};
+use crate::engine::{naming, Kind, ObjectId};
+
+/// The name every mapping set of one profile shares, so that one `GET /mappingSets?name=...`
+/// lists them all.
+pub fn sets_name(prefix: &str) -> String {
+    format!("{prefix} / mappings")
+}
+
+/// The description of a mapping set: its per-module name, then the marker in parentheses.
+pub fn description(prefix: &str, module: &str) -> String {
+    format!(
+        "{} ({})",
+        naming::object_name(prefix, module, Kind::MappingSet),
+        naming::owner_marker(prefix)
+    )
+}
+
+/// The mapping sets named [`sets_name`].
+pub async fn observe(client: &AepClient, prefix: &str) -> Result<Vec<MappingSet>, ApiError> {
+    let name = sets_name(prefix);
+    let all = dataprep::list_mapping_sets(client, Some(&name)).await?;
+    Ok(all
+        .into_iter()
+        .filter(|m| m.name.as_deref() == Some(name.as_str()))
+        .collect())
+}
+
+/// Mapping sets that `flows` refer to but [`observe`] did not return (a service that does not
+/// keep mapping set names): read one by one, since there is no id filter.
+pub async fn referenced(
+    client: &AepClient,
+    flows: &[Flow],
+    listed: &[MappingSet],
+) -> Result<Vec<MappingSet>, ApiError> {
+    let known: BTreeSet<&MappingSetId> = listed.iter().map(|m| &m.id).collect();
+    let missing: BTreeSet<MappingSetId> = flows
+        .iter()
+        .filter_map(|f| f.mapping().map(|(_, r)| r.id))
+        .filter(|id| !known.contains(id))
+        .collect();
+    let reads = missing
+        .iter()
+        .map(|id| dataprep::get_mapping_set(client, id));
+    let found = futures::future::try_join_all(reads).await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// The rules of a mapping set, sorted and without duplicates.
+pub fn rules_of(set: &MappingSet) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = set
+        .rules()
+        .into_iter()
+        .map(|(s, d)| Rule {
+            source: s.to_owned(),
+            destination: d.to_owned(),
+        })
+        .collect();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+/// Whether `set` holds exactly `rules` (sorted) for the schema `schema_id`.
+pub fn holds(set: &MappingSet, rules: &[Rule], schema_id: &str) -> bool {
+    set.schema_id() == Some(schema_id) && rules_of(set) == rules
+}
+
+/// Why the mapping set no longer serves (a new one is needed), or `None` when it holds the
+/// desired rules. Unknown rules (`None`: auto mapping not explored yet) count as a change,
+/// checked again at apply.
+pub fn diff(set: &MappingSet, rules: Option<&[Rule]>, schema_id: &str) -> Option<String> {
+    let Some(want) = rules else {
+        return Some("mapping = \"auto\": rules from explore, compared at apply".to_owned());
+    };
+    let have = rules_of(set);
+    let mut parts = Vec::new();
+    let schema = set.schema_id().unwrap_or("none");
+    if schema != schema_id {
+        parts.push(format!("schema: {schema} -> {schema_id}"));
+    }
+    for r in want.iter().filter(|r| !have.contains(r)) {
+        parts.push(format!("+ {} -> {}", r.source, r.destination));
+    }
+    for r in have.iter().filter(|r| !want.contains(r)) {
+        parts.push(format!("- {} -> {}", r.source, r.destination));
+    }
+    (!parts.is_empty()).then(|| format!("mapping: {}", parts.join(", ")))
+}
+
+/// A mapping set reference (id and version): shown by its id in progress lines and rows,
+/// ordered by id then version.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SetRef(pub MappingSetRef);
+
+impl fmt::Display for SetRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.id)
+    }
+}
+
+impl PartialOrd for SetRef {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SetRef {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (&self.0.id, self.0.version).cmp(&(&other.0.id, other.0.version))
+    }
+}
+
+impl From<SetRef> for ObjectId {
+    fn from(set: SetRef) -> Self {
+        ObjectId::Mapping(set.0.id)
+    }
+}
+
+/// A mapping set to create, and what tells its twin.
+pub struct Draft<'a> {
+    pub body: NewMappingSet,
+    rules: &'a [Rule],
+    /// The mapping sets observed before the plan.
+    seen: BTreeSet<&'a MappingSetId>,
+}
+
+impl<'a> Draft<'a> {
+    pub fn new(
+        dm: &DesiredModule,
+        prefix: &str,
+        rules: &'a [Rule],
+        observed: &'a [MappingSet],
+    ) -> Self {
+        let mappings = rules
+            .iter()
+            .map(|r| NewMapping::attribute(r.source.clone(), r.destination.clone()))
+            .collect();
+        let mut body = NewMappingSet::new(dm.schema_id.clone(), mappings);
+        body.name = Some(sets_name(prefix));
+        body.description = Some(description(prefix, &dm.module));
+        Self {
+            body,
+            rules,
+            seen: seen(observed, |m| &m.id),
+        }
+    }
+}
+
+impl Create for Draft<'_> {
+    type Id = SetRef;
+
+    async fn create(&self, client: &AepClient) -> Result<Self::Id, ApiError> {
+        dataprep::create_mapping_set(client, &self.body)
+            .await
+            .map(SetRef)
+    }
+
+    async fn lookup(&self, client: &AepClient) -> Result<Vec<Found<Self::Id>>, ApiError> {
+        let body = &self.body;
+        let all = dataprep::list_mapping_sets(client, body.name.as_deref()).await?;
+        // Every module's set has the same name, and modules may map the same rules: only the
+        // module's own description tells its twin from another module's set made by this very
+        // run.
+        let twin = |m: &MappingSet| {
+            m.name == body.name
+                && m.description() == body.description.as_deref()
+                && holds(m, self.rules, &body.schema_id)
+                && !self.seen.contains(&m.id)
+        };
+        Ok(Found::among(all, twin, |m| {
+            (SetRef(m.reference()), m.created_date)
+        }))
+    }
+
+    /// Data Prep has no DELETE for mapping sets: a twin stays, unused.
+    async fn delete(&self, _client: &AepClient, _id: &Self::Id) -> Result<bool, ApiError> {
+        Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mapping_sets_share_a_name_and_carry_their_module_in_the_description() {
+        assert_eq!(sets_name("p"), "p / mappings");
+        let d = description("p", "Leads");
+        assert_eq!(d, "p / Leads / mapping (managed by provision: p)");
+        assert!(naming::is_owned(Some(&d), "p"));
+    }
+}

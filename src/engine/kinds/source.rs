@@ -1,0 +1,151 @@
+//! Source connections: one per module, named `{prefix} / {module} / source`, on the base
+//! connection, with `params.tableName` the module and `params.columns` its explored columns.
+//! Adobe documents no update for them, so any difference replaces the module's source
+//! connection, target connection and dataflow together (see "What is updated in place, and what
+//! is replaced" in `docs/pipeline.md`).
+
+use std::collections::BTreeSet;
+
+use super::seen;
+use crate::api::connections::Connection;
+use crate::api::explore::Column;
+use crate::api::source::{self, NewSourceConnection, SourceConnection};
+use crate::api::specs::SpecRef;
+use crate::api::{AepClient, ApiError, ConnectionId, Query, SourceConnectionId, LIST_LIMIT};
+use crate::engine::desired::DesiredModule;
+use crate::engine::ensure::{Create, Found};
+use crate::engine::naming;
+
+/// The source connections on the owned base connections: (owned, made by hand).
+pub async fn observe(
+    client: &AepClient,
+    prefix: &str,
+    bases: &[Connection],
+) -> Result<(Vec<SourceConnection>, Vec<SourceConnection>), ApiError> {
+    let ids: Vec<&str> = bases.iter().map(|b| b.id.as_str()).collect();
+    if ids.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let query = Query::new()
+        .property_eq("baseConnectionId", &ids)
+        .param("limit", LIST_LIMIT.to_string());
+    let all = source::list_source_connections(client, &query).await?;
+    Ok(all
+        .into_iter()
+        .partition(|s| naming::is_owned(s.description.as_deref(), prefix)))
+}
+
+/// The column names of a source connection.
+pub fn column_names(s: &SourceConnection) -> BTreeSet<String> {
+    s.params.columns.iter().map(|c| c.name.clone()).collect()
+}
+
+/// What a module's source connection must hold; `columns` is `None` while unknown (auto
+/// mapping not yet explored), and then nothing matches.
+pub struct Wanted<'a> {
+    pub module: &'a str,
+    pub columns: Option<&'a BTreeSet<String>>,
+}
+
+impl super::Wanted<SourceConnection> for Wanted<'_> {
+    fn matches(&self, s: &SourceConnection) -> bool {
+        s.params.table_name.as_deref() == Some(self.module)
+            && self.columns.is_some_and(|want| &column_names(s) == want)
+    }
+
+    /// Why `s` does not match (`table: ...` or `columns: + added, - removed`).
+    fn diff(&self, s: &SourceConnection) -> String {
+        let table = s.params.table_name.as_deref().unwrap_or("");
+        if table != self.module {
+            return format!("table: {table:?} -> {:?}", self.module);
+        }
+        let Some(want) = self.columns else {
+            return "columns: to be read from explore (mapping = \"auto\")".to_owned();
+        };
+        let have = column_names(s);
+        let added: Vec<&str> = want.difference(&have).map(String::as_str).collect();
+        let removed: Vec<&str> = have.difference(want).map(String::as_str).collect();
+        let mut parts = Vec::new();
+        if !added.is_empty() {
+            parts.push(format!("+ {}", added.join(", + ")));
+        }
+        if !removed.is_empty() {
+            parts.push(format!("- {}", removed.join(", - ")));
+        }
+        format!("columns: {}", parts.join(", "))
+    }
+}
+
+/// A source connection to create, and what tells its twin.
+pub struct Draft<'a> {
+    pub body: NewSourceConnection,
+    pub prefix: &'a str,
+    /// The source connections observed before the plan.
+    pub seen: BTreeSet<&'a SourceConnectionId>,
+}
+
+impl<'a> Draft<'a> {
+    pub fn new(
+        dm: &DesiredModule,
+        prefix: &'a str,
+        base: &ConnectionId,
+        columns: &[Column],
+        observed: &'a [SourceConnection],
+    ) -> Self {
+        Self {
+            body: NewSourceConnection {
+                name: dm.source_name.clone(),
+                description: Some(naming::owner_marker(prefix)),
+                base_connection_id: base.clone(),
+                table_name: dm.module.clone(),
+                columns: columns.to_vec(),
+                connection_spec: SpecRef::zoho_crm(),
+            },
+            prefix,
+            seen: seen(observed, |s| &s.id),
+        }
+    }
+}
+
+impl Create for Draft<'_> {
+    type Id = SourceConnectionId;
+
+    async fn create(&self, client: &AepClient) -> Result<Self::Id, ApiError> {
+        source::create_source_connection(client, &self.body)
+            .await
+            .map(|c| c.id)
+    }
+
+    async fn lookup(&self, client: &AepClient) -> Result<Vec<Found<Self::Id>>, ApiError> {
+        let body = &self.body;
+        let query = Query::new()
+            .property_eq("baseConnectionId", &[body.base_connection_id.as_str()])
+            .property_eq("params.tableName", &[body.table_name.as_str()])
+            .param("limit", LIST_LIMIT.to_string());
+        let want: BTreeSet<&str> = body.columns.iter().map(|c| c.name.as_str()).collect();
+        let all = source::list_source_connections(client, &query).await?;
+        Ok(Found::among(
+            all,
+            |s| {
+                s.name == body.name
+                    && naming::is_owned(s.description.as_deref(), self.prefix)
+                    && !self.seen.contains(&s.id)
+                    && s.params
+                        .columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<BTreeSet<_>>()
+                        == want
+            },
+            |s| (s.id, s.created_at),
+        ))
+    }
+
+    async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {
+        delete(client, id).await.map(|()| true)
+    }
+}
+
+pub async fn delete(client: &AepClient, id: &SourceConnectionId) -> Result<(), ApiError> {
+    source::delete_source_connection(client, id).await
+}

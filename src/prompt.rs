@@ -1,0 +1,41 @@
+//! The confirmation prompt of `apply` and `destroy`, on stderr.
+
+use std::io::IsTerminal;
+
+use crate::error::CliError;
+
+/// Asks on stderr when stdin is a terminal; a pipe proceeds (prompts only on a TTY without
+/// `--yes`, see `docs/architecture.md`).
+pub async fn confirm(command: &str) -> Result<bool, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(true);
+    }
+    let question =
+        format!("\nDo you want to {command} these changes? Only 'yes' will be accepted: ");
+    let answer = tokio::task::spawn_blocking(move || {
+        eprint!("{question}");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .map_err(|e| CliError::failed(anyhow::anyhow!("could not read the answer: {e}")))?
+    .map_err(|e| CliError::failed(anyhow::anyhow!("could not read the answer: {e}")))?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Goes on when `yes` or the user answers `yes`; else the error `cancelled` (exit 1).
+pub async fn confirm_or_cancel(yes: bool, command: &str, cancelled: &str) -> Result<(), CliError> {
+    if yes || confirm(command).await? {
+        Ok(())
+    } else {
+        Err(CliError::failed(anyhow::anyhow!("{cancelled}")))
+    }
+}
+
+/// The exit of `apply`/`destroy` from its failure message: 0, or 1 with the message.
+pub fn exit(failure: Option<String>) -> crate::error::CliResult {
+    match failure {
+        None => Ok(crate::error::Exit::Ok),
+        Some(message) => Err(CliError::failed(anyhow::anyhow!(message))),
+    }
+}

@@ -1,0 +1,137 @@
+//! The one create path (`engine::ensure::ensure`): a create that may have committed is looked up
+//! before it is sent again, as often as the retry policy of the caller's client allows.
+
+use crate::support::api as api_support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use api_support::*;
+use provision::api::http::HttpOptions;
+use provision::api::target::NewTargetConnection;
+use provision::api::{AepClient, DatasetId};
+use provision::engine::ensure::ensure;
+use provision::engine::kinds::target::Draft;
+use provision::profile::AdobeSettings;
+use secrecy::SecretString;
+use serde_json::json;
+use url::Url;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TARGETS: &str = "/data/foundation/flowservice/targetConnections";
+
+/// A client of `server` with `max_attempts` and short waits.
+async fn client(server: &MockServer, max_attempts: u32) -> AepClient {
+    Mock::given(method("POST"))
+        .and(path("/ims/token/v3"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": TOKEN, "token_type": "bearer", "expires_in": 86399
+        })))
+        .mount(server)
+        .await;
+    let url = Url::parse(&server.uri()).unwrap();
+    let settings = AdobeSettings {
+        org_id: ORG.into(),
+        sandbox: SANDBOX.into(),
+        client_id: API_KEY.into(),
+        client_secret: SecretString::from("test-client-secret"),
+        scopes: vec!["openid".into()],
+        ims_url: url.clone(),
+        platform_url: url,
+    };
+    let options = HttpOptions {
+        max_attempts,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        ..HttpOptions::default()
+    };
+    AepClient::new(&settings, options).unwrap()
+}
+
+fn draft() -> Draft<'static> {
+    Draft {
+        body: NewTargetConnection {
+            name: "p / Leads / target".into(),
+            description: Some("managed by provision: p".into()),
+            schema_id: "https://ns.adobe.com/acme/schemas/zoho_crm".into(),
+            dataset_id: DatasetId::from("6889f4f89b982b2b90bc1208"),
+        },
+        prefix: "p",
+        seen: BTreeSet::new(),
+    }
+}
+
+async fn count(server: &MockServer, verb: &str) -> usize {
+    api_requests(server)
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() == verb && r.url.path() == TARGETS)
+        .count()
+}
+
+#[tokio::test]
+async fn a_create_that_may_have_committed_is_looked_up_then_sent_again_only_as_the_policy_allows() {
+    for max_attempts in [2, 3] {
+        let server = MockServer::start().await;
+        let client = client(&server, max_attempts).await;
+        Mock::given(method("POST"))
+            .and(path(TARGETS))
+            .respond_with(ResponseTemplate::new(503).set_body_json(json!({"title": "busy"})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(TARGETS))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": []})))
+            .mount(&server)
+            .await;
+
+        let error = ensure(&client, &draft())
+            .await
+            .expect_err("every create fails");
+
+        assert_eq!(error.status, Some(503));
+        let attempts = max_attempts as usize;
+        assert_eq!(count(&server, "POST").await, attempts, "creates sent");
+        assert_eq!(
+            count(&server, "GET").await,
+            attempts,
+            "lookups before each retry"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_create_that_committed_without_an_answer_is_found_and_not_sent_again() {
+    let server = MockServer::start().await;
+    let client = client(&server, 5).await;
+    Mock::given(method("POST"))
+        .and(path(TARGETS))
+        .respond_with(ResponseTemplate::new(504).set_body_json(json!({"title": "timeout"})))
+        .mount(&server)
+        .await;
+    let committed = json!({"items": [{
+        "id": "320f119a-5ac1-4ab1-88ea-eb19e674ea2e",
+        "name": "p / Leads / target",
+        "description": "managed by provision: p",
+        "createdAt": 1_764_000_000_000_i64,
+        "connectionSpec": {"id": "c604ff05-7f1a-43c0-8e18-33bf874cb11c", "version": "1.0"},
+        "data": {"format": "parquet_xdm", "schema": {
+            "id": "https://ns.adobe.com/acme/schemas/zoho_crm",
+            "version": "application/vnd.adobe.xed-full+json;version=1"
+        }},
+        "params": {"dataSetId": "6889f4f89b982b2b90bc1208"}
+    }]});
+    Mock::given(method("GET"))
+        .and(path(TARGETS))
+        .respond_with(ResponseTemplate::new(200).set_body_json(committed))
+        .mount(&server)
+        .await;
+
+    let id = ensure(&client, &draft())
+        .await
+        .expect("the committed create is found");
+
+    assert_eq!(id.as_str(), "320f119a-5ac1-4ab1-88ea-eb19e674ea2e");
+    assert_eq!(count(&server, "POST").await, 1);
+}
