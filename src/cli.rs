@@ -101,6 +101,18 @@ pub enum Command {
   provision status profiles/prod.toml --runs 5
   provision status --wait --timeout 20m     # exit 1 if a run failed or the time ran out")]
     Status(StatusArgs),
+    /// Start an on-demand run of each selected dataflow scheduled `once` (`POST /runs`); a
+    /// dataflow on a recurring schedule is refused with the reason.
+    #[command(after_help = "Examples:
+  provision run profiles/prod.toml --module Leads --wait
+  provision run --wait --timeout 20m --output json   # exit 1 if a run failed or the time ran out")]
+    Run(RunArgs),
+    /// Re-trigger the newest run of each selected dataflow when it failed
+    /// (`POST /runs/{id}/action?op=re-trigger`); dataflows whose newest run did not fail are
+    /// left alone and reported.
+    #[command(after_help = "Example:
+  provision retry profiles/prod.toml --wait")]
+    Retry(RunArgs),
     /// Preflight without writes: profile valid, IMS token, org and sandbox accepted, Zoho connection
     /// spec present and allowed by the CRMToAEP flow spec, Zoho refresh token valid in its data
     /// centre, target schema and datasets present.
@@ -167,6 +179,9 @@ pub struct ApplyArgs {
     /// Also delete the datasets of modules removed from the profile (kept by default).
     #[arg(long)]
     pub include_datasets: bool,
+    /// Only this module's objects (repeatable); the base connection is still ensured.
+    #[arg(long = "module", value_name = "M")]
+    pub modules: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +194,9 @@ pub struct PlanArgs {
     /// Plan the deletion of datasets of modules removed from the profile, as `apply --include-datasets` would.
     #[arg(long)]
     pub include_datasets: bool,
+    /// Only this module's objects (repeatable); the base connection is still ensured.
+    #[arg(long = "module", value_name = "M")]
+    pub modules: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +209,9 @@ pub struct DestroyArgs {
     /// Also delete datasets that provision created.
     #[arg(long)]
     pub include_datasets: bool,
+    /// Only this module's objects (repeatable); the base connection is kept.
+    #[arg(long = "module", value_name = "M")]
+    pub modules: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -260,6 +281,24 @@ pub struct StatusArgs {
     #[arg(long, value_name = "N")]
     pub runs: Option<u32>,
     /// Block until every dataflow's newest run has finished; exit 1 if any failed.
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this long (e.g. 90s, 30m).
+    #[arg(long, requires = "wait", value_parser = humantime::parse_duration, default_value = "30m")]
+    pub timeout: Duration,
+    /// Only this module's dataflow (repeatable).
+    #[arg(long = "module", value_name = "M")]
+    pub modules: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub profile: ProfileArg,
+    /// Only this module's dataflow (repeatable); default: every dataflow of the profile.
+    #[arg(long = "module", value_name = "M")]
+    pub modules: Vec<String>,
+    /// Block until the started runs have finished; exit 1 if any failed.
     #[arg(long)]
     pub wait: bool,
     /// With --wait: give up after this long (e.g. 90s, 30m).

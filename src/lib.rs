@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod explore;
 pub mod logging;
+pub mod operate;
 pub mod output;
 pub mod profile;
 pub mod progress;
@@ -51,6 +52,8 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Man => commands::completions::man_command(),
         Command::Explore(args) => commands::explore::run(&args, &global).await,
         Command::Status(args) => commands::status::run(&args, &global).await,
+        Command::Run(args) => commands::run::run(&args, &global, commands::run::Op::Run).await,
+        Command::Retry(args) => commands::run::run(&args, &global, commands::run::Op::Retry).await,
         Command::Check(args) => commands::check::run(&args, &global).await,
         Command::Zoho(ZohoCommand::Token(args)) => commands::zoho::token(&args, &global).await,
         Command::Zoho(ZohoCommand::Modules(args)) => commands::zoho::modules(&args, &global).await,

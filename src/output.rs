@@ -5,6 +5,7 @@
 
 mod check;
 mod explore;
+mod runs;
 mod status;
 mod zoho;
 

@@ -29,6 +29,7 @@ use crate::api::runs::{error_text, list_recent_runs_since, Run, Wanted};
 use crate::api::{AepClient, ApiError, FlowId, RunId};
 use crate::engine::naming::object_name;
 use crate::engine::observe;
+use crate::engine::select::Selection;
 use crate::engine::Kind;
 use crate::profile::Profile;
 use crate::progress::WaitProgress;
@@ -54,6 +55,8 @@ pub struct StatusOptions {
     pub detailed: bool,
     /// `--wait`: the timeout.
     pub wait: Option<Duration>,
+    /// `--module`: only these modules' dataflows.
+    pub modules: Selection,
 }
 
 /// The status of every dataflow of the profile; its JSON is docs/cli.md#json-output's `status` document.
@@ -201,6 +204,8 @@ pub struct Observed {
     pub name: String,
     pub flow: Option<Flow>,
     pub runs: Vec<Run>,
+    /// A run just started (`run`, `retry`): until the runs list it, the flow is not finished.
+    pub awaited: Option<RunId>,
 }
 
 /// Runs `status` for `profile`; `progress` shows `--wait`'s progress on stderr.
@@ -212,9 +217,11 @@ pub async fn status(
     let client = crate::clients::aep(profile, HttpOptions::default())?;
     let deadline = options.wait.map(|timeout| Instant::now() + timeout);
     let prefix = &profile.connection.name;
-    let (mut observed, not_in_profile) = patiently(deadline, || managed_flows(&client, profile))
-        .await
-        .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?;
+    let (mut observed, not_in_profile) = patiently(deadline, || {
+        managed_flows(&client, profile, &options.modules)
+    })
+    .await
+    .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?;
     let wanted = Wanted {
         newest: options.runs.max(1),
         finished: HEALTH_FINISHED_RUNS,
@@ -277,9 +284,10 @@ where
 /// Every dataflow of the profile, in profile order: one list of the flows carrying the profile's
 /// ownership marker, matched to the profile's modules by managed name. Also returns the owned
 /// flows whose module left the profile.
-async fn managed_flows(
+pub async fn managed_flows(
     client: &AepClient,
     profile: &Profile,
+    modules: &Selection,
 ) -> Result<(Vec<Observed>, Vec<(String, FlowId)>), ApiError> {
     let prefix = &profile.connection.name;
     let mut by_name: BTreeMap<String, Vec<Flow>> = BTreeMap::new();
@@ -287,7 +295,11 @@ async fn managed_flows(
         by_name.entry(flow.name.clone()).or_default().push(flow);
     }
     let mut observed = Vec::new();
-    for dataflow in &profile.dataflows {
+    for dataflow in profile
+        .dataflows
+        .iter()
+        .filter(|d| modules.contains(&d.module))
+    {
         let name = object_name(prefix, &dataflow.module, Kind::Dataflow);
         let flows = by_name.remove(&name).unwrap_or_default();
         if flows.len() > 1 {
@@ -305,6 +317,7 @@ async fn managed_flows(
                 name: name.clone(),
                 flow: None,
                 runs: Vec::new(),
+                awaited: None,
             });
         }
         for flow in flows {
@@ -313,20 +326,45 @@ async fn managed_flows(
                 name: name.clone(),
                 flow: Some(flow),
                 runs: Vec::new(),
+                awaited: None,
             });
         }
     }
     let orphans = by_name
         .into_values()
         .flatten()
+        .filter(|_| modules.is_all())
         .map(|f| (f.name, f.id))
         .collect();
     Ok((observed, orphans))
 }
 
+/// Waits, as `status --wait` does, until the newest run of every flow in `observed` has
+/// finished (or `timeout` passes); used by `run --wait` and `retry --wait` for the runs they
+/// started. A transient failure to read the runs does not end the wait.
+pub async fn wait_for_runs(
+    client: &AepClient,
+    observed: &mut [Observed],
+    timeout: Duration,
+    progress: &mut WaitProgress,
+) -> anyhow::Result<WaitSummary> {
+    let wanted = Wanted::newest(1);
+    let outage = match fetch_runs(client, observed, wanted).await {
+        Ok(()) => None,
+        Err(e) if e.is_transient() => Some(Outage::new(e)),
+        Err(e) => return Err(e).context(RUNS_CONTEXT),
+    };
+    let polls = Polls {
+        client,
+        wanted,
+        timeout,
+    };
+    polls.wait(observed, outage, progress).await
+}
+
 /// Replaces each observed flow's runs with the newest ones `wanted`, in one paged query per
 /// group of about a hundred flows. No request is made when no flow exists.
-async fn fetch_runs(
+pub async fn fetch_runs(
     client: &AepClient,
     observed: &mut [Observed],
     wanted: Wanted,
@@ -552,6 +590,9 @@ pub fn wait_state(observed: &Observed, now: i64, deadline: i64) -> FlowWait {
             _ => FlowWait::Pending("no run yet".into()),
         };
     };
+    if let Some(awaited) = observed.awaited.as_ref().filter(|id| **id != newest.id) {
+        return FlowWait::Pending(format!("run {awaited} not listed yet"));
+    }
     let status = newest.status().unwrap_or("unknown");
     if !newest.is_finished() {
         return FlowWait::Pending(format!("run {} {status}", newest.id));
@@ -878,6 +919,7 @@ mod tests {
             name: "p / Leads / flow".into(),
             flow,
             runs,
+            awaited: None,
         }
     }
 

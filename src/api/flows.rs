@@ -371,6 +371,25 @@ pub async fn patch_flow(
         .await
 }
 
+/// `POST /flows/{id}/action?op=enable|disable`, no body, answering the id and a new etag
+/// (docs/aep-api.md#flow-actions). Adobe documents the action for destination dataflows; a
+/// service that refuses it for a source dataflow answers an error, which is returned as it is:
+/// a POST is not retried on such an answer.
+pub async fn set_enabled(
+    client: &AepClient,
+    id: &FlowId,
+    enabled: bool,
+) -> Result<Created<FlowId>, ApiError> {
+    let op = if enabled { "enable" } else { "disable" };
+    client
+        .post_empty(
+            Service::FlowService,
+            &format!("{PATH}/{id}/action"),
+            &Query::new().param("op", op),
+        )
+        .await
+}
+
 /// `DELETE /flows/{id}` -> 204.
 pub async fn delete_flow(client: &AepClient, id: &FlowId) -> Result<(), ApiError> {
     client

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::wire::{self, de};
 use super::{AepClient, ApiError, Etag, FlowId, Query, RunId, Service};
+use serde::Serialize;
 
 const PATH: &str = "/runs";
 
@@ -376,4 +377,71 @@ mod tests {
             assert_eq!(normalize_status(raw), want, "{raw}");
         }
     }
+}
+
+/// The body of `POST /runs` (docs/aep-api.md#flow-actions): an on-demand run of a dataflow
+/// scheduled `once`. Times are epoch seconds; `deltaColumn` is sent every time (the service takes
+/// it from the flow's Copy transformation after the first run and refuses a different one).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewRun {
+    pub flow_id: FlowId,
+    pub params: RunParams,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunParams {
+    pub start_time: i64,
+    pub window_start_time: i64,
+    pub window_end_time: i64,
+    pub delta_column: DeltaName,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeltaName {
+    pub name: String,
+}
+
+/// The answer of `POST /runs` in any of its three documented shapes (docs/aep-api.md#disagreements
+/// #13): `{"items": [{"id", "etag"}]}`, `{"id", "etag"}` or a full run.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Started {
+    Items { items: Vec<StartedId> },
+    One(StartedId),
+}
+
+#[derive(Debug, Deserialize)]
+struct StartedId {
+    id: RunId,
+}
+
+/// `POST /runs`: starts an on-demand run and returns its id.
+pub async fn start_run(client: &AepClient, run: &NewRun) -> Result<RunId, ApiError> {
+    let answer: Started = client
+        .post(Service::FlowService, PATH, &Query::new(), run)
+        .await?;
+    match answer {
+        Started::One(one) => Ok(one.id),
+        Started::Items { items } => items.into_iter().next().map(|i| i.id).ok_or_else(|| {
+            ApiError::decode(
+                "POST /runs",
+                "the answer lists no run (an empty `items`)".to_owned(),
+            )
+        }),
+    }
+}
+
+/// `POST /runs/{id}/action?op=re-trigger` (docs/aep-api.md#flow-actions, #disagreements #15):
+/// retries a failed run; answers the new run's id.
+pub async fn retrigger(client: &AepClient, run: &RunId) -> Result<RunId, ApiError> {
+    let answer: StartedId = client
+        .post_empty(
+            Service::FlowService,
+            &format!("{PATH}/{run}/action"),
+            &Query::new().param("op", "re-trigger"),
+        )
+        .await?;
+    Ok(answer.id)
 }

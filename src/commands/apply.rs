@@ -1,7 +1,7 @@
 //! `provision apply`: plans, shows the plan, asks (on a terminal, without `--yes`), converges.
 
 use crate::cli::{ApplyArgs, GlobalArgs};
-use crate::engine::apply::{execute, prepare, Options};
+use crate::engine::apply::{execute, prepare_modules, Options};
 use crate::engine::{self, failure};
 use crate::error::{CliError, CliResult, Exit};
 use crate::output::{self, ChangesDocument};
@@ -14,7 +14,15 @@ pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> Cl
     let client = engine::client(profile)
         .map_err(CliError::failed)?
         .with_max_concurrency(concurrency);
-    let prepared = prepare(&client, profile, args.include_datasets, concurrency).await?;
+    let selection = super::select(profile, &args.modules)?;
+    let prepared = prepare_modules(
+        &client,
+        profile,
+        args.include_datasets,
+        concurrency,
+        &selection,
+    )
+    .await?;
     let doc = ChangesDocument::new(&profile.path, &prepared.plan.changes);
     if !prepared.plan.has_changes() {
         output::print_result(global.output, &doc, "apply")?;

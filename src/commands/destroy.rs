@@ -11,11 +11,13 @@ use crate::prompt;
 
 pub async fn run(profile: &Profile, args: &DestroyArgs, global: &GlobalArgs) -> CliResult {
     let desired = desired::build(profile).map_err(|e| CliError::new(Exit::Profile, e))?;
+    let selection = super::select(profile, &args.modules)?;
     let client = engine::client(profile).map_err(CliError::failed)?;
-    let managed = observe::managed(&client, &desired.prefix)
+    let mut managed = observe::managed(&client, &desired.prefix)
         .await
         .map_err(CliError::failed)?;
-    let mut plan = destroy::plan(&managed, args.include_datasets);
+    selection.restrict_managed(&mut managed, &desired);
+    let mut plan = destroy::plan(&managed, args.include_datasets, &selection);
     let doc = ChangesDocument::new(&profile.path, &plan.changes);
     if !plan.has_changes() {
         output::print_result(global.output, &doc, "destroy")?;

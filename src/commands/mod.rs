@@ -11,12 +11,14 @@ pub mod explore;
 pub mod init;
 pub mod plan;
 pub mod profile_schema;
+pub mod run;
 pub mod status;
 pub mod zoho;
 
 use std::path::Path;
 
 use crate::engine::apply::PrepareError;
+use crate::engine::select::{Selection, UnknownModule};
 use crate::error::{CliError, Exit};
 use crate::profile::{self, Profile};
 
@@ -26,6 +28,12 @@ pub(crate) fn load_profile(path: Option<&Path>) -> Result<Profile, CliError> {
     let profile = profile::load(path)?;
     tracing::debug!(path = %profile.path.display(), dataflows = profile.dataflows.len(), "profile loaded");
     Ok(profile)
+}
+
+/// The modules `--module` selects; one the profile does not have is a usage error (exit 64)
+/// naming the nearest module.
+pub(crate) fn select(profile: &Profile, modules: &[String]) -> Result<Selection, CliError> {
+    Selection::new(profile, modules).map_err(|e: UnknownModule| CliError::new(Exit::Usage, e))
 }
 
 impl From<PrepareError> for CliError {

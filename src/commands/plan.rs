@@ -1,7 +1,7 @@
 //! `provision plan`: what `apply` would change, without writing.
 
 use crate::cli::{GlobalArgs, PlanArgs};
-use crate::engine::{self, apply::prepare};
+use crate::engine::{self, apply::prepare_modules};
 use crate::error::{CliError, CliResult, Exit};
 use crate::output::{self, ChangesDocument};
 use crate::profile::Profile;
@@ -11,7 +11,15 @@ const CONCURRENCY: usize = 8;
 
 pub async fn run(profile: &Profile, args: &PlanArgs, global: &GlobalArgs) -> CliResult {
     let client = engine::client(profile).map_err(CliError::failed)?;
-    let prepared = prepare(&client, profile, args.include_datasets, CONCURRENCY).await?;
+    let selection = super::select(profile, &args.modules)?;
+    let prepared = prepare_modules(
+        &client,
+        profile,
+        args.include_datasets,
+        CONCURRENCY,
+        &selection,
+    )
+    .await?;
     let doc = ChangesDocument::new(&profile.path, &prepared.plan.changes);
     output::print_plan(global.output, &doc)?;
     Ok(if args.detailed_exitcode && prepared.plan.has_changes() {

@@ -12,7 +12,9 @@ const DEFAULT_RUNS: usize = 3;
 
 pub async fn run(args: &StatusArgs, global: &GlobalArgs) -> CliResult {
     let profile = load_profile(args.profile.profile.as_deref())?;
+    let modules = super::select(&profile, &args.modules)?;
     let options = StatusOptions {
+        modules,
         runs: args.runs.map_or(DEFAULT_RUNS, |n| n as usize),
         detailed: args.runs.is_some() || global.verbose > 0,
         wait: args.wait.then_some(args.timeout),

@@ -26,6 +26,7 @@ use super::observe::{self, Observed};
 use super::plan::{
     self, BaseStep, Change, FlowStep, Inputs, MappingStep, ModuleStep, Plan, Row, Slot,
 };
+use super::select::Selection;
 use crate::api::dataprep::MappingSetRef;
 use crate::api::{
     AepClient, ConnectionId, DatasetId, FlowId, SourceConnectionId, TargetConnectionId,
@@ -80,10 +81,31 @@ pub async fn prepare(
     include_datasets: bool,
     concurrency: usize,
 ) -> Result<Prepared, PrepareError> {
-    let desired = desired::build(profile)?;
-    let observed = observe::observe(client, &desired.prefix)
+    prepare_modules(
+        client,
+        profile,
+        include_datasets,
+        concurrency,
+        &Selection::all(),
+    )
+    .await
+}
+
+/// [`prepare`] for the `selection`'s modules only (`--module`); the base connection is always
+/// planned.
+pub async fn prepare_modules(
+    client: &AepClient,
+    profile: &Profile,
+    include_datasets: bool,
+    concurrency: usize,
+    selection: &Selection,
+) -> Result<Prepared, PrepareError> {
+    let mut desired = desired::build(profile)?;
+    let mut observed = observe::observe(client, &desired.prefix)
         .await
         .map_err(anyhow::Error::from)?;
+    selection.restrict_managed(&mut observed.managed, &desired);
+    selection.restrict_desired(&mut desired);
     let mut inputs = Inputs {
         explored: BTreeMap::new(),
         now: Utc::now(),
@@ -388,7 +410,16 @@ impl Run<'_> {
                 let spec = &self.observed.preflight.flow_spec;
                 let observed = &self.observed.managed.flows;
                 let new = kinds::flow::Draft::new(dm, &self.desired.prefix, spec, links, observed);
-                self.create(*row, new).await
+                let id = self.create(*row, new).await?;
+                if !dm.enabled {
+                    // A new dataflow is enabled (docs/aep-api.md#dataflow): disable it now.
+                    let work = async {
+                        kinds::flow::set_state(self.client, &id, false).await?;
+                        Ok::<_, anyhow::Error>(id.clone())
+                    };
+                    self.ledger.step(*row, work).await?;
+                }
+                Ok(id)
             }
         }
     }

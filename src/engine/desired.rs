@@ -48,6 +48,8 @@ pub struct DesiredModule {
     pub delta_column: String,
     pub mapping: Mapping,
     pub schedule: ScheduleParams,
+    /// Whether the dataflow should be enabled (`POST /flows/{id}/action?op=enable|disable`).
+    pub enabled: bool,
 }
 
 /// The source columns and mapping rules of a module once explore has answered.
@@ -129,6 +131,7 @@ pub fn build(profile: &Profile) -> Result<Desired, DesiredError> {
             delta_column: flow.delta_column.clone(),
             mapping: flow.mapping.clone(),
             schedule: ScheduleParams::from(&flow.schedule),
+            enabled: flow.enabled,
         });
     }
     let fingerprint = auth_fingerprint(&profile.zoho);
@@ -367,6 +370,7 @@ pub(crate) mod tests {
                 start: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
                 backfill: Some(true),
             },
+            enabled: true,
         }
     }
 

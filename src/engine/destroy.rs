@@ -10,6 +10,7 @@ use super::delete::remove;
 use super::ledger::Ledger;
 use super::observe::{Managed, ModuleObjects};
 use super::plan::{removal_rows, Action, Change, Removal, Rows};
+use super::select::Selection;
 use super::Kind;
 use crate::api::AepClient;
 use crate::progress::Progress;
@@ -30,8 +31,9 @@ impl DestroyPlan {
     }
 }
 
-/// What destroy deletes and keeps, from the owned objects (pure).
-pub fn plan(managed: &Managed, include_datasets: bool) -> DestroyPlan {
+/// What destroy deletes and keeps, from the owned objects (pure). With `--module` (a
+/// `selection` of some modules), the base connection is kept: the other modules use it.
+pub fn plan(managed: &Managed, include_datasets: bool, selection: &Selection) -> DestroyPlan {
     let mut rows = Rows::default();
     let everything = ModuleObjects {
         flows: managed.flows.iter().collect(),
@@ -47,7 +49,11 @@ pub fn plan(managed: &Managed, include_datasets: bool) -> DestroyPlan {
             .map(|s| s.id.as_str())
             .collect();
         let change = Change::new(Action::Delete, Kind::BaseConnection, &b.name).with_id(&b.id);
-        if theirs.is_empty() {
+        if !selection.is_all() {
+            rows.push(kept(change).with_reason(
+                "kept: only the modules given with --module are destroyed, and the others use it",
+            ));
+        } else if theirs.is_empty() {
             let row = rows.push(change);
             removals.push(Removal {
                 row,

@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 
 use chrono::DateTime;
 
-use super::{seen, source, target, Wanted as _};
+use serde_json::Value;
+
+use super::{seen, source, target, Diff, Wanted as _};
 use crate::api::dataprep::MappingSetRef;
 use crate::api::flows::{self, DeltaColumn, Flow, IntervalEncoding, NewFlow, ScheduleParams};
 use crate::api::source::SourceConnection;
@@ -126,74 +128,85 @@ impl Wanted<'_> {
     }
 }
 
-/// The patchable differences of a dataflow that stays: per-field schedule reasons, and the
-/// mapping reference (`mapping` is the set it must use, `None` for a set still to create).
-pub fn patch_reasons(
+/// The patchable differences of a dataflow that stays, one [`Diff`] per attribute: the
+/// schedule's fields, the mapping reference (`mapping` is the set it must use, `None` for a set
+/// still to create) and the state (`enabled`), compared with what AEP holds, so that an edit
+/// made in Adobe's UI shows as an update and `apply` restores the profile's value.
+pub fn patch_diff(
     flow: &Flow,
-    schedule: &ScheduleParams,
+    dm: &DesiredModule,
     mapping: Option<(&MappingSetId, u32)>,
-) -> Vec<String> {
-    let mut reasons = schedule_diff(flow.schedule_params.as_ref(), schedule);
+) -> Vec<Diff> {
+    let mut diff = schedule_diff(flow.schedule_params.as_ref(), &dm.schedule);
     let current = flow.mapping().map(|(_, r)| r);
     let shown = |r: &MappingSetRef| format!("{} version {}", r.id, r.version);
+    let from = || {
+        current
+            .as_ref()
+            .map(|r| Value::from(shown(r)))
+            .unwrap_or_default()
+    };
     match mapping {
         Some((id, version)) => {
             if current
                 .as_ref()
                 .is_none_or(|r| &r.id != id || r.version != version)
             {
-                reasons.push(format!(
-                    "mapping: {} -> {id} version {version}",
-                    current.as_ref().map(shown).unwrap_or_else(|| "none".into())
+                diff.push(Diff::new(
+                    "mapping",
+                    from(),
+                    format!("{id} version {version}"),
                 ));
             }
         }
-        None => reasons.push(format!(
-            "mapping: {} -> a new mapping set",
-            current
-                .as_ref()
-                .map(|r| r.id.to_string())
-                .unwrap_or_else(|| "none".into())
-        )),
+        None => diff.push(Diff::new("mapping", from(), "a new mapping set")),
     }
-    reasons
+    diff.extend(state_diff(flow, dm.enabled));
+    diff
 }
 
-/// Per-field reasons for a schedule PATCH (`schedule.interval: 1 -> 2`).
-pub fn schedule_diff(current: Option<&ScheduleParams>, desired: &ScheduleParams) -> Vec<String> {
+/// The state to restore: only when AEP says which state the dataflow is in.
+pub fn state_diff(flow: &Flow, enabled: bool) -> Option<Diff> {
+    let current = flow.state.as_deref()?.to_ascii_lowercase();
+    let want = if enabled { "enabled" } else { "disabled" };
+    (current != want).then(|| Diff::new("state", current, want))
+}
+
+/// Per-field differences for a schedule PATCH (`schedule.interval: 1 -> 2`).
+pub fn schedule_diff(current: Option<&ScheduleParams>, desired: &ScheduleParams) -> Vec<Diff> {
     let Some(current) = current else {
-        return vec!["schedule: none -> set".to_owned()];
+        return vec![Diff::new("schedule", Value::Null, "set")];
     };
     let mut out = Vec::new();
     if current.start_time != desired.start_time {
-        out.push(format!(
-            "schedule.start: {} -> {}",
+        out.push(Diff::new(
+            "schedule.start",
             rfc3339(current.start_time),
-            rfc3339(desired.start_time)
+            rfc3339(desired.start_time),
         ));
     }
     if current.frequency != desired.frequency {
-        out.push(format!(
-            "schedule.frequency: {} -> {}",
-            current.frequency, desired.frequency
+        out.push(Diff::new(
+            "schedule.frequency",
+            current.frequency.as_str(),
+            desired.frequency.as_str(),
         ));
     }
     let once = desired.frequency == "once";
-    let show = |v: Option<String>| v.unwrap_or_else(|| "none".into());
     let want_interval = if once { None } else { desired.interval };
     if current.interval != want_interval {
-        out.push(format!(
-            "schedule.interval: {} -> {}",
-            show(current.interval.map(|i| i.to_string())),
-            show(want_interval.map(|i| i.to_string()))
+        out.push(Diff::new(
+            "schedule.interval",
+            current.interval,
+            want_interval,
         ));
     }
     let want_backfill = if once { None } else { desired.backfill };
     if current.backfill != want_backfill {
-        out.push(format!(
-            "schedule.backfill: {} -> {}",
-            show(current.backfill.map(|b| b.to_string())),
-            show(want_backfill.map(|b| b.to_string()))
+        out.push(Diff::new(
+            "schedule.backfill",
+            current.backfill,
+            want_backfill,
         ));
     }
     out
@@ -229,24 +242,56 @@ pub fn patch_ops(flow: &Flow, dm: &DesiredModule, mapping: &MappingSetRef) -> Ve
     ops
 }
 
-/// PATCHes the schedule and the Mapping transformation; a stale etag (412), or an answer lost
-/// to a timeout or 5xx, re-reads the flow and re-applies only what is still different.
+/// PATCHes the schedule and the Mapping transformation, then enables or disables the dataflow
+/// when its state differs from `enabled`; a stale etag (412), or an answer lost to a timeout or
+/// 5xx, re-reads the flow and re-applies only what is still different.
 pub async fn update(
     client: &AepClient,
     flow: &Flow,
     dm: &DesiredModule,
     mapping: &MappingSetRef,
 ) -> anyhow::Result<FlowId> {
+    patch(client, flow, dm, mapping).await?;
+    if state_diff(flow, dm.enabled).is_some() {
+        set_state(client, &flow.id, dm.enabled).await?;
+    }
+    Ok(flow.id.clone())
+}
+
+/// `POST /flows/{id}/action?op=enable|disable`. Adobe documents the action for destination
+/// dataflows only (docs/aep-api.md#flow-actions): a refusal is reported with the call and the
+/// answer, and what to do, never retried or worked around.
+pub async fn set_state(client: &AepClient, id: &FlowId, enabled: bool) -> anyhow::Result<()> {
+    let op = if enabled { "enable" } else { "disable" };
+    match flows::set_enabled(client, id, enabled).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_transient() => Err(e.into()),
+        Err(e) => Err(anyhow::anyhow!(
+            "POST /flows/{id}/action?op={op} was refused: {e}; Adobe documents this action for \
+             destination dataflows, and this service does not accept it for this source \
+             dataflow: {op} it in Adobe's UI (Sources > Dataflows), or set `enabled` back to \
+             the dataflow's current state in the profile"
+        )),
+    }
+}
+
+/// The schedule and Mapping PATCH of [`update`].
+async fn patch(
+    client: &AepClient,
+    flow: &Flow,
+    dm: &DesiredModule,
+    mapping: &MappingSetRef,
+) -> anyhow::Result<()> {
     let ops = patch_ops(flow, dm, mapping);
     if ops.is_empty() {
-        return Ok(flow.id.clone());
+        return Ok(());
     }
     let answer = match &flow.etag {
         Some(etag) => flows::patch_flow(client, &flow.id, etag, &ops).await,
         None => Err(missing_etag("flow", flow.id.as_str())),
     };
     match answer {
-        Ok(_) => Ok(flow.id.clone()),
+        Ok(_) => Ok(()),
         Err(e) if stale_or_lost(&e) => {
             tracing::info!(flow = %flow.id, error = %e, "re-reading the dataflow before patching again");
             let fresh = flows::get_flow(client, &flow.id).await?.ok_or_else(|| {
@@ -263,7 +308,7 @@ pub async fn update(
                     .ok_or_else(|| missing_etag("flow", flow.id.as_str()))?;
                 flows::patch_flow(client, &fresh.id, &etag, &ops).await?;
             }
-            Ok(flow.id.clone())
+            Ok(())
         }
         Err(e) => Err(e.into()),
     }

@@ -21,6 +21,10 @@ pub mod source;
 pub mod target;
 
 use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
 
 /// What one kind's object must hold to serve the profile: compared with what AEP holds.
 pub trait Wanted<T> {
@@ -41,4 +45,44 @@ pub(crate) fn seen<'a, T, I: Ord + 'a>(
     id: impl Fn(&'a T) -> &'a I,
 ) -> BTreeSet<&'a I> {
     items.iter().map(id).collect()
+}
+
+/// One attribute that differs between what AEP holds and what the profile sets: its path in
+/// the profile's terms (`schedule.interval`, `state`), the value AEP holds (`null` when absent)
+/// and the value the profile asks for. A plan row lists them in `diff`; its `reason` is their
+/// text (`schedule.interval: 1 -> 2`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diff {
+    pub path: String,
+    pub from: Value,
+    pub to: Value,
+}
+
+impl Diff {
+    pub fn new(path: &str, from: impl Into<Value>, to: impl Into<Value>) -> Self {
+        Self {
+            path: path.to_owned(),
+            from: from.into(),
+            to: to.into(),
+        }
+    }
+}
+
+impl fmt::Display for Diff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn shown(v: &Value) -> String {
+            match v {
+                Value::Null => "none".to_owned(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }
+        }
+        write!(
+            f,
+            "{}: {} -> {}",
+            self.path,
+            shown(&self.from),
+            shown(&self.to)
+        )
+    }
 }

@@ -71,6 +71,9 @@ pub struct Change {
     pub module: Option<String>,
     pub id: Option<ObjectId>,
     pub reason: Option<String>,
+    /// For an update: each attribute AEP holds differently from the profile.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<kinds::Diff>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -85,6 +88,7 @@ impl Change {
             module: None,
             id: None,
             reason: None,
+            diff: Vec::new(),
             error: None,
         }
     }

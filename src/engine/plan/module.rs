@@ -292,18 +292,20 @@ impl<'a> Planner<'_, 'a> {
                     MappingStep::Create { .. } => None,
                 };
                 let flow = current.flow;
-                let reasons = flow::patch_reasons(flow, &self.dm.schedule, target);
+                let diff = flow::patch_diff(flow, self.dm, target);
                 let change = change.with_id(&flow.id);
-                if reasons.is_empty() {
+                if diff.is_empty() {
                     let row = self.rows.push(change);
                     return FlowStep::Keep {
                         row,
                         id: flow.id.clone(),
                     };
                 }
+                let reason: Vec<String> = diff.iter().map(ToString::to_string).collect();
                 let row = self.rows.push(Change {
                     action: Action::Update,
-                    ..change.with_reason(reasons.join(", "))
+                    diff,
+                    ..change.with_reason(reason.join(", "))
                 });
                 FlowStep::Update {
                     row,
@@ -318,12 +320,18 @@ impl<'a> Planner<'_, 'a> {
                     row: self.rows.push(change),
                 }
             }
-            (None, None) => FlowStep::Create {
-                row: self.rows.push(Change {
+            (None, None) => {
+                let mut change = Change {
                     action: Action::Create,
                     ..change
-                }),
-            },
+                };
+                if !self.dm.enabled {
+                    change.reason = Some("created, then disabled (enabled = false)".into());
+                }
+                FlowStep::Create {
+                    row: self.rows.push(change),
+                }
+            }
         }
     }
 
