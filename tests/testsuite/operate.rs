@@ -1,0 +1,420 @@
+//! Operating dataflows through the binary against the emulator (issue 15): `enabled`, drift
+//! made outside the tool, `run`, `retry` and `--module`.
+
+use provision::emulator::EmulatorConfig;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::support::cli::{Harness, PREFIX, THREE_MODULES};
+use crate::support::{FS, ZOHO_REFRESH};
+
+const LEADS: &str = r#"
+[[dataflows]]
+module  = "Leads"
+dataset = { create = true, name = "Zoho Leads" }
+mapping = [{ source = "Email", destination = "personalEmail.address" }]
+"#;
+
+/// `module` with `extra` keys, an explicit mapping and its own dataset.
+fn entry(module: &str, extra: &str) -> String {
+    format!(
+        r#"
+[[dataflows]]
+module  = "{module}"
+dataset = {{ create = true, name = "Zoho {module}" }}
+mapping = [{{ source = "Email", destination = "personalEmail.address" }}]
+{extra}
+"#
+    )
+}
+
+const ONCE: &str = r#"schedule = { frequency = "once", start = "2027-01-01T00:00:00Z" }"#;
+
+fn flow_name(module: &str) -> String {
+    format!("{PREFIX} / {module} / flow")
+}
+
+/// An emulator whose runs take a few real seconds (a minute of emulated time per second).
+async fn fast() -> Harness {
+    Harness::with(EmulatorConfig {
+        time_scale: 60.0,
+        ..EmulatorConfig::default()
+    })
+    .await
+}
+
+/// `METHOD path?query` of every write the binary sent.
+fn write_calls(h: &Harness) -> Vec<String> {
+    h.writes()
+        .iter()
+        .map(|r| match &r.query {
+            Some(q) => format!("{} {}?{q}", r.method, r.path),
+            None => format!("{} {}", r.method, r.path),
+        })
+        .collect()
+}
+
+fn flow_id(h: &Harness, module: &str) -> String {
+    h.one("flows", &flow_name(module))["id"]
+        .as_str()
+        .expect("a flow id")
+        .to_owned()
+}
+
+fn status_state(doc: &Value, module: &str) -> String {
+    let flows = doc["dataflows"].as_array().expect("dataflows");
+    let flow = flows
+        .iter()
+        .find(|f| f["module"] == module)
+        .unwrap_or_else(|| panic!("{module} in {doc:#}"));
+    flow["state"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enabled_false_then_true_is_one_action_each_and_status_shows_the_state() {
+    let h = Harness::start().await;
+    let profile = h.profile("p.toml", LEADS);
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    let id = flow_id(&h, "Leads");
+
+    let disabled = h.profile("p.toml", &format!("{LEADS}enabled = false\n"));
+    let plan = h.provision("plan", &disabled, &["--output", "json"]).await;
+    let doc = plan.assert_exit(0).json();
+    let row = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "dataflow")
+        .cloned()
+        .unwrap();
+    assert_eq!(row["action"], "update");
+    assert_eq!(
+        row["diff"],
+        json!([{"path": "state", "from": "enabled", "to": "disabled"}])
+    );
+    h.clear_requests();
+    h.provision("apply", &disabled, &["--yes"])
+        .await
+        .assert_exit(0);
+    assert_eq!(
+        write_calls(&h),
+        [format!("POST {FS}/flows/{id}/action?op=disable")]
+    );
+    let status = h
+        .provision("status", &disabled, &["--output", "json"])
+        .await;
+    assert_eq!(
+        status_state(&status.assert_exit(0).json(), "Leads"),
+        "disabled"
+    );
+    h.provision("plan", &disabled, &["--detailed-exitcode"])
+        .await
+        .assert_exit(0);
+
+    let enabled = h.profile("p.toml", &format!("{LEADS}enabled = true\n"));
+    h.clear_requests();
+    h.provision("apply", &enabled, &["--yes"])
+        .await
+        .assert_exit(0);
+    assert_eq!(
+        write_calls(&h),
+        [format!("POST {FS}/flows/{id}/action?op=enable")]
+    );
+    let status = h.provision("status", &enabled, &["--output", "json"]).await;
+    assert_eq!(
+        status_state(&status.assert_exit(0).json(), "Leads"),
+        "enabled"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_dataflow_with_enabled_false_is_created_then_disabled() {
+    let h = Harness::start().await;
+    let profile = h.profile("p.toml", &format!("{LEADS}enabled = false\n"));
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    let flow = h.one("flows", &flow_name("Leads"));
+    assert_eq!(flow["state"], "disabled");
+    let calls = write_calls(&h);
+    let id = flow["id"].as_str().unwrap();
+    assert_eq!(
+        calls.last().map(String::as_str),
+        Some(format!("POST {FS}/flows/{id}/action?op=disable").as_str())
+    );
+    h.provision("plan", &profile, &["--detailed-exitcode"])
+        .await
+        .assert_exit(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dataflow_disabled_or_rescheduled_behind_the_tools_back_is_planned_and_restored() {
+    let h = Harness::start().await;
+    let profile = h.profile("p.toml", LEADS);
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    let id = flow_id(&h, "Leads");
+
+    let answer = h
+        .env
+        .send(
+            h.env
+                .adobe(Method::POST, &format!("{FS}/flows/{id}/action?op=disable")),
+        )
+        .await;
+    assert_eq!(answer.code(), 200, "{:?}", answer.body);
+    let plan = h
+        .provision(
+            "plan",
+            &profile,
+            &["--detailed-exitcode", "--output", "json"],
+        )
+        .await;
+    let doc = plan.assert_exit(2).json();
+    let rows: Vec<&Value> = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "noop")
+        .collect();
+    assert_eq!(rows.len(), 1, "{doc:#}");
+    assert_eq!(rows[0]["kind"], "dataflow");
+    assert_eq!(rows[0]["action"], "update");
+    assert_eq!(
+        rows[0]["diff"],
+        json!([{"path": "state", "from": "disabled", "to": "enabled"}])
+    );
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    assert_eq!(h.one("flows", &flow_name("Leads"))["state"], "enabled");
+    h.provision("plan", &profile, &["--detailed-exitcode"])
+        .await
+        .assert_exit(0);
+
+    let etag = h.one("flows", &flow_name("Leads"))["etag"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let edit = json!([{"op": "replace", "path": "/scheduleParams/interval", "value": 3}]);
+    let answer = h.env.patch(&format!("{FS}/flows/{id}"), &etag, &edit).await;
+    assert_eq!(answer.code(), 200, "{:?}", answer.body);
+    let plan = h
+        .provision(
+            "plan",
+            &profile,
+            &["--detailed-exitcode", "--output", "json"],
+        )
+        .await;
+    let doc = plan.assert_exit(2).json();
+    let row = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "update")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        row["diff"],
+        json!([{"path": "schedule.interval", "from": 3, "to": 1}])
+    );
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    let interval = &h.one("flows", &flow_name("Leads"))["scheduleParams"]["interval"];
+    assert!(interval == 1 || interval == "1", "{interval}");
+    h.provision("plan", &profile, &["--detailed-exitcode"])
+        .await
+        .assert_exit(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_starts_once_flows_and_refuses_scheduled_ones() {
+    let h = fast().await;
+    let text = format!("{}{}", entry("Leads", ONCE), entry("Contacts", ""));
+    let profile = h.profile("p.toml", &text);
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    let id = flow_id(&h, "Leads");
+
+    h.clear_requests();
+    let out = h
+        .provision(
+            "run",
+            &profile,
+            &[
+                "--module",
+                "Leads",
+                "--wait",
+                "--timeout",
+                "90s",
+                "--output",
+                "json",
+            ],
+        )
+        .await;
+    let doc = out.assert_exit(0).json();
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{doc:#}");
+    assert_eq!(runs[0]["module"], "Leads");
+    assert_eq!(runs[0]["flow_id"], id.as_str());
+    assert_eq!(runs[0]["status"], "success");
+    assert!(runs[0]["run_id"].is_string());
+    assert_eq!(write_calls(&h), [format!("POST {FS}/runs")]);
+    let body = h.writes()[0].body.clone().unwrap();
+    assert_eq!(body["flowId"], id.as_str());
+    assert_eq!(body["params"]["deltaColumn"]["name"], "Modified_Time");
+
+    h.clear_requests();
+    let out = h
+        .provision(
+            "run",
+            &profile,
+            &["--module", "Contacts", "--output", "json"],
+        )
+        .await;
+    let doc = out.assert_exit(1).json();
+    assert_eq!(doc["runs"][0]["status"], "refused");
+    let reason = doc["runs"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("every 1 hour") && reason.contains("once"),
+        "{reason}"
+    );
+    assert!(out.stderr.contains("Contacts"), "{}", out.stderr);
+    assert!(h.writes().is_empty(), "{:?}", write_calls(&h));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retry_retriggers_only_failed_newest_runs_and_waits_for_them() {
+    let h = fast().await;
+    let text = format!("{}{}", entry("Leads", ONCE), entry("Contacts", ONCE));
+    let profile = h.profile("p.toml", &text);
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    let wait = ["--wait", "--timeout", "90s"];
+    let mut args = vec!["--module", "Contacts"];
+    args.extend(wait);
+    h.provision("run", &profile, &args).await.assert_exit(0);
+
+    // Zoho refuses the base connection's refresh token: the next run of Leads fails.
+    let base = h.one("connections", PREFIX);
+    let base_path = format!("{FS}/connections/{}", base["id"].as_str().unwrap());
+    let set_token = |token: &str| json!([{"op": "replace", "path": "/auth/params/refreshToken", "value": token}]);
+    let etag = base["etag"].as_str().unwrap();
+    let answer = h
+        .env
+        .patch(&base_path, etag, &set_token("1000.revoked"))
+        .await;
+    assert_eq!(answer.code(), 200, "{:?}", answer.body);
+    let mut args = vec!["--module", "Leads", "--output", "json"];
+    args.extend(wait);
+    let failed = h.provision("run", &profile, &args).await;
+    let doc = failed.assert_exit(1).json();
+    assert_eq!(doc["runs"][0]["status"], "failed");
+    let failed_run = doc["runs"][0]["run_id"].as_str().unwrap().to_owned();
+
+    // The credentials are fixed; retry re-triggers Leads' failed run only.
+    let etag = h.one("connections", PREFIX)["etag"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = h
+        .env
+        .patch(&base_path, &etag, &set_token(ZOHO_REFRESH))
+        .await;
+    assert_eq!(answer.code(), 200, "{:?}", answer.body);
+    h.clear_requests();
+    let mut args = vec!["--output", "json"];
+    args.extend(wait);
+    let out = h.provision("retry", &profile, &args).await;
+    let doc = out.assert_exit(0).json();
+    assert_eq!(
+        write_calls(&h),
+        [format!("POST {FS}/runs/{failed_run}/action?op=re-trigger")]
+    );
+    let runs = doc["runs"].as_array().unwrap();
+    let leads = runs.iter().find(|r| r["module"] == "Leads").unwrap();
+    assert_eq!(leads["status"], "success", "{doc:#}");
+    assert_ne!(leads["run_id"], failed_run.as_str());
+    let contacts = runs.iter().find(|r| r["module"] == "Contacts").unwrap();
+    assert_eq!(contacts["status"], "skipped");
+    assert!(contacts["run_id"].is_null());
+    assert!(
+        contacts["reason"].as_str().unwrap().contains("success"),
+        "{contacts}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn module_limits_plan_apply_status_and_destroy_to_the_named_modules() {
+    let h = Harness::start().await;
+    let profile = h.profile("p.toml", THREE_MODULES);
+    let plan = h
+        .provision("plan", &profile, &["--module", "Leads", "--output", "json"])
+        .await;
+    let doc = plan.assert_exit(0).json();
+    let changes = doc["changes"].as_array().unwrap();
+    assert!(changes.iter().any(|c| c["kind"] == "dataflow"), "{doc:#}");
+    for c in changes {
+        let ok = c["module"] == "Leads" || c["kind"] == "base_connection";
+        assert!(ok, "a change outside Leads: {c}");
+    }
+
+    let unknown = h.provision("plan", &profile, &["--module", "Lead"]).await;
+    unknown.assert_exit(64);
+    assert!(
+        unknown.stderr.contains("did you mean \"Leads\""),
+        "{}",
+        unknown.stderr
+    );
+    assert!(h.writes().is_empty());
+
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    let status = h
+        .provision(
+            "status",
+            &profile,
+            &["--module", "Contacts", "--output", "json"],
+        )
+        .await;
+    let doc = status.assert_exit(0).json();
+    let modules: Vec<&Value> = doc["dataflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["module"])
+        .collect();
+    assert_eq!(modules, [&json!("Contacts")]);
+
+    h.clear_requests();
+    h.provision("destroy", &profile, &["--module", "Leads", "--yes"])
+        .await
+        .assert_exit(0);
+    let deleted: Vec<String> = write_calls(&h);
+    assert!(
+        deleted.iter().all(|c| c.starts_with("DELETE ")),
+        "{deleted:?}"
+    );
+    assert_eq!(
+        deleted.len(),
+        3,
+        "the Leads flow, source and target: {deleted:?}"
+    );
+    assert!(h.named("flows", &flow_name("Leads")).is_empty());
+    for module in ["Contacts", "Contacts"] {
+        h.one("flows", &flow_name(module));
+        h.one(
+            "sourceConnections",
+            &format!("{PREFIX} / {module} / source"),
+        );
+    }
+    h.one("connections", PREFIX);
+    h.one("dataSets", "Zoho Leads");
+}
