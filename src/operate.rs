@@ -20,7 +20,7 @@ use crate::api::{AepClient, FlowId, RunId};
 use crate::engine::select::Selection;
 use crate::profile::Profile;
 use crate::progress::WaitProgress;
-use crate::status::{self, Observed, WaitResult, WaitSummary};
+use crate::status::{self, Observed, WaitSummary};
 
 /// Which command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,20 +98,7 @@ impl RunReport {
         if !bad.is_empty() {
             return Some(anyhow::anyhow!("{op} failed:\n  {}", bad.join("\n  ")));
         }
-        let wait = self.wait.as_ref()?;
-        let what = match wait.result {
-            WaitResult::Success => return None,
-            WaitResult::Failed => "some runs failed".to_owned(),
-            WaitResult::Timeout => format!(
-                "timed out after {}; unfinished or failed",
-                humantime::format_duration(timeout)
-            ),
-            WaitResult::Blocked => "some runs cannot finish before the timeout".to_owned(),
-        };
-        Some(anyhow::anyhow!(
-            "{op} --wait: {what}:\n  {}",
-            wait.problems.join("\n  ")
-        ))
+        self.wait.as_ref()?.failure(op, timeout)
     }
 }
 

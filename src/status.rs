@@ -78,7 +78,15 @@ impl StatusReport {
     /// Why `--wait` did not end in success, naming each flow at fault; `None` without `--wait`
     /// or when every newest run succeeded.
     pub fn wait_failure(&self, timeout: Duration) -> Option<anyhow::Error> {
-        let wait = self.wait.as_ref()?;
+        self.wait.as_ref()?.failure("status", timeout)
+    }
+}
+
+impl WaitSummary {
+    /// Why `{command} --wait` did not end in success, naming each flow at fault; `None` when
+    /// every newest run succeeded.
+    pub fn failure(&self, command: &str, timeout: Duration) -> Option<anyhow::Error> {
+        let wait = self;
         let what = match wait.result {
             WaitResult::Success => return None,
             WaitResult::Failed => "the newest run of some dataflows failed".to_owned(),
@@ -91,7 +99,7 @@ impl StatusReport {
             }
         };
         Some(anyhow::anyhow!(
-            "status --wait: {what}:\n  {}",
+            "{command} --wait: {what}:\n  {}",
             wait.problems.join("\n  ")
         ))
     }

@@ -190,6 +190,16 @@ impl Desired {
 }
 
 impl DesiredModule {
+    /// The name of the dataset provision creates for this module; `None` for an existing one.
+    pub fn created_dataset(&self) -> Option<&str> {
+        match &self.dataset {
+            DatasetTarget::Create { name } => Some(name),
+            DatasetTarget::Existing { .. } => None,
+        }
+    }
+}
+
+impl DesiredModule {
     /// The column names the source connection must carry, when known without explore.
     pub fn column_names(&self) -> Option<BTreeSet<String>> {
         match &self.mapping {

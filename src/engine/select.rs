@@ -5,12 +5,12 @@
 
 use std::collections::BTreeSet;
 
-use super::desired::{nearest, Desired};
+use super::desired::{nearest, Desired, DesiredModule};
 use super::naming;
 use super::observe::Managed;
 use super::Kind;
 use crate::api::MappingSetId;
-use crate::profile::{DatasetTarget, Profile};
+use crate::profile::Profile;
 
 /// The modules a command works on; `None` for all of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,10 +97,7 @@ impl Selection {
             .modules
             .iter()
             .filter(|m| self.contains(&m.module))
-            .filter_map(|m| match &m.dataset {
-                DatasetTarget::Create { name } => Some(name.as_str()),
-                DatasetTarget::Existing { .. } => None,
-            })
+            .filter_map(DesiredModule::created_dataset)
             .collect();
         managed
             .datasets

@@ -149,27 +149,12 @@ async fn a_new_dataflow_with_enabled_false_is_created_then_disabled() {
         .assert_exit(0);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_dataflow_disabled_or_rescheduled_behind_the_tools_back_is_planned_and_restored() {
-    let h = Harness::start().await;
-    let profile = h.profile("p.toml", LEADS);
-    h.provision("apply", &profile, &["--yes"])
-        .await
-        .assert_exit(0);
-    let id = flow_id(&h, "Leads");
-
-    let answer = h
-        .env
-        .send(
-            h.env
-                .adobe(Method::POST, &format!("{FS}/flows/{id}/action?op=disable")),
-        )
-        .await;
-    assert_eq!(answer.code(), 200, "{:?}", answer.body);
+/// `plan --detailed-exitcode` exits 2 with one change, an update of the dataflow: its `diff`.
+async fn drift(h: &Harness, profile: &std::path::Path) -> Value {
     let plan = h
         .provision(
             "plan",
-            &profile,
+            profile,
             &["--detailed-exitcode", "--output", "json"],
         )
         .await;
@@ -183,17 +168,37 @@ async fn a_dataflow_disabled_or_rescheduled_behind_the_tools_back_is_planned_and
     assert_eq!(rows.len(), 1, "{doc:#}");
     assert_eq!(rows[0]["kind"], "dataflow");
     assert_eq!(rows[0]["action"], "update");
-    assert_eq!(
-        rows[0]["diff"],
-        json!([{"path": "state", "from": "disabled", "to": "enabled"}])
-    );
+    rows[0]["diff"].clone()
+}
+
+/// `apply` restores the profile's values: the next plan has no changes.
+async fn restore(h: &Harness, profile: &std::path::Path) {
+    h.provision("apply", profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    h.provision("plan", profile, &["--detailed-exitcode"])
+        .await
+        .assert_exit(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dataflow_disabled_or_rescheduled_behind_the_tools_back_is_planned_and_restored() {
+    let h = Harness::start().await;
+    let profile = h.profile("p.toml", LEADS);
     h.provision("apply", &profile, &["--yes"])
         .await
         .assert_exit(0);
+    let id = flow_id(&h, "Leads");
+
+    let disable = format!("{FS}/flows/{id}/action?op=disable");
+    let answer = h.env.send(h.env.adobe(Method::POST, &disable)).await;
+    assert_eq!(answer.code(), 200, "{:?}", answer.body);
+    assert_eq!(
+        drift(&h, &profile).await,
+        json!([{"path": "state", "from": "disabled", "to": "enabled"}])
+    );
+    restore(&h, &profile).await;
     assert_eq!(h.one("flows", &flow_name("Leads"))["state"], "enabled");
-    h.provision("plan", &profile, &["--detailed-exitcode"])
-        .await
-        .assert_exit(0);
 
     let etag = h.one("flows", &flow_name("Leads"))["etag"]
         .as_str()
@@ -202,33 +207,13 @@ async fn a_dataflow_disabled_or_rescheduled_behind_the_tools_back_is_planned_and
     let edit = json!([{"op": "replace", "path": "/scheduleParams/interval", "value": 3}]);
     let answer = h.env.patch(&format!("{FS}/flows/{id}"), &etag, &edit).await;
     assert_eq!(answer.code(), 200, "{:?}", answer.body);
-    let plan = h
-        .provision(
-            "plan",
-            &profile,
-            &["--detailed-exitcode", "--output", "json"],
-        )
-        .await;
-    let doc = plan.assert_exit(2).json();
-    let row = doc["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["action"] == "update")
-        .cloned()
-        .unwrap();
     assert_eq!(
-        row["diff"],
+        drift(&h, &profile).await,
         json!([{"path": "schedule.interval", "from": 3, "to": 1}])
     );
-    h.provision("apply", &profile, &["--yes"])
-        .await
-        .assert_exit(0);
+    restore(&h, &profile).await;
     let interval = &h.one("flows", &flow_name("Leads"))["scheduleParams"]["interval"];
     assert!(interval == 1 || interval == "1", "{interval}");
-    h.provision("plan", &profile, &["--detailed-exitcode"])
-        .await
-        .assert_exit(0);
 }
 
 #[tokio::test(flavor = "multi_thread")]

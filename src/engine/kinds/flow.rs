@@ -1,8 +1,8 @@
 //! Dataflows: one per module, named `{prefix} / {module} / flow`, linking the module's source
 //! and target connections through its mapping set. The schedule and the Mapping transformation
-//! are patched (with the etag they were computed from); a different source or target
-//! connection, delta column, or a start time that has already passed replaces the dataflow (and
-//! its pair).
+//! are patched (with the etag they were computed from), and the state (`enabled`) is set with
+//! `POST /flows/{id}/action?op=enable|disable`; a different source or target connection, delta
+//! column, or a start time that has already passed replaces the dataflow (and its pair).
 
 use std::collections::BTreeSet;
 
@@ -159,7 +159,10 @@ pub fn patch_diff(
                 ));
             }
         }
-        None => diff.push(Diff::new("mapping", from(), "a new mapping set")),
+        None => {
+            let from = current.as_ref().map(|r| Value::from(r.id.to_string()));
+            diff.push(Diff::new("mapping", from, "a new mapping set"))
+        }
     }
     diff.extend(state_diff(flow, dm.enabled));
     diff

@@ -11,7 +11,7 @@
 //! | [`dataset`] | never | never (a new name makes a new one) | `--include-datasets` |
 //! | [`target`] | never | dataset or schema change | with its dataflow |
 //! | [`mapping`] | never (a changed mapping makes a new set) | never | never (no API) |
-//! | [`flow`] | schedule, mapping reference | when its pair, delta column or a passed start changes | first |
+//! | [`flow`] | schedule, mapping reference, state (enable/disable action) | when its pair, delta column or a passed start changes | first |
 
 pub mod base;
 pub mod dataset;

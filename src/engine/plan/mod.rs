@@ -30,11 +30,10 @@ use crate::api::connections::Connection;
 use crate::api::explore::Column;
 use crate::api::flows::Flow;
 use crate::api::{DatasetId, FlowId, MappingSetId, SourceConnectionId, TargetConnectionId};
-use crate::engine::desired::{Desired, Resolved};
+use crate::engine::desired::{Desired, DesiredModule, Resolved};
 use crate::engine::kinds;
 use crate::engine::observe::{Managed, ModuleObjects};
 use crate::engine::{naming, Kind, ObjectId};
-use crate::profile::DatasetTarget;
 
 mod module;
 
@@ -496,10 +495,7 @@ fn plan_datasets(
     let wanted: BTreeSet<&str> = desired
         .modules
         .iter()
-        .filter_map(|m| match &m.dataset {
-            DatasetTarget::Create { name } => Some(name.as_str()),
-            DatasetTarget::Existing { .. } => None,
-        })
+        .filter_map(DesiredModule::created_dataset)
         .collect();
     managed
         .datasets

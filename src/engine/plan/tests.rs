@@ -4,7 +4,7 @@ use super::*;
 use crate::api::catalog::Dataset;
 use crate::engine::desired::tests::{columns, dataflow, profile};
 use crate::engine::desired::{self, Desired};
-use crate::profile::Dataflow;
+use crate::profile::{Dataflow, DatasetTarget};
 use serde_json::{json, Value};
 
 const SCHEMA: &str = "https://ns.adobe.com/acme/schemas/zoho_crm";
@@ -230,6 +230,35 @@ fn a_schedule_change_is_one_dataflow_update_with_the_field() {
         )]
     );
     assert!(matches!(plan.modules[0].flow, FlowStep::Update { .. }));
+}
+
+#[test]
+fn a_state_set_outside_the_tool_is_one_dataflow_update_with_its_diff() {
+    let d = desired(vec![leads()]);
+    let mut managed = converged(&d);
+    managed.flows[0].state = Some("disabled".into());
+    let plan = plan(&d, &managed, &inputs()).unwrap();
+    assert_eq!(
+        changed(&plan),
+        vec![(
+            Action::Update,
+            Kind::Dataflow,
+            Some("flow-Leads".into()),
+            Some("state: disabled -> enabled".into())
+        )]
+    );
+    let row = plan.changes.iter().find(|c| c.action == Action::Update);
+    assert_eq!(
+        row.unwrap().diff,
+        vec![kinds::Diff::new("state", "disabled", "enabled")]
+    );
+    // A state the service does not report is not guessed at.
+    managed.flows[0].state = None;
+    assert!(!plan_has_changes(&d, &managed));
+}
+
+fn plan_has_changes(d: &Desired, managed: &Managed) -> bool {
+    plan(d, managed, &inputs()).unwrap().has_changes()
 }
 
 #[test]
