@@ -403,3 +403,37 @@ async fn module_limits_plan_apply_status_and_destroy_to_the_named_modules() {
     h.one("connections", PREFIX);
     h.one("dataSets", "Zoho Leads");
 }
+
+/// Adobe documents `op=enable|disable` for destination dataflows only: a service that refuses it
+/// for a source dataflow gets one call, and the error names the call, the answer and what to do.
+#[tokio::test]
+async fn a_refused_disable_is_reported_plainly_and_not_retried() {
+    use crate::support::api::{api_requests, setup};
+    use provision::api::FlowId;
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let (server, client) = setup().await;
+    Mock::given(method("POST"))
+        .and(path(format!("{FS}/flows/f-1/action")))
+        .and(query_param("op", "disable"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "type": "https://ns.adobe.com/aep/errors/FLOW-1436-400",
+            "title": "Bad request",
+            "status": 400,
+            "report": {"detailed-message": "Operation disable is not supported for this flow."}
+        })))
+        .mount(&server)
+        .await;
+    let error = provision::engine::kinds::flow::set_state(&client, &FlowId::from("f-1"), false)
+        .await
+        .expect_err("refused");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("POST /flows/f-1/action?op=disable was refused"),
+        "{message}"
+    );
+    assert!(message.contains("not supported for this flow"), "{message}");
+    assert!(message.contains("Adobe's UI"), "{message}");
+    assert_eq!(api_requests(&server).await.len(), 1);
+}
