@@ -270,6 +270,15 @@ async fn run_starts_once_flows_and_refuses_scheduled_ones() {
         "{reason}"
     );
     assert!(out.stderr.contains("Contacts"), "{}", out.stderr);
+    let human = h
+        .provision("run", &profile, &["--module", "Contacts"])
+        .await;
+    let line = human.stdout.lines().find(|l| l.starts_with("Contacts"));
+    assert!(
+        line.is_some_and(|l| l.contains("refused")),
+        "{}",
+        human.stdout
+    );
     assert!(h.writes().is_empty(), "{:?}", write_calls(&h));
 }
 
