@@ -214,21 +214,26 @@ fn a_converged_profile_plans_nothing_and_needs_no_explore() {
     assert!(plan.changes.iter().all(|c| c.id.is_some()));
 }
 
+/// The plan's one change is an update of the Leads dataflow with `reason`.
+fn assert_one_flow_update(plan: &Plan, reason: &str) {
+    assert_eq!(
+        changed(plan),
+        vec![(
+            Action::Update,
+            Kind::Dataflow,
+            Some("flow-Leads".into()),
+            Some(reason.into())
+        )]
+    );
+}
+
 #[test]
 fn a_schedule_change_is_one_dataflow_update_with_the_field() {
     let mut l = leads();
     l.schedule.interval = Some(2);
     let before = desired(vec![leads()]);
     let plan = plan(&desired(vec![l]), &converged(&before), &inputs()).unwrap();
-    assert_eq!(
-        changed(&plan),
-        vec![(
-            Action::Update,
-            Kind::Dataflow,
-            Some("flow-Leads".into()),
-            Some("schedule.interval: 1 -> 2".into())
-        )]
-    );
+    assert_one_flow_update(&plan, "schedule.interval: 1 -> 2");
     assert!(matches!(plan.modules[0].flow, FlowStep::Update { .. }));
 }
 
@@ -238,15 +243,7 @@ fn a_state_set_outside_the_tool_is_one_dataflow_update_with_its_diff() {
     let mut managed = converged(&d);
     managed.flows[0].state = Some("disabled".into());
     let plan = plan(&d, &managed, &inputs()).unwrap();
-    assert_eq!(
-        changed(&plan),
-        vec![(
-            Action::Update,
-            Kind::Dataflow,
-            Some("flow-Leads".into()),
-            Some("state: disabled -> enabled".into())
-        )]
-    );
+    assert_one_flow_update(&plan, "state: disabled -> enabled");
     let row = plan.changes.iter().find(|c| c.action == Action::Update);
     assert_eq!(
         row.unwrap().diff,
