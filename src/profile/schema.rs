@@ -338,7 +338,7 @@ pub(super) const DATAFLOW: &[Field] = &[
     field(
         "enabled",
         Kind::Bool,
-        "false keeps the dataflow but disables it (no scheduled runs); true enables it again.",
+        "false keeps the dataflow but disabled; true (the default) runs it on its schedule.",
     )
     .default(default_true),
 ];

@@ -91,7 +91,7 @@ pub struct Dataflow {
     pub schema_id: String,
     pub mapping: Mapping,
     pub schedule: Schedule,
-    /// `enabled = false`: the dataflow is kept but disabled (no scheduled runs).
+    /// `enabled = false`: the dataflow is kept, disabled (default `true`).
     pub enabled: bool,
 }
 
