@@ -245,9 +245,20 @@ impl AepClient {
         path: &str,
         query: &Query,
     ) -> Result<T, ApiError> {
+        self.without_body(Method::GET, service, path, query).await
+    }
+
+    /// A call that sends no body, decoded.
+    async fn without_body<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        service: Service,
+        path: &str,
+        query: &Query,
+    ) -> Result<T, ApiError> {
         let url = self.url(service, path, query);
-        let call = call_name(&Method::GET, &url);
-        let answer = self.execute(Method::GET, url, None, None, None).await?;
+        let call = call_name(&method, &url);
+        let answer = self.execute(method, url, None, None, None).await?;
         decode(&call, &answer)
     }
 
@@ -288,10 +299,7 @@ impl AepClient {
         path: &str,
         query: &Query,
     ) -> Result<T, ApiError> {
-        let url = self.url(service, path, query);
-        let call = call_name(&Method::POST, &url);
-        let answer = self.execute(Method::POST, url, None, None, None).await?;
-        decode(&call, &answer)
+        self.without_body(Method::POST, service, path, query).await
     }
 
     pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
