@@ -52,5 +52,6 @@ mod spec_bodies;
 mod status;
 mod status_snapshots;
 mod status_wait;
+mod token_cache;
 mod zoho_auth;
 mod zoho_cmd;
