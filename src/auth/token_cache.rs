@@ -5,8 +5,9 @@
 //! One file per accounts server (data centre) and client id, `zoho-<server>-<client id>.json`, in
 //! `$XDG_CACHE_HOME/provision/` (else `~/.cache/provision/`). It holds the access token, its expiry,
 //! the account's API domain and scopes, and a short fingerprint (16 hex digits of SHA-256) of the
-//! refresh token it came from, so that another refresh token does not reuse it. It never holds
-//! the refresh token or the client secret. The directory is created with mode 0700, the file
+//! client secret and refresh token it came from, so that other credentials (another user's
+//! refresh token, a new secret) do not reuse it. It never holds the refresh token or the client
+//! secret. The directory is created with mode 0700, the file
 //! with 0600, written to a temporary file and renamed over the old one; a file that cannot be
 //! read or parsed, is readable by others, belongs to other settings or expires within the reuse
 //! margin is ignored. Failing to write it only costs a refresh next time.
@@ -38,7 +39,7 @@ struct Entry {
     version: u32,
     accounts_url: String,
     client_id: String,
-    refresh_token_fingerprint: String,
+    credentials_fingerprint: String,
     access_token: String,
     api_domain: Option<String>,
     scope: Vec<String>,
@@ -60,7 +61,8 @@ impl TokenCache {
                 .map(PathBuf::from)
                 .filter(|p| p.is_absolute())
         };
-        let base = absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|h| h.join(".cache")))?;
+        let base =
+            absolute("XDG_CACHE_HOME").or_else(|| absolute("HOME").map(|h| h.join(".cache")))?;
         Some(Self::in_dir(base.join("provision")))
     }
 
@@ -77,11 +79,16 @@ impl TokenCache {
             .map(|p| format!("_{p}"))
             .unwrap_or_default();
         let path = settings.accounts_url.path().trim_matches('/');
-        let name = ["zoho", &format!("{server}{port}"), path, &settings.client_id]
-            .into_iter()
-            .filter(|part| !part.is_empty())
-            .collect::<Vec<_>>()
-            .join("-");
+        let name = [
+            "zoho",
+            &format!("{server}{port}"),
+            path,
+            &settings.client_id,
+        ]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
         let name: String = name
             .chars()
             .map(|c| match c {
@@ -100,7 +107,7 @@ impl TokenCache {
         let matches = entry.version == VERSION
             && entry.accounts_url == settings.accounts_url.as_str()
             && entry.client_id == settings.client_id
-            && entry.refresh_token_fingerprint == fingerprint(&settings.refresh_token);
+            && entry.credentials_fingerprint == fingerprint(settings);
         if !matches {
             return None;
         }
@@ -129,7 +136,7 @@ impl TokenCache {
             version: VERSION,
             accounts_url: settings.accounts_url.to_string(),
             client_id: settings.client_id.clone(),
-            refresh_token_fingerprint: fingerprint(&settings.refresh_token),
+            credentials_fingerprint: fingerprint(settings),
             access_token: token.access_token.expose_secret().to_owned(),
             api_domain: token.api_domain.as_ref().map(Url::to_string),
             scope: token.scope.clone(),
@@ -145,9 +152,13 @@ impl TokenCache {
     pub fn remove(&self, settings: &ZohoSettings) {
         let path = self.path(settings);
         match std::fs::remove_file(&path) {
-            Ok(()) => tracing::debug!(path = %path.display(), "dropped the cached Zoho access token"),
+            Ok(()) => {
+                tracing::debug!(path = %path.display(), "dropped the cached Zoho access token")
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::debug!(path = %path.display(), error = %e, "could not drop the cached Zoho access token"),
+            Err(e) => {
+                tracing::debug!(path = %path.display(), error = %e, "could not drop the cached Zoho access token")
+            }
         }
     }
 
@@ -173,9 +184,14 @@ impl TokenCache {
     }
 }
 
-/// 16 hex digits of the SHA-256 of a refresh token: tells tokens apart, reveals nothing usable.
-fn fingerprint(refresh_token: &SecretString) -> String {
-    let digest = Sha256::digest(refresh_token.expose_secret().as_bytes());
+/// 16 hex digits of the SHA-256 of the client secret and refresh token: tells credentials apart,
+/// reveals nothing usable.
+fn fingerprint(settings: &ZohoSettings) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(settings.client_secret.expose_secret().as_bytes());
+    hasher.update(b"\n");
+    hasher.update(settings.refresh_token.expose_secret().as_bytes());
+    let digest = hasher.finalize();
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -418,7 +418,10 @@ impl ZohoOAuth {
         if let Some(c) = cached.as_ref() {
             let same = c.settings.accounts_url == settings.accounts_url
                 && c.settings.client_id == settings.client_id
-                && c.settings.refresh_token.expose_secret() == settings.refresh_token.expose_secret();
+                && c.settings.client_secret.expose_secret()
+                    == settings.client_secret.expose_secret()
+                && c.settings.refresh_token.expose_secret()
+                    == settings.refresh_token.expose_secret();
             if same && Instant::now() < c.reuse_until {
                 return Ok(c.token.clone());
             }

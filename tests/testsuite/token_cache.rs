@@ -33,7 +33,11 @@ fn only_cache_file(h: &Harness) -> PathBuf {
 #[cfg(unix)]
 fn mode(path: &std::path::Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 async fn check(h: &Harness, profile: &str, env: &[(&str, &str)]) -> Output {
@@ -62,8 +66,15 @@ async fn fifteen_commands_share_one_zoho_token_until_zoho_rejects_it() {
         assert_eq!(mode(file.parent().expect("a directory")), 0o700);
     }
     let text = std::fs::read_to_string(&file).expect("the cache file");
-    for secret in [support::ZOHO_REFRESH, support::ZOHO_SECRET, support::CLIENT_SECRET] {
-        assert!(!text.contains(secret), "the cache file holds a secret: {text}");
+    for secret in [
+        support::ZOHO_REFRESH,
+        support::ZOHO_SECRET,
+        support::CLIENT_SECRET,
+    ] {
+        assert!(
+            !text.contains(secret),
+            "the cache file holds a secret: {text}"
+        );
     }
     let entry: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     let first_token = entry["access_token"].as_str().expect("a token").to_owned();
@@ -77,13 +88,19 @@ async fn fifteen_commands_share_one_zoho_token_until_zoho_rejects_it() {
     let calls = support::cli::calls(&h.requests());
     assert_eq!(refreshes(&h), 1, "{calls:#?}");
     assert!(
-        calls.iter().any(|c| c == "GET /crm/v8/settings/modules -> 401"),
+        calls
+            .iter()
+            .any(|c| c == "GET /crm/v8/settings/modules -> 401"),
         "the old token was tried first: {calls:#?}"
     );
     let entry: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(only_cache_file(&h)).expect("read"))
             .expect("JSON");
-    assert_ne!(entry["access_token"], first_token.as_str(), "a new token is cached");
+    assert_ne!(
+        entry["access_token"],
+        first_token.as_str(),
+        "a new token is cached"
+    );
     h.clear_requests();
     check(&h, profile, &[]).await;
     assert_eq!(refreshes(&h), 0, "the new token is reused");
@@ -156,7 +173,11 @@ async fn an_unreadable_or_shared_cache_file_is_ignored_and_replaced() {
         )
         .await;
     assert_eq!(out.code, 1, "{}", out.stdout);
-    assert!(out.stdout.contains("rejected zoho.refresh_token"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("rejected zoho.refresh_token"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
