@@ -60,7 +60,7 @@ pub struct GlobalArgs {
     pub quiet: bool,
 
     /// Do not read or write Zoho access tokens in the user's cache directory (each command then
-    /// asks Zoho for a new one); also PROVISION_NO_TOKEN_CACHE=1.
+    /// asks Zoho for a new one).
     #[arg(
         long,
         global = true,
