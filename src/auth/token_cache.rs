@@ -237,3 +237,76 @@ fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     }
     options.open(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(accounts_url: &str, refresh_token: &str) -> ZohoSettings {
+        ZohoSettings {
+            region: None,
+            client_id: "1000.ABC".into(),
+            client_secret: SecretString::from("the-client-secret"),
+            refresh_token: SecretString::from(refresh_token.to_owned()),
+            accounts_url: Url::parse(accounts_url).expect("url"),
+            api_url: Url::parse("https://www.zohoapis.eu").expect("url"),
+        }
+    }
+
+    fn token(lifetime: Duration) -> ZohoToken {
+        ZohoToken {
+            access_token: SecretString::from("1000.access"),
+            refresh_token: None,
+            api_domain: Some(Url::parse("https://www.zohoapis.eu").expect("url")),
+            expires_in: lifetime,
+            scope: vec!["ZohoCRM.settings.modules.READ".into()],
+        }
+    }
+
+    #[test]
+    fn one_file_per_accounts_server_and_client() {
+        let cache = TokenCache::in_dir("/c");
+        let eu = settings("https://accounts.zoho.eu", "1000.r");
+        assert_eq!(
+            cache.path(&eu),
+            PathBuf::from("/c/zoho-accounts.zoho.eu-1000.ABC.json")
+        );
+        let local = settings("http://127.0.0.1:8080/dc/eu", "1000.r");
+        assert_eq!(
+            cache.path(&local),
+            PathBuf::from("/c/zoho-127.0.0.1_8080-dc_eu-1000.ABC.json")
+        );
+    }
+
+    #[test]
+    fn a_token_is_reused_only_by_the_same_credentials_and_while_it_lasts() {
+        let dir = tempfile::tempdir().expect("dir");
+        let cache = TokenCache::in_dir(dir.path().join("provision"));
+        let eu = settings("https://accounts.zoho.eu", "1000.refresh-secret");
+        let margin = Duration::from_secs(300);
+        cache.store(&eu, &token(Duration::from_secs(3600)));
+
+        let (found, left) = cache.load(&eu, margin).expect("cached");
+        assert_eq!(found.access_token.expose_secret(), "1000.access");
+        assert_eq!(found.api_domain, token(left).api_domain);
+        assert!(left > Duration::from_secs(3590), "{left:?}");
+
+        let text = std::fs::read_to_string(cache.path(&eu)).expect("file");
+        assert!(!text.contains("1000.refresh-secret") && !text.contains("the-client-secret"));
+
+        assert!(cache
+            .load(&settings("https://accounts.zoho.eu", "1000.other"), margin)
+            .is_none());
+        let mut other_secret = eu.clone();
+        other_secret.client_secret = SecretString::from("rotated");
+        assert!(cache.load(&other_secret, margin).is_none());
+
+        // Expiring within the margin: ask Zoho again.
+        cache.store(&eu, &token(Duration::from_secs(200)));
+        assert!(cache.load(&eu, margin).is_none());
+
+        cache.remove(&eu);
+        assert!(!cache.path(&eu).exists());
+        cache.remove(&eu);
+    }
+}
