@@ -40,6 +40,14 @@ fn mode(path: &std::path::Path) -> u32 {
         & 0o777
 }
 
+/// A harness and the path of a three-module profile on it.
+async fn started() -> (Harness, String) {
+    let h = Harness::start().await;
+    let profile = h.profile("p.toml", THREE_MODULES);
+    let profile = profile.to_str().expect("a UTF-8 path").to_owned();
+    (h, profile)
+}
+
 async fn check(h: &Harness, profile: &str, env: &[(&str, &str)]) -> Output {
     let out = h.run_env(&["check", profile], env).await;
     out.assert_exit(0);
@@ -48,9 +56,8 @@ async fn check(h: &Harness, profile: &str, env: &[(&str, &str)]) -> Output {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fifteen_commands_share_one_zoho_token_until_zoho_rejects_it() {
-    let h = Harness::start().await;
-    let profile = h.profile("p.toml", THREE_MODULES);
-    let profile = profile.to_str().expect("a UTF-8 path");
+    let (h, profile) = started().await;
+    let profile = profile.as_str();
 
     // More commands than Zoho allows refreshes in ten minutes: all succeed on one token.
     for i in 0..15 {
@@ -108,9 +115,8 @@ async fn fifteen_commands_share_one_zoho_token_until_zoho_rejects_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cache_can_be_turned_off_and_zoho_then_throttles() {
-    let h = Harness::start().await;
-    let profile = h.profile("p.toml", THREE_MODULES);
-    let profile = profile.to_str().expect("a UTF-8 path");
+    let (h, profile) = started().await;
+    let profile = profile.as_str();
 
     check(&h, profile, &[("PROVISION_NO_TOKEN_CACHE", "1")]).await;
     h.run(&["check", "--no-token-cache", profile])
@@ -144,9 +150,8 @@ async fn the_cache_can_be_turned_off_and_zoho_then_throttles() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreadable_or_shared_cache_file_is_ignored_and_replaced() {
-    let h = Harness::start().await;
-    let profile = h.profile("p.toml", THREE_MODULES);
-    let profile = profile.to_str().expect("a UTF-8 path");
+    let (h, profile) = started().await;
+    let profile = profile.as_str();
     check(&h, profile, &[]).await;
     let file = only_cache_file(&h);
 
@@ -182,9 +187,8 @@ async fn an_unreadable_or_shared_cache_file_is_ignored_and_replaced() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_home_no_cache_is_kept() {
-    let h = Harness::start().await;
-    let profile = h.profile("p.toml", THREE_MODULES);
-    let profile = profile.to_str().expect("a UTF-8 path");
+    let (h, profile) = started().await;
+    let profile = profile.as_str();
     for _ in 0..2 {
         let mut cmd = h.command();
         cmd.env_remove("XDG_CACHE_HOME").args(["check", profile]);
