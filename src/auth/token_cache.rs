@@ -126,6 +126,7 @@ impl TokenCache {
             api_domain,
             expires_in: left,
             scope: entry.scope,
+            from_cache: true,
         };
         Some((token, left))
     }
@@ -260,6 +261,7 @@ mod tests {
             api_domain: Some(Url::parse("https://www.zohoapis.eu").expect("url")),
             expires_in: lifetime,
             scope: vec!["ZohoCRM.settings.modules.READ".into()],
+            from_cache: false,
         }
     }
 
@@ -288,6 +290,7 @@ mod tests {
 
         let (found, left) = cache.load(&eu, margin).expect("cached");
         assert_eq!(found.access_token.expose_secret(), "1000.access");
+        assert!(found.from_cache);
         assert_eq!(found.api_domain, token(left).api_domain);
         assert!(left > Duration::from_secs(3590), "{left:?}");
 

@@ -63,6 +63,8 @@ pub struct ZohoToken {
     pub expires_in: Duration,
     /// Granted scopes, when Zoho lists them (space-separated in the answer).
     pub scope: Vec<String>,
+    /// Read from the [`TokenCache`] (an earlier command's refresh), not refreshed by this one.
+    pub from_cache: bool,
 }
 
 impl ZohoToken {
@@ -792,6 +794,7 @@ fn classify_token(
                     .collect()
             })
             .unwrap_or_default(),
+        from_cache: false,
     })
 }
 

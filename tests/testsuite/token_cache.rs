@@ -65,6 +65,13 @@ async fn fifteen_commands_share_one_zoho_token_until_zoho_rejects_it() {
         h.run(&[command, profile]).await.assert_exit(0);
     }
     assert_eq!(refreshes(&h), 1, "one refresh for fifteen commands");
+    let out = check(&h, profile, &[]).await;
+    assert!(
+        out.stdout
+            .contains("an access token the refresh token made in the us data centre"),
+        "check says the token was cached: {}",
+        out.stdout
+    );
 
     let file = only_cache_file(&h);
     #[cfg(unix)]
