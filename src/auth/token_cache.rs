@@ -1,16 +1,18 @@
 //! Zoho access tokens kept on disk between commands, so that a day of `check`, `plan`, `apply` and
 //! `zoho modules` refreshes once an hour instead of once a command: Zoho throttles a refresh token
-//! after about ten access tokens in ten minutes (zoho-oauth.md §2.2).
+//! after about ten access tokens in ten minutes
+//! (<https://www.zoho.com/crm/developer/docs/api/v8/token-validity.html>,
+//! <https://www.zoho.com/accounts/protocol/oauth/token-limits.html>).
 //!
 //! One file per accounts server (data centre) and client id, `zoho-<server>-<client id>.json`, in
 //! `$XDG_CACHE_HOME/provision/` (else `~/.cache/provision/`). It holds the access token, its expiry,
 //! the account's API domain and scopes, and a short fingerprint (16 hex digits of SHA-256) of the
 //! client secret and refresh token it came from, so that other credentials (another user's
 //! refresh token, a new secret) do not reuse it. It never holds the refresh token or the client
-//! secret. The directory is created with mode 0700, the file
-//! with 0600, written to a temporary file and renamed over the old one; a file that cannot be
-//! read or parsed, is readable by others, belongs to other settings or expires within the reuse
-//! margin is ignored. Failing to write it only costs a refresh next time.
+//! secret. The directory is created with mode 0700 and the file with 0600, written to a temporary
+//! file and renamed over the old one; a file that cannot be read or parsed, is readable by others,
+//! belongs to other credentials or expires within the reuse margin is ignored. Failing to write it
+//! only costs a refresh next time. docs/profile.md tells users what is stored where.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
