@@ -29,6 +29,7 @@ Environment:
   PROVISION_PROFILE           the profile when none is given
   PROVISION_<SECTION>__<KEY>  overrides a profile key, e.g. PROVISION_ADOBE__SANDBOX=dev
   RUST_LOG                    log filter on stderr; overrides -v/-q (e.g. RUST_LOG=provision=debug)
+  PROVISION_NO_TOKEN_CACHE    1: like --no-token-cache
 
 Start with `provision check PROFILE`, then `provision plan` and `provision apply`."
 )]
@@ -57,6 +58,17 @@ pub struct GlobalArgs {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+
+    /// Do not read or write Zoho access tokens in the user's cache directory (each command then
+    /// asks Zoho for a new one).
+    #[arg(
+        long,
+        global = true,
+        env = "PROVISION_NO_TOKEN_CACHE",
+        value_parser = clap::builder::FalseyValueParser::new(),
+        hide_env_values = true
+    )]
+    pub no_token_cache: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

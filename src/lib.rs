@@ -32,6 +32,7 @@ use error::CliResult;
 /// its profile first, so an invalid profile exits 78 before any request is sent.
 pub async fn run(cli: Cli) -> CliResult {
     let global = cli.global;
+    clients::use_token_cache(!global.no_token_cache);
     match cli.command {
         Command::Emulator(args) => commands::emulator::run(args).await,
         Command::Apply(args) => {

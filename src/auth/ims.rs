@@ -139,7 +139,8 @@ impl ImsAuth {
     }
 
     async fn request_once(&self) -> Result<CachedToken, ApiError> {
-        let span = tracing::info_span!("http", method = "POST", path = "/ims/token/v3");
+        // The event names the call; the span adds nothing it repeats.
+        let span = tracing::info_span!("http");
         async {
             let started = Instant::now();
             let form = [

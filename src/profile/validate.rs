@@ -100,10 +100,11 @@ impl Resolve<'_> {
                 self.problem(key, format!("missing; {hint}"));
                 None
             }
-            Some(v) => {
-                let v = self.expand(key, &v, false)?;
+            Some(raw) => {
+                let v = self.expand(key, &raw, false)?;
                 if v.trim().is_empty() {
-                    self.problem(key, format!("must not be empty; {hint}"));
+                    let message = self.empty(key, &raw, format!("must not be empty; {hint}"));
+                    self.problem(key, message);
                     return None;
                 }
                 Some(v)
@@ -127,10 +128,30 @@ impl Resolve<'_> {
         };
         let expanded = self.expand(key, value.expose_secret(), true)?;
         if expanded.trim().is_empty() {
-            self.problem(key, format!("is empty; {hint}"));
+            let message = self.empty(key, value.expose_secret(), format!("is empty; {hint}"));
+            self.problem(key, message);
             return None;
         }
         Some(SecretString::from(expanded))
+    }
+
+    /// Why `key` (written as `raw`) came out empty: a `${NAME}` or `PROVISION_…` variable that is
+    /// set but empty is named as such; otherwise `otherwise` (the value itself is empty).
+    fn empty(&self, key: &str, raw: &str, otherwise: String) -> String {
+        let mut rest = raw;
+        while let Some(start) = rest.find("${") {
+            let body = &rest[start + 2..];
+            let Some(end) = body.find('}') else { break };
+            let name = &body[..end];
+            if self.env.get(name).is_some_and(|v| v.trim().is_empty()) {
+                return empty_variable(name, key);
+            }
+            rest = &body[end + 1..];
+        }
+        match self.sites.at(key) {
+            At::Env(var) => empty_variable(&var, key),
+            _ => otherwise,
+        }
     }
 
     pub(super) fn url(
@@ -889,4 +910,12 @@ pub fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+/// The problem of a `${NAME}` that is set but empty: the variable, not the profile, needs fixing.
+fn empty_variable(name: &str, key: &str) -> String {
+    format!(
+        "environment variable {name} is set but empty; export {name} with the value of {key} \
+         (check the command or CI secret that sets it)"
+    )
 }

@@ -1027,6 +1027,9 @@ async fn logs_at_trace_level_show_calls_but_never_secrets() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Another test's thread may have registered a call site with "never" interest while this
+    // subscriber was being set (tests run in parallel in one process): ask every site again.
+    tracing::callsite::rebuild_interest_cache();
 
     let server = MockServer::start().await;
     ims(&server, TOKEN, 86399).await;

@@ -54,5 +54,7 @@ mod spec_bodies;
 mod status;
 mod status_snapshots;
 mod status_wait;
+mod token_cache;
+mod user_messages;
 mod zoho_auth;
 mod zoho_cmd;

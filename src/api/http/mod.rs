@@ -447,15 +447,9 @@ impl AepClient {
         attempt: u32,
     ) -> Result<Answer, ApiError> {
         let inner = &*self.inner;
-        let span = tracing::info_span!(
-            "http",
-            method = %method,
-            path = %url.path(),
-            attempt,
-            status = tracing::field::Empty,
-            elapsed_ms = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-        );
+        // The span holds what the event does not say; the event names the call and its answer
+        // (one `-v` line per request, each field once).
+        let span = tracing::info_span!("http", attempt);
         async {
             let started = Instant::now();
             let mut request = inner
@@ -478,8 +472,6 @@ impl AepClient {
             }
             let outcome = receive(request, call).await;
             let elapsed_ms = started.elapsed().as_millis() as u64;
-            let span = tracing::Span::current();
-            span.record("elapsed_ms", elapsed_ms);
             let answer = match outcome {
                 Ok(answer) => answer,
                 Err(e) => {
@@ -487,10 +479,6 @@ impl AepClient {
                     return Err(e);
                 }
             };
-            span.record("status", answer.status);
-            if let Some(id) = &answer.request_id {
-                span.record("request_id", id.as_str());
-            }
             tracing::info!(
                 status = answer.status,
                 elapsed_ms,
