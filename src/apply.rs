@@ -45,6 +45,7 @@ use crate::plan::{
 };
 use crate::profile::{DatasetTarget, Profile};
 use crate::progress::Progress;
+use crate::transport::{CallKind, RetryPolicy, Verdict};
 
 /// How `scheduleParams.interval` is sent (reference §13 #8: the flow spec's validator says
 /// integer).
@@ -945,8 +946,8 @@ pub fn may_have_committed(error: &ApiError) -> bool {
 /// Creates one object without ever duplicating it; the one create function every kind uses.
 ///
 /// - `create` is sent. When it fails in a way that may hide a commit ([`may_have_committed`]),
-///   `lookup` looks for the object; it is created again only when absent, with as many attempts
-///   and the same backoff as the HTTP retry policy gives any call that is safe to repeat.
+///   `lookup` looks for the object; it is created again only when absent, with the backoff and
+///   deadline the HTTP retry policy gives a read.
 /// - After a create, `lookup` runs again: a twin made at the same moment by a concurrent run is
 ///   resolved by keeping the oldest (`createdAt`, then id); when that is not ours, ours is
 ///   deleted (if `delete` is given) and the survivor is used.
@@ -967,10 +968,11 @@ where
     D: Fn(I) -> DF,
     DF: Future<Output = Result<(), ApiError>>,
 {
-    let policy = HttpOptions::default();
-    let mut attempt = 0;
+    // Once the look-up has shown the object absent, sending the create again is as safe as a
+    // read: it is repeated for as long as the retry policy's deadline allows.
+    let mut attempts = RetryPolicy::default().start(CallKind::Read);
     let ours = loop {
-        attempt += 1;
+        attempts.begin();
         match create().await {
             Ok(id) => break id,
             Err(e) if may_have_committed(&e) => {
@@ -978,10 +980,10 @@ where
                 if let Some(found) = oldest(lookup().await?) {
                     return Ok(found.id);
                 }
-                if attempt >= policy.max_attempts {
-                    return Err(e);
+                match attempts.next_delay(Verdict::Transient(e.retry_after)) {
+                    Ok(wait) => tokio::time::sleep(wait).await,
+                    Err(_) => return Err(e),
                 }
-                tokio::time::sleep(policy.backoff(attempt)).await;
             }
             Err(e) => return Err(e),
         }

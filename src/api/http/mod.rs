@@ -6,7 +6,9 @@
 //! `throttle`, and the retry policy in [`crate::transport::retry`].
 //!
 //! How the policy is applied to AEP calls:
-//! - GET and DELETE are retried on 429, 5xx, connect errors and timeouts;
+//! - GET is a read ([`CallKind::Read`]): retried on 429, 5xx, connect errors and timeouts for as
+//!   long as the call's deadline allows; DELETE is retried on the same failures, within the
+//!   attempts of a write;
 //! - POST, PUT and PATCH only on 429 and on an expired token, both of which mean the request
 //!   was rejected before it was processed. After a 5xx or a timeout a POST may have taken effect,
 //!   so the caller looks the object up instead of repeating it;
@@ -35,7 +37,7 @@ use super::ids::Etag;
 use crate::auth::ims::{ImsAuth, ImsCredentials};
 use crate::transport::error::{looks_like_html, ApiError, ApiErrorKind};
 use crate::transport::{describe_json_error, describe_transport, header_text, retry_after};
-use crate::transport::{GaveUp, RetryPolicy, Verdict};
+use crate::transport::{CallKind, GaveUp, RetryPolicy, Verdict};
 
 pub use crate::transport::HttpOptions;
 
@@ -322,7 +324,12 @@ impl AepClient {
         let host = url.host_str().unwrap_or_default().to_owned();
         // Safe to repeat whatever happened to the first try.
         let idempotent = matches!(method, Method::GET | Method::DELETE | Method::HEAD);
-        let mut attempts = inner.retry.start();
+        let kind = if matches!(method, Method::GET | Method::HEAD) {
+            CallKind::Read
+        } else {
+            CallKind::Write
+        };
+        let mut attempts = inner.retry.start(kind);
         let mut token_renewed = false;
         loop {
             attempts.begin();
