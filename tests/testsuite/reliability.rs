@@ -27,7 +27,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const RETRY_AFTER: chrono::Duration = chrono::Duration::seconds(1);
 
 /// `n` of the emulator's custom modules, each with an explicit mapping into the seeded dataset.
-fn custom_modules(n: usize) -> String {
+pub(crate) fn custom_modules(n: usize) -> String {
     (1..=n)
         .map(|i| {
             format!(
@@ -172,7 +172,7 @@ fn assert_retry_after_honoured(
 /// One base connection, and per module one source connection, target connection, mapping set
 /// and dataflow, linked to each other: each flow uses its own module's mapping set, even where
 /// modules map the same rules.
-fn assert_one_chain_per_module<S: AsRef<str>>(h: &Harness, modules: &[S]) {
+pub(crate) fn assert_one_chain_per_module<S: AsRef<str>>(h: &Harness, modules: &[S]) {
     let sets: BTreeMap<String, Value> = h
         .objects("mappingSets")
         .into_iter()
@@ -211,7 +211,7 @@ fn assert_one_chain_per_module<S: AsRef<str>>(h: &Harness, modules: &[S]) {
     }
 }
 
-fn custom_names(n: usize) -> Vec<String> {
+pub(crate) fn custom_names(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("CustomModule{i}")).collect()
 }
 
@@ -303,11 +303,11 @@ fn kind(request: &RecordedRequest) -> &'static str {
 }
 
 /// Ten seeded modules and ten custom ones.
-fn twenty_modules() -> String {
+pub(crate) fn twenty_modules() -> String {
     format!("{TEN_MODULES}{}", custom_modules(10))
 }
 
-fn twenty_module_names() -> Vec<String> {
+pub(crate) fn twenty_module_names() -> Vec<String> {
     TEN_MODULE_NAMES
         .iter()
         .map(|m| (*m).to_owned())
