@@ -218,7 +218,8 @@ pub(crate) fn custom_names(n: usize) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_storm_on_a_twenty_module_apply_waits_out_every_retry_after() {
     // 5 requests per second, counted over every service. A 20-module apply needs ~190 requests,
-    // so this test takes at least ~38 s: the price of not exceeding the limit.
+    // so this test takes at least ~38 s: the price of not exceeding the limit (the limit was
+    // hit 20 or more times before the tool learnt to pace itself, issue 19).
     let h = Harness::with(EmulatorConfig {
         extra_modules: 20,
         faults: Faults {
@@ -248,9 +249,16 @@ async fn a_429_storm_on_a_twenty_module_apply_waits_out_every_retry_after() {
 
     let requests = h.requests();
     let throttled = assert_retry_after_honoured(&requests, &out.stderr, concurrency);
+    // Issue 19: after its first 429s the tool paces itself at the rate the service let through,
+    // so the limit is hit, but few requests are refused.
+    let refused = throttled.get(&Service::Platform).copied().unwrap_or(0);
+    let platform = requests
+        .iter()
+        .filter(|r| service(r) == Service::Platform)
+        .count();
     assert!(
-        throttled.get(&Service::Platform).copied().unwrap_or(0) >= 20,
-        "the rate limit was hardly hit: {throttled:?}\n{:#?}",
+        refused >= 1 && (refused as f64) < 0.1 * platform as f64,
+        "{refused} of {platform} platform requests were refused: {throttled:?}\n{:#?}",
         calls(&requests)
     );
 }
@@ -275,7 +283,7 @@ async fn with_one_request_at_a_time_nothing_reaches_a_throttled_service_before_r
     let requests = h.requests();
     let throttled = assert_retry_after_honoured(&requests, &out.stderr, 1);
     assert!(
-        throttled.get(&Service::Platform).copied().unwrap_or(0) >= 3,
+        throttled.get(&Service::Platform).copied().unwrap_or(0) >= 1,
         "the rate limit was hardly hit: {throttled:?}\n{:#?}",
         calls(&requests)
     );
