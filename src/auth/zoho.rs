@@ -33,7 +33,7 @@ use crate::api::crm::ZohoCrm;
 use crate::profile::{check_url, is_loopback, ZohoRegion, ZohoSettings};
 use crate::transport::error::{looks_like_html, truncate};
 use crate::transport::{describe_transport, retry_after, HttpOptions};
-use crate::transport::{RetryPolicy, Verdict};
+use crate::transport::{CallKind, RetryPolicy, Verdict};
 
 /// Zoho access tokens live one hour; longer stated lifetimes are misread units (docs/zoho-oauth.md#token-response).
 const MAX_LIFETIME: Duration = Duration::from_secs(3600);
@@ -592,10 +592,17 @@ impl ZohoOAuth {
         context: &Context<'_>,
     ) -> Result<ZohoToken, ZohoAuthError> {
         let url = join_path(accounts_url, "/oauth/v2/token");
-        // Only outages are retried: a throttled client must wait minutes, not seconds.
+        // Only outages are retried: a throttled client must wait minutes, not seconds. A refresh
+        // changes nothing when repeated; a grant code is single use, so its exchange is retried
+        // only within the attempts.
+        let kind = match context.grant {
+            Grant::RefreshToken => CallKind::Read,
+            Grant::AuthorizationCode => CallKind::Write,
+        };
         self.retry
             .run(
                 "the Zoho token request",
+                kind,
                 || self.token_once(&url, form, context),
                 |(error, retry_after): &(ZohoAuthError, Option<Duration>)| match error {
                     ZohoAuthError::Transient { .. } => Verdict::Transient(*retry_after),
