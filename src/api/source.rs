@@ -8,7 +8,7 @@ use super::explore::Column;
 use super::specs::SpecRef;
 use super::wire::{self, de, Created};
 use super::{
-    AepClient, ApiError, ConnectionId, ConnectionSpecId, Etag, Query, Service, SourceConnectionId,
+    AepClient, ApiError, ConnectionId, ConnectionSpecId, Etag, PatchOp, Query, Service, SourceConnectionId,
 };
 
 const PATH: &str = "/sourceConnections";
@@ -159,5 +159,20 @@ pub async fn delete_source_connection(
 ) -> Result<(), ApiError> {
     client
         .delete(Service::FlowService, &format!("{PATH}/{id}"))
+        .await
+}
+
+/// `PATCH /sourceConnections/{id}` with a JSON Patch array and `If-Match: {etag}` verbatim
+/// (Flow Service API reference, `patchSourceConnection`). provision sends only `/name`
+/// and `/description`, when `import` adopts a source connection made elsewhere: Adobe advises
+/// against changing what a source connection carries on its own (docs/aep-api.md#source-connection).
+pub async fn patch_source_connection(
+    client: &AepClient,
+    id: &SourceConnectionId,
+    etag: &Etag,
+    ops: &[PatchOp],
+) -> Result<Created<SourceConnectionId>, ApiError> {
+    client
+        .patch(Service::FlowService, &format!("{PATH}/{id}"), etag, ops)
         .await
 }

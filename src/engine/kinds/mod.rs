@@ -12,6 +12,12 @@
 //! | [`target`] | never | dataset or schema change | with its dataflow |
 //! | [`mapping`] | never (a changed mapping makes a new set) | never | never (no API) |
 //! | [`flow`] | schedule, mapping reference | when its pair, delta column or a passed start changes | first |
+//!
+//! Adoption (`provision import`): each kind also says whether an object made elsewhere (Adobe's
+//! UI, a script) may be adopted (`adoptable`) and marks it (`adopt`): a PATCH of its name and
+//! description with `If-Match`, never a recreate. Mapping sets and datasets are not patched:
+//! Data Prep documents no update for mapping sets (the dataflow's link tells which set serves a
+//! module), and a dataset the profile names by `{ id }` is never managed.
 
 pub mod base;
 pub mod dataset;
@@ -21,6 +27,10 @@ pub mod source;
 pub mod target;
 
 use std::collections::BTreeSet;
+use std::future::Future;
+
+use crate::api::{ApiError, Created, Etag, PatchOp};
+use crate::engine::naming;
 
 /// What one kind's object must hold to serve the profile: compared with what AEP holds.
 pub trait Wanted<T> {
@@ -41,4 +51,68 @@ pub(crate) fn seen<'a, T, I: Ord + 'a>(
     id: impl Fn(&'a T) -> &'a I,
 ) -> BTreeSet<&'a I> {
     items.iter().map(id).collect()
+}
+
+/// Whether an object made elsewhere may be adopted by the profile `prefix`: `Ok(true)` when it
+/// already carries this profile's marker, `Ok(false)` when it carries none, and an error naming
+/// it when another profile manages it.
+pub fn claim(
+    what: &str,
+    id: &str,
+    name: &str,
+    description: Option<&str>,
+    prefix: &str,
+) -> Result<bool, String> {
+    match naming::owner(description) {
+        None => Ok(false),
+        Some(owner) if owner == prefix => Ok(true),
+        Some(other) => Err(format!(
+            "{what} {name:?} (id {id}) is managed by another profile (connection.name = \
+             {other:?}); provision never takes an object from another profile: import it with \
+             that profile instead"
+        )),
+    }
+}
+
+/// The JSON Patch ops that give an adopted object its managed `name` and `description`; empty
+/// when it has both already.
+pub fn adoption_ops(
+    have_name: &str,
+    have_description: Option<&str>,
+    name: &str,
+    description: &str,
+) -> Vec<PatchOp> {
+    let mut ops = Vec::new();
+    if have_name != name {
+        ops.push(PatchOp::replace("/name", name));
+    }
+    match have_description {
+        Some(d) if d == description => {}
+        Some(_) => ops.push(PatchOp::replace("/description", description)),
+        None => ops.push(PatchOp::add("/description", description)),
+    }
+    ops
+}
+
+/// Sends one adoption PATCH with the etag the object was read with (nothing when `ops` is
+/// empty). A stale etag is not retried: the object changed while `import` ran, and the next
+/// `import` reads it again (what it already marked stays this profile's).
+pub(crate) async fn send_adoption<Id, F, Fut>(
+    what: &str,
+    id: &str,
+    etag: Option<&Etag>,
+    ops: &[PatchOp],
+    send: F,
+) -> Result<(), ApiError>
+where
+    F: FnOnce(Etag) -> Fut,
+    Fut: Future<Output = Result<Created<Id>, ApiError>>,
+{
+    if ops.is_empty() {
+        return Ok(());
+    }
+    let etag = etag
+        .cloned()
+        .ok_or_else(|| flow::missing_etag(what, id))?;
+    send(etag).await.map(|_| ())
 }
