@@ -8,7 +8,8 @@ use super::explore::Column;
 use super::specs::SpecRef;
 use super::wire::{self, de, Created};
 use super::{
-    AepClient, ApiError, ConnectionId, ConnectionSpecId, Etag, PatchOp, Query, Service, SourceConnectionId,
+    AepClient, ApiError, ConnectionId, ConnectionSpecId, Etag, PatchOp, Query, Service,
+    SourceConnectionId,
 };
 
 const PATH: &str = "/sourceConnections";

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use super::specs::{SpecRef, DATA_LAKE_SPEC_ID, XED_FULL_CONTENT_TYPE};
 use super::wire::{self, de, Created};
 use super::{
-    AepClient, ApiError, ConnectionSpecId, DatasetId, Etag, PatchOp, Query, Service, TargetConnectionId,
+    AepClient, ApiError, ConnectionSpecId, DatasetId, Etag, PatchOp, Query, Service,
+    TargetConnectionId,
 };
 
 const PATH: &str = "/targetConnections";

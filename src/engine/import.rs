@@ -114,7 +114,12 @@ impl ImportReport {
             left_alone: found
                 .unused_sources
                 .iter()
-                .map(|s| format!("source connection {:?} (id {}): no dataflow reads it", s.name, s.id))
+                .map(|s| {
+                    format!(
+                        "source connection {:?} (id {}): no dataflow reads it",
+                        s.name, s.id
+                    )
+                })
                 .collect(),
             print,
             done: false,
@@ -150,10 +155,18 @@ impl Found {
                 module: Some(m.name.clone()),
             };
             if !m.source_owned {
-                out.push(row(Kind::SourceConnection, m.source.id.to_string(), &m.source.name));
+                out.push(row(
+                    Kind::SourceConnection,
+                    m.source.id.to_string(),
+                    &m.source.name,
+                ));
             }
             if !m.target_owned {
-                out.push(row(Kind::TargetConnection, m.target.id.to_string(), &m.target.name));
+                out.push(row(
+                    Kind::TargetConnection,
+                    m.target.id.to_string(),
+                    &m.target.name,
+                ));
             }
             if !m.flow_owned {
                 let mut set = row(Kind::MappingSet, m.mapping_set.id.to_string(), "");
@@ -254,14 +267,20 @@ pub async fn read(
         false
     });
     let (owned, foreign) = kinds::base::observe(client, prefix).await?;
-    problems.extend(owned.iter().chain(&foreign).filter(|c| c.id != base.id).map(|c| {
-        format!(
+    problems.extend(
+        owned
+            .iter()
+            .chain(&foreign)
+            .filter(|c| c.id != base.id)
+            .map(|c| {
+                format!(
             "another base connection is already named {prefix:?} (id {}); connection.name must \
              name one base connection only: give the profile another connection.name, or rename \
              that connection in Adobe's UI",
             c.id
         )
-    }));
+            }),
+    );
     let sources = source::list_source_connections_of(client, &base.id).await?;
     let linked = Linked::read(client, &sources).await?;
     let mut modules = Vec::new();
@@ -331,7 +350,12 @@ fn module(
     let set = set_id
         .as_ref()
         .and_then(|id| linked.sets.iter().find(|m| &m.id == id))
-        .ok_or_else(|| missing("mapping set", set_id.as_ref().map_or("none", |id| id.as_str())))?;
+        .ok_or_else(|| {
+            missing(
+                "mapping set",
+                set_id.as_ref().map_or("none", |id| id.as_str()),
+            )
+        })?;
     let rules = kinds::mapping::adoptable(set, schema)?;
     let delta_column = f.delta_column().map(|d| d.name).unwrap_or_default();
     check_columns(source, &rules, &delta_column)?;

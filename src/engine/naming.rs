@@ -75,7 +75,10 @@ pub fn owner(description: Option<&str>) -> Option<&str> {
     }
     let (_, inner) = d.strip_suffix(')')?.rsplit_once('(')?;
     let rest = inner.strip_prefix(HEAD)?;
-    Some(rest.split_once("; auth ").map_or(rest, |(prefix, _)| prefix))
+    Some(
+        rest.split_once("; auth ")
+            .map_or(rest, |(prefix, _)| prefix),
+    )
 }
 
 #[cfg(test)]
@@ -125,7 +128,10 @@ mod tests {
     #[test]
     fn the_owner_is_read_from_any_marker() {
         assert_eq!(owner(Some("managed by provision: p")), Some("p"));
-        assert_eq!(owner(Some("x (managed by provision: q; auth 01)")), Some("q"));
+        assert_eq!(
+            owner(Some("x (managed by provision: q; auth 01)")),
+            Some("q")
+        );
         assert_eq!(owner(Some("x (managed by provision: r)")), Some("r"));
         assert_eq!(owner(Some("made by hand (in the UI)")), None);
         assert_eq!(owner(None), None);

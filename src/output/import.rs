@@ -28,13 +28,22 @@ impl Render for ImportReport {
                 Some(path) => format!(
                     "\nAdopted. {} [[dataflows]] entr{} appended to {path}.\n",
                     self.dataflows.len(),
-                    if self.dataflows.len() == 1 { "y" } else { "ies" }
+                    if self.dataflows.len() == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    }
                 ),
-                None => "\nAdopted. The profile already describes every adopted dataflow.\n"
-                    .to_owned(),
+                None => {
+                    "\nAdopted. The profile already describes every adopted dataflow.\n".to_owned()
+                }
             });
         } else if !self.dataflows.is_empty() {
-            let whereto = if self.print { "printed" } else { "appended to the profile" };
+            let whereto = if self.print {
+                "printed"
+            } else {
+                "appended to the profile"
+            };
             out.push_str(&format!(
                 "\nThe [[dataflows]] entries that describe them ({whereto}):\n\n{}",
                 append::render(&self.dataflows)

@@ -140,6 +140,9 @@ pub fn append(path: &Path, entries: &[Entry], comment: &str) -> anyhow::Result<(
     let mut doc: DocumentMut = text
         .parse()
         .with_context(|| format!("{shown} is not valid TOML; fix it and run import again"))?;
+    // Comments after the file's last key belong where they are: before the new entries.
+    let tail = doc.trailing().as_str().unwrap_or_default().to_owned();
+    doc.set_trailing("");
     let item = doc
         .entry("dataflows")
         .or_insert(Item::ArrayOfTables(ArrayOfTables::new()));
@@ -152,13 +155,17 @@ pub fn append(path: &Path, entries: &[Entry], comment: &str) -> anyhow::Result<(
     for (i, entry) in entries.iter().enumerate() {
         let mut table = entry.table();
         if i == 0 {
-            table.decor_mut().set_prefix(format!("\n# {comment}\n"));
+            table
+                .decor_mut()
+                .set_prefix(format!("{tail}\n# {comment}\n"));
         }
         tables.push(table);
     }
     let tmp = path.with_file_name(format!(
         ".{}.import.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("profile")
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("profile")
     ));
     std::fs::write(&tmp, doc.to_string()).with_context(|| format!("writing next to {shown}"))?;
     if let Ok(meta) = std::fs::metadata(path) {
@@ -227,7 +234,10 @@ mapping = [
             defaults_schema_id("[defaults]\nschema_id = \"s\"\n").as_deref(),
             Some("s")
         );
-        assert_eq!(defaults_schema_id("[defaults]\nschema_id = \"${S}\"\n"), None);
+        assert_eq!(
+            defaults_schema_id("[defaults]\nschema_id = \"${S}\"\n"),
+            None
+        );
         assert_eq!(defaults_schema_id("x = 1\n"), None);
     }
 }

@@ -343,8 +343,9 @@ pub async fn adopt(
     params: &AuthParams,
 ) -> anyhow::Result<()> {
     let id = &current.id;
-    let send =
-        |tag: Etag| async move { connections::patch_connection_auth(client, id, &tag, params).await };
+    let send = |tag: Etag| async move {
+        connections::patch_connection_auth(client, id, &tag, params).await
+    };
     let etag = patch(client, id, current.etag.clone(), send, |_| true).await?;
     let ops = &super::adoption_ops(
         &current.name,
@@ -352,7 +353,8 @@ pub async fn adopt(
         &desired.name,
         &desired.description,
     );
-    let send = |tag: Etag| async move { connections::patch_connection(client, id, &tag, ops).await };
+    let send =
+        |tag: Etag| async move { connections::patch_connection(client, id, &tag, ops).await };
     patch(client, id, etag, send, |fresh| {
         fresh.name != desired.name || fresh.description.as_deref() != Some(&desired.description)
     })

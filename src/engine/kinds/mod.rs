@@ -111,8 +111,6 @@ where
     if ops.is_empty() {
         return Ok(());
     }
-    let etag = etag
-        .cloned()
-        .ok_or_else(|| flow::missing_etag(what, id))?;
+    let etag = etag.cloned().ok_or_else(|| flow::missing_etag(what, id))?;
     send(etag).await.map(|_| ())
 }

@@ -184,7 +184,15 @@ pub async fn adopt(
     let name = naming::object_name(prefix, module, Kind::SourceConnection);
     let description = naming::owner_marker(prefix);
     let ops = &super::adoption_ops(&s.name, s.description.as_deref(), &name, &description);
-    let send =
-        |etag: Etag| async move { source::patch_source_connection(client, &s.id, &etag, ops).await };
-    super::send_adoption("source connection", s.id.as_str(), s.etag.as_ref(), ops, send).await
+    let send = |etag: Etag| async move {
+        source::patch_source_connection(client, &s.id, &etag, ops).await
+    };
+    super::send_adoption(
+        "source connection",
+        s.id.as_str(),
+        s.etag.as_ref(),
+        ops,
+        send,
+    )
+    .await
 }

@@ -164,7 +164,15 @@ pub async fn adopt(
     let name = naming::object_name(prefix, module, Kind::TargetConnection);
     let description = naming::owner_marker(prefix);
     let ops = &super::adoption_ops(&t.name, t.description.as_deref(), &name, &description);
-    let send =
-        |etag: Etag| async move { target::patch_target_connection(client, &t.id, &etag, ops).await };
-    super::send_adoption("target connection", t.id.as_str(), t.etag.as_ref(), ops, send).await
+    let send = |etag: Etag| async move {
+        target::patch_target_connection(client, &t.id, &etag, ops).await
+    };
+    super::send_adoption(
+        "target connection",
+        t.id.as_str(),
+        t.etag.as_ref(),
+        ops,
+        send,
+    )
+    .await
 }
