@@ -1,5 +1,6 @@
-//! Source connections (docs/aep-api.md#source-connection): one per Zoho module. They are never PATCHed: a changed
-//! source means a new source connection and a new flow (docs/aep-api.md#source-connection, update-dataflows.md).
+//! Source connections (docs/aep-api.md#source-connection): one per Zoho module. What they read is never PATCHed: a
+//! changed source means a new source connection and a new flow (docs/aep-api.md#source-connection,
+//! update-dataflows.md); only `import` PATCHes the name and description of one it adopts.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

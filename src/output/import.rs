@@ -63,7 +63,9 @@ fn render_objects(report: &ImportReport) -> String {
         .adopted
         .iter()
         .map(|a| {
-            let renamed = if a.previous_name == a.name {
+            let renamed = if a.name.is_empty() {
+                "-".to_owned()
+            } else if a.previous_name == a.name {
                 a.name.clone()
             } else {
                 format!("{:?} -> {:?}", a.previous_name, a.name)

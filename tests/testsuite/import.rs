@@ -221,6 +221,15 @@ async fn three_ui_dataflows_are_adopted_and_plan_then_has_nothing_to_do() {
         .provision("plan", &profile, &["--detailed-exitcode"])
         .await;
     plan.assert_exit(0);
+    let plan = h.provision("plan", &profile, &["--output", "json"]).await;
+    let rows = plan.json()["changes"].as_array().cloned().expect("changes");
+    let mut kept: Vec<&str> = rows
+        .iter()
+        .filter(|c| c["kind"] == "dataflow" && c["action"] == "noop")
+        .filter_map(|c| c["module"].as_str())
+        .collect();
+    kept.sort_unstable();
+    assert_eq!(kept, ["Contacts", "Deals", "Leads"], "{rows:#?}");
 
     // Importing again changes nothing: no write, the same file.
     h.clear_requests();
@@ -304,5 +313,38 @@ async fn without_a_terminal_import_needs_yes_and_writes_nothing() {
         "{}",
         printed.stdout
     );
+    assert_eq!(read(&profile), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_dataflows_of_one_module_are_refused_by_name() {
+    let h = Harness::start().await;
+    let base = ui_workspace(&h.env).await;
+    // A second dataflow reading Leads: which one the profile entry describes is ambiguous.
+    let second = ui_dataflow(
+        &h.env,
+        &base,
+        "Leads",
+        mapping_body(&["Email"]),
+        "Leads again",
+        hourly(START),
+    )
+    .await;
+    let profile = profile_with_comments(&h);
+    let before = read(&profile);
+    h.clear_requests();
+
+    let out = h
+        .provision("import", &profile, &["--base-connection", &base, "--yes"])
+        .await;
+    out.assert_exit(1);
+    assert!(
+        out.stderr
+            .contains("module \"Leads\" is read by 2 dataflows"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(&second), "{}", out.stderr);
+    assert_eq!(calls(&h.writes()), Vec::<String>::new());
     assert_eq!(read(&profile), before);
 }
