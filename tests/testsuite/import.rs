@@ -2,11 +2,11 @@
 //! are adopted through the binary, the profile gains their entries and keeps its comments, and
 //! `plan` then has nothing to do.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::support::cli::{calls, profile_text, Harness, PREFIX};
+use crate::support::cli::{calls, profile_text, Harness, Output, PREFIX};
 use crate::support::{
     flow_body, hourly, mapping_body, source_body, target_body, Env, FS, PREP, SCHEMA, SEED_DATASET,
 };
@@ -15,7 +15,7 @@ use crate::support::{
 const START: i64 = 1_798_761_600;
 
 /// A profile for the emulator with no `[[dataflows]]`, and comments of the user's own.
-fn profile_with_comments(h: &Harness) -> std::path::PathBuf {
+fn profile_with_comments(h: &Harness) -> PathBuf {
     let text = format!(
         "# Production Zoho CRM: adopted from the dataflows built in Adobe's UI.\n{}\n\
          # The dataflows below are written by `provision import`.\n",
@@ -119,6 +119,34 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).expect("the profile is readable")
 }
 
+/// An emulator holding [`ui_workspace`], and the id of its base connection.
+async fn setup() -> (Harness, String) {
+    let h = Harness::start().await;
+    let base = ui_workspace(&h.env).await;
+    (h, base)
+}
+
+/// [`profile_with_comments`], its text, and a cleared request log.
+fn fresh_profile(h: &Harness) -> (PathBuf, String) {
+    let profile = profile_with_comments(h);
+    let text = read(&profile);
+    h.clear_requests();
+    (profile, text)
+}
+
+/// `provision import PROFILE --base-connection BASE {extra...}`.
+async fn import(h: &Harness, profile: &Path, base: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["--base-connection", base];
+    args.extend_from_slice(extra);
+    h.provision("import", profile, &args).await
+}
+
+/// No write was sent since the request log was cleared, and the profile still reads `text`.
+fn assert_untouched(h: &Harness, profile: &Path, text: &str) {
+    assert_eq!(calls(&h.writes()), Vec::<String>::new());
+    assert_eq!(read(profile), text);
+}
+
 /// POSTs that would create a connection, dataset, mapping set or dataflow.
 fn creates(h: &Harness) -> Vec<String> {
     let creating = [
@@ -139,19 +167,10 @@ fn creates(h: &Harness) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_ui_dataflows_are_adopted_and_plan_then_has_nothing_to_do() {
-    let h = Harness::start().await;
-    let base = ui_workspace(&h.env).await;
-    let profile = profile_with_comments(&h);
-    let before = read(&profile);
-    h.clear_requests();
+    let (h, base) = setup().await;
+    let (profile, before) = fresh_profile(&h);
 
-    let out = h
-        .provision(
-            "import",
-            &profile,
-            &["--base-connection", &base, "--yes", "--output", "json"],
-        )
-        .await;
+    let out = import(&h, &profile, &base, &["--yes", "--output", "json"]).await;
     out.assert_exit(0);
     assert_eq!(creates(&h), Vec::<String>::new(), "import created objects");
     let doc = out.json();
@@ -233,23 +252,19 @@ async fn three_ui_dataflows_are_adopted_and_plan_then_has_nothing_to_do() {
 
     // Importing again changes nothing: no write, the same file.
     h.clear_requests();
-    let again = h
-        .provision("import", &profile, &["--base-connection", &base, "--yes"])
-        .await;
+    let again = import(&h, &profile, &base, &["--yes"]).await;
     again.assert_exit(0);
     assert!(
         again.stdout.contains("Nothing to import"),
         "{}",
         again.stdout
     );
-    assert_eq!(calls(&h.writes()), Vec::<String>::new());
-    assert_eq!(read(&profile), after);
+    assert_untouched(&h, &profile, &after);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_base_connection_of_another_profile_is_refused_without_a_write() {
-    let h = Harness::start().await;
-    let base = ui_workspace(&h.env).await;
+    let (h, base) = setup().await;
     let other = h.env.get(&format!("{FS}/connections/{base}")).await;
     let etag = other.body["items"][0]["etag"]
         .as_str()
@@ -264,13 +279,9 @@ async fn a_base_connection_of_another_profile_is_refused_without_a_write() {
         )
         .await;
     assert_eq!(marked.code(), 200, "{}", marked.body);
-    let profile = profile_with_comments(&h);
-    let before = read(&profile);
-    h.clear_requests();
+    let (profile, before) = fresh_profile(&h);
 
-    let out = h
-        .provision("import", &profile, &["--base-connection", &base, "--yes"])
-        .await;
+    let out = import(&h, &profile, &base, &["--yes"]).await;
     out.assert_exit(1);
     assert!(
         out.stderr.contains("managed by another profile"),
@@ -278,34 +289,21 @@ async fn a_base_connection_of_another_profile_is_refused_without_a_write() {
         out.stderr
     );
     assert!(out.stderr.contains("zoho-crm-other"), "{}", out.stderr);
-    assert_eq!(calls(&h.writes()), Vec::<String>::new());
-    assert_eq!(read(&profile), before);
+    assert_untouched(&h, &profile, &before);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_terminal_import_needs_yes_and_writes_nothing() {
-    let h = Harness::start().await;
-    let base = ui_workspace(&h.env).await;
-    let profile = profile_with_comments(&h);
-    let before = read(&profile);
-    h.clear_requests();
+    let (h, base) = setup().await;
+    let (profile, before) = fresh_profile(&h);
 
-    let out = h
-        .provision("import", &profile, &["--base-connection", &base])
-        .await;
+    let out = import(&h, &profile, &base, &[]).await;
     out.assert_exit(64);
     assert!(out.stderr.contains("--yes"), "{}", out.stderr);
-    assert_eq!(calls(&h.writes()), Vec::<String>::new());
-    assert_eq!(read(&profile), before);
+    assert_untouched(&h, &profile, &before);
 
     // --print adopts but leaves the file alone: the entries go to stdout.
-    let printed = h
-        .provision(
-            "import",
-            &profile,
-            &["--base-connection", &base, "--yes", "--print"],
-        )
-        .await;
+    let printed = import(&h, &profile, &base, &["--yes", "--print"]).await;
     printed.assert_exit(0);
     assert_eq!(
         printed.stdout.matches("[[dataflows]]").count(),
@@ -318,8 +316,7 @@ async fn without_a_terminal_import_needs_yes_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_dataflows_of_one_module_are_refused_by_name() {
-    let h = Harness::start().await;
-    let base = ui_workspace(&h.env).await;
+    let (h, base) = setup().await;
     // A second dataflow reading Leads: which one the profile entry describes is ambiguous.
     let second = ui_dataflow(
         &h.env,
@@ -330,13 +327,9 @@ async fn two_dataflows_of_one_module_are_refused_by_name() {
         hourly(START),
     )
     .await;
-    let profile = profile_with_comments(&h);
-    let before = read(&profile);
-    h.clear_requests();
+    let (profile, before) = fresh_profile(&h);
 
-    let out = h
-        .provision("import", &profile, &["--base-connection", &base, "--yes"])
-        .await;
+    let out = import(&h, &profile, &base, &["--yes"]).await;
     out.assert_exit(1);
     assert!(
         out.stderr
@@ -345,6 +338,5 @@ async fn two_dataflows_of_one_module_are_refused_by_name() {
         out.stderr
     );
     assert!(out.stderr.contains(&second), "{}", out.stderr);
-    assert_eq!(calls(&h.writes()), Vec::<String>::new());
-    assert_eq!(read(&profile), before);
+    assert_untouched(&h, &profile, &before);
 }

@@ -402,9 +402,15 @@ pub async fn adopt(
     prefix: &str,
     module: &str,
 ) -> Result<(), ApiError> {
-    let name = naming::object_name(prefix, module, Kind::Dataflow);
-    let description = naming::owner_marker(prefix);
-    let ops = &super::adoption_ops(&f.name, f.description.as_deref(), &name, &description);
-    let send = |etag: Etag| async move { flows::patch_flow(client, &f.id, &etag, ops).await };
-    super::send_adoption("flow", f.id.as_str(), f.etag.as_ref(), ops, send).await
+    let object = super::Adoptee {
+        kind: Kind::Dataflow,
+        id: f.id.as_str(),
+        name: &f.name,
+        description: f.description.as_deref(),
+        etag: f.etag.as_ref(),
+    };
+    super::adopt_as(object, prefix, module, |etag: Etag, ops| async move {
+        flows::patch_flow(client, &f.id, &etag, &ops).await
+    })
+    .await
 }

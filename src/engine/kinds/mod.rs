@@ -30,7 +30,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 
 use crate::api::{ApiError, Created, Etag, PatchOp};
-use crate::engine::naming;
+use crate::engine::{naming, Kind};
 
 /// What one kind's object must hold to serve the profile: compared with what AEP holds.
 pub trait Wanted<T> {
@@ -94,23 +94,39 @@ pub fn adoption_ops(
     ops
 }
 
-/// Sends one adoption PATCH with the etag the object was read with (nothing when `ops` is
-/// empty). A stale etag is not retried: the object changed while `import` ran, and the next
-/// `import` reads it again (what it already marked stays this profile's).
-pub(crate) async fn send_adoption<Id, F, Fut>(
-    what: &str,
-    id: &str,
-    etag: Option<&Etag>,
-    ops: &[PatchOp],
+/// What an adopted object is: its kind and id, the name and description it has, and the etag
+/// it was read with.
+pub(crate) struct Adoptee<'a> {
+    pub kind: Kind,
+    pub id: &'a str,
+    pub name: &'a str,
+    pub description: Option<&'a str>,
+    pub etag: Option<&'a Etag>,
+}
+
+/// Gives a per-module object made elsewhere its managed name and the marker as description, in
+/// one PATCH sent by `send` with the etag it was read with (nothing when it has both already). A
+/// stale etag is not retried: the object changed while `import` ran, and the next `import` reads
+/// it again (what it already marked stays this profile's).
+pub(crate) async fn adopt_as<Id, F, Fut>(
+    object: Adoptee<'_>,
+    prefix: &str,
+    module: &str,
     send: F,
 ) -> Result<(), ApiError>
 where
-    F: FnOnce(Etag) -> Fut,
+    F: FnOnce(Etag, Vec<PatchOp>) -> Fut,
     Fut: Future<Output = Result<Created<Id>, ApiError>>,
 {
+    let name = naming::object_name(prefix, module, object.kind);
+    let description = naming::owner_marker(prefix);
+    let ops = adoption_ops(object.name, object.description, &name, &description);
     if ops.is_empty() {
         return Ok(());
     }
-    let etag = etag.cloned().ok_or_else(|| flow::missing_etag(what, id))?;
-    send(etag).await.map(|_| ())
+    let etag = object
+        .etag
+        .cloned()
+        .ok_or_else(|| flow::missing_etag(object.kind.as_str(), object.id))?;
+    send(etag, ops).await.map(|_| ())
 }

@@ -181,18 +181,15 @@ pub async fn adopt(
     prefix: &str,
     module: &str,
 ) -> Result<(), ApiError> {
-    let name = naming::object_name(prefix, module, Kind::SourceConnection);
-    let description = naming::owner_marker(prefix);
-    let ops = &super::adoption_ops(&s.name, s.description.as_deref(), &name, &description);
-    let send = |etag: Etag| async move {
-        source::patch_source_connection(client, &s.id, &etag, ops).await
+    let object = super::Adoptee {
+        kind: Kind::SourceConnection,
+        id: s.id.as_str(),
+        name: &s.name,
+        description: s.description.as_deref(),
+        etag: s.etag.as_ref(),
     };
-    super::send_adoption(
-        "source connection",
-        s.id.as_str(),
-        s.etag.as_ref(),
-        ops,
-        send,
-    )
+    super::adopt_as(object, prefix, module, |etag: Etag, ops| async move {
+        source::patch_source_connection(client, &s.id, &etag, &ops).await
+    })
     .await
 }

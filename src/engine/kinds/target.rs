@@ -161,18 +161,15 @@ pub async fn adopt(
     prefix: &str,
     module: &str,
 ) -> Result<(), ApiError> {
-    let name = naming::object_name(prefix, module, Kind::TargetConnection);
-    let description = naming::owner_marker(prefix);
-    let ops = &super::adoption_ops(&t.name, t.description.as_deref(), &name, &description);
-    let send = |etag: Etag| async move {
-        target::patch_target_connection(client, &t.id, &etag, ops).await
+    let object = super::Adoptee {
+        kind: Kind::TargetConnection,
+        id: t.id.as_str(),
+        name: &t.name,
+        description: t.description.as_deref(),
+        etag: t.etag.as_ref(),
     };
-    super::send_adoption(
-        "target connection",
-        t.id.as_str(),
-        t.etag.as_ref(),
-        ops,
-        send,
-    )
+    super::adopt_as(object, prefix, module, |etag: Etag, ops| async move {
+        target::patch_target_connection(client, &t.id, &etag, &ops).await
+    })
     .await
 }
