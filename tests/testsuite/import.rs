@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use crate::support::cli::{calls, profile_text, Harness, Output, PREFIX};
 use crate::support::{
-    flow_body, hourly, mapping_body, source_body, target_body, Env, FS, PREP, SCHEMA, SEED_DATASET,
+    flow_body, hourly, mapping_body, source_body, target_body, Env, CLIENT_SECRET, FS, PREP,
+    SCHEMA, SEED_DATASET, ZOHO_REFRESH, ZOHO_SECRET,
 };
 
 /// 2027-01-01T00:00:00Z: in the future, as the UI requires of a new schedule.
@@ -303,7 +304,7 @@ async fn without_a_terminal_import_needs_yes_and_writes_nothing() {
     assert_untouched(&h, &profile, &before);
 
     // --print adopts but leaves the file alone: the entries go to stdout.
-    let printed = import(&h, &profile, &base, &["--yes", "--print"]).await;
+    let printed = import(&h, &profile, &base, &["--yes", "--print", "-vv"]).await;
     printed.assert_exit(0);
     assert_eq!(
         printed.stdout.matches("[[dataflows]]").count(),
@@ -311,6 +312,12 @@ async fn without_a_terminal_import_needs_yes_and_writes_nothing() {
         "{}",
         printed.stdout
     );
+    for secret in [CLIENT_SECRET, ZOHO_SECRET, ZOHO_REFRESH] {
+        assert!(
+            !printed.stdout.contains(secret) && !printed.stderr.contains(secret),
+            "a secret was printed while the credentials were sent"
+        );
+    }
     assert_eq!(read(&profile), before);
 }
 
