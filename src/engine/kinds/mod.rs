@@ -130,3 +130,47 @@ where
         .ok_or_else(|| flow::missing_etag(object.kind.as_str(), object.id))?;
     send(etag, ops).await.map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_of_another_profile_are_refused_and_ours_are_known() {
+        assert_eq!(claim("dataflow", "f1", "x", None, "p"), Ok(false));
+        assert_eq!(
+            claim("dataflow", "f1", "x", Some("by hand"), "p"),
+            Ok(false)
+        );
+        assert_eq!(
+            claim("dataflow", "f1", "x", Some("managed by provision: p"), "p"),
+            Ok(true)
+        );
+        let refused = claim(
+            "dataflow",
+            "f1",
+            "x",
+            Some("a (managed by provision: q)"),
+            "p",
+        )
+        .expect_err("another profile's");
+        assert!(refused.contains("dataflow \"x\" (id f1)"), "{refused}");
+        assert!(refused.contains("\"q\""), "{refused}");
+    }
+
+    #[test]
+    fn adoption_renames_and_marks_only_what_differs() {
+        let ops = adoption_ops("Leads flow", None, "p / Leads / flow", "m");
+        let json = serde_json::to_value(&ops).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"op": "replace", "path": "/name", "value": "p / Leads / flow"},
+                {"op": "add", "path": "/description", "value": "m"},
+            ])
+        );
+        let ops = adoption_ops("p / Leads / flow", Some("old"), "p / Leads / flow", "m");
+        assert_eq!(ops, vec![PatchOp::replace("/description", "m")]);
+        assert!(adoption_ops("n", Some("m"), "n", "m").is_empty());
+    }
+}
