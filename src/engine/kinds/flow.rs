@@ -414,3 +414,44 @@ pub async fn adopt(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn flow(spec: &str, sources: &[&str]) -> Flow {
+        serde_json::from_value(json!({
+            "id": "f1", "name": "Leads from the UI",
+            "flowSpec": {"id": spec, "version": "1.0"},
+            "sourceConnectionIds": sources, "targetConnectionIds": ["t1"],
+            "transformations": [
+                {"name": "Copy", "params": {"deltaColumn": {"name": "Modified_Time"}}},
+                {"name": "Mapping", "params": {"mappingId": "m1", "mappingVersion": "0"}},
+            ],
+            "scheduleParams": {"startTime": 1_798_761_600, "frequency": "once"},
+        }))
+        .expect("a flow")
+    }
+
+    #[test]
+    fn adoption_refuses_other_flow_specs_and_several_sources_by_name() {
+        assert_eq!(
+            adoptable(&flow(CRM_TO_AEP_FLOW_SPEC_ID, &["s1"]), "p"),
+            Ok(false)
+        );
+        let other = adoptable(&flow("9753525b-82c7-4dce-8a9b-5ccfce2b9876", &["s1"]), "p")
+            .expect_err("another flow spec");
+        assert!(
+            other.starts_with("dataflow \"Leads from the UI\" (id f1) uses flow spec 9753525b"),
+            "{other}"
+        );
+        let two =
+            adoptable(&flow(CRM_TO_AEP_FLOW_SPEC_ID, &["s1", "s2"]), "p").expect_err("two sources");
+        assert!(
+            two.contains("links 2 source and 1 target connections"),
+            "{two}"
+        );
+    }
+}
