@@ -102,6 +102,16 @@ pub enum Command {
     #[command(after_help = "Example:
   provision destroy profiles/staging.toml --yes")]
     Destroy(DestroyArgs),
+    /// Adopt a Zoho CRM base connection made in Adobe's UI (or by a script) and every dataflow
+    /// built on it: mark them as managed by this profile, without recreating anything, and append
+    /// one [[dataflows]] entry per dataflow to PROFILE.
+    #[command(after_help = "Examples:
+  provision import profiles/prod.toml --base-connection 9e7d0b5c-...       # show, ask, adopt, append
+  provision import profiles/prod.toml --base-connection 9e7d0b5c-... --yes --print   # entries on stdout
+
+The profile's Zoho credentials are sent to the adopted base connection (AEP cannot show the ones
+it holds), after a refresh proves they work. Off a terminal, --yes is required (else exit 64).")]
+    Import(ImportArgs),
     /// List the Zoho modules the base connection sees, or one module's columns and sample rows.
     #[command(after_help = "Examples:
   provision explore profiles/prod.toml               # the modules (tables)
@@ -203,6 +213,21 @@ pub struct DestroyArgs {
     /// Also delete datasets that provision created.
     #[arg(long)]
     pub include_datasets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub profile: ProfileArg,
+    /// The id of the Zoho CRM base connection to adopt (Sources > Accounts in Adobe's UI).
+    #[arg(long, value_name = "ID")]
+    pub base_connection: String,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print the [[dataflows]] entries on stdout instead of appending them to PROFILE.
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Debug, Args)]

@@ -47,6 +47,10 @@ pub async fn run(cli: Cli) -> CliResult {
             let profile = load_profile(args.profile.profile.as_deref())?;
             commands::destroy::run(&profile, &args, &global).await
         }
+        Command::Import(args) => {
+            let profile = load_profile(args.profile.profile.as_deref())?;
+            commands::import::run(&profile, &args, &global).await
+        }
         Command::Init(args) => commands::init::command(&args, global.output).await,
         Command::Completions(args) => commands::completions::command(args.shell),
         Command::Man => commands::completions::man_command(),

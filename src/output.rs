@@ -5,6 +5,7 @@
 
 mod check;
 mod explore;
+mod import;
 mod status;
 mod zoho;
 

@@ -13,6 +13,7 @@ pub mod desired;
 pub mod destroy;
 pub mod ensure;
 pub mod explore;
+pub mod import;
 pub mod kind;
 pub mod kinds;
 pub mod ledger;

@@ -598,6 +598,7 @@ impl Resolve<'_> {
             schema_id: schema_id?,
             mapping: mapping?,
             schedule: schedule?,
+            enabled: raw.bool("enabled").unwrap_or(true),
         })
     }
 

@@ -44,6 +44,7 @@ mod engine_spans;
 mod explore;
 mod explore_snapshots;
 mod http;
+mod import;
 mod init;
 mod patience;
 mod profile;

@@ -296,6 +296,72 @@ async fn auth_params(
     })
 }
 
+// Adoption (import).
+
+/// Whether a base connection made elsewhere already carries this profile's marker; an error
+/// naming it when it does not use the Zoho CRM connection spec or another profile manages it.
+pub fn adoptable(c: &Connection, prefix: &str) -> Result<bool, String> {
+    let spec = c.connection_spec.as_ref().map(|s| s.id.as_str());
+    if spec != Some(ZOHO_CRM_SPEC_ID) {
+        return Err(format!(
+            "base connection {:?} (id {}) uses connection spec {}, not Zoho CRM's \
+             ({ZOHO_CRM_SPEC_ID}); provision imports only Zoho CRM base connections",
+            c.name,
+            c.id,
+            spec.unwrap_or("none")
+        ));
+    }
+    super::claim(
+        "base connection",
+        c.id.as_str(),
+        &c.name,
+        c.description.as_deref(),
+        prefix,
+    )
+}
+
+/// The auth params an adopted base connection is given: the profile's Zoho credentials, after
+/// a refresh that proves they work (read before any write, so that wrong credentials change
+/// nothing).
+pub async fn adoption_params(
+    client: &AepClient,
+    profile: &Profile,
+    spec: &ConnectionSpec,
+) -> anyhow::Result<AuthParams> {
+    auth_params(client, profile, spec).await
+}
+
+/// Marks a base connection made elsewhere as the profile's. Zoho secrets cannot be read back,
+/// so nothing tells whether the connection holds the profile's credentials: they are sent
+/// (`/auth/params`, the same PATCH as a rotation), then the profile's name and the description
+/// with the marker and the credentials' fingerprint, so that `plan` compares the profile's
+/// credentials with the ones sent here from now on.
+pub async fn adopt(
+    client: &AepClient,
+    current: &Connection,
+    desired: &DesiredBase,
+    params: &AuthParams,
+) -> anyhow::Result<()> {
+    let id = &current.id;
+    let send = |tag: Etag| async move {
+        connections::patch_connection_auth(client, id, &tag, params).await
+    };
+    let etag = patch(client, id, current.etag.clone(), send, |_| true).await?;
+    let ops = &super::adoption_ops(
+        &current.name,
+        current.description.as_deref(),
+        &desired.name,
+        &desired.description,
+    );
+    let send =
+        |tag: Etag| async move { connections::patch_connection(client, id, &tag, ops).await };
+    patch(client, id, etag, send, |fresh| {
+        fresh.name != desired.name || fresh.description.as_deref() != Some(&desired.description)
+    })
+    .await?;
+    Ok(())
+}
+
 pub async fn delete(client: &AepClient, id: &ConnectionId) -> Result<(), ApiError> {
     connections::delete_connection(client, id).await
 }

@@ -12,10 +12,12 @@ use super::{seen, source, target, Wanted as _};
 use crate::api::dataprep::MappingSetRef;
 use crate::api::flows::{self, DeltaColumn, Flow, IntervalEncoding, NewFlow, ScheduleParams};
 use crate::api::source::SourceConnection;
-use crate::api::specs::{FlowSpec, SpecRef, CRM_TO_AEP_FLOW_SPEC_ID, ZOHO_CRM_SPEC_VERSION};
+use crate::api::specs::{
+    FlowSpec, SpecRef, CRM_TO_AEP_FLOW_SPEC_ID, CRM_TO_AEP_FLOW_SPEC_NAME, ZOHO_CRM_SPEC_VERSION,
+};
 use crate::api::target::TargetConnection;
 use crate::api::{
-    AepClient, ApiError, FlowId, MappingSetId, PatchOp, Query, SourceConnectionId,
+    AepClient, ApiError, Etag, FlowId, MappingSetId, PatchOp, Query, SourceConnectionId,
     TargetConnectionId, LIST_LIMIT,
 };
 use crate::engine::desired::DesiredModule;
@@ -350,4 +352,106 @@ impl Create for Draft<'_> {
 
 pub async fn delete(client: &AepClient, id: &FlowId) -> Result<(), ApiError> {
     flows::delete_flow(client, id).await
+}
+
+// Adoption (import).
+
+/// Whether a dataflow made elsewhere already carries this profile's marker; an error naming it
+/// when another profile manages it, or when a `[[dataflows]]` entry cannot describe it: another
+/// flow spec, not exactly one source and one target connection, no delta column, no mapping
+/// set, no schedule.
+pub fn adoptable(f: &Flow, prefix: &str) -> Result<bool, String> {
+    let owned = super::claim(
+        "dataflow",
+        f.id.as_str(),
+        &f.name,
+        f.description.as_deref(),
+        prefix,
+    )?;
+    let spec = f.flow_spec.as_ref().map(|s| s.id.as_str());
+    let problem = if spec != Some(CRM_TO_AEP_FLOW_SPEC_ID) {
+        format!(
+            "uses flow spec {}, not {CRM_TO_AEP_FLOW_SPEC_NAME} ({CRM_TO_AEP_FLOW_SPEC_ID}); \
+             provision manages only Zoho CRM dataflows into datasets",
+            spec.unwrap_or("none")
+        )
+    } else if f.source_connection_ids.len() != 1 || f.target_connection_ids.len() != 1 {
+        format!(
+            "links {} source and {} target connections; a [[dataflows]] entry describes exactly \
+             one of each",
+            f.source_connection_ids.len(),
+            f.target_connection_ids.len()
+        )
+    } else if f.delta_column().is_none() {
+        "has no delta column (no Copy transformation with params.deltaColumn)".to_owned()
+    } else if f.mapping().is_none() {
+        "has no mapping set (no Mapping transformation)".to_owned()
+    } else if f.schedule_params.is_none() {
+        "has no schedule (scheduleParams)".to_owned()
+    } else {
+        return Ok(owned);
+    };
+    Err(format!("dataflow {:?} (id {}) {problem}", f.name, f.id))
+}
+
+/// Marks a dataflow made elsewhere as the profile's (name and description only; its schedule,
+/// state and links are left as they are, and the profile entry describes them).
+pub async fn adopt(
+    client: &AepClient,
+    f: &Flow,
+    prefix: &str,
+    module: &str,
+) -> Result<(), ApiError> {
+    let object = super::Adoptee {
+        kind: Kind::Dataflow,
+        id: f.id.as_str(),
+        name: &f.name,
+        description: f.description.as_deref(),
+        etag: f.etag.as_ref(),
+    };
+    super::adopt_as(object, prefix, module, |etag: Etag, ops| async move {
+        flows::patch_flow(client, &f.id, &etag, &ops).await
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn flow(spec: &str, sources: &[&str]) -> Flow {
+        serde_json::from_value(json!({
+            "id": "f1", "name": "Leads from the UI",
+            "flowSpec": {"id": spec, "version": "1.0"},
+            "sourceConnectionIds": sources, "targetConnectionIds": ["t1"],
+            "transformations": [
+                {"name": "Copy", "params": {"deltaColumn": {"name": "Modified_Time"}}},
+                {"name": "Mapping", "params": {"mappingId": "m1", "mappingVersion": "0"}},
+            ],
+            "scheduleParams": {"startTime": 1_798_761_600, "frequency": "once"},
+        }))
+        .expect("a flow")
+    }
+
+    #[test]
+    fn adoption_refuses_other_flow_specs_and_several_sources_by_name() {
+        assert_eq!(
+            adoptable(&flow(CRM_TO_AEP_FLOW_SPEC_ID, &["s1"]), "p"),
+            Ok(false)
+        );
+        let other = adoptable(&flow("9753525b-82c7-4dce-8a9b-5ccfce2b9876", &["s1"]), "p")
+            .expect_err("another flow spec");
+        assert!(
+            other.starts_with("dataflow \"Leads from the UI\" (id f1) uses flow spec 9753525b"),
+            "{other}"
+        );
+        let two =
+            adoptable(&flow(CRM_TO_AEP_FLOW_SPEC_ID, &["s1", "s2"]), "p").expect_err("two sources");
+        assert!(
+            two.contains("links 2 source and 1 target connections"),
+            "{two}"
+        );
+    }
 }

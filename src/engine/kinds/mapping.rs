@@ -194,6 +194,41 @@ impl Create for Draft<'_> {
     }
 }
 
+// Adoption (import): nothing is patched, since Data Prep documents no update for mapping sets;
+// the adopted dataflow's link to the set is what tells which module it serves.
+
+/// The rules of a mapping set made elsewhere, as a profile's explicit `mapping`; an error naming
+/// it when it holds mappings a `{ source, destination }` rule cannot express (calculated fields,
+/// constants) or maps into another schema than `schema_id`.
+pub fn adoptable(set: &MappingSet, schema_id: &str) -> Result<Vec<Rule>, String> {
+    let schema = set.schema_id().unwrap_or("none");
+    if schema != schema_id {
+        return Err(format!(
+            "mapping set {} maps into schema {schema}, but its dataflow's target connection \
+             writes schema {schema_id}; fix the dataflow in Adobe's UI first",
+            set.id
+        ));
+    }
+    let other = set.mappings.iter().find(|m| {
+        m.source().is_none()
+            || m.destination().is_none()
+            || m.source_type
+                .as_deref()
+                .is_some_and(|t| !t.eq_ignore_ascii_case("ATTRIBUTE"))
+    });
+    if let Some(m) = other {
+        return Err(format!(
+            "mapping set {} holds a mapping a profile cannot express (sourceType {}, source {:?}); \
+             provision writes attribute mappings only: replace it in Adobe's UI, or leave this \
+             dataflow unmanaged",
+            set.id,
+            m.source_type.as_deref().unwrap_or("none"),
+            m.source().unwrap_or("")
+        ));
+    }
+    Ok(rules_of(set))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

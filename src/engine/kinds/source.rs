@@ -11,10 +11,10 @@ use crate::api::connections::Connection;
 use crate::api::explore::Column;
 use crate::api::source::{self, NewSourceConnection, SourceConnection};
 use crate::api::specs::SpecRef;
-use crate::api::{AepClient, ApiError, ConnectionId, Query, SourceConnectionId, LIST_LIMIT};
+use crate::api::{AepClient, ApiError, ConnectionId, Etag, Query, SourceConnectionId, LIST_LIMIT};
 use crate::engine::desired::DesiredModule;
 use crate::engine::ensure::{Create, Found};
-use crate::engine::naming;
+use crate::engine::{naming, Kind};
 
 /// The source connections on the owned base connections: (owned, made by hand).
 pub async fn observe(
@@ -148,4 +148,48 @@ impl Create for Draft<'_> {
 
 pub async fn delete(client: &AepClient, id: &SourceConnectionId) -> Result<(), ApiError> {
     source::delete_source_connection(client, id).await
+}
+
+// Adoption (import).
+
+/// The module (its `params.tableName`) of a source connection made elsewhere, and whether it
+/// already carries this profile's marker; an error when another profile manages it or it names
+/// no table.
+pub fn adoptable(s: &SourceConnection, prefix: &str) -> Result<(String, bool), String> {
+    let owned = super::claim(
+        "source connection",
+        s.id.as_str(),
+        &s.name,
+        s.description.as_deref(),
+        prefix,
+    )?;
+    match s.params.table_name.as_deref() {
+        Some(table) if !table.is_empty() => Ok((table.to_owned(), owned)),
+        _ => Err(format!(
+            "source connection {:?} (id {}) names no Zoho module (params.tableName is empty); \
+             provision cannot tell which [[dataflows]] entry describes it",
+            s.name, s.id
+        )),
+    }
+}
+
+/// Marks a source connection made elsewhere as the profile's: its managed name and the marker
+/// as description (only these; what it reads is left as it is).
+pub async fn adopt(
+    client: &AepClient,
+    s: &SourceConnection,
+    prefix: &str,
+    module: &str,
+) -> Result<(), ApiError> {
+    let object = super::Adoptee {
+        kind: Kind::SourceConnection,
+        id: s.id.as_str(),
+        name: &s.name,
+        description: s.description.as_deref(),
+        etag: s.etag.as_ref(),
+    };
+    super::adopt_as(object, prefix, module, |etag: Etag, ops| async move {
+        source::patch_source_connection(client, &s.id, &etag, &ops).await
+    })
+    .await
 }
