@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod naming;
 pub mod observe;
 pub mod plan;
+pub mod saved;
 
 pub use kind::{Kind, ObjectId};
 

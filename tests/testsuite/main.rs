@@ -45,6 +45,7 @@ mod explore;
 mod explore_snapshots;
 mod http;
 mod init;
+mod plan_saved;
 mod profile;
 mod profile_proptest;
 mod profile_schema;
