@@ -66,13 +66,7 @@ fn still_holds(
     include_datasets: bool,
     file: &str,
 ) -> Result<(), CliError> {
-    let current = Current {
-        profile,
-        desired: &prepared.desired,
-        managed: &prepared.observed.managed,
-        changes: &prepared.plan.changes,
-        include_datasets,
-    };
+    let current = Current::of(profile, prepared, include_datasets);
     let changed = saved.stale(&current).map_err(|e| {
         CliError::failed(anyhow::anyhow!(
             "could not read the profile {}: {e}",

@@ -42,13 +42,7 @@ fn save(
     include_datasets: bool,
     file: &Path,
 ) -> Result<(), CliError> {
-    let current = Current {
-        profile,
-        desired: &prepared.desired,
-        managed: &prepared.observed.managed,
-        changes: &prepared.plan.changes,
-        include_datasets,
-    };
+    let current = Current::of(profile, prepared, include_datasets);
     let written = SavedPlan::new(&current)
         .map_err(anyhow::Error::from)
         .and_then(|saved| Ok(serde_json::to_vec_pretty(&saved)?))

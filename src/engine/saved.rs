@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::apply::Prepared;
 use super::desired::Desired;
 use super::observe::Managed;
 use super::plan::Change;
@@ -63,6 +64,19 @@ pub struct Current<'a> {
     pub managed: &'a Managed,
     pub changes: &'a [Change],
     pub include_datasets: bool,
+}
+
+impl<'a> Current<'a> {
+    /// The plan `prepared` holds, for `profile`.
+    pub fn of(profile: &'a Profile, prepared: &'a Prepared, include_datasets: bool) -> Self {
+        Self {
+            profile,
+            desired: &prepared.desired,
+            managed: &prepared.observed.managed,
+            changes: &prepared.plan.changes,
+            include_datasets,
+        }
+    }
 }
 
 impl SavedPlan {

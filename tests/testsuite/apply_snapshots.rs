@@ -36,6 +36,15 @@ fn regex_escape(text: &str) -> String {
         .collect()
 }
 
+/// THREE_MODULES without its Deals entry.
+pub(crate) fn without_deals() -> String {
+    THREE_MODULES
+        .split("[[dataflows]]")
+        .filter(|block| !block.contains("\"Deals\""))
+        .collect::<Vec<_>>()
+        .join("[[dataflows]]")
+}
+
 fn stdout(out: &Output, code: i32) -> String {
     out.assert_exit(code);
     out.stdout.clone()
@@ -61,11 +70,7 @@ async fn plan_and_apply_output() {
     s.bind(|| insta::assert_snapshot!("apply_noop_human", noop));
 
     // One of each: a schedule update, a replace for a new column, deletes of a removed module.
-    let changed = THREE_MODULES
-        .split("[[dataflows]]")
-        .filter(|block| !block.contains("\"Deals\""))
-        .collect::<Vec<_>>()
-        .join("[[dataflows]]")
+    let changed = without_deals()
         .replacen(
             "module  = \"Contacts\"",
             "module  = \"Contacts\"\nschedule = { frequency = \"day\", interval = 1, start = \"2027-01-01T00:00:00Z\", backfill = false }",

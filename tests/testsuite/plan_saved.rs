@@ -5,20 +5,37 @@
 use serde_json::{json, Value};
 
 use crate::support;
-use support::cli::{calls, changed, Harness, THREE_MODULES};
+use support::cli::{calls, changed, Harness, Output, THREE_MODULES};
 
 /// THREE_MODULES with the Contacts schedule changed (a PATCH) and Deals removed (deletes).
 fn changed_profile() -> String {
-    THREE_MODULES
-        .split("[[dataflows]]")
-        .filter(|block| !block.contains("\"Deals\""))
-        .collect::<Vec<_>>()
-        .join("[[dataflows]]")
-        .replacen(
+    crate::apply_snapshots::without_deals().replacen(
             "module  = \"Contacts\"",
             "module  = \"Contacts\"\nschedule = { frequency = \"minute\", interval = 30, start = \"2027-01-01T00:00:00Z\", backfill = true }",
             1,
         )
+}
+
+/// Runs `plan --out` into `plan.json` in the harness's directory and returns the file.
+async fn plan_out(h: &Harness, profile: &std::path::Path) -> std::path::PathBuf {
+    let file = h.dir.path().join("plan.json");
+    let out = h
+        .provision("plan", profile, &["--out", file.to_str().unwrap()])
+        .await;
+    out.assert_exit(0);
+    assert!(out.stderr.contains("--plan"), "{}", out.stderr);
+    file
+}
+
+/// `apply --plan file`, which must exit 1 without a single write; its output.
+async fn refused(h: &Harness, profile: &std::path::Path, file: &std::path::Path) -> Output {
+    h.clear_requests();
+    let out = h
+        .provision("apply", profile, &["--plan", file.to_str().unwrap()])
+        .await;
+    out.assert_exit(1);
+    assert!(h.writes().is_empty(), "{:#?}", calls(&h.writes()));
+    out
 }
 
 /// `(action, kind, name)` of the saved plan's changes that are not `noop`.
@@ -41,12 +58,7 @@ async fn applied() -> (Harness, std::path::PathBuf) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saved_plan_applies_exactly_its_changes() {
     let (h, profile) = applied().await;
-    let file = h.dir.path().join("plan.json");
-    let out = h
-        .provision("plan", &profile, &["--out", file.to_str().unwrap()])
-        .await;
-    out.assert_exit(0);
-    assert!(out.stderr.contains("--plan"), "{}", out.stderr);
+    let file = plan_out(&h, &profile).await;
 
     // The file: versioned, with what the plan read, and no secret.
     let text = std::fs::read_to_string(&file).unwrap();
@@ -120,31 +132,18 @@ async fn a_saved_plan_applies_exactly_its_changes() {
     assert_eq!(contacts["scheduleParams"]["frequency"], "minute");
 
     // Applied once, the plan is out of date: the same file is refused.
-    h.clear_requests();
-    let again = h
-        .provision("apply", &profile, &["--plan", file.to_str().unwrap()])
-        .await;
-    again.assert_exit(1);
-    assert!(h.writes().is_empty(), "{:#?}", calls(&h.writes()));
+    refused(&h, &profile, &file).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_profile_edited_after_plan_out_is_refused_without_a_write() {
     let (h, profile) = applied().await;
-    let file = h.dir.path().join("plan.json");
-    h.provision("plan", &profile, &["--out", file.to_str().unwrap()])
-        .await
-        .assert_exit(0);
+    let file = plan_out(&h, &profile).await;
     // Edited between the two jobs: the schedule again.
     let edited = changed_profile().replace("interval = 30", "interval = 45");
     assert_eq!(h.profile("changed.toml", &edited), profile);
 
-    h.clear_requests();
-    let out = h
-        .provision("apply", &profile, &["--plan", file.to_str().unwrap()])
-        .await;
-    out.assert_exit(1);
-    assert!(h.writes().is_empty(), "{:#?}", calls(&h.writes()));
+    let out = refused(&h, &profile, &file).await;
     assert!(
         out.stderr
             .contains("is out of date, so nothing was applied")
@@ -160,10 +159,7 @@ async fn a_profile_edited_after_plan_out_is_refused_without_a_write() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flow_patched_after_plan_out_is_refused_without_a_write() {
     let (h, profile) = applied().await;
-    let file = h.dir.path().join("plan.json");
-    h.provision("plan", &profile, &["--out", file.to_str().unwrap()])
-        .await
-        .assert_exit(0);
+    let file = plan_out(&h, &profile).await;
     // Someone changes the Leads dataflow in the UI between plan and apply.
     let leads = h.one("flows", "zoho-crm-test / Leads / flow");
     let path = format!(
@@ -182,12 +178,7 @@ async fn a_flow_patched_after_plan_out_is_refused_without_a_write() {
     let after = h.one("flows", "zoho-crm-test / Leads / flow");
     assert_ne!(after["etag"], leads["etag"], "the PATCH gives a new etag");
 
-    h.clear_requests();
-    let out = h
-        .provision("apply", &profile, &["--plan", file.to_str().unwrap()])
-        .await;
-    out.assert_exit(1);
-    assert!(h.writes().is_empty(), "{:#?}", calls(&h.writes()));
+    let out = refused(&h, &profile, &file).await;
     let expected = format!(
         "dataflow \"zoho-crm-test / Leads / flow\" (id {}) was changed (etag",
         leads["id"].as_str().unwrap()
@@ -195,17 +186,10 @@ async fn a_flow_patched_after_plan_out_is_refused_without_a_write() {
     assert!(out.stderr.contains(&expected), "{}", out.stderr);
 
     // A managed object that disappears is refused the same way.
-    h.provision("plan", &profile, &["--out", file.to_str().unwrap()])
-        .await
-        .assert_exit(0);
+    let file = plan_out(&h, &profile).await;
     let reply = h.env.delete(&path).await;
     assert!(reply.code() < 300, "{}", reply.code());
-    h.clear_requests();
-    let out = h
-        .provision("apply", &profile, &["--plan", file.to_str().unwrap()])
-        .await;
-    out.assert_exit(1);
-    assert!(h.writes().is_empty(), "{:#?}", calls(&h.writes()));
+    let out = refused(&h, &profile, &file).await;
     assert!(out.stderr.contains("was deleted"), "{}", out.stderr);
 }
 
