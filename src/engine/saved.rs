@@ -268,3 +268,43 @@ fn object_changes(saved: &[ObjectVersion], now: &[ObjectVersion]) -> Vec<String>
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flow(id: &str, etag: &str) -> ObjectVersion {
+        ObjectVersion {
+            kind: "dataflow".into(),
+            id: id.into(),
+            name: format!("p / {id} / flow"),
+            etag: Some(etag.into()),
+        }
+    }
+
+    #[test]
+    fn objects_that_changed_appeared_or_went_are_each_named() {
+        let saved = [flow("a", "1"), flow("b", "1"), flow("c", "1")];
+        let now = [flow("a", "1"), flow("b", "2"), flow("d", "1")];
+        assert_eq!(
+            object_changes(&saved, &now),
+            [
+                "dataflow \"p / b / flow\" (id b) was changed (etag 1 -> 2)",
+                "dataflow \"p / c / flow\" (id c) was deleted",
+                "dataflow \"p / d / flow\" (id d) appeared",
+            ]
+        );
+        assert!(object_changes(&saved, &saved).is_empty());
+    }
+
+    #[test]
+    fn a_file_of_another_format_or_version_is_refused_with_what_to_do() {
+        let other = SavedPlan::parse(r#"{"format": "terraform"}"#, "p.json").unwrap_err();
+        assert!(other.contains("is not a saved plan"), "{other}");
+        let newer = SavedPlan::parse(r#"{"format": "provision-plan", "version": 2}"#, "p.json")
+            .unwrap_err();
+        assert!(newer.contains("format version 2"), "{newer}");
+        let broken = SavedPlan::parse("{", "p.json").unwrap_err();
+        assert!(broken.contains("not JSON"), "{broken}");
+    }
+}
