@@ -90,12 +90,14 @@ pub enum Command {
     /// target connection, mapping set and dataflow. Prints the plan, then the result.
     #[command(after_help = "Examples:
   provision apply profiles/prod.toml            # show the plan, ask, then converge
-  provision apply --yes --output json           # in a pipeline, with $PROVISION_PROFILE")]
+  provision apply --yes --output json           # in a pipeline, with $PROVISION_PROFILE
+  provision apply profiles/prod.toml --plan prod.plan.json   # exactly the plan saved by plan --out")]
     Apply(ApplyArgs),
     /// Show what `apply` would change, without writing anything.
     #[command(after_help = "Examples:
   provision plan profiles/prod.toml
-  provision plan --detailed-exitcode    # exit 0: no changes, 2: changes pending, 1: error")]
+  provision plan --detailed-exitcode    # exit 0: no changes, 2: changes pending, 1: error
+  provision plan profiles/prod.toml --out prod.plan.json   # then: apply --plan prod.plan.json")]
     Plan(PlanArgs),
     /// Delete what the profile manages, in reverse dependency order: dataflows, then source and
     /// target connections, then the base connection. Datasets only with --include-datasets.
@@ -187,8 +189,12 @@ pub struct ApplyArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
     /// Also delete the datasets of modules removed from the profile (kept by default).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "plan")]
     pub include_datasets: bool,
+    /// Apply exactly the plan `provision plan --out FILE` saved; refused (exit 1, nothing
+    /// written) when the profile or any object the plan read has changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +207,9 @@ pub struct PlanArgs {
     /// Plan the deletion of datasets of modules removed from the profile, as `apply --include-datasets` would.
     #[arg(long)]
     pub include_datasets: bool,
+    /// Also save the plan to FILE (JSON, no secrets), for `provision apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -176,7 +176,7 @@ pub async fn execute(
 impl Run<'_> {
     fn outcome(&self, error: Option<String>) -> Outcome {
         Outcome {
-            changes: self.ledger.changes(),
+            changes: self.ledger.settled(),
             error,
         }
     }

@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod naming;
 pub mod observe;
 pub mod plan;
+pub mod saved;
 
 pub use kind::{Kind, ObjectId};
 

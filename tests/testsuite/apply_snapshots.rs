@@ -6,7 +6,7 @@ use crate::support;
 
 use support::cli::{Harness, Output, THREE_MODULES};
 
-fn settings(h: &Harness) -> insta::Settings {
+pub(crate) fn settings(h: &Harness) -> insta::Settings {
     let mut s = support::snapshot_settings();
     s.add_filter(&regex_escape(&h.dir.path().display().to_string()), "[dir]");
     support::id_filters(&mut s);
@@ -16,6 +16,10 @@ fn settings(h: &Harness) -> insta::Settings {
     s.add_filter(
         r"fingerprint [0-9a-f]{12} -> [0-9a-f]{12}",
         "fingerprint [old] -> [new]",
+    );
+    s.add_filter(
+        r"\(fingerprint [0-9a-f]{12}\)",
+        "(fingerprint [fingerprint])",
     );
     s
 }
@@ -30,6 +34,15 @@ fn regex_escape(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// THREE_MODULES without its Deals entry.
+pub(crate) fn without_deals() -> String {
+    THREE_MODULES
+        .split("[[dataflows]]")
+        .filter(|block| !block.contains("\"Deals\""))
+        .collect::<Vec<_>>()
+        .join("[[dataflows]]")
 }
 
 fn stdout(out: &Output, code: i32) -> String {
@@ -57,11 +70,7 @@ async fn plan_and_apply_output() {
     s.bind(|| insta::assert_snapshot!("apply_noop_human", noop));
 
     // One of each: a schedule update, a replace for a new column, deletes of a removed module.
-    let changed = THREE_MODULES
-        .split("[[dataflows]]")
-        .filter(|block| !block.contains("\"Deals\""))
-        .collect::<Vec<_>>()
-        .join("[[dataflows]]")
+    let changed = without_deals()
         .replacen(
             "module  = \"Contacts\"",
             "module  = \"Contacts\"\nschedule = { frequency = \"day\", interval = 1, start = \"2027-01-01T00:00:00Z\", backfill = false }",

@@ -47,6 +47,7 @@ mod http;
 mod import;
 mod init;
 mod patience;
+mod plan_saved;
 mod profile;
 mod profile_proptest;
 mod profile_schema;

@@ -91,6 +91,8 @@ pub struct Diff {
     pub description: bool,
     /// Why, for the row.
     pub reasons: Vec<String>,
+    /// The same, attribute by attribute (no secret: the credentials show as their fingerprint).
+    pub entries: Vec<super::Diff>,
 }
 
 /// How `current` differs from `desired` (both patchable; a base connection is never replaced).
@@ -104,6 +106,7 @@ pub fn diff(current: &Connection, desired: &Desired) -> Diff {
         rotate_auth: fingerprint != Some(desired.base.fingerprint.as_str()),
         description: text != desired.base.user_description.as_deref(),
         reasons: Vec::new(),
+        entries: Vec::new(),
     };
     if diff.rotate_auth {
         diff.reasons.push(format!(
@@ -111,8 +114,18 @@ pub fn diff(current: &Connection, desired: &Desired) -> Diff {
             fingerprint.unwrap_or("none"),
             desired.base.fingerprint
         ));
+        diff.entries.push(super::Diff::new(
+            "auth.fingerprint",
+            fingerprint,
+            desired.base.fingerprint.as_str(),
+        ));
     }
     if diff.description {
+        diff.entries.push(super::Diff::new(
+            "description",
+            text,
+            desired.base.user_description.as_deref(),
+        ));
         diff.reasons.push(format!(
             "description: {:?} -> {:?}",
             text.unwrap_or(""),
@@ -120,6 +133,21 @@ pub fn diff(current: &Connection, desired: &Desired) -> Diff {
         ));
     }
     diff
+}
+
+/// What a new base connection is sent, without secrets: the connection spec, the user's
+/// description, and the credentials as their fingerprint.
+pub fn attributes(desired: &Desired) -> super::Attributes {
+    super::Attributes::default()
+        .with("connection_spec", "Zoho CRM")
+        .with("description", desired.base.user_description.as_deref())
+        .with(
+            "auth",
+            format!(
+                "Zoho OAuth refresh token (fingerprint {})",
+                desired.base.fingerprint
+            ),
+        )
 }
 
 /// A base connection to create, and what tells its twin (every owned one: there is one per

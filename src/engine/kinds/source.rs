@@ -6,7 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use super::seen;
+use serde_json::Value;
+
+use super::{seen, Attributes, Diff};
 use crate::api::connections::Connection;
 use crate::api::explore::Column;
 use crate::api::source::{self, NewSourceConnection, SourceConnection};
@@ -40,6 +42,9 @@ pub fn column_names(s: &SourceConnection) -> BTreeSet<String> {
     s.params.columns.iter().map(|c| c.name.clone()).collect()
 }
 
+/// Column lists longer than this are counted in reasons, not listed.
+const LISTED_IN_REASON: usize = 3;
+
 /// What a module's source connection must hold; `columns` is `None` while unknown (auto
 /// mapping not yet explored), and then nothing matches.
 pub struct Wanted<'a> {
@@ -65,6 +70,10 @@ impl super::Wanted<SourceConnection> for Wanted<'_> {
         let have = column_names(s);
         let added: Vec<&str> = want.difference(&have).map(String::as_str).collect();
         let removed: Vec<&str> = have.difference(want).map(String::as_str).collect();
+        // A long list is counted here; the row's `diff` lists every column.
+        if added.len() + removed.len() > LISTED_IN_REASON {
+            return format!("columns: {} added, {} removed", added.len(), removed.len());
+        }
         let mut parts = Vec::new();
         if !added.is_empty() {
             parts.push(format!("+ {}", added.join(", + ")));
@@ -74,6 +83,35 @@ impl super::Wanted<SourceConnection> for Wanted<'_> {
         }
         format!("columns: {}", parts.join(", "))
     }
+
+    fn entries(&self, s: &SourceConnection) -> Vec<Diff> {
+        let table = s.params.table_name.as_deref();
+        if table != Some(self.module) {
+            return vec![Diff::new("table", table, self.module)];
+        }
+        let Some(want) = self.columns else {
+            return Vec::new();
+        };
+        let have = column_names(s);
+        let added = want.difference(&have);
+        let removed = have.difference(want);
+        added
+            .map(|c| Diff::added("columns", c.as_str()))
+            .chain(removed.map(|c| Diff::removed("columns", c.as_str())))
+            .collect()
+    }
+}
+
+/// What a new source connection is sent: the module (table) and its columns, or where they
+/// will come from while unknown.
+pub fn attributes(module: &str, columns: Option<&BTreeSet<String>>) -> Attributes {
+    let columns = match columns {
+        Some(columns) => Value::from(columns.iter().cloned().collect::<Vec<_>>()),
+        None => Value::from("every column explore lists (mapping = \"auto\"), read at apply"),
+    };
+    Attributes::default()
+        .with("table", module)
+        .with("columns", columns)
 }
 
 /// A source connection to create, and what tells its twin.

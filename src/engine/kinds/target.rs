@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::seen;
+use super::{seen, Attributes, Diff};
 use crate::api::specs::DATA_LAKE_SPEC_ID;
 use crate::api::target::{self, NewTargetConnection, TargetConnection};
 use crate::api::{AepClient, ApiError, DatasetId, Etag, Query, TargetConnectionId, LIST_LIMIT};
@@ -53,6 +53,26 @@ impl super::Wanted<TargetConnection> for Wanted<'_> {
         }
         parts.join(", ")
     }
+
+    fn entries(&self, t: &TargetConnection) -> Vec<Diff> {
+        let mut out = Vec::new();
+        let have = t.dataset_id().map(|d| d.as_str());
+        if self.dataset.map(|d| d.as_str()) != have {
+            out.push(Diff::new("dataset", have, self.dataset_label));
+        }
+        let schema = t.schema_id();
+        if schema != Some(self.schema_id) {
+            out.push(Diff::new("schema", schema, self.schema_id));
+        }
+        out
+    }
+}
+
+/// What a new target connection is sent: the dataset it writes into and the schema.
+pub fn attributes(dm: &DesiredModule, dataset: &str) -> Attributes {
+    Attributes::default()
+        .with("dataset", dataset)
+        .with("schema", dm.schema_id.as_str())
 }
 
 /// A target connection to create, and what tells its twin.
