@@ -612,6 +612,7 @@ fn auto_mappings_need_explore_and_are_current_once_explored() {
     let mut deals = dataflow("Deals", &[]);
     deals.mapping = crate::profile::Mapping::Auto {
         prefix: "_acme.zoho".into(),
+        skip_unmapped: false,
     };
     let d = desired(vec![deals]);
     let explored = columns(&["Amount", "Modified_Time"]);
