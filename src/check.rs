@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::api::connections::{self, Connection};
-use crate::api::explore;
+use crate::api::explore::{self, ExploreItem};
 use crate::api::specs::{
     self, ConnectionSpec, FlowSpec, BASIC_AUTHENTICATION, CRM_TO_AEP_FLOW_SPEC_NAME,
     DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_ID,
@@ -20,6 +20,7 @@ use crate::api::{AepClient, ApiError, ConnectionId, ConnectionSpecId, HttpOption
 use crate::auth::zoho::ZohoOAuth;
 use crate::clients::Clients;
 use crate::engine::explore::explore_modules;
+use crate::engine::desired::nearest;
 use crate::engine::naming;
 use crate::profile::{Dataflow, Profile};
 use crate::validate::{self, Columns, Facts};
@@ -115,12 +116,12 @@ pub async fn checks(profile: &Profile, options: HttpOptions) -> anyhow::Result<R
 
     let flows: Vec<&Dataflow> = profile.dataflows.iter().collect();
     let mut facts = Facts::default();
-    let aep_ok = !matches!(explored, Explored::Unreachable(_));
     let (columns, ()) = tokio::join!(
         module_columns(profile, &client, &zoho, zoho_ok, &explored),
         async {
-            if aep_ok {
-                validate::read_targets(&client, &flows, &mut facts).await;
+            match &explored {
+                Explored::Unreachable(reason) => facts.unread = Some(reason.clone()),
+                _ => validate::read_targets(&client, &flows, &mut facts).await,
             }
         }
     );
@@ -147,14 +148,32 @@ async fn module_columns(
 ) -> BTreeMap<String, Columns> {
     let modules: Vec<&str> = profile.dataflows.iter().map(|d| d.module.as_str()).collect();
     match explored {
-        Explored::Tables { id, .. } => explore_modules(client, id, &modules, CONCURRENCY)
-            .await
-            .into_iter()
-            .map(|(module, result)| {
+        Explored::Tables { id, tables } => {
+            let (listed, unlisted): (Vec<&str>, Vec<&str>) = modules
+                .iter()
+                .partition(|m| tables.iter().any(|t| t.path == **m));
+            let paths = || tables.iter().map(|t| t.path.as_str());
+            let mut columns: BTreeMap<String, Columns> = unlisted
+                .iter()
+                .map(|m| {
+                    let near = nearest(m, paths())
+                        .map(|p| format!(" (did you mean {p:?}?)"))
+                        .unwrap_or_default();
+                    let message = format!(
+                        "module {m:?}: the base connection's explore lists no table with this \
+                         path{near}; use a path that `provision explore` lists ({} tables)",
+                        tables.len()
+                    );
+                    (m.to_string(), Columns::Missing(message))
+                })
+                .collect();
+            let explored = explore_modules(client, id, &listed, CONCURRENCY).await;
+            for (module, result) in explored {
                 let result = result.as_deref().map_err(String::as_str);
-                (module, validate::explored_columns(result))
-            })
-            .collect(),
+                columns.insert(module, validate::explored_columns(result));
+            }
+            columns
+        }
         Explored::Skipped(_) if zoho_ok => validate::zoho_columns(zoho, profile, &modules).await,
         Explored::Skipped(reason) | Explored::Unreachable(reason) => {
             let reason = if zoho_ok {
@@ -273,8 +292,11 @@ fn trim(url: &str) -> &str {
 
 /// Whether explore can list the modules' columns, for the per-module checks.
 enum Explored {
-    /// The base connection `id` exists and explore answered.
-    Tables { id: ConnectionId },
+    /// The base connection `id` exists and explore listed these tables.
+    Tables {
+        id: ConnectionId,
+        tables: Vec<ExploreItem>,
+    },
     /// No base connection to explore through (or explore failed), and why.
     Skipped(String),
     /// AEP did not accept the credentials: nothing else on its side can be read.
@@ -547,6 +569,7 @@ async fn base_connection(
         check,
         Explored::Tables {
             id: connection.id.clone(),
+            tables,
         },
     )
 }

@@ -22,7 +22,7 @@ use futures::stream::{self, StreamExt};
 use crate::api::catalog::{self, Dataset};
 use crate::api::crm::ZohoField;
 use crate::api::explore::Column;
-use crate::api::schemas::{self, XdmSchema};
+use crate::api::schemas::{self, XdmField, XdmSchema};
 use crate::api::{AepClient, DatasetId};
 use crate::auth::zoho::ZohoOAuth;
 use crate::check::Check;
@@ -72,9 +72,11 @@ impl Class {
 }
 
 /// One source column as the validation types it: a Zoho field (from Zoho's API, or made from
-/// explore's column types), so that [`crate::api::schemas::XdmField::accepts`] decides.
+/// explore's column types), so that [`crate::api::schemas::XdmField::accepts`] decides. Explore
+/// types every text-like Zoho field (email, phone, URL, picklist) as a plain string, so a string
+/// column from explore (`loose`) may fill any string field but a date or date-time.
 #[derive(Debug, Clone)]
-pub struct Col(pub ZohoField);
+pub struct Col(pub ZohoField, bool);
 
 impl Col {
     /// A column of explore's answer, typed as Zoho would type it.
@@ -92,7 +94,8 @@ impl Col {
                 _ => "text",
             }
         };
-        Col(ZohoField {
+        let loose = data_type == "text";
+        let field = ZohoField {
             api_name: column.name.clone(),
             data_type: data_type.to_owned(),
             json_type: None,
@@ -102,11 +105,26 @@ impl Col {
             system_mandatory: None,
             length: None,
             id: None,
-        })
+        };
+        Col(field, loose)
+    }
+
+    /// A field of Zoho's `settings/fields` answer.
+    pub fn from_zoho(field: ZohoField) -> Col {
+        Col(field, false)
     }
 
     fn name(&self) -> &str {
         &self.0.api_name
+    }
+
+    /// Whether this column's values can land in `field`.
+    fn fits(&self, field: &XdmField) -> bool {
+        if self.1 {
+            field.kind == "string" && !matches!(field.format.as_deref(), Some("date" | "date-time"))
+        } else {
+            field.accepts(&self.0)
+        }
     }
 }
 
@@ -127,6 +145,8 @@ pub struct Facts {
     pub columns: BTreeMap<String, Columns>,
     pub datasets: BTreeMap<String, Result<Option<Dataset>, String>>,
     pub schemas: BTreeMap<String, Result<Option<XdmSchema>, String>>,
+    /// Why the datasets and schemas were not read, when they were not.
+    pub unread: Option<String>,
 }
 
 /// Reads the datasets and schemas `flows` use: one request per distinct id, a few at a time.
@@ -199,7 +219,7 @@ pub async fn zoho_columns(
                     match crm.list_fields(api, &token.access_token, module).await {
                         Ok(fields) => Columns::Listed {
                             from: "Zoho's CRM API".to_owned(),
-                            columns: fields.into_iter().map(Col).collect(),
+                            columns: fields.into_iter().map(Col::from_zoho).collect(),
                         },
                         Err(e) => Columns::Unknown(format!("Zoho's field list failed: {e}")),
                     }
@@ -207,7 +227,9 @@ pub async fn zoho_columns(
                 (module.to_owned(), columns)
             }
         })
-        .buffer_unordered(CONCURRENCY)
+        // One at a time: Zoho's API limits concurrent calls per org, and its client keeps no
+        // shared Retry-After hold, so parallel calls would run into each other's 429s.
+        .buffer_unordered(1)
         .collect()
         .await
 }
@@ -272,7 +294,7 @@ pub fn module_checks(flow: &Dataflow, facts: &Facts) -> Vec<Check> {
         module_name,
         format!("{from} lists `{module}` with {} columns", columns.len()),
     );
-    let column_check = match column_problems(flow, columns) {
+    let column_check = match column_problems(flow, from, columns) {
         problems if problems.is_empty() => Check::pass(
             columns_name,
             format!(
@@ -289,7 +311,7 @@ pub fn module_checks(flow: &Dataflow, facts: &Facts) -> Vec<Check> {
         problems => Check::fail(
             columns_name,
             format!(
-                "module `{module}`: {}; fix the [[dataflows]] entry (`provision explore {module}` \
+                "module {module:?}: {}; fix the [[dataflows]] entry (`provision explore {module}` \
                  lists its columns)",
                 problems.join("; ")
             ),
@@ -301,14 +323,20 @@ pub fn module_checks(flow: &Dataflow, facts: &Facts) -> Vec<Check> {
 
 /// The mapping sources and the delta column that the module lacks, and a delta column that is not
 /// a date-time.
-fn column_problems(flow: &Dataflow, columns: &[Col]) -> Vec<String> {
+fn column_problems(flow: &Dataflow, from: &str, columns: &[Col]) -> Vec<String> {
     let names = || columns.iter().map(Col::name);
+    let suggest = |name: &str| {
+        nearest(name, names())
+            .map(|n| format!(" (did you mean {n:?}?)"))
+            .unwrap_or_default()
+    };
+    let mut missing = Vec::new();
     let mut problems = Vec::new();
     match columns.iter().find(|c| c.name() == flow.delta_column) {
-        None => problems.push(format!(
-            "delta_column `{}` is not a column{}",
+        None => missing.push(format!(
+            "delta_column {:?}{}",
             flow.delta_column,
-            did_you_mean(nearest(&flow.delta_column, names()))
+            suggest(&flow.delta_column)
         )),
         Some(column) if !column.0.is_date_time() => {
             let dated: Vec<&str> = columns
@@ -317,10 +345,11 @@ fn column_problems(flow: &Dataflow, columns: &[Col]) -> Vec<String> {
                 .map(Col::name)
                 .collect();
             problems.push(format!(
-                "delta_column `{}` is a {} column, not a date-time, so every run would fail \
-                 (CONNECTOR-2001-500); use a date-time column{}",
+                "delta_column {:?} is not a date-time column ({} lists it as {}), so every run \
+                 would fail (CONNECTOR-2001-500); use a date-time column{}",
                 flow.delta_column,
-                if column.0.data_type.is_empty() { "non-date" } else { &column.0.data_type },
+                from,
+                if column.0.data_type.is_empty() { "untyped" } else { &column.0.data_type },
                 if dated.is_empty() {
                     String::new()
                 } else {
@@ -334,13 +363,16 @@ fn column_problems(flow: &Dataflow, columns: &[Col]) -> Vec<String> {
         let mut seen = BTreeSet::new();
         for rule in rules {
             if !names().any(|n| n == rule.source) && seen.insert(rule.source.as_str()) {
-                problems.push(format!(
-                    "mapping source `{}` is not a column{}",
+                missing.push(format!(
+                    "mapping source {:?}{}",
                     rule.source,
-                    did_you_mean(nearest(&rule.source, names()))
+                    suggest(&rule.source)
                 ));
             }
         }
+    }
+    if !missing.is_empty() {
+        problems.insert(0, format!("{from} does not list {}", missing.join(", ")));
     }
     problems
 }
@@ -349,7 +381,7 @@ fn quoted(names: &[&str]) -> String {
     names
         .iter()
         .take(3)
-        .map(|n| format!("`{n}`"))
+        .map(|n| format!("{n:?}"))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -388,11 +420,11 @@ fn destination_check(name: String, flow: &Dataflow, columns: &[Col], facts: &Fac
                 "destination `{destination}` (from `{source}`) is not a field of the schema{}",
                 did_you_mean(nearest(destination, paths()))
             )),
-            (Some(field), Some(column)) if !field.accepts(&column.0) => {
+            (Some(field), Some(column)) if !column.fits(field) => {
                 let fits: Vec<&str> = schema
                     .fields
                     .iter()
-                    .filter(|f| f.accepts(&column.0))
+                    .filter(|f| column.fits(f))
                     .map(|f| f.path.as_str())
                     .collect();
                 problems.push(format!(
@@ -483,7 +515,7 @@ pub fn dataset_check(profile: &Profile, id: &str, flows: &[&Dataflow], facts: &F
         .collect::<Vec<_>>()
         .join(", ");
     match facts.datasets.get(id) {
-        None => Check::skip(name, "not read"),
+        None => Check::skip(name, facts.unread.as_deref().unwrap_or("not read")),
         Some(Err(e)) => Check::fail(name, e.clone()),
         Some(Ok(None)) => Check::fail(
             name,
@@ -527,7 +559,7 @@ pub fn schema_check(profile: &Profile, id: &str, flows: &[&Dataflow], facts: &Fa
         .collect::<Vec<_>>()
         .join(", ");
     match facts.schemas.get(id) {
-        None => Check::skip(name, "not read"),
+        None => Check::skip(name, facts.unread.as_deref().unwrap_or("not read")),
         Some(Err(e)) => Check::fail(name, e.clone()),
         Some(Ok(None)) => Check::fail(
             name,
