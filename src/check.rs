@@ -19,8 +19,8 @@ use crate::api::specs::{
 use crate::api::{AepClient, ApiError, ConnectionId, ConnectionSpecId, HttpOptions};
 use crate::auth::zoho::ZohoOAuth;
 use crate::clients::Clients;
-use crate::engine::explore::explore_modules;
 use crate::engine::desired::nearest;
+use crate::engine::explore::explore_modules;
 use crate::engine::naming;
 use crate::profile::{Dataflow, Profile};
 use crate::validate::{self, Columns, Facts};
@@ -130,7 +130,11 @@ pub async fn checks(profile: &Profile, options: HttpOptions) -> anyhow::Result<R
     let mut checks = vec![profile_check(profile)];
     checks.extend(aep_checks);
     checks.extend(zoho_checks);
-    checks.extend(flows.iter().flat_map(|f| validate::module_checks(f, &facts)));
+    checks.extend(
+        flows
+            .iter()
+            .flat_map(|f| validate::module_checks(f, &facts)),
+    );
     checks.extend(validate::target_checks(profile, &flows, &facts));
     Ok(Report {
         profile: profile.path.display().to_string(),
@@ -146,7 +150,11 @@ async fn module_columns(
     zoho_ok: bool,
     explored: &Explored,
 ) -> BTreeMap<String, Columns> {
-    let modules: Vec<&str> = profile.dataflows.iter().map(|d| d.module.as_str()).collect();
+    let modules: Vec<&str> = profile
+        .dataflows
+        .iter()
+        .map(|d| d.module.as_str())
+        .collect();
     match explored {
         Explored::Tables { id, tables } => {
             let (listed, unlisted): (Vec<&str>, Vec<&str>) = modules

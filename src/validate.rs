@@ -197,7 +197,12 @@ pub async fn zoho_columns(
     let settings = &profile.zoho;
     let token = match zoho_setup::refresh(zoho, settings).await {
         Ok(token) => token,
-        Err(e) => return unknown(format!("no Zoho access token: {}", zoho_setup::describe(&e))),
+        Err(e) => {
+            return unknown(format!(
+                "no Zoho access token: {}",
+                zoho_setup::describe(&e)
+            ))
+        }
     };
     let (api, listed) = match zoho_setup::list_modules(zoho, settings, &token).await {
         Ok(found) => found,
@@ -349,7 +354,11 @@ fn column_problems(flow: &Dataflow, from: &str, columns: &[Col]) -> Vec<String> 
                  would fail (CONNECTOR-2001-500); use a date-time column{}",
                 flow.delta_column,
                 from,
-                if column.0.data_type.is_empty() { "untyped" } else { &column.0.data_type },
+                if column.0.data_type.is_empty() {
+                    "untyped"
+                } else {
+                    &column.0.data_type
+                },
                 if dated.is_empty() {
                     String::new()
                 } else {
@@ -395,7 +404,10 @@ fn destination_check(name: String, flow: &Dataflow, columns: &[Col], facts: &Fac
         _ => {
             return Check::skip(
                 name,
-                format!("schema {} was not read (see schema:{})", flow.schema_id, flow.schema_id),
+                format!(
+                    "schema {} was not read (see schema:{})",
+                    flow.schema_id, flow.schema_id
+                ),
             )
         }
     };
@@ -431,7 +443,11 @@ fn destination_check(name: String, flow: &Dataflow, columns: &[Col], facts: &Fac
                     "destination `{destination}` is a {}{} field, which the {} column `{source}` \
                      cannot fill{}",
                     field.kind,
-                    field.format.as_deref().map(|f| format!(" ({f})")).unwrap_or_default(),
+                    field
+                        .format
+                        .as_deref()
+                        .map(|f| format!(" ({f})"))
+                        .unwrap_or_default(),
                     column.0.data_type,
                     did_you_mean(nearest(destination, fits.iter().copied()))
                 ));
@@ -460,7 +476,10 @@ fn destination_check(name: String, flow: &Dataflow, columns: &[Col], facts: &Fac
         let skipped = if unmapped.is_empty() {
             String::new()
         } else {
-            format!("; {} columns unmapped (auto_unmapped = \"skip\")", unmapped.len())
+            format!(
+                "; {} columns unmapped (auto_unmapped = \"skip\")",
+                unmapped.len()
+            )
         };
         Check::pass(
             name,
@@ -639,10 +658,12 @@ pub async fn before_write(
     scope: &BTreeSet<String>,
     explored: &BTreeMap<String, Result<Vec<Column>, String>>,
 ) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
-    let zoho = crate::clients::zoho(crate::api::HttpOptions::default()).map_err(|e| e.to_string())?;
+    let zoho =
+        crate::clients::zoho(crate::api::HttpOptions::default()).map_err(|e| e.to_string())?;
     if let Err(failure) = zoho_setup::refresh(&zoho, &profile.zoho).await {
-        return Err(first_failures(&[Check::fail("zoho_refresh", describe(&failure))])
-            .unwrap_or_default());
+        return Err(
+            first_failures(&[Check::fail("zoho_refresh", describe(&failure))]).unwrap_or_default(),
+        );
     }
     let flows: Vec<&Dataflow> = profile
         .dataflows
@@ -665,9 +686,14 @@ pub async fn before_write(
     facts.columns = zoho_columns;
     for (module, result) in explored {
         let result = result.as_deref().map_err(String::as_str);
-        facts.columns.insert(module.clone(), explored_columns(result));
+        facts
+            .columns
+            .insert(module.clone(), explored_columns(result));
     }
-    let mut checks: Vec<Check> = flows.iter().flat_map(|f| module_checks(f, &facts)).collect();
+    let mut checks: Vec<Check> = flows
+        .iter()
+        .flat_map(|f| module_checks(f, &facts))
+        .collect();
     checks.extend(target_checks(profile, &flows, &facts));
     match first_failures(&checks) {
         Some(failures) => Err(failures),

@@ -19,8 +19,8 @@ use super::gateway::{query_pairs, query_param, Adobe, JsonBody};
 use super::schemaregistry::resolved_schema;
 use super::seed::{self, ZohoOrg};
 use super::state::{AppState, MappingSet};
-use crate::api::schemas::read_schema;
 use super::validate::Fields;
+use crate::api::schemas::read_schema;
 
 const SERVICE: Service = Service::DataPrep;
 const SOURCE_TYPES: &[&str] = &["ATTRIBUTE", "EXPRESSION", "STATIC"];

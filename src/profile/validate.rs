@@ -573,7 +573,8 @@ impl Resolve<'_> {
             Some(v) => self.auto_unmapped(&format!("{prefix}.auto_unmapped"), Some(v)),
             None => defaults.auto_unmapped,
         };
-        let mapping = self.mapping(prefix, raw.mapping("mapping"), mapping_prefix, &what)
+        let mapping = self
+            .mapping(prefix, raw.mapping("mapping"), mapping_prefix, &what)
             .map(|m| match m {
                 Mapping::Auto { prefix, .. } => Mapping::Auto {
                     prefix,

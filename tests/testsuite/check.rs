@@ -360,7 +360,10 @@ async fn modules_are_looked_up_in_explore_once_the_base_connection_exists() {
     tables.sort_unstable();
     assert_eq!(
         tables,
-        ["objectType=table&object=Deals", "objectType=table&object=Leads"],
+        [
+            "objectType=table&object=Deals",
+            "objectType=table&object=Leads"
+        ],
         "{explores:#?}"
     );
 }

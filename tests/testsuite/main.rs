@@ -54,5 +54,6 @@ mod spec_bodies;
 mod status;
 mod status_snapshots;
 mod status_wait;
+mod validate;
 mod zoho_auth;
 mod zoho_cmd;
