@@ -398,7 +398,6 @@ fn quoted(names: &[&str]) -> String {
 /// Every mapping destination against the resolved schema: present, and of a type its source
 /// column fills; for `mapping = "auto"`, the columns without a `{prefix}.C` field.
 fn destination_check(name: String, flow: &Dataflow, columns: &[Col], facts: &Facts) -> Check {
-    let module = &flow.module;
     let schema = match facts.schemas.get(&flow.schema_id) {
         Some(Ok(Some(schema))) => schema,
         _ => {
@@ -471,21 +470,32 @@ fn destination_check(name: String, flow: &Dataflow, columns: &[Col], facts: &Fac
             ));
         }
     }
+    let mapped = pairs.len() - unmapped.len();
+    verdict(name, flow, schema, &problems, mapped, unmapped.len())
+}
+
+/// The `destinations:{M}` check from its problems: `mapped` destinations checked, `unmapped`
+/// columns skipped.
+fn verdict(
+    name: String,
+    flow: &Dataflow,
+    schema: &XdmSchema,
+    problems: &[String],
+    mapped: usize,
+    unmapped: usize,
+) -> Check {
+    let module = &flow.module;
     let title = schema.title.as_deref().unwrap_or(&schema.id);
     if problems.is_empty() {
-        let skipped = if unmapped.is_empty() {
+        let skipped = if unmapped == 0 {
             String::new()
         } else {
-            format!(
-                "; {} columns unmapped (auto_unmapped = \"skip\")",
-                unmapped.len()
-            )
+            format!("; {unmapped} columns unmapped (auto_unmapped = \"skip\")")
         };
         Check::pass(
             name,
             format!(
-                "{} destinations are fields of \"{title}\" of a type their column fills{skipped}",
-                pairs.len() - unmapped.len()
+                "{mapped} destinations are fields of \"{title}\" of a type their column fills{skipped}"
             ),
         )
     } else {
