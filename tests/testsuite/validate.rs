@@ -192,3 +192,27 @@ async fn auto_unmapped_skip_ingests_the_columns_without_mapping_them() {
         "{deals:#}"
     );
 }
+
+/// The emulator's Data Prep refuses what the live service refuses: a mapping set whose destination
+/// is not a field of the output schema (docs/emulator.md).
+#[tokio::test]
+async fn data_prep_refuses_a_destination_that_is_not_in_the_schema() {
+    let env = support::Env::start().await;
+    let mut body = support::mapping_body(&["Email", "First_Name"]);
+    body["mappings"][1]["destination"] = serde_json::json!("person.name.firstNam");
+    let path = format!("{}/mappingSets", support::PREP);
+    let refused = env.post(&path, &body).await;
+    assert_eq!(refused.code(), 400, "{}", refused.body);
+    assert_eq!(refused.error_type(), "MAPPER-1402-400", "{}", refused.body);
+    let message = refused.body["report"]["detailed-message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("mappings[1].destination 'person.name.firstNam' is not a field"),
+        "{message}"
+    );
+    assert!(env.emulator.mapping_sets("prod").is_empty());
+
+    body["mappings"][1]["destination"] = serde_json::json!("person.name.firstName");
+    assert_eq!(env.post(&path, &body).await.code(), 200);
+}
