@@ -534,15 +534,20 @@ pub fn unmapped(flow: &Dataflow, facts: &Facts) -> BTreeSet<String> {
         .collect()
 }
 
+/// The modules of `flows`, for "used by ...".
+fn modules_of(flows: &[&Dataflow]) -> String {
+    flows
+        .iter()
+        .map(|f| f.module.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `dataset:{id}`: exists, and holds the schema of every dataflow writing to it.
 pub fn dataset_check(profile: &Profile, id: &str, flows: &[&Dataflow], facts: &Facts) -> Check {
     let name = format!("dataset:{id}");
     let sandbox = &profile.adobe.sandbox;
-    let modules = flows
-        .iter()
-        .map(|f| f.module.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let modules = modules_of(flows);
     match facts.datasets.get(id) {
         None => Check::skip(name, facts.unread.as_deref().unwrap_or("not read")),
         Some(Err(e)) => Check::fail(name, e.clone()),
@@ -582,11 +587,7 @@ pub fn dataset_check(profile: &Profile, id: &str, flows: &[&Dataflow], facts: &F
 /// `schema:{id}`: the Schema Registry has it.
 pub fn schema_check(profile: &Profile, id: &str, flows: &[&Dataflow], facts: &Facts) -> Check {
     let name = format!("schema:{id}");
-    let modules = flows
-        .iter()
-        .map(|f| f.module.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let modules = modules_of(flows);
     match facts.schemas.get(id) {
         None => Check::skip(name, facts.unread.as_deref().unwrap_or("not read")),
         Some(Err(e)) => Check::fail(name, e.clone()),
