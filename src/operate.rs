@@ -110,7 +110,13 @@ pub async fn operate(
     wait: Option<Duration>,
     progress: &mut WaitProgress,
 ) -> anyhow::Result<RunReport> {
-    let client = crate::clients::aep(profile, HttpOptions::default())?;
+    // As for `status --wait`: the wait polls again itself and reports an outage while it lasts,
+    // so its reads give up within the attempts instead of outlasting the outage inside one call.
+    let http = HttpOptions {
+        patient_reads: wait.is_none(),
+        ..HttpOptions::default()
+    };
+    let client = crate::clients::aep(profile, http)?;
     let prefix = &profile.connection.name;
     let (mut observed, _) = status::managed_flows(&client, profile, selection)
         .await
