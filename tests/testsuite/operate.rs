@@ -357,6 +357,16 @@ async fn module_limits_plan_apply_status_and_destroy_to_the_named_modules() {
         "{}",
         unknown.stderr
     );
+    // A saved plan covers the whole profile: --module is refused with it, before any request.
+    let saved = h.dir.path().join("leads.plan.json");
+    let saved = saved.to_str().expect("a UTF-8 path");
+    for (command, flag) in [("plan", "--out"), ("apply", "--plan")] {
+        let out = h
+            .provision(command, &profile, &["--module", "Leads", flag, saved])
+            .await;
+        out.assert_exit(64);
+        assert!(out.stderr.contains(flag), "{command}: {}", out.stderr);
+    }
     assert!(h.writes().is_empty());
 
     h.provision("apply", &profile, &["--yes"])
