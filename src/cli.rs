@@ -167,6 +167,10 @@ pub struct ApplyArgs {
     /// Also delete the datasets of modules removed from the profile (kept by default).
     #[arg(long)]
     pub include_datasets: bool,
+    /// While another apply of the same profile holds its lease, wait this long for it, then
+    /// give up (exit 1) naming that run (e.g. 30s, 10m).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

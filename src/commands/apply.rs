@@ -1,7 +1,15 @@
-//! `provision apply`: plans, shows the plan, asks (on a terminal, without `--yes`), converges.
+//! `provision apply`: plans, shows the plan, asks (on a terminal, without `--yes`), takes the
+//! profile's lease (waiting up to `--lock-timeout` for another apply's), converges, and lets the
+//! lease go.
 
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::api::{AepClient, ConnectionId};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::engine::apply::{execute, prepare, Options};
+use crate::engine::lease::{self, Holder, Take};
 use crate::engine::{self, failure};
 use crate::error::{CliError, CliResult, Exit};
 use crate::output::{self, ChangesDocument};
@@ -14,19 +22,87 @@ pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> Cl
     let client = engine::client(profile)
         .map_err(CliError::failed)?
         .with_max_concurrency(concurrency);
-    let prepared = prepare(&client, profile, args.include_datasets, concurrency).await?;
-    let doc = ChangesDocument::new(&profile.path, &prepared.plan.changes);
-    if !prepared.plan.has_changes() {
+    let run_id = lease::run_id();
+    let deadline = Instant::now() + args.lock_timeout;
+    let mut confirmed = false;
+    loop {
+        let mut prepared = prepare(&client, profile, args.include_datasets, concurrency).await?;
+        let doc = ChangesDocument::new(&profile.path, &prepared.plan.changes);
+        if !prepared.plan.has_changes() {
+            output::print_result(global.output, &doc, "apply")?;
+            return Ok(Exit::Ok);
+        }
+        if !confirmed {
+            output::print_pending(global.output, &doc)?;
+            prompt::confirm_or_cancel(args.yes, "apply", "apply cancelled; nothing was changed")
+                .await?;
+            confirmed = true;
+        }
+        let taken = lease::take(&client, &mut prepared, &run_id)
+            .await
+            .map_err(CliError::failed)?;
+        let lease = match taken {
+            Take::Held(lease) => lease,
+            // Another run took or let go of the lease since the observation: observe again.
+            Take::Changed => continue,
+            Take::Busy(id, holder) => {
+                wait_for(&client, &id, &run_id, holder, deadline, args.lock_timeout).await?;
+                continue;
+            }
+        };
+        let progress = Progress::new(global.quiet);
+        let options = Options { concurrency };
+        let work = execute(
+            &client,
+            profile,
+            prepared,
+            &options,
+            Some(&lease),
+            &progress,
+        );
+        let outcome = lease.hold(&client, work).await;
+        progress.finish();
+        if outcome.contended {
+            tracing::warn!(run = lease.run(), "a concurrent apply created the base connection first; waiting for its lease, then planning again");
+            continue;
+        }
+        lease.release(&client).await;
+        let doc = ChangesDocument::new(&profile.path, &outcome.changes);
         output::print_result(global.output, &doc, "apply")?;
-        return Ok(Exit::Ok);
+        return prompt::exit(failure(&outcome.changes, outcome.error, "apply"));
     }
-    output::print_pending(global.output, &doc)?;
-    prompt::confirm_or_cancel(args.yes, "apply", "apply cancelled; nothing was changed").await?;
-    let progress = Progress::new(global.quiet);
-    let options = Options { concurrency };
-    let outcome = execute(&client, profile, prepared, &options, &progress).await;
-    progress.finish();
-    let doc = ChangesDocument::new(&profile.path, &outcome.changes);
-    output::print_result(global.output, &doc, "apply")?;
-    prompt::exit(failure(&outcome.changes, outcome.error, "apply"))
+}
+
+/// Waits for another run's lease on base connection `id` to go, until `deadline`.
+async fn wait_for(
+    client: &AepClient,
+    id: &ConnectionId,
+    run_id: &str,
+    holder: Holder,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(), CliError> {
+    tracing::warn!(
+        connection = %id,
+        holder = %holder.run,
+        until = %holder.until,
+        "another apply of this profile holds its lease; waiting for it (--lock-timeout {})",
+        humantime::format_duration(timeout)
+    );
+    match lease::wait(client, id, run_id, holder, deadline)
+        .await
+        .map_err(CliError::failed)?
+    {
+        Ok(()) => Ok(()),
+        Err(holder) => {
+            Err(CliError::failed(anyhow::anyhow!(
+            "base connection {id} is locked by apply run {} until {}; gave up after waiting {} \
+             (--lock-timeout). Run apply again once that run has finished; if it was killed, \
+             its lease expires at that time and the next apply takes it over",
+            holder.run,
+            holder.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            humantime::format_duration(timeout)
+        )))
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod ensure;
 pub mod explore;
 pub mod kind;
 pub mod kinds;
+pub mod lease;
 pub mod ledger;
 pub mod naming;
 pub mod observe;

@@ -41,8 +41,18 @@ pub fn owner_marker(prefix: &str) -> String {
     format!("managed by provision: {prefix}")
 }
 
+/// What separates an apply's lease from the rest of a base connection's marker:
+/// `(managed by provision: p; auth 3f9a2c1b7d4e; lease <run> until <RFC 3339>)` (`engine::lease`).
+pub const LEASE_TAG: &str = "; lease ";
+
+/// The inside of a marker's parentheses without the lease that may end it.
+pub fn without_lease(inner: &str) -> &str {
+    inner.split_once(LEASE_TAG).map_or(inner, |(kept, _)| kept)
+}
+
 /// Whether `description` marks an object as owned by the profile whose prefix is `prefix`:
-/// exactly the marker, or text ending in `(marker)` or `(marker; auth <fingerprint>)`.
+/// exactly the marker, or text ending in `(marker)` or `(marker; auth <fingerprint>)`, either
+/// possibly followed by an apply's lease (`; lease <run> until <time>`).
 pub fn is_owned(description: Option<&str>, prefix: &str) -> bool {
     let Some(d) = description else {
         return false;
@@ -54,7 +64,7 @@ pub fn is_owned(description: Option<&str>, prefix: &str) -> bool {
     let Some(inner) = d
         .strip_suffix(')')
         .and_then(|d| d.rsplit_once('('))
-        .map(|(_, inner)| inner)
+        .map(|(_, inner)| without_lease(inner))
     else {
         return false;
     };
