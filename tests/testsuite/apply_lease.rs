@@ -6,7 +6,6 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use provision::emulator::{EmulatorConfig, Faults};
 use support::cli::{Harness, PREFIX, TEN_MODULES, TEN_MODULE_NAMES, THREE_MODULES};
 
 fn base_description(h: &Harness) -> String {
@@ -69,14 +68,7 @@ async fn a_second_apply_waits_for_the_lease_then_gives_up_naming_the_holder() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_lease_of_a_killed_run_is_taken_over_and_the_run_converges() {
-    let h = Harness::with(EmulatorConfig {
-        faults: Faults {
-            latency: Some(Duration::from_millis(20)),
-            ..Faults::default()
-        },
-        ..EmulatorConfig::default()
-    })
-    .await;
+    let h = Harness::with_latency(20).await;
     let profile = h.profile("profile.toml", TEN_MODULES);
     let path = profile.to_str().unwrap();
     let mut child = h.spawn(&["apply", path, "--yes", "--concurrency", "2"]);

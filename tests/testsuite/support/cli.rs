@@ -184,6 +184,19 @@ impl Harness {
         Self::around(Env::with(config).await)
     }
 
+    /// An emulator that waits `ms` before answering each request (so that runs overlap).
+    pub async fn with_latency(ms: u64) -> Self {
+        let faults = provision::emulator::Faults {
+            latency: Some(std::time::Duration::from_millis(ms)),
+            ..Default::default()
+        };
+        Self::with(EmulatorConfig {
+            faults,
+            ..EmulatorConfig::default()
+        })
+        .await
+    }
+
     /// The harness around a started emulator, with an empty scratch directory.
     pub fn around(env: Env) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
