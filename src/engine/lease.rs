@@ -129,14 +129,20 @@ impl Lease {
         *self.written.lock().unwrap_or_else(PoisonError::into_inner) = (etag, description);
     }
 
-    /// Runs `work` while renewing the lease every third of its [`TTL`].
+    /// Runs `work` while renewing the lease every third of its [`TTL`] (beside it: `work` goes
+    /// on while a renewal is in flight).
     pub async fn hold<F: std::future::Future>(&self, client: &AepClient, work: F) -> F::Output {
-        tokio::pin!(work);
-        loop {
-            tokio::select! {
-                out = &mut work => return out,
-                () = tokio::time::sleep(TTL / 3) => self.renew(client).await,
+        let renewals = async {
+            let period = TTL / 3;
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                tick.tick().await;
+                self.renew(client).await;
             }
+        };
+        tokio::select! {
+            out = work => out,
+            () = renewals => unreachable!("renewals never end"),
         }
     }
 
