@@ -22,6 +22,7 @@ pub mod progress;
 pub mod prompt;
 pub mod status;
 pub mod transport;
+pub mod validate;
 pub mod zoho_setup;
 
 use cli::{Cli, Command, ZohoCommand};
@@ -32,6 +33,7 @@ use error::CliResult;
 /// its profile first, so an invalid profile exits 78 before any request is sent.
 pub async fn run(cli: Cli) -> CliResult {
     let global = cli.global;
+    clients::use_token_cache(!global.no_token_cache);
     match cli.command {
         Command::Emulator(args) => commands::emulator::run(args).await,
         Command::Apply(args) => {
@@ -45,6 +47,10 @@ pub async fn run(cli: Cli) -> CliResult {
         Command::Destroy(args) => {
             let profile = load_profile(args.profile.profile.as_deref())?;
             commands::destroy::run(&profile, &args, &global).await
+        }
+        Command::Import(args) => {
+            let profile = load_profile(args.profile.profile.as_deref())?;
+            commands::import::run(&profile, &args, &global).await
         }
         Command::Init(args) => commands::init::command(&args, global.output).await,
         Command::Completions(args) => commands::completions::command(args.shell),

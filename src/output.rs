@@ -3,8 +3,10 @@
 //! report lives in a submodule named after it. Nothing here imports a command.
 #![allow(clippy::print_stdout)]
 
+mod changes;
 mod check;
 mod explore;
+mod import;
 mod status;
 mod zoho;
 
@@ -16,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::cli::OutputFormat;
-use crate::engine::plan::{self, Action, Change, Summary};
+use crate::engine::plan::{self, Action, Change, Outcome, Summary};
 
 /// Prints exactly one JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -185,7 +187,9 @@ fn symbol(action: Action) -> &'static str {
     }
 }
 
-fn change_line(out: &mut String, prefix: &str, change: &Change) {
+/// One change: its line, its reason, and with `detail` the attributes it sends and what differs
+/// (an update's reason is its differences, so it is not repeated).
+fn change_line(out: &mut String, prefix: &str, change: &Change, detail: bool) {
     let id = change
         .id
         .as_ref()
@@ -196,8 +200,12 @@ fn change_line(out: &mut String, prefix: &str, change: &Change) {
         change.kind.as_str(),
         change.name
     ));
-    if let Some(reason) = &change.reason {
+    let repeated = detail && change.action == Action::Update && !change.diff.is_empty();
+    if let Some(reason) = change.reason.as_ref().filter(|_| !repeated) {
         out.push_str(&format!("        # {reason}\n"));
+    }
+    if detail {
+        changes::detail_lines(out, change.attributes.as_ref(), &change.diff);
     }
     if let Some(error) = &change.error {
         out.push_str(&format!("        error: {error}\n"));
@@ -221,7 +229,7 @@ pub fn render_plan(doc: &ChangesDocument<'_>, command: &str) -> String {
         doc.profile
     );
     for change in doc.changes.iter().filter(|c| c.action != Action::Noop) {
-        change_line(&mut out, symbol(change.action), change);
+        change_line(&mut out, symbol(change.action), change, true);
     }
     kept_lines(&mut out, doc.changes);
     out.push_str(&format!("\nPlan: {}.\n", counts(s, command, false)));
@@ -237,7 +245,7 @@ fn kept_lines(out: &mut String, changes: &[Change]) {
     if !kept.is_empty() {
         out.push('\n');
         for change in kept {
-            change_line(out, "=", change);
+            change_line(out, "=", change, false);
         }
     }
 }
@@ -273,20 +281,28 @@ fn counts(s: Summary, command: &str, done: bool) -> String {
     )
 }
 
-/// After `apply`/`destroy`: each change made (with the id it ended with) and the failures.
+/// After `apply`/`destroy`: each change made (with the id it ended with), then, when some
+/// failed, the failures and what was not attempted.
 pub fn render_result(doc: &ChangesDocument<'_>, command: &str) -> String {
     let s = doc.summary;
-    let failed: Vec<&Change> = doc.changes.iter().filter(|c| c.error.is_some()).collect();
-    let made: Vec<&Change> = doc
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::Noop && c.error.is_none())
-        .collect();
-    if made.is_empty() && failed.is_empty() {
+    let pending = |c: &&Change| c.action != Action::Noop;
+    let with = |outcome: Outcome| -> Vec<&Change> {
+        doc.changes
+            .iter()
+            .filter(pending)
+            .filter(|c| c.outcome == Some(outcome))
+            .collect()
+    };
+    let (made, failed, skipped) = (
+        with(Outcome::Done),
+        with(Outcome::Failed),
+        with(Outcome::NotAttempted),
+    );
+    if made.is_empty() && failed.is_empty() && skipped.is_empty() {
         return render_plan(doc, command);
     }
     let mut out = String::new();
-    if failed.is_empty() {
+    if failed.is_empty() && skipped.is_empty() {
         out.push_str(&format!(
             "{} complete: {}.\n",
             capitalized(command),
@@ -294,23 +310,34 @@ pub fn render_result(doc: &ChangesDocument<'_>, command: &str) -> String {
         ));
     } else {
         out.push_str(&format!(
-            "{} failed: {} of {} changes failed; running `provision {command}` again continues \
-             from where this run stopped.\n",
+            "{} failed: {} failed, {} not attempted, {} done; running `provision {command}` \
+             again continues from where this run stopped.\n",
             capitalized(command),
             failed.len(),
-            s.create + s.update + s.replace + s.delete
+            skipped.len(),
+            made.len(),
         ));
     }
-    if !made.is_empty() {
-        out.push('\n');
-        for change in &made {
-            change_line(&mut out, symbol(change.action), change);
+    let sections = [
+        ("", &made, None),
+        ("Failed:", &failed, Some("!")),
+        ("Not attempted:", &skipped, None),
+    ];
+    for (title, changes, mark) in sections {
+        if changes.is_empty() {
+            continue;
         }
-    }
-    if !failed.is_empty() {
-        out.push_str("\nFailed:\n");
-        for change in &failed {
-            change_line(&mut out, "!", change);
+        out.push('\n');
+        if !title.is_empty() {
+            out.push_str(&format!("{title}\n"));
+        }
+        for change in changes.iter() {
+            change_line(
+                &mut out,
+                mark.unwrap_or(symbol(change.action)),
+                change,
+                false,
+            );
         }
     }
     out

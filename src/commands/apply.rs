@@ -1,15 +1,17 @@
 //! `provision apply`: plans, shows the plan, asks (on a terminal, without `--yes`), takes the
 //! profile's lease (waiting up to `--lock-timeout` for another apply's), converges, and lets the
-//! lease go.
+//! lease go. With `--plan FILE`: applies the saved plan, once it is shown to still hold.
 
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::api::{AepClient, ConnectionId};
 use crate::cli::{ApplyArgs, GlobalArgs};
-use crate::engine::apply::{execute, prepare, Options};
+use crate::engine::apply::{execute, prepare, Options, Prepared};
 use crate::engine::lease::{self, Holder, Take};
+use crate::engine::saved::{Current, SavedPlan};
 use crate::engine::{self, failure};
 use crate::error::{CliError, CliResult, Exit};
 use crate::output::{self, ChangesDocument};
@@ -19,14 +21,28 @@ use crate::prompt;
 
 pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> CliResult {
     let concurrency = usize::from(args.concurrency);
+    let saved = args.plan.as_deref().map(read_saved).transpose()?;
+    let include_datasets = saved
+        .as_ref()
+        .map_or(args.include_datasets, |(_, s)| s.include_datasets);
     let client = engine::client(profile)
         .map_err(CliError::failed)?
         .with_max_concurrency(concurrency);
     let run_id = lease::run_id();
     let deadline = Instant::now() + args.lock_timeout;
+    // A saved plan was reviewed when it was made: applying it is the consent (as Terraform's
+    // `apply PLANFILE`).
+    let yes = args.yes || saved.is_some();
     let mut confirmed = false;
     loop {
-        let mut prepared = prepare(&client, profile, args.include_datasets, concurrency).await?;
+        let mut prepared = prepare(&client, profile, include_datasets, concurrency).await?;
+        // Checked before the lease is taken, against this observation: the lease is written
+        // with the base connection's etag seen here, so a change made since (another apply
+        // takes the lease before it writes) makes the take fail with 412, and the loop
+        // observes and checks again. This run's own lease is never part of what is checked.
+        if let Some((file, saved)) = &saved {
+            still_holds(profile, &prepared, saved, include_datasets, file)?;
+        }
         let doc = ChangesDocument::new(&profile.path, &prepared.plan.changes);
         if !prepared.plan.has_changes() {
             output::print_result(global.output, &doc, "apply")?;
@@ -34,8 +50,7 @@ pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> Cl
         }
         if !confirmed {
             output::print_pending(global.output, &doc)?;
-            prompt::confirm_or_cancel(args.yes, "apply", "apply cancelled; nothing was changed")
-                .await?;
+            prompt::confirm_or_cancel(yes, "apply", "apply cancelled; nothing was changed").await?;
             confirmed = true;
         }
         let taken = lease::take(&client, &mut prepared, &run_id)
@@ -105,4 +120,44 @@ async fn wait_for(
         )))
         }
     }
+}
+
+/// The saved plan at `file` (exit 1 when it cannot be read as one).
+fn read_saved(file: &Path) -> Result<(String, SavedPlan), CliError> {
+    let shown = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        CliError::failed(anyhow::anyhow!(
+            "could not read the saved plan {shown}: {e}; write it with `provision plan --out {shown}`"
+        ))
+    })?;
+    let saved =
+        SavedPlan::parse(&text, &shown).map_err(|e| CliError::failed(anyhow::anyhow!(e)))?;
+    Ok((shown, saved))
+}
+
+/// Refuses (exit 1, before any write) a saved plan whose profile or objects changed since.
+fn still_holds(
+    profile: &Profile,
+    prepared: &Prepared,
+    saved: &SavedPlan,
+    include_datasets: bool,
+    file: &str,
+) -> Result<(), CliError> {
+    let current = Current::of(profile, prepared, include_datasets);
+    let changed = saved.stale(&current).map_err(|e| {
+        CliError::failed(anyhow::anyhow!(
+            "could not read the profile {}: {e}",
+            profile.path.display()
+        ))
+    })?;
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = changed.iter().map(|c| format!("  - {c}")).collect();
+    Err(CliError::failed(anyhow::anyhow!(
+        "the saved plan {file} is out of date, so nothing was applied; since it was saved:\n{}\n\
+         run `provision plan {} --out {file}` again, review it, then apply it",
+        list.join("\n"),
+        profile.path.display()
+    )))
 }

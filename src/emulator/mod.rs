@@ -126,6 +126,7 @@ impl From<&EmulatorArgs> for EmulatorConfig {
                 fail_rate: args.fail_rate.clamp(0.0, 1.0),
                 fail_after_commit: args.fail_after_commit.clone(),
                 outage: Vec::new(),
+                refuse_datasets: Vec::new(),
                 token_ttl: args.token_ttl.unwrap_or(DEFAULT_TOKEN_TTL),
                 zoho_spec: args.zoho_spec.into(),
                 page_cap: args.page_cap.map(|n| n as usize),

@@ -82,12 +82,13 @@ async fn delete_one(
             if row.action == Action::Delete {
                 ledger.lock()[removal.row].id = Some(removal.id.clone());
             }
+            ledger.done(removal.row);
             Ok(())
         }
         Err(e) => {
             let message = format!("deleting {} {}: {e}", removal.kind(), removal.id);
             shown.failed(&e.to_string());
-            ledger.lock()[removal.row].error = Some(message);
+            ledger.fail_quietly(removal.row, message);
             Err(Failed)
         }
     }

@@ -100,5 +100,5 @@ pub async fn execute(client: &AepClient, plan: &mut DestroyPlan, progress: &Prog
     let _ = remove(client, &ledger, &plan.removals, CONCURRENCY)
         .instrument(tracing::info_span!("destroy"))
         .await;
-    plan.changes = ledger.changes();
+    plan.changes = ledger.settled();
 }

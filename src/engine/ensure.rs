@@ -5,7 +5,7 @@ use std::fmt;
 use super::ObjectId;
 use crate::api::error::ApiErrorKind;
 use crate::api::{AepClient, ApiError};
-use crate::transport::Verdict;
+use crate::transport::{CallKind, Verdict};
 
 /// One object a lookup found.
 pub struct Found<I> {
@@ -97,10 +97,12 @@ enum Sent<I> {
 }
 
 /// Sends the create. When it fails in a way that may hide a commit ([`may_have_committed`]), the
-/// lookup looks for the object; it is created again only when absent, with as many attempts and
-/// the same backoff as `client`'s retry policy gives any call safe to repeat.
+/// lookup looks for the object; it is created again only when absent, with the backoff and
+/// deadline `client`'s retry policy gives a read.
 async fn create_once<C: Create>(client: &AepClient, new: &C) -> Result<Sent<C::Id>, ApiError> {
-    let mut attempts = client.retry_policy().start();
+    // Once the look-up has shown the object absent, sending the create again is as safe as a
+    // read: it is repeated for as long as the retry policy's deadline allows.
+    let mut attempts = client.retry_policy().start(CallKind::Read);
     loop {
         attempts.begin();
         match new.create(client).await {

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 
-use super::plan::{Change, Row};
+use super::plan::{Action, Change, Outcome, Row};
 use super::ObjectId;
 use crate::progress::Progress;
 
@@ -51,13 +51,15 @@ impl<'a> Ledger<'a> {
             Ok(value) => {
                 let id: ObjectId = value.clone().into();
                 shown.done(Some(id.as_str()));
-                self.lock()[row].id = Some(id);
+                let mut changes = self.lock();
+                changes[row].id = Some(id);
+                changes[row].outcome = Some(Outcome::Done);
                 Ok(value)
             }
             Err(error) => {
                 let message = format!("{error:#}");
                 shown.failed(&message);
-                self.lock()[row].error = Some(message);
+                self.fail_quietly(row, message);
                 Err(Failed)
             }
         }
@@ -66,6 +68,37 @@ impl<'a> Ledger<'a> {
     /// Records `message` as the error of the change at `row`.
     pub fn fail(&self, row: Row, message: String) {
         self.progress.note(&format!("error: {message}"));
-        self.lock()[row].error = Some(message);
+        self.fail_quietly(row, message);
+    }
+
+    /// Records `message` as the error of the change at `row`, without a progress note.
+    pub fn fail_quietly(&self, row: Row, message: String) {
+        let mut changes = self.lock();
+        changes[row].error = Some(message);
+        changes[row].outcome = Some(Outcome::Failed);
+    }
+
+    /// A step done on `row` that leaves its id as it is (a delete completing a replace).
+    pub fn done(&self, row: Row) {
+        let mut changes = self.lock();
+        if changes[row].outcome != Some(Outcome::Failed) {
+            changes[row].outcome = Some(Outcome::Done);
+        }
+    }
+
+    /// The changes at the end of the run, each with its outcome: a row no step finished was
+    /// not attempted (a `noop` needed nothing, so it is done).
+    pub fn settled(&self) -> Vec<Change> {
+        let mut changes = self.changes();
+        for change in &mut changes {
+            change
+                .outcome
+                .get_or_insert(if change.action == Action::Noop {
+                    Outcome::Done
+                } else {
+                    Outcome::NotAttempted
+                });
+        }
+        changes
     }
 }

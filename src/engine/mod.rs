@@ -13,6 +13,7 @@ pub mod desired;
 pub mod destroy;
 pub mod ensure;
 pub mod explore;
+pub mod import;
 pub mod kind;
 pub mod kinds;
 pub mod lease;
@@ -20,6 +21,7 @@ pub mod ledger;
 pub mod naming;
 pub mod observe;
 pub mod plan;
+pub mod saved;
 
 pub use kind::{Kind, ObjectId};
 

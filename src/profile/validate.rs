@@ -100,10 +100,11 @@ impl Resolve<'_> {
                 self.problem(key, format!("missing; {hint}"));
                 None
             }
-            Some(v) => {
-                let v = self.expand(key, &v, false)?;
+            Some(raw) => {
+                let v = self.expand(key, &raw, false)?;
                 if v.trim().is_empty() {
-                    self.problem(key, format!("must not be empty; {hint}"));
+                    let message = self.empty(key, &raw, format!("must not be empty; {hint}"));
+                    self.problem(key, message);
                     return None;
                 }
                 Some(v)
@@ -127,10 +128,30 @@ impl Resolve<'_> {
         };
         let expanded = self.expand(key, value.expose_secret(), true)?;
         if expanded.trim().is_empty() {
-            self.problem(key, format!("is empty; {hint}"));
+            let message = self.empty(key, value.expose_secret(), format!("is empty; {hint}"));
+            self.problem(key, message);
             return None;
         }
         Some(SecretString::from(expanded))
+    }
+
+    /// Why `key` (written as `raw`) came out empty: a `${NAME}` or `PROVISION_…` variable that is
+    /// set but empty is named as such; otherwise `otherwise` (the value itself is empty).
+    fn empty(&self, key: &str, raw: &str, otherwise: String) -> String {
+        let mut rest = raw;
+        while let Some(start) = rest.find("${") {
+            let body = &rest[start + 2..];
+            let Some(end) = body.find('}') else { break };
+            let name = &body[..end];
+            if self.env.get(name).is_some_and(|v| v.trim().is_empty()) {
+                return empty_variable(name, key);
+            }
+            rest = &body[end + 1..];
+        }
+        match self.sites.at(key) {
+            At::Env(var) => empty_variable(&var, key),
+            _ => otherwise,
+        }
     }
 
     pub(super) fn url(
@@ -437,6 +458,21 @@ impl Resolve<'_> {
         })
     }
 
+    /// `auto_unmapped`: `true` for "skip", `false` for "fail" (the default) or an invalid value.
+    fn auto_unmapped(&mut self, key: &str, value: Option<String>) -> bool {
+        match self.text(key, value).as_deref() {
+            None | Some("fail") => false,
+            Some("skip") => true,
+            Some(other) => {
+                self.problem(
+                    key,
+                    format!("`{other}` is not a choice; write \"fail\" or \"skip\""),
+                );
+                false
+            }
+        }
+    }
+
     pub(super) fn defaults(&mut self, raw: Node) -> Defaults {
         let schedule = raw
             .table("schedule")
@@ -444,6 +480,7 @@ impl Resolve<'_> {
         Defaults {
             schema_id: self.text("defaults.schema_id", raw.str("schema_id")),
             mapping_prefix: self.text("defaults.mapping_prefix", raw.str("mapping_prefix")),
+            auto_unmapped: self.auto_unmapped("defaults.auto_unmapped", raw.str("auto_unmapped")),
             delta_column: self.text("defaults.delta_column", raw.str("delta_column")),
             schedule,
         }
@@ -553,7 +590,19 @@ impl Resolve<'_> {
             ),
             None => defaults.mapping_prefix.clone(),
         };
-        let mapping = self.mapping(prefix, raw.mapping("mapping"), mapping_prefix, &what);
+        let skip_unmapped = match raw.str("auto_unmapped") {
+            Some(v) => self.auto_unmapped(&format!("{prefix}.auto_unmapped"), Some(v)),
+            None => defaults.auto_unmapped,
+        };
+        let mapping = self
+            .mapping(prefix, raw.mapping("mapping"), mapping_prefix, &what)
+            .map(|m| match m {
+                Mapping::Auto { prefix, .. } => Mapping::Auto {
+                    prefix,
+                    skip_unmapped,
+                },
+                other => other,
+            });
         let schedule = match raw.table("schedule") {
             Some(s) => self.schedule(&format!("{prefix}.schedule"), s),
             None => match &defaults.schedule {
@@ -577,6 +626,7 @@ impl Resolve<'_> {
             schema_id: schema_id?,
             mapping: mapping?,
             schedule: schedule?,
+            enabled: raw.bool("enabled").unwrap_or(true),
         })
     }
 
@@ -672,7 +722,10 @@ impl Resolve<'_> {
                     return None;
                 }
                 match mapping_prefix {
-                    Some(prefix) => Some(Mapping::Auto { prefix }),
+                    Some(prefix) => Some(Mapping::Auto {
+                        prefix,
+                        skip_unmapped: false,
+                    }),
                     None => {
                         self.problem(
                             &key,
@@ -735,102 +788,13 @@ impl Resolve<'_> {
     }
 
     pub(super) fn schedule(&mut self, key: &str, raw: Node) -> Option<Schedule> {
-        let frequency = match self.text(&format!("{key}.frequency"), raw.str("frequency")) {
-            None => {
-                self.problem(
-                    &format!("{key}.frequency"),
-                    "missing; one of once, minute, hour, day, week",
-                );
-                None
-            }
-            Some(f) => Frequency::parse(&f).or_else(|| {
-                self.problem(
-                    &format!("{key}.frequency"),
-                    format!("`{f}` is not a frequency; use one of once, minute, hour, day, week"),
-                );
-                None
-            }),
-        };
-        let start = match self.text(&format!("{key}.start"), raw.str("start")) {
-            None => {
-                self.problem(
-                    &format!("{key}.start"),
-                    "missing; give the first run's time in RFC 3339, e.g. \"2026-12-01T00:00:00Z\"",
-                );
-                None
-            }
-            Some(s) => match DateTime::parse_from_rfc3339(s.trim()) {
-                Ok(t) => Some(t.with_timezone(&Utc)),
-                Err(_) => {
-                    self.problem(
-                        &format!("{key}.start"),
-                        format!(
-                            "`{s}` is not an RFC 3339 date-time with a time zone; write e.g. \
-                             \"2026-12-01T00:00:00Z\""
-                        ),
-                    );
-                    None
-                }
-            },
-        };
+        let frequency = self.frequency(key, &raw);
+        let start = self.start(key, &raw);
         let frequency = frequency?;
-        let interval_key = format!("{key}.interval");
         let (interval, backfill) = if frequency == Frequency::Once {
-            let mut ok = true;
-            if raw.int("interval").is_some() {
-                self.problem(
-                    &interval_key,
-                    "must be absent when frequency = \"once\" (the CRMToAEP flow spec rejects it)",
-                );
-                ok = false;
-            }
-            if raw.bool("backfill").is_some() {
-                self.problem(
-                    &format!("{key}.backfill"),
-                    "must be absent when frequency = \"once\" (the CRMToAEP flow spec rejects it)",
-                );
-                ok = false;
-            }
-            if !ok {
-                return None;
-            }
-            (None, None)
+            self.once_has_no_repeat(key, &raw).then_some((None, None))?
         } else {
-            let min = if frequency == Frequency::Minute {
-                MIN_MINUTE_INTERVAL
-            } else {
-                1
-            };
-            let interval = match raw.int("interval") {
-                None => {
-                    self.problem(
-                        &interval_key,
-                        format!(
-                            "missing; frequency = \"{}\" needs an interval of at least {min}",
-                            frequency.as_str()
-                        ),
-                    );
-                    return None;
-                }
-                Some(n) if n < min => {
-                    self.problem(
-                        &interval_key,
-                        format!(
-                            "{n} is below the minimum of {min} for frequency = \"{}\" \
-                             (the CRMToAEP flow spec's rule); use {min} or more",
-                            frequency.as_str()
-                        ),
-                    );
-                    return None;
-                }
-                Some(n) => match u32::try_from(n) {
-                    Ok(n) => n,
-                    Err(_) => {
-                        self.problem(&interval_key, format!("{n} is too large"));
-                        return None;
-                    }
-                },
-            };
+            let interval = self.interval(key, &raw, frequency)?;
             (Some(interval), Some(raw.bool("backfill").unwrap_or(true)))
         };
         Some(Schedule {
@@ -840,12 +804,110 @@ impl Resolve<'_> {
             backfill,
         })
     }
+
+    fn frequency(&mut self, key: &str, raw: &Node) -> Option<Frequency> {
+        let key = format!("{key}.frequency");
+        let Some(f) = self.text(&key, raw.str("frequency")) else {
+            self.problem(&key, "missing; one of once, minute, hour, day, week");
+            return None;
+        };
+        Frequency::parse(&f).or_else(|| {
+            self.problem(
+                &key,
+                format!("`{f}` is not a frequency; use one of once, minute, hour, day, week"),
+            );
+            None
+        })
+    }
+
+    fn start(&mut self, key: &str, raw: &Node) -> Option<DateTime<Utc>> {
+        let key = format!("{key}.start");
+        let Some(s) = self.text(&key, raw.str("start")) else {
+            self.problem(
+                &key,
+                "missing; give the first run's time in RFC 3339, e.g. \"2026-12-01T00:00:00Z\"",
+            );
+            return None;
+        };
+        match DateTime::parse_from_rfc3339(s.trim()) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                self.problem(
+                    &key,
+                    format!(
+                        "`{s}` is not an RFC 3339 date-time with a time zone; write e.g. \
+                         \"2026-12-01T00:00:00Z\""
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `frequency = "once"` takes neither `interval` nor `backfill` (the CRMToAEP flow spec
+    /// rejects them); `false` when either is there.
+    fn once_has_no_repeat(&mut self, key: &str, raw: &Node) -> bool {
+        let mut ok = true;
+        for field in ["interval", "backfill"] {
+            let given = match field {
+                "interval" => raw.int(field).is_some(),
+                _ => raw.bool(field).is_some(),
+            };
+            if given {
+                self.problem(
+                    &format!("{key}.{field}"),
+                    "must be absent when frequency = \"once\" (the CRMToAEP flow spec rejects it)",
+                );
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// A repeating schedule's interval: present, and at least the flow spec's minimum.
+    fn interval(&mut self, key: &str, raw: &Node, frequency: Frequency) -> Option<u32> {
+        let key = format!("{key}.interval");
+        let min = if frequency == Frequency::Minute {
+            MIN_MINUTE_INTERVAL
+        } else {
+            1
+        };
+        match raw.int("interval") {
+            None => {
+                self.problem(
+                    &key,
+                    format!(
+                        "missing; frequency = \"{}\" needs an interval of at least {min}",
+                        frequency.as_str()
+                    ),
+                );
+                None
+            }
+            Some(n) if n < min => {
+                self.problem(
+                    &key,
+                    format!(
+                        "{n} is below the minimum of {min} for frequency = \"{}\" \
+                         (the CRMToAEP flow spec's rule); use {min} or more",
+                        frequency.as_str()
+                    ),
+                );
+                None
+            }
+            Some(n) => u32::try_from(n).ok().or_else(|| {
+                self.problem(&key, format!("{n} is too large"));
+                None
+            }),
+        }
+    }
 }
 
 /// `[defaults]`, resolved; `schedule` is `Some(None)` when it was given but invalid.
 pub(super) struct Defaults {
     pub(super) schema_id: Option<String>,
     pub(super) mapping_prefix: Option<String>,
+    /// `auto_unmapped = "skip"`.
+    pub(super) auto_unmapped: bool,
     pub(super) delta_column: Option<String>,
     pub(super) schedule: Option<Option<Schedule>>,
 }
@@ -882,4 +944,12 @@ pub fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+/// The problem of a `${NAME}` that is set but empty: the variable, not the profile, needs fixing.
+fn empty_variable(name: &str, key: &str) -> String {
+    format!(
+        "environment variable {name} is set but empty; export {name} with the value of {key} \
+         (check the command or CI secret that sets it)"
+    )
 }

@@ -389,7 +389,7 @@ async fn a_changed_destination_patches_the_dataflow_onto_a_new_mapping_set() {
         "changed.toml",
         &THREE_MODULES.replacen(
             "mapping = [\n  { source = \"Email\", destination = \"personalEmail.address\" },\n]",
-            "mapping = [\n  { source = \"Email\", destination = \"workEmail.address\" },\n]",
+            "mapping = [\n  { source = \"Email\", destination = \"_acme.zoho.Email\" },\n]",
             1,
         ),
     );
@@ -426,7 +426,7 @@ async fn a_changed_destination_patches_the_dataflow_onto_a_new_mapping_set() {
     let new_set = h
         .objects("mappingSets")
         .into_iter()
-        .find(|m| m["mappings"][0]["destination"] == "workEmail.address")
+        .find(|m| m["mappings"][0]["destination"] == "_acme.zoho.Email")
         .expect("a mapping set with the new destination");
     let patch = writes[1].body.clone().unwrap();
     assert_eq!(patch[0]["op"], "replace");
@@ -604,7 +604,8 @@ async fn a_column_explore_does_not_list_is_a_plan_error_with_a_suggestion() {
         out.stderr
     );
     assert!(out.stdout.is_empty());
-    // The same profile on a fresh org fails before any per-module object is written.
+    // The same profile on a fresh org fails before any write: the validation reads the columns
+    // from Zoho's CRM API when there is no base connection to explore through.
     let fresh = Harness::start().await;
     let typo = fresh.profile(
         "typo.toml",
@@ -623,7 +624,7 @@ async fn a_column_explore_does_not_list_is_a_plan_error_with_a_suggestion() {
         .filter(|w| w.status < 400)
         .map(|w| w.path.clone())
         .collect();
-    assert_eq!(made, ["/data/foundation/flowservice/connections"]);
+    assert!(made.is_empty(), "{made:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -763,7 +764,8 @@ async fn a_changed_description_and_rotated_credentials_patch_the_base_connection
     );
 
     // Different Zoho settings (here the API URL) change the fingerprint: the auth params are
-    // sent again, with a fresh access token, then the description records the new fingerprint.
+    // sent again, then the description records the new fingerprint. The access token is the one
+    // the first apply cached: a Zoho token does not depend on the API URL.
     let localhost = h.url().replace("127.0.0.1", "localhost");
     let env = [("PROVISION_ZOHO__API_URL", localhost.as_str())];
     let args = ["plan", renamed.to_str().unwrap(), "--output", "json"];
@@ -783,8 +785,8 @@ async fn a_changed_description_and_rotated_credentials_patch_the_base_connection
         .assert_exit(0);
     let requests = h.requests();
     assert!(
-        requests.iter().any(|r| r.path == "/oauth/v2/token"),
-        "no Zoho refresh"
+        !requests.iter().any(|r| r.path == "/oauth/v2/token"),
+        "the cached Zoho access token is reused"
     );
     let writes = support::cli::without_lease(support::cli::writes(&requests));
     assert_eq!(

@@ -94,17 +94,17 @@ mapping = "auto"
 [[dataflows]]
 module  = "Tasks"
 dataset = { create = true, name = "Zoho Tasks" }
-mapping = [ { source = "Owner", destination = "_acme.zoho.owner" } ]
+mapping = [ { source = "Owner", destination = "_acme.zoho.Owner" } ]
 
 [[dataflows]]
 module  = "Events"
 dataset = { id = "6889f4f89b982b2b90bc1208" }
-mapping = [ { source = "Owner", destination = "_acme.zoho.owner" } ]
+mapping = [ { source = "Owner", destination = "_acme.zoho.Owner" } ]
 
 [[dataflows]]
 module  = "Calls"
 dataset = { create = true, name = "Zoho Calls" }
-mapping = [ { source = "Owner", destination = "_acme.zoho.owner" } ]
+mapping = [ { source = "Owner", destination = "_acme.zoho.Owner" } ]
 
 [[dataflows]]
 module  = "Products"
@@ -227,12 +227,19 @@ impl Harness {
         path
     }
 
+    /// The user cache directory (`XDG_CACHE_HOME`) of every command this harness runs: inside
+    /// its scratch directory, shared by its runs as a user's is, never the real one.
+    pub fn cache_home(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
     /// The binary with a clean environment: the seed secrets and URL overrides pointing at the
-    /// emulator (so `profiles/local.toml` works too), nothing else.
+    /// emulator (so `profiles/local.toml` works too) and [`Harness::cache_home`], nothing else.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("provision"));
         let url = self.url();
         cmd.env_clear()
+            .env("XDG_CACHE_HOME", self.cache_home())
             .env("AEP_CLIENT_SECRET", super::CLIENT_SECRET)
             .env("ZOHO_CLIENT_SECRET", super::ZOHO_SECRET)
             .env("ZOHO_REFRESH_TOKEN", super::ZOHO_REFRESH)
