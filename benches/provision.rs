@@ -38,8 +38,8 @@ use provision::emulator::{spawn, EmulatorConfig, Faults, RunningEmulator};
 use serde::Serialize;
 use serde_json::{json, Value};
 use support::{
-    arrivals_ms, count, critical_path, levels, lower_bound_ms, profile_toml, vm_hwm_kb, Counts,
-    Step, BASELINE_SIZE, DEFAULT_CONCURRENCY, FLOW_SERVICE_PAGE, LATENCY_MS, SIZES,
+    arrivals_ms, bytes_down, count, critical_path, levels, lower_bound_ms, profile_toml, vm_hwm_kb,
+    Counts, Step, BASELINE_SIZE, DEFAULT_CONCURRENCY, FLOW_SERVICE_PAGE, LATENCY_MS, SIZES,
 };
 
 const SANDBOX: &str = "prod";
@@ -78,6 +78,8 @@ struct Run {
     emulator_cpu_ms: f64,
     /// The `summary` of `--output json`, when the command printed one.
     summary: Value,
+    /// Response bodies downloaded, bytes (`support::bytes_down`).
+    bytes_down: u64,
 }
 
 /// The emulator's own cost per request, measured from a client in this process.
@@ -203,8 +205,10 @@ fn run() -> anyhow::Result<bool> {
     }
 
     let rate_limited = rate_limited::measure(&bench)?;
-    let checks = checks(&runs, &overheads);
+    let mut checks = checks(&runs, &overheads);
+    checks.extend(request_floor_checks(&runs));
     print_report(&runs, &overheads, &checks);
+    print_request_floor(&runs);
     rate_limited::print(&rate_limited);
     println!(
         "\nload average (1 min) before {:.2}, after {:.2} on {} CPUs: figures are skewed when it exceeds the CPU count",
@@ -367,6 +371,7 @@ impl Bench {
             cpu_ms: waited.cpu.as_secs_f64() * 1000.0,
             emulator_cpu_ms: emulator_cpu.as_secs_f64() * 1000.0,
             summary,
+            bytes_down: bytes_down(&log),
         };
         eprintln!(
             "bench: {label}: exit {}, {:.2} s, {} requests ({} writes)",
@@ -602,13 +607,7 @@ fn checks(runs: &[Run], overheads: &[Overhead]) -> Vec<Check> {
             ok: fresh.exit_code == 0 && fresh.ratio <= 1.3,
         });
         if let Some(seq) = find(Step::FreshApply, BASELINE_SIZE, 1) {
-            let speedup = seq.wall_ms / fresh.wall_ms;
-            checks.push(Check {
-                figure: format!("fresh apply, n={BASELINE_SIZE}: --concurrency 1 / default"),
-                target: ">= 6x".into(),
-                measured: format!("{speedup:.1}x"),
-                ok: fresh.exit_code == 0 && seq.exit_code == 0 && speedup >= 6.0,
-            });
+            checks.push(speedup_check(fresh, seq, 6.0));
         }
     }
     for run in runs.iter().filter(|r| r.step == Step::NoopApply) {
@@ -765,6 +764,98 @@ fn print_report(runs: &[Run], overheads: &[Overhead], checks: &[Check]) {
             c.figure,
             c.target,
             c.measured
+        );
+    }
+}
+
+// ---- issue 14 and issue 19 item 4: the request floor of a fresh apply, and bytes downloaded ----
+
+/// The fresh applies at the default concurrency, smallest first.
+fn fresh_applies(runs: &[Run]) -> Vec<&Run> {
+    let mut fresh: Vec<&Run> = runs
+        .iter()
+        .filter(|r| r.step == Step::FreshApply && r.concurrency == DEFAULT_CONCURRENCY)
+        .collect();
+    fresh.sort_by_key(|r| r.modules);
+    fresh
+}
+
+/// Issue 14's targets: at most 6n + 15 requests and wall <= 1.3 x the lower bound at every size,
+/// and n = 50 at least 7x faster than `--concurrency 1`. Issue 19's: bytes per module of a fresh
+/// apply do not grow with n (within 1.5x of the smallest size's).
+fn request_floor_checks(runs: &[Run]) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let fresh = fresh_applies(runs);
+    for run in &fresh {
+        let n = run.modules;
+        checks.push(Check {
+            figure: format!("fresh apply, n={n}: requests"),
+            target: format!("<= 6n + 15 = {}", 6 * n + 15),
+            measured: format!("{} ({:.2} a module)", run.counts.requests, per_module(run)),
+            ok: run.exit_code == 0 && run.counts.requests <= 6 * n + 15,
+        });
+        checks.push(Check {
+            figure: format!("fresh apply, n={n}: wall / lower bound"),
+            target: "<= 1.3".into(),
+            measured: format!("{:.2}", run.ratio),
+            ok: run.exit_code == 0 && run.ratio <= 1.3,
+        });
+    }
+    let at = |n: usize, c: usize| {
+        runs.iter()
+            .find(|r| r.step == Step::FreshApply && r.modules == n && r.concurrency == c)
+    };
+    if let (Some(fast), Some(seq)) = (at(BASELINE_SIZE, DEFAULT_CONCURRENCY), at(BASELINE_SIZE, 1))
+    {
+        checks.push(speedup_check(fast, seq, 7.0));
+    }
+    if let (Some(small), Some(big)) = (fresh.first(), fresh.last()) {
+        let per = |r: &Run| r.bytes_down as f64 / r.modules as f64;
+        let growth = per(big) / per(small);
+        checks.push(Check {
+            figure: format!(
+                "fresh apply: bytes a module, n={} / n={}",
+                big.modules, small.modules
+            ),
+            target: "<= 1.5 (linear in n)".into(),
+            measured: format!("{growth:.2}"),
+            ok: big.modules == small.modules || growth <= 1.5,
+        });
+    }
+    checks
+}
+
+/// How much faster the default concurrency made a fresh apply than `--concurrency 1`.
+fn speedup_check(fast: &Run, seq: &Run, target: f64) -> Check {
+    let speedup = seq.wall_ms / fast.wall_ms;
+    Check {
+        figure: format!("fresh apply, n={}: --concurrency 1 / default", fast.modules),
+        target: format!(">= {target}x"),
+        measured: format!("{speedup:.1}x"),
+        ok: fast.exit_code == 0 && seq.exit_code == 0 && speedup >= target,
+    }
+}
+
+fn per_module(run: &Run) -> f64 {
+    run.counts.requests as f64 / run.modules.max(1) as f64
+}
+
+/// Requests and bytes per module of each fresh apply.
+fn print_request_floor(runs: &[Run]) {
+    println!(
+        "
+fresh apply, per module (issue 14 floor: 6 requests a module + 15):"
+    );
+    for r in runs.iter().filter(|r| r.step == Step::FreshApply) {
+        println!(
+            "  n={:<4} conc={:<2} requests {:>5} ({:>5.2} a module, lower bound {:>6.2} s)  downloaded {:>9} B ({:>6.0} B a module)",
+            r.modules,
+            r.concurrency,
+            r.counts.requests,
+            per_module(r),
+            r.lower_bound_ms / 1000.0,
+            r.bytes_down,
+            r.bytes_down as f64 / r.modules.max(1) as f64
         );
     }
 }

@@ -207,6 +207,10 @@ pub struct ApplyArgs {
     /// --plan: a saved plan is applied whole.
     #[arg(long = "module", value_name = "M", conflicts_with = "plan")]
     pub modules: Vec<String>,
+    /// While another apply of the same profile holds its lease, wait this long for it, then
+    /// give up (exit 1) naming that run (e.g. 30s, 10m).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
+    pub lock_timeout: Duration,
     /// Apply exactly the plan `provision plan --out FILE` saved; refused (exit 1, nothing
     /// written) when the profile or any object the plan read has changed since.
     #[arg(long, value_name = "FILE")]

@@ -218,10 +218,11 @@ pub enum Step {
 ///
 /// - fresh apply: IMS token -> the observing lists (the specs, base connections, targets, flows,
 ///   mapping sets and datasets at once; all empty) -> Zoho token refresh (the base connection's
-///   auth params) -> base connection POST -> its twin check (a list by name, issue 7) -> explore
-///   of a module -> its source connection POST -> twin check -> its dataflow POST -> twin check:
-///   10. The module's other branches (dataset POST -> check -> target connection POST -> check,
-///   and mapping set POST -> check) need only the observation, so they are shorter.
+///   auth params) -> base connection POST carrying the apply's lease -> its twin check (a list
+///   by name: the one check left, since a concurrent apply may create it too) -> explore of a
+///   module -> its source connection POST -> its dataflow POST -> the base connection read and
+///   PATCHed to let the lease go: 10. The module's other branches (dataset POST -> target
+///   connection POST, and mapping set POST) are shorter.
 /// - no-op re-apply: IMS token, then the longest of the lists read at once: base connections ->
 ///   source connections on them (Flow Service pages), targets and flows (Flow Service pages),
 ///   datasets (Catalog pages) and mapping sets (Data Prep pages).
@@ -261,4 +262,9 @@ pub fn vm_hwm_kb(status: &str) -> Option<i64> {
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Bytes of response bodies in `log`: what the client downloaded (headers aside).
+pub fn bytes_down(log: &[RecordedRequest]) -> u64 {
+    log.iter().map(|r| r.response_bytes).sum()
 }

@@ -1,10 +1,16 @@
-//! `provision apply`: plans, shows the plan, asks (on a terminal, without `--yes`), converges.
-//! With `--plan FILE`: applies the saved plan, once it is shown to still hold.
+//! `provision apply`: plans, shows the plan, asks (on a terminal, without `--yes`), takes the
+//! profile's lease (waiting up to `--lock-timeout` for another apply's), converges, and lets the
+//! lease go. With `--plan FILE`: applies the saved plan, once it is shown to still hold.
 
 use std::path::Path;
+use std::time::Duration;
 
+use tokio::time::Instant;
+
+use crate::api::{AepClient, ConnectionId};
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::engine::apply::{execute, prepare_modules, Options, Prepared};
+use crate::engine::lease::{self, Holder, Take};
 use crate::engine::saved::{Current, SavedPlan};
 use crate::engine::{self, failure};
 use crate::error::{CliError, CliResult, Exit};
@@ -23,28 +29,99 @@ pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> Cl
         .map_err(CliError::failed)?
         .with_max_concurrency(concurrency);
     let selection = super::select(profile, &args.modules)?;
-    let prepared =
-        prepare_modules(&client, profile, include_datasets, concurrency, &selection).await?;
-    if let Some((file, saved)) = &saved {
-        still_holds(profile, &prepared, saved, include_datasets, file)?;
-    }
-    let doc = ChangesDocument::new(&profile.path, &prepared.plan.changes);
-    if !prepared.plan.has_changes() {
-        output::print_result(global.output, &doc, "apply")?;
-        return Ok(Exit::Ok);
-    }
-    output::print_pending(global.output, &doc)?;
+    let run_id = lease::run_id();
+    let deadline = Instant::now() + args.lock_timeout;
     // A saved plan was reviewed when it was made: applying it is the consent (as Terraform's
     // `apply PLANFILE`).
     let yes = args.yes || saved.is_some();
-    prompt::confirm_or_cancel(yes, "apply", "apply cancelled; nothing was changed").await?;
-    let progress = Progress::new(global.quiet);
-    let options = Options { concurrency };
-    let outcome = execute(&client, profile, prepared, &options, &progress).await;
-    progress.finish();
-    let doc = ChangesDocument::new(&profile.path, &outcome.changes);
-    output::print_result(global.output, &doc, "apply")?;
-    prompt::exit(failure(&outcome.changes, outcome.error, "apply"))
+    let mut confirmed = false;
+    loop {
+        let mut prepared =
+            prepare_modules(&client, profile, include_datasets, concurrency, &selection).await?;
+        // Checked before the lease is taken, against this observation: the lease is written
+        // with the base connection's etag seen here, so a change made since (another apply
+        // takes the lease before it writes) makes the take fail with 412, and the loop
+        // observes and checks again. This run's own lease is never part of what is checked.
+        if let Some((file, saved)) = &saved {
+            still_holds(profile, &prepared, saved, include_datasets, file)?;
+        }
+        let doc = ChangesDocument::new(&profile.path, &prepared.plan.changes);
+        if !prepared.plan.has_changes() {
+            output::print_result(global.output, &doc, "apply")?;
+            return Ok(Exit::Ok);
+        }
+        if !confirmed {
+            output::print_pending(global.output, &doc)?;
+            prompt::confirm_or_cancel(yes, "apply", "apply cancelled; nothing was changed").await?;
+            confirmed = true;
+        }
+        let taken = lease::take(&client, &mut prepared, &run_id)
+            .await
+            .map_err(CliError::failed)?;
+        let lease = match taken {
+            Take::Held(lease) => lease,
+            // Another run took or let go of the lease since the observation: observe again.
+            Take::Changed => continue,
+            Take::Busy(id, holder) => {
+                wait_for(&client, &id, &run_id, holder, deadline, args.lock_timeout).await?;
+                continue;
+            }
+        };
+        let progress = Progress::new(global.quiet);
+        let options = Options { concurrency };
+        let work = execute(
+            &client,
+            profile,
+            prepared,
+            &options,
+            Some(&lease),
+            &progress,
+        );
+        let outcome = lease.hold(&client, work).await;
+        progress.finish();
+        if outcome.contended {
+            tracing::warn!(run = lease.run(), "a concurrent apply created the base connection first; waiting for its lease, then planning again");
+            continue;
+        }
+        lease.release(&client).await;
+        let doc = ChangesDocument::new(&profile.path, &outcome.changes);
+        output::print_result(global.output, &doc, "apply")?;
+        return prompt::exit(failure(&outcome.changes, outcome.error, "apply"));
+    }
+}
+
+/// Waits for another run's lease on base connection `id` to go, until `deadline`.
+async fn wait_for(
+    client: &AepClient,
+    id: &ConnectionId,
+    run_id: &str,
+    holder: Holder,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<(), CliError> {
+    tracing::warn!(
+        connection = %id,
+        holder = %holder.run,
+        until = %holder.until,
+        "another apply of this profile holds its lease; waiting for it (--lock-timeout {})",
+        humantime::format_duration(timeout)
+    );
+    match lease::wait(client, id, run_id, holder, deadline)
+        .await
+        .map_err(CliError::failed)?
+    {
+        Ok(()) => Ok(()),
+        Err(holder) => {
+            Err(CliError::failed(anyhow::anyhow!(
+            "base connection {id} is locked by apply run {} until {}; gave up after waiting {} \
+             (--lock-timeout). Run apply again once that run has finished; if it was killed, \
+             its lease expires at that time and the next apply takes it over",
+            holder.run,
+            holder.until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            humantime::format_duration(timeout)
+        )))
+        }
+    }
 }
 
 /// The saved plan at `file` (exit 1 when it cannot be read as one).

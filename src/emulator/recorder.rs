@@ -2,7 +2,7 @@
 //! it got. Secret values (client secrets, tokens) are redacted before they are stored, so the
 //! log can be printed by tests and demos.
 
-use axum::body::{to_bytes, Body};
+use axum::body::{to_bytes, Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -45,6 +45,9 @@ pub struct RecordedRequest {
     pub time: String,
     /// The `x-request-id` the emulator answered with.
     pub request_id: String,
+    /// The length of the response body, bytes (what the client downloaded, headers aside).
+    #[serde(default)]
+    pub response_bytes: u64,
 }
 
 impl RecordedRequest {
@@ -94,6 +97,7 @@ pub async fn record(State(shared): State<AppState>, request: Request, next: Next
             .collect(),
         time,
         request_id: request_id.clone(),
+        response_bytes: 0,
     };
     let request = Request::from_parts(parts, Body::from(bytes));
     let mut response = REQUEST_ID
@@ -103,6 +107,8 @@ pub async fn record(State(shared): State<AppState>, request: Request, next: Next
         response.headers_mut().insert("x-request-id", value);
     }
     entry.status = response.status().as_u16();
+    let size = response.body().size_hint();
+    entry.response_bytes = size.exact().unwrap_or_else(|| size.lower());
     shared.push_request(entry);
     response
 }

@@ -11,6 +11,7 @@
 //! more.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
@@ -18,9 +19,10 @@ use tracing::Instrument;
 
 use super::delete::remove;
 use super::desired::{self, Desired, DesiredError, DesiredModule, Resolved};
-use super::ensure::{ensure, Create};
+use super::ensure::{ensure, ensure_leased, Create, Ensured};
 use super::explore::{explorable_base, explore_modules};
 use super::kinds::{self, mapping::SetRef};
+use super::lease::Lease;
 use super::ledger::{Failed, Ledger};
 use super::observe::{self, Observed};
 use super::plan::{
@@ -47,6 +49,9 @@ pub struct Options {
 pub struct Outcome {
     pub changes: Vec<Change>,
     pub error: Option<String>,
+    /// A concurrent apply created the base connection (and so holds the lease) first: nothing
+    /// else was written; wait for its lease and plan again.
+    pub contended: bool,
 }
 
 impl Outcome {
@@ -175,16 +180,20 @@ struct Run<'a> {
     observed: &'a Observed,
     ledger: Ledger<'a>,
     concurrency: usize,
+    /// The lease this run holds: creates then need no twin check.
+    lease: Option<&'a Lease>,
 }
 
 /// Applies `prepared.plan`. Modules not explored yet (the base connection did not exist or was
 /// being rotated) are explored once the base connection is in place, and their part of the plan
-/// is computed again with their columns.
+/// is computed again with their columns. With `lease` (taken by [`super::lease::take`]) the creates
+/// skip their twin checks; without it each create is followed by one.
 pub async fn execute(
     client: &AepClient,
     profile: &Profile,
     prepared: Prepared,
     options: &Options,
+    lease: Option<&Lease>,
     progress: &Progress,
 ) -> Outcome {
     let Prepared {
@@ -200,9 +209,17 @@ pub async fn execute(
         observed: &observed,
         ledger: Ledger::new(plan.changes.clone(), progress),
         concurrency: options.concurrency.max(1),
+        lease,
     };
-    let Ok(base) = run.base(&plan.base).await else {
-        return run.outcome(None);
+    let base = match run.base(&plan.base).await {
+        Ok(Ensured { id, ours: true }) => id,
+        Ok(Ensured { ours: false, .. }) => {
+            return Outcome {
+                contended: true,
+                ..run.outcome(None)
+            }
+        }
+        Err(Failed) => return run.outcome(None),
     };
     let plan = if plan.to_explore().is_empty() {
         plan
@@ -231,24 +248,45 @@ impl Run<'_> {
         Outcome {
             changes: self.ledger.settled(),
             error,
+            contended: false,
         }
     }
 
     /// Creates one object through [`ensure`], recording the result on `row`.
     async fn create<C: Create>(&self, row: Row, new: C) -> Result<C::Id, Failed> {
-        self.ledger
-            .step(row, async { Ok(ensure(self.client, &new).await?) })
-            .await
+        let work = async {
+            Ok(match self.lease {
+                Some(_) => ensure_leased(self.client, &new).await?,
+                None => ensure(self.client, &new).await?,
+            })
+        };
+        self.ledger.step(row, work).await
     }
 
-    async fn base(&self, step: &BaseStep) -> Result<ConnectionId, Failed> {
+    /// The base connection, and whether this run may go on with it: `ours` is `false` when a
+    /// concurrent run created it first (so that run's lease is on it).
+    async fn base(&self, step: &BaseStep) -> Result<Ensured<ConnectionId>, Failed> {
         let spec = &self.observed.preflight.connection_spec;
         let (client, profile, base) = (self.client, self.profile, &self.desired.base);
+        let existing = |id: &ConnectionId| Ensured {
+            id: id.clone(),
+            ours: true,
+        };
         match step {
-            BaseStep::Keep { connection, .. } => Ok(connection.id.clone()),
+            BaseStep::Keep { connection, .. } => Ok(existing(&connection.id)),
             BaseStep::Create { row } => {
-                let work = kinds::base::create(client, profile, base, spec);
-                self.ledger.step(*row, work).await
+                let ours = AtomicBool::new(false);
+                let work = async {
+                    let created = kinds::base::create_checked(client, profile, base, spec).await?;
+                    ours.store(created.ours, Ordering::Relaxed);
+                    Ok(created.id)
+                };
+                let id = self.ledger.step(*row, work).await?;
+                let ours = ours.load(Ordering::Relaxed);
+                if let (Some(lease), true) = (self.lease, ours) {
+                    lease.created(&id);
+                }
+                Ok(Ensured { id, ours })
             }
             BaseStep::Update {
                 row,
@@ -256,9 +294,16 @@ impl Run<'_> {
                 rotate_auth,
                 ..
             } => {
-                let work =
-                    kinds::base::update(client, profile, spec, connection, base, *rotate_auth);
-                self.ledger.step(*row, work).await
+                let work = async {
+                    let etag =
+                        kinds::base::update(client, profile, spec, connection, base, *rotate_auth)
+                            .await?;
+                    if let Some(lease) = self.lease {
+                        lease.updated(etag, &base.description);
+                    }
+                    Ok(connection.id.clone())
+                };
+                self.ledger.step(*row, work).await.map(|id| existing(&id))
             }
         }
     }

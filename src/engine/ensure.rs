@@ -67,26 +67,50 @@ pub fn stale_or_lost(error: &ApiError) -> bool {
     error.is_precondition_failed() || may_have_committed(error)
 }
 
-/// Creates `new` without ever duplicating it.
-///
-/// - The create is sent. When it fails in a way that may hide a commit ([`may_have_committed`]),
-///   the lookup looks for the object; it is created again only when absent, with the backoff
-///   and deadline `client`'s retry policy gives a read.
-/// - After a create, the lookup runs again: a twin made at the same moment by a concurrent run
-///   is resolved by keeping the oldest (`createdAt`, then id); when that is not ours, ours is
-///   deleted (where the kind allows) and the survivor is used.
+/// What [`ensure_checked`] ended with: the object to use, and whether this run made it.
+pub struct Ensured<I> {
+    pub id: I,
+    /// `false` when a concurrent run's object (or one found after a lost answer) is used.
+    pub ours: bool,
+}
+
+/// Creates `new` without ever duplicating it; see [`ensure_checked`].
 pub async fn ensure<C: Create>(client: &AepClient, new: &C) -> Result<C::Id, ApiError> {
+    ensure_checked(client, new).await.map(|e| e.id)
+}
+
+/// Creates `new` while this run holds the profile's lease (`engine::lease`): no other apply
+/// writes the profile's objects meanwhile, so no twin check follows the create. A create that
+/// may have committed without an answer is still looked up before it is sent again.
+pub async fn ensure_leased<C: Create>(client: &AepClient, new: &C) -> Result<C::Id, ApiError> {
+    match create_once(client, new).await? {
+        Sent::Created(id) | Sent::Found(id) => Ok(id),
+    }
+}
+
+/// What the create loop ended with.
+enum Sent<I> {
+    /// This run's create answered with the id.
+    Created(I),
+    /// A lost answer was followed by a lookup that found the object.
+    Found(I),
+}
+
+/// Sends the create. When it fails in a way that may hide a commit ([`may_have_committed`]), the
+/// lookup looks for the object; it is created again only when absent, with the backoff and
+/// deadline `client`'s retry policy gives a read.
+async fn create_once<C: Create>(client: &AepClient, new: &C) -> Result<Sent<C::Id>, ApiError> {
     // Once the look-up has shown the object absent, sending the create again is as safe as a
     // read: it is repeated for as long as the retry policy's deadline allows.
     let mut attempts = client.retry_policy().start(CallKind::Read);
-    let ours = loop {
+    loop {
         attempts.begin();
         match new.create(client).await {
-            Ok(id) => break id,
+            Ok(id) => return Ok(Sent::Created(id)),
             Err(e) if may_have_committed(&e) => {
                 tracing::warn!(error = %e, "the create may have been carried out; looking it up before trying again");
                 if let Some(found) = oldest(new.lookup(client).await?) {
-                    return Ok(found.id);
+                    return Ok(Sent::Found(found.id));
                 }
                 match attempts.next_delay(Verdict::Transient(e.retry_after)) {
                     Ok(wait) => tokio::time::sleep(wait).await,
@@ -95,11 +119,30 @@ pub async fn ensure<C: Create>(client: &AepClient, new: &C) -> Result<C::Id, Api
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Creates `new` without ever duplicating it, with no lease held.
+///
+/// - The create is sent ([`create_once`]: a lost answer is looked up before sending again).
+/// - After a create, the lookup runs again: a twin made at the same moment by a concurrent run
+///   is resolved by keeping the oldest (`createdAt`, then id); when that is not ours, ours is
+///   deleted (where the kind allows) and the survivor is used.
+pub async fn ensure_checked<C: Create>(
+    client: &AepClient,
+    new: &C,
+) -> Result<Ensured<C::Id>, ApiError> {
+    let ours = match create_once(client, new).await? {
+        Sent::Created(id) => id,
+        Sent::Found(id) => return Ok(Ensured { id, ours: false }),
     };
     let found = new.lookup(client).await?;
     let mine = found.iter().find(|f| f.id == ours).map(|f| f.created_at);
     let Some(survivor) = oldest(found.into_iter().filter(|f| f.id != ours).collect()) else {
-        return Ok(ours);
+        return Ok(Ensured {
+            id: ours,
+            ours: true,
+        });
     };
     // Ours is older only when the service shows it with an earlier (createdAt, id).
     let ours_first = match mine {
@@ -107,13 +150,19 @@ pub async fn ensure<C: Create>(client: &AepClient, new: &C) -> Result<C::Id, Api
         None => false,
     };
     if ours_first {
-        return Ok(ours);
+        return Ok(Ensured {
+            id: ours,
+            ours: true,
+        });
     }
     tracing::warn!(ours = %ours, survivor = %survivor.id, "a concurrent run created the same object first; keeping the oldest");
     if let Err(e) = new.delete(client, &ours).await {
         tracing::warn!(id = %ours, error = %e, "could not delete the duplicate; the next apply deletes it");
     }
-    Ok(survivor.id)
+    Ok(Ensured {
+        id: survivor.id,
+        ours: false,
+    })
 }
 
 fn key<I: Ord + Clone>(at: Option<i64>, id: &I) -> (i64, I) {

@@ -16,6 +16,7 @@ pub mod explore;
 pub mod import;
 pub mod kind;
 pub mod kinds;
+pub mod lease;
 pub mod ledger;
 pub mod naming;
 pub mod observe;

@@ -41,8 +41,18 @@ pub fn owner_marker(prefix: &str) -> String {
     format!("managed by provision: {prefix}")
 }
 
+/// What separates an apply's lease from the rest of a base connection's marker:
+/// `(managed by provision: p; auth 3f9a2c1b7d4e; lease <run> until <RFC 3339>)` (`engine::lease`).
+pub const LEASE_TAG: &str = "; lease ";
+
+/// The inside of a marker's parentheses without the lease that may end it.
+pub fn without_lease(inner: &str) -> &str {
+    inner.split_once(LEASE_TAG).map_or(inner, |(kept, _)| kept)
+}
+
 /// Whether `description` marks an object as owned by the profile whose prefix is `prefix`:
-/// exactly the marker, or text ending in `(marker)` or `(marker; auth <fingerprint>)`.
+/// exactly the marker, or text ending in `(marker)` or `(marker; auth <fingerprint>)`, either
+/// possibly followed by an apply's lease (`; lease <run> until <time>`).
 pub fn is_owned(description: Option<&str>, prefix: &str) -> bool {
     let Some(d) = description else {
         return false;
@@ -54,7 +64,7 @@ pub fn is_owned(description: Option<&str>, prefix: &str) -> bool {
     let Some(inner) = d
         .strip_suffix(')')
         .and_then(|d| d.rsplit_once('('))
-        .map(|(_, inner)| inner)
+        .map(|(_, inner)| without_lease(inner))
     else {
         return false;
     };
@@ -74,7 +84,7 @@ pub fn owner(description: Option<&str>) -> Option<&str> {
         return Some(prefix);
     }
     let (_, inner) = d.strip_suffix(')')?.rsplit_once('(')?;
-    let rest = inner.strip_prefix(HEAD)?;
+    let rest = without_lease(inner).strip_prefix(HEAD)?;
     Some(
         rest.split_once("; auth ")
             .map_or(rest, |(prefix, _)| prefix),
@@ -133,6 +143,19 @@ mod tests {
             Some("q")
         );
         assert_eq!(owner(Some("x (managed by provision: r)")), Some("r"));
+        // An apply's lease on the marker does not change the owner.
+        assert_eq!(
+            owner(Some(
+                "(managed by provision: r; lease apply-1 until 2026-12-06T09:00:00Z)"
+            )),
+            Some("r")
+        );
+        assert_eq!(
+            owner(Some(
+                "x (managed by provision: q; auth 01; lease apply-1 until 2026-12-06T09:00:00Z)"
+            )),
+            Some("q")
+        );
         assert_eq!(owner(Some("made by hand (in the UI)")), None);
         assert_eq!(owner(None), None);
     }

@@ -236,7 +236,7 @@ async fn a_schedule_change_is_planned_and_applied_as_one_patch_with_if_match() {
     h.provision("apply", &changed_profile, &["--yes"])
         .await
         .assert_exit(0);
-    let writes = h.writes();
+    let writes = h.work_writes();
     assert_eq!(writes.len(), 1, "{:#?}", support::cli::calls(&writes));
     let patch = &writes[0];
     assert_eq!(patch.method, "PATCH");
@@ -412,7 +412,7 @@ async fn a_changed_destination_patches_the_dataflow_onto_a_new_mapping_set() {
     h.provision("apply", &changed_profile, &["--yes"])
         .await
         .assert_exit(0);
-    let writes = h.writes();
+    let writes = h.work_writes();
     assert_eq!(
         support::cli::calls(&writes),
         [
@@ -442,10 +442,10 @@ async fn a_changed_destination_patches_the_dataflow_onto_a_new_mapping_set() {
         .await
         .assert_exit(0);
     assert_eq!(
-        h.writes().len(),
+        h.work_writes().len(),
         1,
         "{:#?}",
-        support::cli::calls(&h.writes())
+        support::cli::calls(&h.work_writes())
     );
     assert_eq!(
         flow_mapping(&h.one("flows", &name("Contacts", "flow"))).0,
@@ -565,7 +565,7 @@ async fn a_removed_module_is_deleted_flow_first_and_its_dataset_is_kept() {
     h.provision("apply", &changed_profile, &["--yes"])
         .await
         .assert_exit(0);
-    let writes = h.writes();
+    let writes = h.work_writes();
     assert_eq!(writes.len(), 3, "{:#?}", support::cli::calls(&writes));
     assert_eq!(
         writes[0].path,
@@ -619,7 +619,7 @@ async fn a_column_explore_does_not_list_is_a_plan_error_with_a_suggestion() {
         out.stderr
     );
     let made: Vec<String> = fresh
-        .writes()
+        .work_writes()
         .iter()
         .filter(|w| w.status < 400)
         .map(|w| w.path.clone())
@@ -748,7 +748,7 @@ async fn a_changed_description_and_rotated_credentials_patch_the_base_connection
     h.provision("apply", &renamed, &["--yes"])
         .await
         .assert_exit(0);
-    let writes = h.writes();
+    let writes = h.work_writes();
     assert_eq!(writes.len(), 1, "{:#?}", support::cli::calls(&writes));
     assert_eq!(writes[0].method, "PATCH");
     assert_eq!(
@@ -788,7 +788,7 @@ async fn a_changed_description_and_rotated_credentials_patch_the_base_connection
         !requests.iter().any(|r| r.path == "/oauth/v2/token"),
         "the cached Zoho access token is reused"
     );
-    let writes = support::cli::writes(&requests);
+    let writes = support::cli::without_lease(support::cli::writes(&requests));
     assert_eq!(
         writes
             .iter()

@@ -1,6 +1,7 @@
-//! Two `apply` runs of the same profile at the same time: after each create, a run re-lists by
-//! name and, when a twin exists, keeps the oldest and deletes its own. Mapping sets are the
-//! exception: Data Prep cannot delete them, so a twin stays, unused.
+//! Two `apply` runs of the same profile at the same time: both create the base connection, its
+//! twin check keeps the oldest (whose description carries its run's lease), the other run deletes
+//! its twin, waits for the lease and plans again, finding nothing left to do. No other object
+//! gets a twin, not even a mapping set (Data Prep cannot delete one, so a twin would stay).
 
 use crate::support;
 
@@ -50,7 +51,7 @@ async fn two_concurrent_applies_end_with_one_object_per_resource() {
     );
     a.assert_exit(0);
     b.assert_exit(0);
-    // The runs really raced: twins were created, and the newer of each pair deleted.
+    // The runs really raced: both created a base connection, and the newer was deleted.
     let twins_deleted = h
         .writes()
         .iter()
@@ -84,10 +85,8 @@ async fn two_concurrent_applies_end_with_one_object_per_resource() {
         );
     }
 
-    // Mapping sets cannot be deleted (Data Prep has no DELETE), so each run's set for a module
-    // may stay: per module there are one or two sets with its description, at most one per run.
-    // The module's one dataflow uses one of them; the other is used by nothing and never will
-    // be, unless a later mapping change finds it holds the rules it needs.
+    // Mapping sets cannot be deleted (Data Prep has no DELETE): the lease keeps the second run
+    // from making any, so each module has exactly the one its dataflow uses.
     let mut by_module: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for set in h.objects("mappingSets") {
         let description = set["tags"][0]["values"][0].as_str().unwrap_or_default();
@@ -111,7 +110,7 @@ async fn two_concurrent_applies_end_with_one_object_per_resource() {
         used.keys().collect::<Vec<_>>()
     );
     for (module, sets) in &by_module {
-        assert!((1..=2).contains(&sets.len()), "{module}: {sets:#?}");
+        assert_eq!(sets.len(), 1, "{module}: an unused mapping set: {sets:#?}");
         let rules: BTreeSet<Vec<(String, String)>> = sets.iter().map(rules).collect();
         assert_eq!(rules.len(), 1, "{module}: twins with different rules");
         assert!(

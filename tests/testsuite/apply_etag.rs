@@ -63,6 +63,7 @@ async fn apply_after_a_concurrent_patch(
         &profile,
         prepared,
         &Options { concurrency: 4 },
+        None,
         &Progress::quiet(),
     )
     .await;

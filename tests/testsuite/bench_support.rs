@@ -24,6 +24,7 @@ fn request(method: &str, path: &str, time: &str) -> RecordedRequest {
         headers: Vec::new(),
         time: time.into(),
         request_id: String::new(),
+        response_bytes: 0,
     }
 }
 

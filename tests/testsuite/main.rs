@@ -27,6 +27,7 @@ mod apply;
 mod apply_concurrent;
 mod apply_etag;
 mod apply_interrupted;
+mod apply_lease;
 mod apply_scale;
 mod apply_snapshots;
 mod bench_support;

@@ -43,9 +43,10 @@ async fn fast() -> Harness {
     .await
 }
 
-/// `METHOD path?query` of every write the binary sent.
+/// `METHOD path?query` of every write the binary sent, but for taking and releasing the apply
+/// lease.
 fn write_calls(h: &Harness) -> Vec<String> {
-    h.writes()
+    h.work_writes()
         .iter()
         .map(|r| match &r.query {
             Some(q) => format!("{} {}?{q}", r.method, r.path),

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::support;
-use support::cli::{calls, changed, Harness, Output, THREE_MODULES};
+use support::cli::{calls, changed, Harness, Output, PREFIX, THREE_MODULES};
 
 /// THREE_MODULES with the Contacts schedule changed (a PATCH) and Deals removed (deletes).
 fn changed_profile() -> String {
@@ -110,9 +110,10 @@ async fn a_saved_plan_applies_exactly_its_changes() {
     done.sort();
     planned.sort();
     assert_eq!(done, planned);
-    // Exactly those writes: one PATCH, and the Deals flow then its connections deleted.
+    // Exactly those writes (besides the lease's take and release): one PATCH, and the Deals
+    // flow then its connections deleted.
     let mut writes: Vec<String> = h
-        .writes()
+        .work_writes()
         .iter()
         .map(|r| format!("{} {}", r.method, r.path.rsplit_once('/').unwrap().0))
         .collect();
@@ -126,7 +127,23 @@ async fn a_saved_plan_applies_exactly_its_changes() {
             "PATCH /data/foundation/flowservice/flows",
         ],
         "{:#?}",
+        calls(&h.work_writes())
+    );
+    // The saved plan took the lease like any apply (its own lease did not make it out of date)
+    // and let it go.
+    assert_eq!(
+        h.writes().len(),
+        h.work_writes().len() + 2,
+        "{:#?}",
         calls(&h.writes())
+    );
+    let base = h.one("connections", PREFIX);
+    assert!(
+        !base["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("lease"),
+        "{base:#}"
     );
     let contacts = h.one("flows", "zoho-crm-test / Contacts / flow");
     assert_eq!(contacts["scheduleParams"]["frequency"], "minute");

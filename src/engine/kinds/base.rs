@@ -11,7 +11,7 @@ use crate::api::connections::{self, AuthParams, Connection, NewConnection};
 use crate::api::specs::{ConnectionSpec, BASIC_AUTHENTICATION, ZOHO_CRM_SPEC_ID};
 use crate::api::{AepClient, ApiError, ConnectionId, ConnectionSpecId, Created, Etag, PatchOp};
 use crate::engine::desired::{Desired, DesiredBase};
-use crate::engine::ensure::{ensure, stale_or_lost, Create, Found};
+use crate::engine::ensure::{ensure_checked, stale_or_lost, Create, Ensured, Found};
 use crate::engine::kinds::flow::missing_etag;
 use crate::engine::naming::{is_owned, owner_marker};
 use crate::profile::Profile;
@@ -75,7 +75,7 @@ pub fn parse_description<'a>(
         return Some((None, None));
     }
     let (text, inner) = description.strip_suffix(')')?.rsplit_once('(')?;
-    let fingerprint = inner
+    let fingerprint = crate::engine::naming::without_lease(inner)
         .strip_prefix(&marker)
         .and_then(|rest| rest.strip_prefix("; auth "));
     let text = text.trim();
@@ -176,7 +176,7 @@ impl Create for Draft<'_> {
     }
 }
 
-/// Creates the profile's base connection through [`ensure`] (never twice, even after a lost
+/// Creates the profile's base connection through `ensure` (never twice, even after a lost
 /// answer or a concurrent run); the one place a base connection is created, by `apply` and by
 /// `explore --create-connection`.
 pub async fn create(
@@ -185,15 +185,27 @@ pub async fn create(
     base: &DesiredBase,
     spec: &ConnectionSpec,
 ) -> anyhow::Result<ConnectionId> {
+    Ok(create_checked(client, profile, base, spec).await?.id)
+}
+
+/// [`create`], saying whether the surviving base connection is the one this run made (its
+/// description, and so the lease it carries, is then this run's).
+pub async fn create_checked(
+    client: &AepClient,
+    profile: &Profile,
+    base: &DesiredBase,
+    spec: &ConnectionSpec,
+) -> anyhow::Result<Ensured<ConnectionId>> {
     let params = auth_params(client, profile, spec).await?;
     let new = Draft {
         body: NewConnection::zoho(base.name.clone(), Some(base.description.clone()), params),
         prefix: base.name.as_str(),
     };
-    Ok(ensure(client, &new).await?)
+    Ok(ensure_checked(client, &new).await?)
 }
 
-/// Patches the credentials (when rotated) and the description of `current`.
+/// Patches the credentials (when rotated) and the description of `current`; returns the etag it
+/// ended with.
 pub async fn update(
     client: &AepClient,
     profile: &Profile,
@@ -201,7 +213,7 @@ pub async fn update(
     current: &Connection,
     desired: &DesiredBase,
     rotate_auth: bool,
-) -> anyhow::Result<ConnectionId> {
+) -> anyhow::Result<Option<Etag>> {
     let id = &current.id;
     let mut etag = current.etag.clone();
     if rotate_auth {
@@ -219,14 +231,13 @@ pub async fn update(
     patch(client, id, etag, send, |fresh| {
         fresh.description.as_deref() != Some(wanted)
     })
-    .await?;
-    Ok(id.clone())
+    .await
 }
 
 /// Sends a base connection PATCH with `etag`. When the etag was stale (412) or the answer was
 /// lost, re-reads the connection and sends it once more with the fresh etag, if `needed` says
 /// the change is still missing. Returns the etag the connection ended with.
-async fn patch<F, Fut>(
+pub(crate) async fn patch<F, Fut>(
     client: &AepClient,
     id: &ConnectionId,
     etag: Option<Etag>,

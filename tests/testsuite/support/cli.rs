@@ -184,6 +184,19 @@ impl Harness {
         Self::around(Env::with(config).await)
     }
 
+    /// An emulator that waits `ms` before answering each request (so that runs overlap).
+    pub async fn with_latency(ms: u64) -> Self {
+        let faults = provision::emulator::Faults {
+            latency: Some(std::time::Duration::from_millis(ms)),
+            ..Default::default()
+        };
+        Self::with(EmulatorConfig {
+            faults,
+            ..EmulatorConfig::default()
+        })
+        .await
+    }
+
     /// The harness around a started emulator, with an empty scratch directory.
     pub fn around(env: Env) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -290,6 +303,36 @@ impl Harness {
         writes(&self.requests())
     }
 
+    /// [`Harness::writes`] without the apply lease's take and release ([`without_lease`]).
+    pub fn work_writes(&self) -> Vec<RecordedRequest> {
+        without_lease(self.writes())
+    }
+
+    /// Writes `description` on the profile's base connection, as another run would.
+    pub async fn set_base_description(&self, description: &str) {
+        let base = self.one("connections", PREFIX);
+        let path = format!(
+            "{}/connections/{}",
+            super::FS,
+            base["id"].as_str().unwrap_or_default()
+        );
+        let body =
+            serde_json::json!([{"op": "replace", "path": "/description", "value": description}]);
+        let etag = base["etag"].as_str().unwrap_or_default();
+        let reply = self.env.patch(&path, etag, &body).await;
+        assert_eq!(reply.code(), 200, "{}", reply.body);
+    }
+
+    /// Lets the lease a killed run left on the base connection expire (time passing).
+    pub async fn expire_lease(&self) {
+        let base = self.one("connections", PREFIX);
+        let description = base["description"].as_str().unwrap_or_default();
+        if let Some((head, _)) = description.rsplit_once(" until ") {
+            self.set_base_description(&format!("{head} until 2020-01-01T00:00:00Z)"))
+                .await;
+        }
+    }
+
     /// Objects of one kind in the `prod` sandbox, as the service lists them: `connections`,
     /// `sourceConnections`, `targetConnections`, `flows`, `dataSets`, `mappingSets`.
     pub fn objects(&self, kind: &str) -> Vec<Value> {
@@ -323,6 +366,33 @@ impl Harness {
         );
         found.remove(0)
     }
+}
+
+/// Whether `w` writes only the base connection's description, with (`leased`) or without an
+/// apply's lease in it.
+fn lease_patch(w: &RecordedRequest, leased: bool) -> bool {
+    let Some(body) = &w.body else {
+        return false;
+    };
+    w.method == "PATCH"
+        && w.path.contains("/flowservice/connections/")
+        && body.as_array().is_some_and(|ops| ops.len() == 1)
+        && body[0]["path"] == "/description"
+        && body[0]["value"]
+            .as_str()
+            .is_some_and(|v| v.contains("; lease ") == leased)
+}
+
+/// `writes` without the apply lease's take (the first write: the base connection's description
+/// gains `; lease <run> until <time>`) and release (the last: the description loses it).
+pub fn without_lease(mut writes: Vec<RecordedRequest>) -> Vec<RecordedRequest> {
+    if writes.last().is_some_and(|w| lease_patch(w, false)) {
+        writes.pop();
+    }
+    if writes.first().is_some_and(|w| lease_patch(w, true)) {
+        writes.remove(0);
+    }
+    writes
 }
 
 /// The writes among `requests`: POST, PUT, PATCH and DELETE to `/data/...` paths.
