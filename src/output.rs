@@ -6,6 +6,7 @@
 mod check;
 mod explore;
 mod status;
+pub mod style;
 mod zoho;
 
 use std::io::Write;
@@ -13,10 +14,11 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 use crate::cli::OutputFormat;
-use crate::engine::plan::{self, Action, Change, Summary};
+use crate::engine::plan::{self, Action, Change, Outcome, Summary};
+use crate::error::CliError;
 
 /// Prints exactly one JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -26,9 +28,9 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints human text on stdout as is.
+/// Prints human text on stdout as is; its colours (see [`style`]) only reach a terminal.
 pub fn print_text(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = anstream::stdout().lock();
     out.write_all(text.as_bytes())?;
     if !text.ends_with('\n') {
         writeln!(out)?;
@@ -61,8 +63,57 @@ pub fn print_report<R: Render>(format: OutputFormat, report: &R) -> anyhow::Resu
 /// A note for the user on stderr (not a log line: shown unless `-q`).
 pub fn note(quiet: bool, text: &str) {
     if !quiet {
-        let _ = writeln!(std::io::stderr().lock(), "{text}");
+        let _ = writeln!(anstream::stderr().lock(), "{text}");
     }
+}
+
+/// A command that failed with a report to show: its human text now, its JSON document later,
+/// with the error in it ([`print_failure`]).
+pub fn failed_report<R: Render>(format: OutputFormat, report: &R, error: CliError) -> CliError {
+    match format {
+        OutputFormat::Json => error.with_document(report),
+        OutputFormat::Human => {
+            let _ = print_text(&report.human());
+            error
+        }
+    }
+}
+
+/// How every failure ends (docs/cli.md#json-output): under `--output json`, exactly one JSON
+/// document on stdout, the command's own where it has one, with `"error": {"message",
+/// "exit_code", "kind"}`; and the message once on stderr (a brief line instead when the
+/// command's human output already listed the details).
+pub fn print_failure(format: OutputFormat, error: &CliError) {
+    let brief = match format {
+        OutputFormat::Json => {
+            print_error_document(error);
+            None
+        }
+        OutputFormat::Human => error.shown.clone(),
+    };
+    let text = brief.unwrap_or_else(|| error.message());
+    let _ = writeln!(
+        anstream::stderr().lock(),
+        "{} {text}",
+        style::error("error:")
+    );
+}
+
+/// The JSON half of [`print_failure`] alone (a usage error: clap has printed the message).
+pub fn print_error_document(error: &CliError) {
+    let mut document = match &error.document {
+        Some(Value::Object(fields)) => fields.clone(),
+        _ => Map::new(),
+    };
+    document.insert(
+        "error".to_owned(),
+        json!({
+            "message": error.message(),
+            "exit_code": error.exit.code(),
+            "kind": error.exit.kind(),
+        }),
+    );
+    let _ = print_json(&document);
 }
 
 fn seconds(t: DateTime<Utc>) -> String {
@@ -185,14 +236,22 @@ fn symbol(action: Action) -> &'static str {
     }
 }
 
+/// One change: its symbol (coloured by action; `!` failed, `=` kept), kind, name and id, then
+/// its reason and error.
 fn change_line(out: &mut String, prefix: &str, change: &Change) {
     let id = change
         .id
         .as_ref()
         .map(|id| format!("  (id {id})"))
         .unwrap_or_default();
+    let padded = format!("{prefix:<3}");
+    let symbol = match prefix {
+        "!" => style::error(&padded),
+        "=" => padded,
+        _ => style::action(change.action, &padded),
+    };
     out.push_str(&format!(
-        "  {prefix:<3} {:<17} {}{id}\n",
+        "  {symbol} {:<17} {}{id}\n",
         change.kind.as_str(),
         change.name
     ));
@@ -200,7 +259,7 @@ fn change_line(out: &mut String, prefix: &str, change: &Change) {
         out.push_str(&format!("        # {reason}\n"));
     }
     if let Some(error) = &change.error {
-        out.push_str(&format!("        error: {error}\n"));
+        out.push_str(&format!("        {} {error}\n", style::error("error:")));
     }
 }
 
@@ -273,44 +332,85 @@ fn counts(s: Summary, command: &str, done: bool) -> String {
     )
 }
 
-/// After `apply`/`destroy`: each change made (with the id it ended with) and the failures.
+/// After `apply`/`destroy`: each change made (with the id it ended with), the failures, and
+/// what was not attempted.
 pub fn render_result(doc: &ChangesDocument<'_>, command: &str) -> String {
     let s = doc.summary;
-    let failed: Vec<&Change> = doc.changes.iter().filter(|c| c.error.is_some()).collect();
-    let made: Vec<&Change> = doc
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::Noop && c.error.is_none())
-        .collect();
-    if made.is_empty() && failed.is_empty() {
+    let failed = doc.changes.iter().filter(|c| c.error.is_some()).count();
+    let made = made(doc.changes).count();
+    if made == 0 && failed == 0 {
         return render_plan(doc, command);
     }
-    let mut out = String::new();
-    if failed.is_empty() {
-        out.push_str(&format!(
+    let header = if failed == 0 {
+        format!(
             "{} complete: {}.\n",
             capitalized(command),
             counts(s, command, true)
-        ));
+        )
     } else {
-        out.push_str(&format!(
-            "{} failed: {} of {} changes failed; running `provision {command}` again continues \
-             from where this run stopped.\n",
+        style::error(&format!(
+            "{} failed: {failed} of {} changes failed; running `provision {command}` again \
+             continues from where this run stopped.",
             capitalized(command),
-            failed.len(),
             s.create + s.update + s.replace + s.delete
-        ));
-    }
+        )) + "\n"
+    };
+    header + &render_lists(doc.changes)
+}
+
+/// After an interrupted `apply`/`destroy` (`signal`: `SIGINT` or `SIGTERM`): what was done and
+/// what was not.
+pub fn render_interrupted(doc: &ChangesDocument<'_>, command: &str, signal: &str) -> String {
+    let s = doc.summary;
+    let not_attempted = doc
+        .changes
+        .iter()
+        .filter(|c| c.outcome == Some(Outcome::NotAttempted))
+        .count();
+    let header = style::warning(&format!(
+        "{} interrupted by {signal}: {} of {} changes made, {not_attempted} not attempted; \
+         running `provision {command}` again continues from where this run stopped.",
+        capitalized(command),
+        made(doc.changes).count(),
+        s.create + s.update + s.replace + s.delete
+    ));
+    header + "\n" + &render_lists(doc.changes)
+}
+
+/// The changes carried out.
+fn made(changes: &[Change]) -> impl Iterator<Item = &Change> {
+    changes.iter().filter(|c| {
+        c.action != Action::Noop
+            && c.error.is_none()
+            && matches!(c.outcome, None | Some(Outcome::Done))
+    })
+}
+
+/// The made, failed and not attempted changes, each list under its heading.
+fn render_lists(changes: &[Change]) -> String {
+    let mut out = String::new();
+    let made: Vec<&Change> = made(changes).collect();
     if !made.is_empty() {
         out.push('\n');
-        for change in &made {
+        for change in made {
             change_line(&mut out, symbol(change.action), change);
         }
     }
+    let failed: Vec<&Change> = changes.iter().filter(|c| c.error.is_some()).collect();
     if !failed.is_empty() {
         out.push_str("\nFailed:\n");
-        for change in &failed {
+        for change in failed {
             change_line(&mut out, "!", change);
+        }
+    }
+    let skipped: Vec<&Change> = changes
+        .iter()
+        .filter(|c| c.outcome == Some(Outcome::NotAttempted))
+        .collect();
+    if !skipped.is_empty() {
+        out.push_str("\nNot attempted:\n");
+        for change in skipped {
+            change_line(&mut out, symbol(change.action), change);
         }
     }
     out

@@ -1,9 +1,11 @@
 //! `provision apply`: plans, shows the plan, asks (on a terminal, without `--yes`), converges.
 
+use super::finish;
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::engine::apply::{execute, prepare, Options};
 use crate::engine::{self, failure};
 use crate::error::{CliError, CliResult, Exit};
+use crate::interrupt;
 use crate::output::{self, ChangesDocument};
 use crate::profile::Profile;
 use crate::progress::Progress;
@@ -22,11 +24,15 @@ pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> Cl
     }
     output::print_pending(global.output, &doc)?;
     prompt::confirm_or_cancel(args.yes, "apply", "apply cancelled; nothing was changed").await?;
+    let protection = interrupt::protect_writes();
     let progress = Progress::new(global.quiet);
-    let options = Options { concurrency };
+    let options = Options {
+        concurrency,
+        cancel: protection.cancel().clone(),
+    };
     let outcome = execute(&client, profile, prepared, &options, &progress).await;
     progress.finish();
     let doc = ChangesDocument::new(&profile.path, &outcome.changes);
-    output::print_result(global.output, &doc, "apply")?;
-    prompt::exit(failure(&outcome.changes, outcome.error, "apply"))
+    let failure = failure(&outcome.changes, outcome.error, "apply");
+    finish(global.output, &doc, "apply", failure, protection.interrupted())
 }

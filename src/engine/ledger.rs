@@ -1,12 +1,19 @@
 //! The rows of an `apply` or `destroy` as its steps end: each step is shown on the progress
-//! display and records the id its object ended with, or its error.
+//! display and records the id its object ended with, or its error. Every write goes through
+//! [`Ledger::step`] or [`Ledger::delete`], which start none once the run's [`Cancel`] is
+//! cancelled and abandon one still in flight when its grace runs out.
 
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 
-use super::plan::{Change, Row};
+use super::cancel::Cancel;
+use super::plan::{Action, Change, Outcome, Row};
 use super::ObjectId;
 use crate::progress::Progress;
+
+/// The error of a write abandoned when the grace after an interrupt ran out.
+const ABANDONED: &str = "interrupted while the request was in flight: it may have been carried \
+                         out; the next run finds it and does not repeat it";
 
 /// A step failed; its row carries the message.
 #[derive(Debug)]
@@ -15,13 +22,60 @@ pub struct Failed;
 pub struct Ledger<'a> {
     changes: Mutex<Vec<Change>>,
     pub progress: &'a Progress,
+    cancel: Cancel,
 }
 
 impl<'a> Ledger<'a> {
-    pub fn new(changes: Vec<Change>, progress: &'a Progress) -> Self {
+    pub fn new(changes: Vec<Change>, progress: &'a Progress, cancel: &Cancel) -> Self {
         Self {
             changes: Mutex::new(changes),
             progress,
+            cancel: cancel.clone(),
+        }
+    }
+
+    /// The rows as the run ends. When it did not complete (a failure, `incomplete`, or an
+    /// interrupt), every row says what became of it: rows never reached are `not_attempted`,
+    /// unchanged rows `done`. A run that completed carries no outcomes.
+    pub fn settle(&self, incomplete: bool) -> Vec<Change> {
+        let mut changes = self.changes();
+        let incomplete = incomplete
+            || self.cancel.is_cancelled()
+            || changes.iter().any(|c| c.error.is_some());
+        for change in &mut changes {
+            change.outcome = match (incomplete, change.outcome, change.action) {
+                (false, _, _) => None,
+                (true, Some(outcome), _) => Some(outcome),
+                (true, None, Action::Noop) => Some(Outcome::Done),
+                (true, None, _) => Some(Outcome::NotAttempted),
+            };
+        }
+        changes
+    }
+
+    /// Whether the write for `row` may start; once the run is cancelled it may not, and the
+    /// row is `not_attempted`.
+    fn may_start(&self, row: Row) -> bool {
+        if !self.cancel.is_cancelled() {
+            return true;
+        }
+        self.not_attempted(row);
+        false
+    }
+
+    fn not_attempted(&self, row: Row) {
+        let mut changes = self.lock();
+        if changes[row].outcome.is_none() {
+            changes[row].outcome = Some(Outcome::NotAttempted);
+        }
+    }
+
+    /// Runs `work` unless the run is cancelled; abandons it when the grace after a cancel ends.
+    async fn guarded<T>(&self, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+        tokio::select! {
+            biased;
+            result = work => result,
+            () = self.cancel.expired() => Err(anyhow::anyhow!(ABANDONED)),
         }
     }
 
@@ -46,18 +100,58 @@ impl<'a> Ledger<'a> {
         T: Clone + Into<ObjectId>,
         F: Future<Output = anyhow::Result<T>>,
     {
+        if !self.may_start(row) {
+            return Err(Failed);
+        }
         let shown = self.progress.start(&self.change(row));
-        match work.await {
+        match self.guarded(work).await {
             Ok(value) => {
                 let id: ObjectId = value.clone().into();
                 shown.done(Some(id.as_str()));
-                self.lock()[row].id = Some(id);
+                let mut changes = self.lock();
+                changes[row].id = Some(id);
+                changes[row].outcome = Some(Outcome::Done);
                 Ok(value)
             }
             Err(error) => {
-                let message = format!("{error:#}");
-                shown.failed(&message);
-                self.lock()[row].error = Some(message);
+                shown.failed();
+                self.record_failure(row, format!("{error:#}"));
+                Err(Failed)
+            }
+        }
+    }
+
+    /// Deletes `id` for the change at `row` (a delete row, or the old object of a replace)
+    /// through `work`, shown as `shown_as`; a delete row ends `done` with the id.
+    pub async fn delete(
+        &self,
+        row: Row,
+        id: &ObjectId,
+        shown_as: &Change,
+        work: impl Future<Output = anyhow::Result<()>>,
+    ) -> Result<(), Failed> {
+        let deleting = self.change(row).action == Action::Delete;
+        if self.cancel.is_cancelled() {
+            // The old object of a replace stays for the next run; the replace itself is done.
+            if deleting {
+                self.not_attempted(row);
+            }
+            return Err(Failed);
+        }
+        let shown = self.progress.start(shown_as);
+        match self.guarded(work).await {
+            Ok(()) => {
+                shown.done(Some(id.as_str()));
+                if deleting {
+                    let mut changes = self.lock();
+                    changes[row].id = Some(id.clone());
+                    changes[row].outcome = Some(Outcome::Done);
+                }
+                Ok(())
+            }
+            Err(error) => {
+                shown.failed();
+                self.record_failure(row, format!("{error:#}"));
                 Err(Failed)
             }
         }
@@ -65,7 +159,16 @@ impl<'a> Ledger<'a> {
 
     /// Records `message` as the error of the change at `row`.
     pub fn fail(&self, row: Row, message: String) {
-        self.progress.note(&format!("error: {message}"));
-        self.lock()[row].error = Some(message);
+        let change = self.change(row);
+        // The message itself is printed once, with the result.
+        self.progress
+            .note(&format!("failed: {} {}", change.kind, change.name));
+        self.record_failure(row, message);
+    }
+
+    fn record_failure(&self, row: Row, message: String) {
+        let mut changes = self.lock();
+        changes[row].error = Some(message);
+        changes[row].outcome = Some(Outcome::Failed);
     }
 }

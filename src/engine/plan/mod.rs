@@ -73,6 +73,22 @@ pub struct Change {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// After an apply or destroy that failed or was interrupted: what became of the change
+    /// (docs/cli.md#json-output). Absent from plans and from runs that completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// What became of one change in an apply or destroy that did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Carried out (or nothing was needed).
+    Done,
+    /// Tried and failed; `error` says why.
+    Failed,
+    /// Never tried: an earlier step failed, or the run was interrupted first.
+    NotAttempted,
 }
 
 impl Change {
@@ -86,6 +102,7 @@ impl Change {
             id: None,
             reason: None,
             error: None,
+            outcome: None,
         }
     }
 
