@@ -109,7 +109,10 @@ fn received(exit: Exit) -> Option<CliError> {
             );
             return None;
         }
-        return Some(CliError::new(exit, anyhow::anyhow!("interrupted by {name}")));
+        return Some(CliError::new(
+            exit,
+            anyhow::anyhow!("interrupted by {name}"),
+        ));
     }
     Some(CliError::new(
         exit,

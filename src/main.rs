@@ -17,7 +17,11 @@ fn main() -> ExitCode {
             };
             let _ = e.print();
             if e.use_stderr() && json_requested(std::env::args()) {
-                let message = e.kind().as_str().unwrap_or("invalid arguments").to_lowercase();
+                let message = e
+                    .kind()
+                    .as_str()
+                    .unwrap_or("invalid arguments")
+                    .to_lowercase();
                 output::print_error_document(&CliError::usage(format!(
                     "{message}; see `provision --help`"
                 )));

@@ -34,5 +34,11 @@ pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> Cl
     progress.finish();
     let doc = ChangesDocument::new(&profile.path, &outcome.changes);
     let failure = failure(&outcome.changes, outcome.error, "apply");
-    finish(global.output, &doc, "apply", failure, protection.interrupted())
+    finish(
+        global.output,
+        &doc,
+        "apply",
+        failure,
+        protection.interrupted(),
+    )
 }

@@ -36,5 +36,11 @@ pub async fn run(profile: &Profile, args: &DestroyArgs, global: &GlobalArgs) -> 
     progress.finish();
     let doc = ChangesDocument::new(&profile.path, &plan.changes);
     let failure = failure(&plan.changes, None, "destroy");
-    finish(global.output, &doc, "destroy", failure, protection.interrupted())
+    finish(
+        global.output,
+        &doc,
+        "destroy",
+        failure,
+        protection.interrupted(),
+    )
 }

@@ -39,9 +39,8 @@ impl<'a> Ledger<'a> {
     /// unchanged rows `done`. A run that completed carries no outcomes.
     pub fn settle(&self, incomplete: bool) -> Vec<Change> {
         let mut changes = self.changes();
-        let incomplete = incomplete
-            || self.cancel.is_cancelled()
-            || changes.iter().any(|c| c.error.is_some());
+        let incomplete =
+            incomplete || self.cancel.is_cancelled() || changes.iter().any(|c| c.error.is_some());
         for change in &mut changes {
             change.outcome = match (incomplete, change.outcome, change.action) {
                 (false, _, _) => None,

@@ -1,0 +1,238 @@
+//! SIGINT and SIGTERM during `apply` (docs/cli.md#safety-rules, "Interrupts"): the first signal
+//! starts no new write, lets the ones in flight finish, prints what was done and what was not,
+//! and exits 130 (143 for SIGTERM); a second signal exits at once; the next apply converges.
+
+use crate::support;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use provision::emulator::{EmulatorConfig, Faults};
+use serde_json::Value;
+use support::cli::{calls, Harness, Output};
+
+/// Modules in the profile: with 100 ms per answer the apply takes seconds, room to interrupt it.
+const MODULES: usize = 20;
+
+/// `n` custom modules of the emulator's org, each mapped into the seeded dataset.
+fn dataflows(n: usize) -> String {
+    (1..=n)
+        .map(|i| {
+            format!(
+                "\n[[dataflows]]\nmodule = \"CustomModule{i}\"\ndataset = {{ id = \"6889f4f89b982b2b90bc1208\" }}\nmapping = [ {{ source = \"Owner\", destination = \"_acme.zoho.owner\" }} ]\n"
+            )
+        })
+        .collect()
+}
+
+async fn slow_harness(latency: Duration) -> Harness {
+    Harness::with(EmulatorConfig {
+        extra_modules: MODULES,
+        faults: Faults {
+            latency: Some(latency),
+            ..Faults::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+}
+
+/// Writes the platform carried out (answered 2xx).
+fn done_writes(h: &Harness) -> usize {
+    h.writes().iter().filter(|w| w.status < 300).count()
+}
+
+/// Starts `provision args...` with its output captured.
+fn start(h: &Harness, args: &[&str]) -> Child {
+    let mut cmd = h.command();
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.spawn().expect("the binary starts")
+}
+
+/// Waits until `n` writes were carried out; panics if the run ends first.
+async fn wait_for_writes(h: &Harness, child: &mut Child, n: usize) {
+    let started = Instant::now();
+    while done_writes(h) < n {
+        if let Some(status) = child.try_wait().expect("the apply's status") {
+            panic!("the apply ended ({status}) before its write {n}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "write {n} never came"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn signal(child: &Child, signal: i32) {
+    let pid = i32::try_from(child.id()).expect("a pid");
+    // SAFETY: kill(2) with the pid of a child this test started and has not reaped yet.
+    let sent = unsafe { libc::kill(pid, signal) };
+    assert_eq!(sent, 0, "the signal was sent");
+}
+
+/// Waits for the child's exit (at most `limit`) and returns what it printed.
+async fn finish(child: Child, limit: Duration) -> (Output, Duration) {
+    let started = Instant::now();
+    let output = tokio::time::timeout(
+        limit,
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("the apply did not exit within {limit:?}"))
+    .expect("the blocking task runs")
+    .expect("the apply's output");
+    let out = Output {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    (out, started.elapsed())
+}
+
+/// Exactly one object per resource of the profile, and nothing left to change.
+async fn converged(h: &Harness, profile: &std::path::Path) {
+    h.emulator().set_faults(Faults::default());
+    let again = h.provision("apply", profile, &["--yes"]).await;
+    again.assert_exit(0);
+    for kind in [
+        "sourceConnections",
+        "targetConnections",
+        "flows",
+        "mappingSets",
+    ] {
+        let owned = h
+            .objects(kind)
+            .into_iter()
+            .filter(|o| {
+                o["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("zoho-crm-test / "))
+            })
+            .count();
+        assert_eq!(owned, MODULES, "{kind} after the re-run\n{}", again.stderr);
+    }
+    assert_eq!(h.named("connections", "zoho-crm-test").len(), 1);
+    h.provision("plan", profile, &["--detailed-exitcode"])
+        .await
+        .assert_exit(0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_during_an_apply_stops_new_writes_prints_what_was_done_and_exits_130() {
+    let h = slow_harness(Duration::from_millis(100)).await;
+    let profile = h.profile("profile.toml", &dataflows(MODULES));
+    let path = profile.to_str().unwrap();
+    let mut child = start(&h, &["apply", path, "--yes"]);
+    wait_for_writes(&h, &mut child, 6).await;
+    signal(&child, libc::SIGINT);
+    let (out, took) = finish(child, Duration::from_secs(5)).await;
+    out.assert_exit(130);
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    let made = done_writes(&h);
+    // 1 base connection + 4 objects per module.
+    assert!(
+        made < 1 + 4 * MODULES,
+        "every write was made: {:#?}",
+        calls(&h.writes())
+    );
+    assert!(
+        out.stdout.contains("Apply interrupted by SIGINT: "),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("+   base_connection"), "{}", out.stdout);
+    assert!(out.stdout.contains("\nNot attempted:\n"), "{}", out.stdout);
+    assert!(out.stderr.contains("SIGINT received"), "{}", out.stderr);
+    assert_eq!(
+        out.stderr.matches("error:").count(),
+        1,
+        "one error line\n{}",
+        out.stderr
+    );
+    // Nothing is written once the signal has been handled and the run has ended.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(done_writes(&h), made);
+    converged(&h, &profile).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_under_json_prints_the_changes_with_their_outcome_and_exits_143() {
+    let h = slow_harness(Duration::from_millis(100)).await;
+    let profile = h.profile("profile.toml", &dataflows(MODULES));
+    let path = profile.to_str().unwrap();
+    let mut child = start(&h, &["apply", path, "--yes", "--output", "json"]);
+    wait_for_writes(&h, &mut child, 6).await;
+    signal(&child, libc::SIGTERM);
+    let (out, _) = finish(child, Duration::from_secs(5)).await;
+    out.assert_exit(143);
+    let doc = out.json();
+    assert_eq!(doc["error"]["exit_code"], 143, "{doc:#}");
+    assert_eq!(doc["error"]["kind"], "terminated");
+    let changes = doc["changes"].as_array().expect("the changes");
+    let outcome = |c: &Value| c["outcome"].as_str().unwrap_or("missing").to_owned();
+    assert!(
+        changes
+            .iter()
+            .all(|c| ["done", "failed", "not_attempted"].contains(&outcome(c).as_str())),
+        "{doc:#}"
+    );
+    let done = changes.iter().filter(|c| outcome(c) == "done").count();
+    let skipped = changes
+        .iter()
+        .filter(|c| outcome(c) == "not_attempted")
+        .count();
+    assert!(
+        done >= 6 && skipped > 0,
+        "{done} done, {skipped} not attempted"
+    );
+    // What is `done` exists: its id is the object's.
+    let flows: Vec<String> = h
+        .objects("flows")
+        .iter()
+        .map(|f| f["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    for c in changes
+        .iter()
+        .filter(|c| c["kind"] == "dataflow" && outcome(c) == "done")
+    {
+        assert!(
+            flows.contains(&c["id"].as_str().unwrap().to_owned()),
+            "{c:#}"
+        );
+    }
+    converged(&h, &profile).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_sigint_exits_at_once_without_waiting_for_the_writes_in_flight() {
+    // Each answer takes 3 s: after the first signal the apply would wait for its writes in
+    // flight; the second signal does not.
+    let h = slow_harness(Duration::from_secs(3)).await;
+    let profile = h.profile("profile.toml", &dataflows(MODULES));
+    let path = profile.to_str().unwrap();
+    let mut child = start(&h, &["apply", path, "--yes", "--output", "json"]);
+    wait_for_writes(&h, &mut child, 1).await;
+    // The modules' first writes are now in flight.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    signal(&child, libc::SIGINT);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        child.try_wait().expect("the apply's status").is_none(),
+        "the first signal ended the apply without waiting for the writes in flight"
+    );
+    signal(&child, libc::SIGINT);
+    let (out, took) = finish(child, Duration::from_secs(10)).await;
+    out.assert_exit(130);
+    assert!(took < Duration::from_millis(1500), "exit took {took:?}");
+    let doc = out.json();
+    assert_eq!(doc["error"]["exit_code"], 130, "{doc:#}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("second SIGINT"),
+        "{doc:#}"
+    );
+    converged(&h, &profile).await;
+}
