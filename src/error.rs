@@ -47,9 +47,10 @@ impl Exit {
 pub struct CliError {
     pub exit: Exit,
     pub error: anyhow::Error,
-    /// The command's own JSON document, when it has one (a failed apply: its changes); the edge
-    /// prints it with `error` added instead of a bare `{"error": ...}`.
-    pub document: Option<serde_json::Value>,
+    /// The command's own JSON document with `error` added (its keys in their order), when it
+    /// has one (a failed apply: its changes); the edge prints it instead of a bare
+    /// `{"error": ...}`.
+    pub document: Option<Box<serde_json::value::RawValue>>,
     /// What stderr says instead of the message when the command's human output already showed
     /// the details (a failed apply lists each failure once, in its result).
     pub shown: Option<String>,
@@ -67,8 +68,23 @@ impl CliError {
 
     /// Carries the command's JSON document, printed with `error` added.
     pub fn with_document(mut self, document: &impl serde::Serialize) -> Self {
-        self.document = serde_json::to_value(document).ok();
+        let whole = WithError {
+            document,
+            error: self.body(),
+        };
+        self.document = serde_json::to_string_pretty(&whole)
+            .ok()
+            .and_then(|text| serde_json::value::RawValue::from_string(text).ok());
         self
+    }
+
+    /// The `error` object of the JSON document (docs/cli.md#json-output).
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            message: self.message(),
+            exit_code: self.exit.code(),
+            kind: self.exit.kind(),
+        }
     }
 
     /// The human output already showed the details: stderr says `brief` instead.
@@ -89,6 +105,28 @@ impl CliError {
     pub fn usage(message: impl fmt::Display) -> Self {
         Self::new(Exit::Usage, anyhow::anyhow!("{message}"))
     }
+}
+
+/// `"error": {"message", "exit_code", "kind"}` in the one JSON document a failure prints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ErrorBody {
+    pub message: String,
+    pub exit_code: i32,
+    pub kind: &'static str,
+}
+
+/// A command's document with `error` after its own keys.
+#[derive(serde::Serialize)]
+struct WithError<'a, T: serde::Serialize> {
+    #[serde(flatten)]
+    document: &'a T,
+    error: ErrorBody,
+}
+
+/// A failure without a document of its own: `{"error": {...}}`.
+#[derive(serde::Serialize)]
+pub struct ErrorDocument {
+    pub error: ErrorBody,
 }
 
 impl fmt::Display for CliError {

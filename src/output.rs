@@ -14,11 +14,11 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::cli::OutputFormat;
 use crate::engine::plan::{self, Action, Change, Outcome, Summary};
-use crate::error::CliError;
+use crate::error::{CliError, ErrorDocument};
 
 /// Prints exactly one JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -101,19 +101,12 @@ pub fn print_failure(format: OutputFormat, error: &CliError) {
 
 /// The JSON half of [`print_failure`] alone (a usage error: clap has printed the message).
 pub fn print_error_document(error: &CliError) {
-    let mut document = match &error.document {
-        Some(Value::Object(fields)) => fields.clone(),
-        _ => Map::new(),
-    };
-    document.insert(
-        "error".to_owned(),
-        json!({
-            "message": error.message(),
-            "exit_code": error.exit.code(),
-            "kind": error.exit.kind(),
+    let _ = match &error.document {
+        Some(document) => print_json(document),
+        None => print_json(&ErrorDocument {
+            error: error.body(),
         }),
-    );
-    let _ = print_json(&document);
+    };
 }
 
 fn seconds(t: DateTime<Utc>) -> String {
