@@ -9,21 +9,10 @@ use std::time::{Duration, Instant};
 
 use provision::emulator::{EmulatorConfig, Faults};
 use serde_json::Value;
-use support::cli::{calls, Harness, Output};
+use support::cli::{calls, custom_dataflows, Harness, Output};
 
 /// Modules in the profile: with 100 ms per answer the apply takes seconds, room to interrupt it.
 const MODULES: usize = 20;
-
-/// `n` custom modules of the emulator's org, each mapped into the seeded dataset.
-fn dataflows(n: usize) -> String {
-    (1..=n)
-        .map(|i| {
-            format!(
-                "\n[[dataflows]]\nmodule = \"CustomModule{i}\"\ndataset = {{ id = \"6889f4f89b982b2b90bc1208\" }}\nmapping = [ {{ source = \"Owner\", destination = \"_acme.zoho.owner\" }} ]\n"
-            )
-        })
-        .collect()
-}
 
 async fn slow_harness(latency: Duration) -> Harness {
     Harness::with(EmulatorConfig {
@@ -37,31 +26,11 @@ async fn slow_harness(latency: Duration) -> Harness {
     .await
 }
 
-/// Writes the platform carried out (answered 2xx).
-fn done_writes(h: &Harness) -> usize {
-    h.writes().iter().filter(|w| w.status < 300).count()
-}
-
 /// Starts `provision args...` with its output captured.
 fn start(h: &Harness, args: &[&str]) -> Child {
     let mut cmd = h.command();
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.spawn().expect("the binary starts")
-}
-
-/// Waits until `n` writes were carried out; panics if the run ends first.
-async fn wait_for_writes(h: &Harness, child: &mut Child, n: usize) {
-    let started = Instant::now();
-    while done_writes(h) < n {
-        if let Some(status) = child.try_wait().expect("the apply's status") {
-            panic!("the apply ended ({status}) before its write {n}");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "write {n} never came"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
 }
 
 fn signal(child: &Child, signal: i32) {
@@ -121,15 +90,15 @@ async fn converged(h: &Harness, profile: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigint_during_an_apply_stops_new_writes_prints_what_was_done_and_exits_130() {
     let h = slow_harness(Duration::from_millis(100)).await;
-    let profile = h.profile("profile.toml", &dataflows(MODULES));
+    let profile = h.profile("profile.toml", &custom_dataflows(MODULES));
     let path = profile.to_str().unwrap();
     let mut child = start(&h, &["apply", path, "--yes"]);
-    wait_for_writes(&h, &mut child, 6).await;
+    h.wait_for_writes(&mut child, 6).await;
     signal(&child, libc::SIGINT);
     let (out, took) = finish(child, Duration::from_secs(5)).await;
     out.assert_exit(130);
     assert!(took < Duration::from_secs(5), "exit took {took:?}");
-    let made = done_writes(&h);
+    let made = h.done_writes();
     // 1 base connection + 4 objects per module.
     assert!(
         made < 1 + 4 * MODULES,
@@ -152,17 +121,17 @@ async fn sigint_during_an_apply_stops_new_writes_prints_what_was_done_and_exits_
     );
     // Nothing is written once the signal has been handled and the run has ended.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(done_writes(&h), made);
+    assert_eq!(h.done_writes(), made);
     converged(&h, &profile).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_under_json_prints_the_changes_with_their_outcome_and_exits_143() {
     let h = slow_harness(Duration::from_millis(100)).await;
-    let profile = h.profile("profile.toml", &dataflows(MODULES));
+    let profile = h.profile("profile.toml", &custom_dataflows(MODULES));
     let path = profile.to_str().unwrap();
     let mut child = start(&h, &["apply", path, "--yes", "--output", "json"]);
-    wait_for_writes(&h, &mut child, 6).await;
+    h.wait_for_writes(&mut child, 6).await;
     signal(&child, libc::SIGTERM);
     let (out, _) = finish(child, Duration::from_secs(5)).await;
     out.assert_exit(143);
@@ -209,10 +178,10 @@ async fn a_second_sigint_exits_at_once_without_waiting_for_the_writes_in_flight(
     // Each answer takes 3 s: after the first signal the apply would wait for its writes in
     // flight; the second signal does not.
     let h = slow_harness(Duration::from_secs(3)).await;
-    let profile = h.profile("profile.toml", &dataflows(MODULES));
+    let profile = h.profile("profile.toml", &custom_dataflows(MODULES));
     let path = profile.to_str().unwrap();
     let mut child = start(&h, &["apply", path, "--yes", "--output", "json"]);
-    wait_for_writes(&h, &mut child, 1).await;
+    h.wait_for_writes(&mut child, 1).await;
     // The modules' first writes are now in flight.
     tokio::time::sleep(Duration::from_millis(500)).await;
     signal(&child, libc::SIGINT);

@@ -4,29 +4,9 @@
 
 use crate::support;
 
-use support::cli::{Harness, THREE_MODULES};
+use support::cli::{one_change_of_each, Harness, THREE_MODULES};
 
 const ESC: char = '\u{1b}';
-
-/// One change of each kind against an applied THREE_MODULES: the Deals module removed (delete),
-/// a daily schedule for Contacts (update), a new column for Leads (replace, and a create).
-fn changed() -> String {
-    THREE_MODULES
-        .split("[[dataflows]]")
-        .filter(|block| !block.contains("\"Deals\""))
-        .collect::<Vec<_>>()
-        .join("[[dataflows]]")
-        .replacen(
-            "module  = \"Contacts\"",
-            "module  = \"Contacts\"\nschedule = { frequency = \"day\", interval = 1, start = \"2027-01-01T00:00:00Z\", backfill = false }",
-            1,
-        )
-        .replacen(
-            "  { source = \"First_Name\", destination = \"person.name.firstName\" },",
-            "  { source = \"First_Name\", destination = \"person.name.firstName\" },\n  { source = \"Phone\", destination = \"mobilePhone.number\" },",
-            1,
-        )
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_plan_is_coloured_by_action_with_color_always_and_plain_otherwise() {
@@ -35,12 +15,15 @@ async fn the_plan_is_coloured_by_action_with_color_always_and_plain_otherwise() 
     h.provision("apply", &profile, &["--yes", "-q"])
         .await
         .assert_exit(0);
-    let changed = h.profile("changed.toml", &changed());
+    let changed = h.profile("changed.toml", &one_change_of_each());
 
     let coloured = h.provision("plan", &changed, &["--color", "always"]).await;
     coloured.assert_exit(0);
     let mut s = support::snapshot_settings();
-    s.add_filter(&regex_escape(&h.dir.path().display().to_string()), "[dir]");
+    s.add_filter(
+        &support::regex_escape(&h.dir.path().display().to_string()),
+        "[dir]",
+    );
     support::id_filters(&mut s);
     s.add_filter(r"\b[0-9a-f]{24}\b", "[dataset-id]");
     let shown = coloured.stdout.replace(ESC, "␛");
@@ -85,16 +68,4 @@ fn strip(text: &str) -> String {
         }
     }
     out
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
 }
