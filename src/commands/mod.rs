@@ -75,9 +75,10 @@ pub(crate) fn finish(
     output::print_text(&human)?;
     let listed = doc.changes.iter().filter(|c| c.error.is_some()).count();
     let error = match (interrupted, listed) {
-        (Some(exit), _) => {
-            error.shown_as(format!("{command} interrupted by {}", signal_name(exit)))
-        }
+        (Some(exit), _) => error.shown_as(format!(
+            "{command} interrupted by {}; run `provision {command}` again to finish",
+            signal_name(exit)
+        )),
         // The failure belongs to no change: the result does not show it.
         (None, 0) => error,
         (None, n) => error.shown_as(format!(
