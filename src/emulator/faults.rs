@@ -57,8 +57,9 @@ pub struct Faults {
     pub fail_rate: f64,
     /// POST paths whose create is committed and then answered with 504.
     pub fail_after_commit: Vec<String>,
-    /// POST paths answered with 500 without carrying out the create (an internal error of the
-    /// service before it commits).
+    /// Collection paths whose writes (a POST to the path, a PATCH to an item under it) are
+    /// answered with 500 without being carried out (an internal error of the service before it
+    /// commits).
     pub fail_before_commit: Vec<String>,
     /// Path prefixes answered with 503 for as long as they are listed: an outage of one part of
     /// a service (e.g. `["/data/foundation/flowservice/runs"]`), set and cleared over HTTP.
@@ -110,7 +111,17 @@ impl Faults {
     }
 
     fn fails_before_commit(&self, method: &Method, path: &str) -> bool {
+        let item = path
+            .trim_end_matches('/')
+            .rsplit_once('/')
+            .map(|(parent, _)| parent);
         posts_to(&self.fail_before_commit, method, path)
+            || (method == Method::PATCH
+                && item.is_some_and(|parent| {
+                    self.fail_before_commit
+                        .iter()
+                        .any(|p| p.trim_end_matches('/') == parent)
+                }))
     }
 }
 

@@ -40,43 +40,59 @@ async fn a_profile_with_an_unknown_key_prints_one_document_with_the_error_and_ex
 async fn an_apply_that_fails_on_a_500_prints_its_changes_with_the_error_and_exits_1() {
     let h = Harness::start().await;
     let profile = h.profile("profile.toml", THREE_MODULES);
-    // Every dataflow create fails with 500 before the service carries it out.
+    h.provision("apply", &profile, &["--yes", "-q"])
+        .await
+        .assert_exit(0);
+    // A daily schedule for Contacts: its dataflow is patched, and every PATCH of a dataflow
+    // now fails with 500 before the service carries it out.
+    let daily = h.profile(
+        "daily.toml",
+        &THREE_MODULES.replacen(
+            "module  = \"Contacts\"",
+            "module  = \"Contacts\"\nschedule = { frequency = \"day\", interval = 1, start = \"2027-01-01T00:00:00Z\" }",
+            1,
+        ),
+    );
     h.emulator().set_faults(Faults {
         fail_before_commit: vec!["/data/foundation/flowservice/flows".into()],
         ..Faults::default()
     });
     let out = h
-        .provision("apply", &profile, &["--yes", "--output", "json"])
+        .provision("apply", &daily, &["--yes", "--output", "json"])
         .await;
     out.assert_exit(1);
     // `json()` parses stdout as exactly one document.
     let doc = out.json();
     assert_eq!(doc["error"]["exit_code"], 1, "{doc:#}");
+    assert_eq!(doc["error"]["kind"], "failed");
+    let message = doc["error"]["message"].as_str().unwrap();
+    assert!(message.contains("500"), "{message}");
+    let changes = doc["changes"].as_array().expect("the changes");
+    let failed: Vec<&Value> = changes
+        .iter()
+        .filter(|c| c["outcome"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{doc:#}");
+    assert_eq!(failed[0]["name"], "zoho-crm-test / Contacts / flow");
+    assert_eq!(failed[0]["action"], "update");
+    assert!(failed[0]["error"].as_str().unwrap().contains("500"));
     assert!(
-        doc["error"]["message"].as_str().unwrap().contains("500"),
+        changes
+            .iter()
+            .filter(|c| c["outcome"] != "failed")
+            .all(|c| c["outcome"] == "done"),
         "{doc:#}"
     );
-    let changes = doc["changes"].as_array().expect("the changes");
-    let by_outcome = |outcome: &str| -> Vec<&Value> {
-        changes.iter().filter(|c| c["outcome"] == outcome).collect()
-    };
-    let failed = by_outcome("failed");
-    assert_eq!(failed.len(), 3, "{doc:#}");
-    assert!(failed
-        .iter()
-        .all(|c| c["kind"] == "dataflow" && c["error"].is_string()));
-    assert_eq!(by_outcome("done").len() + 3, changes.len(), "{doc:#}");
 
-    // In human form each error is printed once: in the result, with a brief line on stderr.
-    let out = h.provision("apply", &profile, &["--yes"]).await;
+    // In human form the error is printed once: in the result, with a brief line on stderr.
+    let out = h.provision("apply", &daily, &["--yes"]).await;
     out.assert_exit(1);
     assert_eq!(
         out.stdout.matches("500 FLOW-1102-500").count(),
-        3,
-        "each of the three failures once\n{}",
+        1,
+        "the failure once\n{}",
         out.stdout
     );
-    // Besides the retries' log lines, stderr names what failed, without the message again.
     let errors: Vec<&str> = out
         .stderr
         .lines()
@@ -89,7 +105,7 @@ async fn an_apply_that_fails_on_a_500_prints_its_changes_with_the_error_and_exit
     );
     assert!(
         out.stderr
-            .contains("error: apply failed: 3 changes failed (listed above)"),
+            .contains("error: apply failed: 1 change failed (listed above)"),
         "{}",
         out.stderr
     );
