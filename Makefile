@@ -39,13 +39,17 @@ deny:
 test: lint deny
 	$(CARGO) test
 
-## demo: start the emulator, then check, apply, explore and status --wait on profiles/local.toml
+## demo: start the emulator, then check, apply, explore and status --wait on profiles/local.toml.
+## The recipe is silent (.ONESHELL: the leading @ covers all of it); it prints each step as
+## "$ provision ..." before running it.
 demo:
-	$(CARGO) build --bin provision
-	@tmp=$$(mktemp -d)
+	@$(CARGO) build --quiet --bin provision
+	tmp=$$(mktemp -d)
+	step() { echo; echo "\$$ provision $$*"; "$(DEMO_BIN)" "$$@"; }
+	echo "\$$ provision emulator --listen 127.0.0.1:0 --time-scale 3600 &"
 	$(DEMO_BIN) emulator --listen 127.0.0.1:0 --time-scale 3600 >"$$tmp/out" 2>"$$tmp/err" &
 	pid=$$!
-	trap '{ set +x; } 2>/dev/null; kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; rm -rf "$$tmp"' EXIT
+	trap 'kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; rm -rf "$$tmp"' EXIT
 	# The emulator's first stdout line is its address.
 	for _ in $$(seq 200); do
 		[ "$$(wc -l <"$$tmp/out")" -ge 1 ] && break
@@ -63,18 +67,21 @@ demo:
 		exit 1
 	fi
 	case "$$addr" in http://*|https://*) url=$$addr ;; *) url=http://$$addr ;; esac
-	echo "emulator listening at $$url"
+	echo "emulator listening at $$url; the profile's URLs and secrets come from the environment:"
 	# The emulator's seed credentials (never real secrets), passed the way real ones are.
 	export AEP_CLIENT_SECRET=local-adobe-secret
 	export ZOHO_CLIENT_SECRET=local-zoho-secret
 	export ZOHO_REFRESH_TOKEN=1000.local.refresh
 	export PROVISION_ADOBE__IMS_URL=$$url PROVISION_ADOBE__PLATFORM_URL=$$url
 	export PROVISION_ZOHO__ACCOUNTS_URL=$$url PROVISION_ZOHO__API_URL=$$url
-	set -x
-	$(DEMO_BIN) check $(PROFILE)
-	$(DEMO_BIN) apply --yes $(PROFILE)
-	$(DEMO_BIN) explore $(PROFILE)
-	$(DEMO_BIN) status --wait --timeout 2m $(PROFILE)
+	# The Zoho token cache of this throwaway emulator goes with it (docs/profile.md).
+	export XDG_CACHE_HOME=$$tmp/cache
+	echo "  AEP_CLIENT_SECRET, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN (the emulator's seed values)"
+	echo "  PROVISION_ADOBE__IMS_URL, PROVISION_ADOBE__PLATFORM_URL, PROVISION_ZOHO__ACCOUNTS_URL, PROVISION_ZOHO__API_URL = $$url"
+	step check $(PROFILE)
+	step apply --yes $(PROFILE)
+	step explore $(PROFILE)
+	step status --wait --timeout 2m $(PROFILE)
 
 ## man: the man page, target/man/provision.1, generated from the same clap definitions as --help
 ## (read it with `man -l target/man/provision.1`)

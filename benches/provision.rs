@@ -19,6 +19,9 @@
 //!
 //! Output: a table on stdout, the figures as JSON in `target/bench/results.json`, each child's
 //! stdout/stderr and profile in `target/bench/logs/`. `BENCH_SIZES=10,50` limits the sizes.
+//!
+//! Issue 19 adds one rate-limited row ([`rate_limited`]): a fresh apply of 20 modules against
+//! the emulator limited to 2 requests per second, with its wall time and share of 429s.
 
 mod support;
 
@@ -199,8 +202,10 @@ fn run() -> anyhow::Result<bool> {
         bench.stop(emulator)?;
     }
 
+    let rate_limited = rate_limited::measure(&bench)?;
     let checks = checks(&runs, &overheads);
     print_report(&runs, &overheads, &checks);
+    rate_limited::print(&rate_limited);
     println!(
         "\nload average (1 min) before {:.2}, after {:.2} on {} CPUs: figures are skewed when it exceeds the CPU count",
         load_before,
@@ -218,13 +223,18 @@ fn run() -> anyhow::Result<bool> {
         "runs": runs,
         "emulator_overhead": overheads,
         "checks": checks,
+        "rate_limited": rate_limited,
     });
     let path = bench.out.join("results.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&results)?)
         .with_context(|| format!("could not write {}", path.display()))?;
     println!("\nfigures written to {}", path.display());
 
-    let failed: Vec<_> = runs.iter().filter(|r| r.exit_code != 0).collect();
+    let failed: Vec<_> = runs
+        .iter()
+        .chain(std::iter::once(&rate_limited.run))
+        .filter(|r| r.exit_code != 0)
+        .collect();
     for run in &failed {
         eprintln!(
             "error: `{}` exited with {}; see {}",
@@ -755,6 +765,101 @@ fn print_report(runs: &[Run], overheads: &[Overhead], checks: &[Check]) {
             c.figure,
             c.target,
             c.measured
+        );
+    }
+}
+
+/// Issue 19: pacing under a rate limit. A fresh apply of [`rate_limited::MODULES`] modules against
+/// an emulator that answers 429 (`Retry-After: 1`) above [`rate_limited::PER_SECOND`] requests a
+/// second, counted over every service; the figure is the share of requests refused (target
+/// under 10%) and the wall time (at least requests / limit).
+mod rate_limited {
+    use super::*;
+
+    pub const MODULES: usize = 20;
+    pub const PER_SECOND: u32 = 2;
+    /// The share of 429s the pacing must stay under.
+    const TARGET: f64 = 0.10;
+
+    #[derive(Debug, Serialize)]
+    pub struct RateLimited {
+        pub run: Run,
+        pub limit_per_second: u32,
+        pub throttled: usize,
+        pub throttled_share: f64,
+        /// requests / limit: no run can be faster.
+        pub floor_s: f64,
+        pub ok: bool,
+    }
+
+    pub fn measure(bench: &Bench) -> anyhow::Result<RateLimited> {
+        let config = EmulatorConfig {
+            faults: Faults {
+                latency: Some(Duration::from_millis(LATENCY_MS)),
+                rate_limit: Some(PER_SECOND),
+                ..Faults::default()
+            },
+            seed: Some(8),
+            extra_modules: MODULES,
+            ..EmulatorConfig::default()
+        };
+        let emulator = bench.runtime.block_on(spawn(config))?;
+        let profile = bench.profile(&emulator, MODULES, &format!("bench-limited-{MODULES}"))?;
+        let run = bench.measure(
+            &emulator,
+            &format!("apply n={MODULES} at {PER_SECOND} req/s"),
+            Step::FreshApply,
+            MODULES,
+            DEFAULT_CONCURRENCY,
+            &[
+                "apply",
+                "--yes",
+                "--output",
+                "json",
+                profile.to_str().context("a UTF-8 path")?,
+            ],
+        )?;
+        let throttled = emulator
+            .requests()
+            .iter()
+            .filter(|r| r.status == 429)
+            .count();
+        bench.stop(emulator)?;
+        let requests = run.counts.requests.max(1);
+        let throttled_share = throttled as f64 / requests as f64;
+        Ok(RateLimited {
+            limit_per_second: PER_SECOND,
+            throttled,
+            throttled_share,
+            floor_s: requests as f64 / f64::from(PER_SECOND),
+            ok: run.exit_code == 0 && throttled_share < TARGET,
+            run,
+        })
+    }
+
+    pub fn print(r: &RateLimited) {
+        let failed = if r.run.exit_code == 0 {
+            String::new()
+        } else {
+            format!(" (exit {})", r.run.exit_code)
+        };
+        println!(
+            "\nissue 19 figures (emulator limited to {} req/s, n={}):",
+            r.limit_per_second, r.run.modules
+        );
+        println!(
+            "  wall {:.1} s (floor requests / limit {:.1} s), {} requests, {} answered 429{failed}",
+            r.run.wall_ms / 1000.0,
+            r.floor_s,
+            r.run.counts.requests,
+            r.throttled
+        );
+        println!(
+            "  [{}] {:<52} target {:<26} measured {:.1}%",
+            if r.ok { " ok " } else { "MISS" },
+            "fresh apply under the rate limit: share of 429s",
+            format!("< {:.0}%", TARGET * 100.0),
+            r.throttled_share * 100.0
         );
     }
 }

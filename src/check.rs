@@ -177,13 +177,24 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<V
                 trim(api.as_str())
             ),
         ),
-        api => Check::pass(
-            "zoho_refresh",
-            format!(
-                "the refresh token works in {place}; API domain {}",
-                trim(api.as_ref().unwrap_or(&settings.api_url).as_str())
-            ),
-        ),
+        api => {
+            // A cached token proves the refresh token worked when it was cached, not now.
+            let what = if token.from_cache {
+                format!(
+                    "an access token the refresh token made in {place} is cached and still valid \
+                     (--no-token-cache asks Zoho again)"
+                )
+            } else {
+                format!("the refresh token works in {place}")
+            };
+            Check::pass(
+                "zoho_refresh",
+                format!(
+                    "{what}; API domain {}",
+                    trim(api.as_ref().unwrap_or(&settings.api_url).as_str())
+                ),
+            )
+        }
     };
     match zoho_setup::list_modules(zoho, settings, &token).await {
         Ok((api, modules)) => {

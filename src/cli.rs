@@ -30,6 +30,7 @@ Environment:
   PROVISION_PROFILE           the profile when none is given
   PROVISION_<SECTION>__<KEY>  overrides a profile key, e.g. PROVISION_ADOBE__SANDBOX=dev
   RUST_LOG                    log filter on stderr; overrides -v/-q (e.g. RUST_LOG=provision=debug)
+  PROVISION_NO_TOKEN_CACHE    1: like --no-token-cache
   NO_COLOR                    no colour with --color auto (the default)
 
 Start with `provision check PROFILE`, then `provision plan` and `provision apply`."
@@ -63,6 +64,17 @@ pub struct GlobalArgs {
     /// Colour on stdout and stderr: `auto` on a terminal unless NO_COLOR is set.
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
     pub color: ColorWhen,
+
+    /// Do not read or write Zoho access tokens in the user's cache directory (each command then
+    /// asks Zoho for a new one).
+    #[arg(
+        long,
+        global = true,
+        env = "PROVISION_NO_TOKEN_CACHE",
+        value_parser = clap::builder::FalseyValueParser::new(),
+        hide_env_values = true
+    )]
+    pub no_token_cache: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,18 +103,30 @@ pub enum Command {
     /// target connection, mapping set and dataflow. Prints the plan, then the result.
     #[command(after_help = "Examples:
   provision apply profiles/prod.toml            # show the plan, ask, then converge
-  provision apply --yes --output json           # in a pipeline, with $PROVISION_PROFILE")]
+  provision apply --yes --output json           # in a pipeline, with $PROVISION_PROFILE
+  provision apply profiles/prod.toml --plan prod.plan.json   # exactly the plan saved by plan --out")]
     Apply(ApplyArgs),
     /// Show what `apply` would change, without writing anything.
     #[command(after_help = "Examples:
   provision plan profiles/prod.toml
-  provision plan --detailed-exitcode    # exit 0: no changes, 2: changes pending, 1: error")]
+  provision plan --detailed-exitcode    # exit 0: no changes, 2: changes pending, 1: error
+  provision plan profiles/prod.toml --out prod.plan.json   # then: apply --plan prod.plan.json")]
     Plan(PlanArgs),
     /// Delete what the profile manages, in reverse dependency order: dataflows, then source and
     /// target connections, then the base connection. Datasets only with --include-datasets.
     #[command(after_help = "Example:
   provision destroy profiles/staging.toml --yes")]
     Destroy(DestroyArgs),
+    /// Adopt a Zoho CRM base connection made in Adobe's UI (or by a script) and every dataflow
+    /// built on it: mark them as managed by this profile, without recreating anything, and append
+    /// one [[dataflows]] entry per dataflow to PROFILE.
+    #[command(after_help = "Examples:
+  provision import profiles/prod.toml --base-connection 9e7d0b5c-...       # show, ask, adopt, append
+  provision import profiles/prod.toml --base-connection 9e7d0b5c-... --yes --print   # entries on stdout
+
+The profile's Zoho credentials are sent to the adopted base connection (AEP cannot show the ones
+it holds), after a refresh proves they work. Off a terminal, --yes is required (else exit 64).")]
+    Import(ImportArgs),
     /// List the Zoho modules the base connection sees, or one module's columns and sample rows.
     #[command(after_help = "Examples:
   provision explore profiles/prod.toml               # the modules (tables)
@@ -178,8 +202,12 @@ pub struct ApplyArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
     /// Also delete the datasets of modules removed from the profile (kept by default).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "plan")]
     pub include_datasets: bool,
+    /// Apply exactly the plan `provision plan --out FILE` saved; refused (exit 1, nothing
+    /// written) when the profile or any object the plan read has changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -192,6 +220,9 @@ pub struct PlanArgs {
     /// Plan the deletion of datasets of modules removed from the profile, as `apply --include-datasets` would.
     #[arg(long)]
     pub include_datasets: bool,
+    /// Also save the plan to FILE (JSON, no secrets), for `provision apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +235,21 @@ pub struct DestroyArgs {
     /// Also delete datasets that provision created.
     #[arg(long)]
     pub include_datasets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub profile: ProfileArg,
+    /// The id of the Zoho CRM base connection to adopt (Sources > Accounts in Adobe's UI).
+    #[arg(long, value_name = "ID")]
+    pub base_connection: String,
+    /// Do not ask for confirmation (required when stdin is not a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print the [[dataflows]] entries on stdout instead of appending them to PROFILE.
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Debug, Args)]

@@ -16,8 +16,11 @@
 //! # let _ = policy; Ok(()) }
 //! ```
 
+use std::sync::OnceLock;
+
 use crate::api::{AepClient, AepSettings};
 use crate::auth::ims::ImsCredentials;
+use crate::auth::token_cache::TokenCache;
 use crate::auth::zoho::ZohoOAuth;
 use crate::profile::{AdobeSettings, Profile};
 use crate::transport::{HttpOptions, RetryPolicy};
@@ -52,9 +55,26 @@ pub fn aep(profile: &Profile, options: HttpOptions) -> anyhow::Result<AepClient>
 }
 
 /// Only the Zoho OAuth client, for commands that run without a full profile (`zoho token`) or
-/// call nothing else.
+/// call nothing else. It shares access tokens through the user's [`TokenCache`] once
+/// [`use_token_cache`] turned that on.
 pub fn zoho(options: HttpOptions) -> anyhow::Result<ZohoOAuth> {
-    ZohoOAuth::new(options)
+    let cache = TOKEN_CACHE.get().cloned().flatten();
+    Ok(ZohoOAuth::new(options)?.with_token_cache(cache))
+}
+
+/// The on-disk Zoho token cache of this process's clients: unset (a library caller, a test) means
+/// none.
+static TOKEN_CACHE: OnceLock<Option<TokenCache>> = OnceLock::new();
+
+/// Called once by [`crate::run`]: whether this command's Zoho clients keep access tokens in the
+/// user's cache directory (`--no-token-cache` and `PROVISION_NO_TOKEN_CACHE` say no).
+pub fn use_token_cache(enabled: bool) {
+    let cache = if enabled {
+        TokenCache::for_user()
+    } else {
+        None
+    };
+    let _ = TOKEN_CACHE.set(cache);
 }
 
 impl From<&AdobeSettings> for ImsCredentials {

@@ -33,6 +33,7 @@ use error::CliResult;
 /// its profile first, so an invalid profile exits 78 before any request is sent. SIGINT and
 /// SIGTERM are handled by [`interrupt::run`] (the emulator stops on them by itself).
 pub async fn run(cli: Cli) -> CliResult {
+    clients::use_token_cache(!cli.global.no_token_cache);
     match cli.command {
         Command::Emulator(args) => commands::emulator::run(args).await,
         command => interrupt::run(dispatch(command, cli.global)).await,
@@ -53,6 +54,10 @@ async fn dispatch(command: Command, global: cli::GlobalArgs) -> CliResult {
         Command::Destroy(args) => {
             let profile = load_profile(args.profile.profile.as_deref())?;
             commands::destroy::run(&profile, &args, &global).await
+        }
+        Command::Import(args) => {
+            let profile = load_profile(args.profile.profile.as_deref())?;
+            commands::import::run(&profile, &args, &global).await
         }
         Command::Init(args) => commands::init::command(&args, global.output).await,
         Command::Completions(args) => commands::completions::command(args.shell),

@@ -3,8 +3,10 @@
 //! report lives in a submodule named after it. Nothing here imports a command.
 #![allow(clippy::print_stdout)]
 
+mod changes;
 mod check;
 mod explore;
+mod import;
 mod status;
 pub mod style;
 mod zoho;
@@ -229,9 +231,10 @@ fn symbol(action: Action) -> &'static str {
     }
 }
 
-/// One change: its symbol (coloured by action; `!` failed, `=` kept), kind, name and id, then
-/// its reason and error.
-fn change_line(out: &mut String, prefix: &str, change: &Change) {
+/// One change: its line (its symbol coloured by action; `!` failed, `=` kept), its reason, and
+/// with `detail` the attributes it sends and what differs (an update's reason is its
+/// differences, so it is not repeated), then its error.
+fn change_line(out: &mut String, prefix: &str, change: &Change, detail: bool) {
     let id = change
         .id
         .as_ref()
@@ -248,8 +251,12 @@ fn change_line(out: &mut String, prefix: &str, change: &Change) {
         change.kind.as_str(),
         change.name
     ));
-    if let Some(reason) = &change.reason {
+    let repeated = detail && change.action == Action::Update && !change.diff.is_empty();
+    if let Some(reason) = change.reason.as_ref().filter(|_| !repeated) {
         out.push_str(&format!("        # {reason}\n"));
+    }
+    if detail {
+        changes::detail_lines(out, change.attributes.as_ref(), &change.diff);
     }
     if let Some(error) = &change.error {
         out.push_str(&format!("        {} {error}\n", style::error("error:")));
@@ -273,7 +280,7 @@ pub fn render_plan(doc: &ChangesDocument<'_>, command: &str) -> String {
         doc.profile
     );
     for change in doc.changes.iter().filter(|c| c.action != Action::Noop) {
-        change_line(&mut out, symbol(change.action), change);
+        change_line(&mut out, symbol(change.action), change, true);
     }
     kept_lines(&mut out, doc.changes);
     out.push_str(&format!("\nPlan: {}.\n", counts(s, command, false)));
@@ -289,7 +296,7 @@ fn kept_lines(out: &mut String, changes: &[Change]) {
     if !kept.is_empty() {
         out.push('\n');
         for change in kept {
-            change_line(out, "=", change);
+            change_line(out, "=", change, false);
         }
     }
 }
@@ -325,88 +332,98 @@ fn counts(s: Summary, command: &str, done: bool) -> String {
     )
 }
 
-/// After `apply`/`destroy`: each change made (with the id it ended with), the failures, and
-/// what was not attempted.
+/// After `apply`/`destroy`: each change made (with the id it ended with), then, when some
+/// failed, the failures and what was not attempted.
 pub fn render_result(doc: &ChangesDocument<'_>, command: &str) -> String {
     let s = doc.summary;
-    let failed = doc.changes.iter().filter(|c| c.error.is_some()).count();
-    let made = made(doc.changes).count();
-    if made == 0 && failed == 0 {
+    let lists = Lists::of(doc.changes);
+    if lists.made.is_empty() && lists.failed.is_empty() && lists.skipped.is_empty() {
         return render_plan(doc, command);
     }
-    let header = if failed == 0 {
+    let header = if lists.failed.is_empty() && lists.skipped.is_empty() {
         format!(
-            "{} complete: {}.\n",
+            "{} complete: {}.",
             capitalized(command),
             counts(s, command, true)
         )
     } else {
         style::error(&format!(
-            "{} failed: {failed} of {} changes failed; running `provision {command}` again \
-             continues from where this run stopped.",
+            "{} failed: {} failed, {} not attempted, {} done; running `provision {command}` \
+             again continues from where this run stopped.",
             capitalized(command),
-            s.create + s.update + s.replace + s.delete
-        )) + "\n"
+            lists.failed.len(),
+            lists.skipped.len(),
+            lists.made.len(),
+        ))
     };
-    header + &render_lists(doc.changes)
+    header + "\n" + &lists.render()
 }
 
-/// After an interrupted `apply`/`destroy` (`signal`: `SIGINT` or `SIGTERM`): what was done and
-/// what was not.
+/// After an interrupted `apply`/`destroy` (`signal`: `SIGINT` or `SIGTERM`): what was done, what
+/// failed, and what was not attempted (the writes the interrupt stopped before they started).
 pub fn render_interrupted(doc: &ChangesDocument<'_>, command: &str, signal: &str) -> String {
     let s = doc.summary;
-    let not_attempted = doc
-        .changes
-        .iter()
-        .filter(|c| c.outcome == Some(Outcome::NotAttempted))
-        .count();
+    let lists = Lists::of(doc.changes);
     let header = style::warning(&format!(
-        "{} interrupted by {signal}: {} of {} changes made, {not_attempted} not attempted; \
-         running `provision {command}` again continues from where this run stopped.",
+        "{} interrupted by {signal}: {} of {} changes made, {} not attempted; running \
+         `provision {command}` again continues from where this run stopped.",
         capitalized(command),
-        made(doc.changes).count(),
-        s.create + s.update + s.replace + s.delete
+        lists.made.len(),
+        s.create + s.update + s.replace + s.delete,
+        lists.skipped.len(),
     ));
-    header + "\n" + &render_lists(doc.changes)
+    header + "\n" + &lists.render()
 }
 
-/// The changes carried out.
-fn made(changes: &[Change]) -> impl Iterator<Item = &Change> {
-    changes.iter().filter(|c| {
-        c.action != Action::Noop
-            && c.error.is_none()
-            && matches!(c.outcome, None | Some(Outcome::Done))
-    })
+/// The changes of a run by outcome (unchanged objects left out).
+struct Lists<'a> {
+    made: Vec<&'a Change>,
+    failed: Vec<&'a Change>,
+    skipped: Vec<&'a Change>,
 }
 
-/// The made, failed and not attempted changes, each list under its heading.
-fn render_lists(changes: &[Change]) -> String {
-    let mut out = String::new();
-    let made: Vec<&Change> = made(changes).collect();
-    if !made.is_empty() {
-        out.push('\n');
-        for change in made {
-            change_line(&mut out, symbol(change.action), change);
+impl<'a> Lists<'a> {
+    fn of(changes: &'a [Change]) -> Self {
+        let with = |outcome: Outcome| -> Vec<&'a Change> {
+            changes
+                .iter()
+                .filter(|c| c.action != Action::Noop && c.outcome == Some(outcome))
+                .collect()
+        };
+        Self {
+            made: with(Outcome::Done),
+            failed: with(Outcome::Failed),
+            skipped: with(Outcome::NotAttempted),
         }
     }
-    let failed: Vec<&Change> = changes.iter().filter(|c| c.error.is_some()).collect();
-    if !failed.is_empty() {
-        out.push_str("\nFailed:\n");
-        for change in failed {
-            change_line(&mut out, "!", change);
+
+    /// The made, failed and not attempted changes, each list under its heading.
+    fn render(&self) -> String {
+        let mut out = String::new();
+        let sections = [
+            ("", &self.made, None),
+            ("Failed:", &self.failed, Some("!")),
+            ("Not attempted:", &self.skipped, None),
+        ];
+        for (title, changes, mark) in sections {
+            if changes.is_empty() {
+                continue;
+            }
+            out.push('\n');
+            if !title.is_empty() {
+                out.push_str(&format!("{title}\n"));
+            }
+            for change in changes.iter() {
+                change_line(
+                    &mut out,
+                    mark.unwrap_or(symbol(change.action)),
+                    change,
+                    false,
+                );
+            }
         }
+        out
     }
-    let skipped: Vec<&Change> = changes
-        .iter()
-        .filter(|c| c.outcome == Some(Outcome::NotAttempted))
-        .collect();
-    if !skipped.is_empty() {
-        out.push_str("\nNot attempted:\n");
-        for change in skipped {
-            change_line(&mut out, symbol(change.action), change);
-        }
-    }
-    out
 }
 
 fn capitalized(word: &str) -> String {

@@ -23,6 +23,18 @@ pub async fn confirm(command: &str) -> Result<bool, CliError> {
     Ok(answer.trim() == "yes")
 }
 
+/// `destroy` deletes only with consent: off a terminal (a pipe, a CI job, `</dev/null`) there is
+/// no one to ask, so `--yes` must say it. Without it: a usage error (exit 64) before any request.
+pub fn require_yes_off_terminal(yes: bool, command: &str) -> Result<(), CliError> {
+    if yes || std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    Err(CliError::usage(format!(
+        "{command} deletes objects and stdin is not a terminal, so it cannot ask for \
+         confirmation; nothing was deleted. Run it again with --yes to confirm"
+    )))
+}
+
 /// Goes on when `yes` or the user answers `yes`; else the error `cancelled` (exit 1).
 pub async fn confirm_or_cancel(yes: bool, command: &str, cancelled: &str) -> Result<(), CliError> {
     if yes || confirm(command).await? {

@@ -209,7 +209,13 @@ pub async fn status(
     options: &StatusOptions,
     progress: &mut WaitProgress,
 ) -> anyhow::Result<StatusReport> {
-    let client = crate::clients::aep(profile, HttpOptions::default())?;
+    // `--wait` polls again itself and reports an outage while it lasts: its reads give up
+    // within the attempts instead of outlasting the outage inside one call.
+    let http = HttpOptions {
+        patient_reads: options.wait.is_none(),
+        ..HttpOptions::default()
+    };
+    let client = crate::clients::aep(profile, http)?;
     let deadline = options.wait.map(|timeout| Instant::now() + timeout);
     let prefix = &profile.connection.name;
     let (mut observed, not_in_profile) = patiently(deadline, || managed_flows(&client, profile))

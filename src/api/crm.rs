@@ -33,7 +33,7 @@ use url::Url;
 
 use crate::transport::error::{looks_like_html, truncate};
 use crate::transport::{describe_json_error, describe_transport, retry_after, HttpOptions};
-use crate::transport::{RetryPolicy, Verdict};
+use crate::transport::{CallKind, RetryPolicy, Verdict};
 
 /// The scope `list_modules` needs, for the scope-mismatch message (Zoho's "OAuth Scopes" page,
 /// https://www.zoho.com/crm/developer/docs/api/v8/scopes.html).
@@ -272,14 +272,18 @@ impl ZohoCrm {
             api_domain.as_str().trim_end_matches('/'),
             endpoint.path
         );
-        // Zoho's CRM 429 means an API credit limit: retried within the attempts like an outage,
-        // not waited out until the deadline.
+        // A read: an outage is retried for as long as the deadline allows. Zoho's CRM 429 means
+        // an API credit limit, which waiting seconds does not lift: retried within the attempts
+        // of a write, not waited out until the deadline.
         self.retry
             .run(
                 &call,
+                CallKind::Read,
                 || self.get_once(&url, access_token, &call, endpoint),
                 |(error, retry_after): &(ZohoApiError, Option<Duration>)| {
-                    if error.is_transient() {
+                    if matches!(error, ZohoApiError::TooManyRequests { .. }) {
+                        Verdict::Counted(*retry_after)
+                    } else if error.is_transient() {
                         Verdict::Transient(*retry_after)
                     } else {
                         Verdict::Fail
@@ -297,7 +301,8 @@ impl ZohoCrm {
         call: &str,
         endpoint: &Endpoint,
     ) -> Result<Vec<T>, (ZohoApiError, Option<Duration>)> {
-        let span = tracing::info_span!("http", method = "GET", path = endpoint.path);
+        // The event names the call (method and URL); the span adds nothing it repeats.
+        let span = tracing::info_span!("http");
         async {
             let started = Instant::now();
             let mut auth = reqwest::header::HeaderValue::from_str(&format!(

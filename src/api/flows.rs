@@ -352,6 +352,17 @@ pub async fn list_flows_by_names(
     wire::list_by_ids(client, PATH, &base, "name", names, "flow").await
 }
 
+/// Every flow, of any flow spec, that reads from any of `sources`
+/// (`property=sourceConnectionIds[]==a,b,c`, chunked; docs/aep-api.md#filters).
+pub async fn list_flows_by_sources(
+    client: &AepClient,
+    sources: &[SourceConnectionId],
+) -> Result<Vec<Flow>, ApiError> {
+    let ids: Vec<&str> = sources.iter().map(SourceConnectionId::as_str).collect();
+    let key = "sourceConnectionIds[]";
+    wire::list_by_ids(client, PATH, &Query::new(), key, &ids, "flow").await
+}
+
 /// The flows with these ids (`property=id==a,b,c`, chunked).
 pub async fn list_flows_by_ids(client: &AepClient, ids: &[FlowId]) -> Result<Vec<Flow>, ApiError> {
     let ids: Vec<&str> = ids.iter().map(FlowId::as_str).collect();

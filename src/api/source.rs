@@ -1,5 +1,6 @@
-//! Source connections (docs/aep-api.md#source-connection): one per Zoho module. They are never PATCHed: a changed
-//! source means a new source connection and a new flow (docs/aep-api.md#source-connection, update-dataflows.md).
+//! Source connections (docs/aep-api.md#source-connection): one per Zoho module. What they read is never PATCHed: a
+//! changed source means a new source connection and a new flow (docs/aep-api.md#source-connection,
+//! update-dataflows.md); only `import` PATCHes the name and description of one it adopts.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -8,7 +9,8 @@ use super::explore::Column;
 use super::specs::SpecRef;
 use super::wire::{self, de, Created};
 use super::{
-    AepClient, ApiError, ConnectionId, ConnectionSpecId, Etag, Query, Service, SourceConnectionId,
+    AepClient, ApiError, ConnectionId, ConnectionSpecId, Etag, PatchOp, Query, Service,
+    SourceConnectionId,
 };
 
 const PATH: &str = "/sourceConnections";
@@ -159,5 +161,20 @@ pub async fn delete_source_connection(
 ) -> Result<(), ApiError> {
     client
         .delete(Service::FlowService, &format!("{PATH}/{id}"))
+        .await
+}
+
+/// `PATCH /sourceConnections/{id}` with a JSON Patch array and `If-Match: {etag}` verbatim
+/// (Flow Service API reference, `patchSourceConnection`). provision sends only `/name`
+/// and `/description`, when `import` adopts a source connection made elsewhere: Adobe advises
+/// against changing what a source connection carries on its own (docs/aep-api.md#source-connection).
+pub async fn patch_source_connection(
+    client: &AepClient,
+    id: &SourceConnectionId,
+    etag: &Etag,
+    ops: &[PatchOp],
+) -> Result<Created<SourceConnectionId>, ApiError> {
+    client
+        .patch(Service::FlowService, &format!("{PATH}/{id}"), etag, ops)
         .await
 }

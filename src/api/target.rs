@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use super::specs::{SpecRef, DATA_LAKE_SPEC_ID, XED_FULL_CONTENT_TYPE};
 use super::wire::{self, de, Created};
 use super::{
-    AepClient, ApiError, ConnectionSpecId, DatasetId, Etag, Query, Service, TargetConnectionId,
+    AepClient, ApiError, ConnectionSpecId, DatasetId, Etag, PatchOp, Query, Service,
+    TargetConnectionId,
 };
 
 const PATH: &str = "/targetConnections";
@@ -185,5 +186,20 @@ pub async fn delete_target_connection(
 ) -> Result<(), ApiError> {
     client
         .delete(Service::FlowService, &format!("{PATH}/{id}"))
+        .await
+}
+
+/// `PATCH /targetConnections/{id}` with a JSON Patch array and `If-Match: {etag}` verbatim
+/// (Flow Service API reference, `patchTargetConnection`). provision sends only `/name`
+/// and `/description`, when `import` adopts a target connection made elsewhere: Adobe advises
+/// against changing what a target connection carries on its own (docs/aep-api.md#source-connection).
+pub async fn patch_target_connection(
+    client: &AepClient,
+    id: &TargetConnectionId,
+    etag: &Etag,
+    ops: &[PatchOp],
+) -> Result<Created<TargetConnectionId>, ApiError> {
+    client
+        .patch(Service::FlowService, &format!("{PATH}/{id}"), etag, ops)
         .await
 }

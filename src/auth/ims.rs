@@ -10,7 +10,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::transport::{describe_transport, retry_after, HttpOptions};
-use crate::transport::{ApiError, ApiErrorKind, RetryPolicy, Verdict};
+use crate::transport::{ApiError, ApiErrorKind, CallKind, RetryPolicy, Verdict};
 
 /// An OAuth server-to-server credential of an Adobe Developer Console project.
 #[derive(Clone)]
@@ -124,6 +124,7 @@ impl ImsAuth {
         self.retry
             .run(
                 CALL,
+                CallKind::Read,
                 || self.request_once(),
                 |error: &ApiError| {
                     if error.is_throttled() {
@@ -139,7 +140,8 @@ impl ImsAuth {
     }
 
     async fn request_once(&self) -> Result<CachedToken, ApiError> {
-        let span = tracing::info_span!("http", method = "POST", path = "/ims/token/v3");
+        // The event names the call; the span adds nothing it repeats.
+        let span = tracing::info_span!("http");
         async {
             let started = Instant::now();
             let form = [

@@ -28,11 +28,12 @@ use tokio::sync::Mutex;
 use tracing::Instrument;
 use url::Url;
 
+use super::token_cache::TokenCache;
 use crate::api::crm::ZohoCrm;
 use crate::profile::{check_url, is_loopback, ZohoRegion, ZohoSettings};
 use crate::transport::error::{looks_like_html, truncate};
 use crate::transport::{describe_transport, retry_after, HttpOptions};
-use crate::transport::{RetryPolicy, Verdict};
+use crate::transport::{CallKind, RetryPolicy, Verdict};
 
 /// Zoho access tokens live one hour; longer stated lifetimes are misread units (docs/zoho-oauth.md#token-response).
 const MAX_LIFETIME: Duration = Duration::from_secs(3600);
@@ -62,6 +63,8 @@ pub struct ZohoToken {
     pub expires_in: Duration,
     /// Granted scopes, when Zoho lists them (space-separated in the answer).
     pub scope: Vec<String>,
+    /// Read from the [`TokenCache`] (an earlier command's refresh), not refreshed by this one.
+    pub from_cache: bool,
 }
 
 impl ZohoToken {
@@ -369,12 +372,14 @@ impl fmt::Display for ZohoAuthError {
 
 impl std::error::Error for ZohoAuthError {}
 
-/// The Zoho OAuth and CRM client. Cheap to create; holds one connection pool and an in-memory
-/// access-token cache (Zoho throttles clients that refresh too often).
+/// The Zoho OAuth and CRM client. Cheap to create; holds one connection pool, an in-memory
+/// access-token cache and, when given one, the on-disk [`TokenCache`] shared by later commands
+/// (Zoho throttles clients that refresh too often).
 pub struct ZohoOAuth {
     http: reqwest::Client,
     retry: RetryPolicy,
     cached: Mutex<Option<CachedToken>>,
+    disk: Option<TokenCache>,
 }
 
 impl fmt::Debug for ZohoOAuth {
@@ -384,9 +389,7 @@ impl fmt::Debug for ZohoOAuth {
 }
 
 struct CachedToken {
-    accounts_url: Url,
-    client_id: String,
-    refresh_token: SecretString,
+    settings: ZohoSettings,
     token: ZohoToken,
     reuse_until: Instant,
 }
@@ -399,41 +402,68 @@ impl ZohoOAuth {
             http: options.client()?,
             retry: options.retry_policy(),
             cached: Mutex::new(None),
+            disk: None,
         })
     }
 
-    /// An access token for the profile's Zoho settings: the cached one while it is valid, else a
-    /// [`refresh`](Self::refresh).
+    /// Also reads and writes access tokens in `cache` (none: this process only).
+    pub fn with_token_cache(mut self, cache: Option<TokenCache>) -> Self {
+        self.disk = cache;
+        self
+    }
+
+    /// An access token for the profile's Zoho settings: the cached one (this process's, else the
+    /// [`TokenCache`]'s) while it is valid for a few more minutes, else a [`refresh`](Self::refresh),
+    /// which is then cached.
     pub async fn token(&self, settings: &ZohoSettings) -> Result<ZohoToken, ZohoAuthError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref() {
-            let same = c.accounts_url == settings.accounts_url
-                && c.client_id == settings.client_id
-                && c.refresh_token.expose_secret() == settings.refresh_token.expose_secret();
+            let same = c.settings.accounts_url == settings.accounts_url
+                && c.settings.client_id == settings.client_id
+                && c.settings.client_secret.expose_secret()
+                    == settings.client_secret.expose_secret()
+                && c.settings.refresh_token.expose_secret()
+                    == settings.refresh_token.expose_secret();
             if same && Instant::now() < c.reuse_until {
                 return Ok(c.token.clone());
             }
         }
-        let token = self.refresh(settings).await?;
-        let margin = EXPIRY_MARGIN.min(token.expires_in / 2);
+        let from_disk = self
+            .disk
+            .as_ref()
+            .and_then(|disk| disk.load(settings, EXPIRY_MARGIN));
+        let (token, left) = match from_disk {
+            Some(found) => found,
+            None => {
+                let token = self.refresh(settings).await?;
+                if let Some(disk) = &self.disk {
+                    disk.store(settings, &token);
+                }
+                let left = token.expires_in;
+                (token, left)
+            }
+        };
+        let margin = EXPIRY_MARGIN.min(left / 2);
         *cached = Some(CachedToken {
-            accounts_url: settings.accounts_url.clone(),
-            client_id: settings.client_id.clone(),
-            refresh_token: settings.refresh_token.clone(),
-            reuse_until: Instant::now() + token.expires_in - margin,
+            settings: settings.clone(),
+            reuse_until: Instant::now() + left - margin,
             token: token.clone(),
         });
         Ok(token)
     }
 
-    /// Forgets the cached access token (after the CRM API said `INVALID_TOKEN`).
     /// The Zoho CRM API client, sharing this client's connection pool and retry policy.
     pub fn crm(&self) -> ZohoCrm {
         ZohoCrm::with_client(self.http.clone(), self.retry)
     }
 
+    /// Forgets the cached access token, in this process and in the [`TokenCache`] (after the
+    /// CRM API said `INVALID_TOKEN`, i.e. HTTP 401).
     pub async fn invalidate(&self) {
-        *self.cached.lock().await = None;
+        let forgotten = self.cached.lock().await.take();
+        if let (Some(disk), Some(c)) = (&self.disk, forgotten) {
+            disk.remove(&c.settings);
+        }
     }
 
     /// The refresh-token grant: `POST {accounts_url}/oauth/v2/token` with
@@ -562,10 +592,17 @@ impl ZohoOAuth {
         context: &Context<'_>,
     ) -> Result<ZohoToken, ZohoAuthError> {
         let url = join_path(accounts_url, "/oauth/v2/token");
-        // Only outages are retried: a throttled client must wait minutes, not seconds.
+        // Only outages are retried: a throttled client must wait minutes, not seconds. A refresh
+        // changes nothing when repeated; a grant code is single use, so its exchange is retried
+        // only within the attempts.
+        let kind = match context.grant {
+            Grant::RefreshToken => CallKind::Read,
+            Grant::AuthorizationCode => CallKind::Write,
+        };
         self.retry
             .run(
                 "the Zoho token request",
+                kind,
                 || self.token_once(&url, form, context),
                 |(error, retry_after): &(ZohoAuthError, Option<Duration>)| match error {
                     ZohoAuthError::Transient { .. } => Verdict::Transient(*retry_after),
@@ -582,7 +619,8 @@ impl ZohoOAuth {
         form: &[(&str, &str)],
         context: &Context<'_>,
     ) -> Result<ZohoToken, (ZohoAuthError, Option<Duration>)> {
-        let span = tracing::info_span!("http", method = "POST", path = "/oauth/v2/token");
+        // The event names the call; the span adds nothing it repeats.
+        let span = tracing::info_span!("http");
         async {
             let started = Instant::now();
             let transient = |e: reqwest::Error| {
@@ -790,6 +828,7 @@ impl TokenAnswer<'_> {
                         .collect()
                 })
                 .unwrap_or_default(),
+            from_cache: false,
         })
     }
 }

@@ -12,6 +12,7 @@ use crate::progress::Progress;
 use crate::prompt;
 
 pub async fn run(profile: &Profile, args: &DestroyArgs, global: &GlobalArgs) -> CliResult {
+    prompt::require_yes_off_terminal(args.yes, "destroy")?;
     let desired = desired::build(profile).map_err(|e| CliError::new(Exit::Profile, e))?;
     let client = engine::client(profile).map_err(CliError::failed)?;
     let managed = observe::managed(&client, &desired.prefix)

@@ -419,6 +419,10 @@ pub async fn generate(
             ))
         })?;
 
+    // The token list_modules ended with: a cached one Zoho rejected has been replaced.
+    let token = zoho_setup::refresh(&zoho, &accounts.zoho)
+        .await
+        .map_err(zoho_failed)?;
     let crm = zoho.crm();
     let mut dataflows = Vec::new();
     for module in &modules {

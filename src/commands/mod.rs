@@ -8,6 +8,7 @@ pub mod completions;
 pub mod destroy;
 pub mod emulator;
 pub mod explore;
+pub mod import;
 pub mod init;
 pub mod plan;
 pub mod profile_schema;

@@ -44,7 +44,7 @@ pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(86_399);
 /// Faults and service knobs. `Default` is a normal, fault-free emulator. Over HTTP durations are
 /// milliseconds: `{"latency_ms": 50, "rate_limit": 20, "fail_rate": 0.1, "fail_after_commit":
 /// ["/data/foundation/flowservice/flows"], "token_ttl_ms": 2000, "zoho_spec": "listed",
-/// "page_cap": 5, "outage": ["/data/foundation/flowservice/runs"]}`.
+/// "page_cap": 5, "outage": ["/data/foundation/flowservice/runs"], "refuse_datasets": ["/ Leads /"]}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
@@ -64,6 +64,10 @@ pub struct Faults {
     /// Path prefixes answered with 503 for as long as they are listed: an outage of one part of
     /// a service (e.g. `["/data/foundation/flowservice/runs"]`), set and cleared over HTTP.
     pub outage: Vec<String>,
+    /// Regular expressions: a dataset create (`POST .../catalog/dataSets`) whose `name` matches
+    /// one is refused with Catalog's 400, every time (a module whose chain fails for good, e.g.
+    /// `["/ Leads /"]`). Nothing is created.
+    pub refuse_datasets: Vec<String>,
     /// Lifetime of IMS access tokens issued from now on.
     #[serde(rename = "token_ttl_ms", with = "ms")]
     pub token_ttl: Duration,
@@ -87,6 +91,7 @@ impl Default for Faults {
             fail_after_commit: Vec::new(),
             fail_before_commit: Vec::new(),
             outage: Vec::new(),
+            refuse_datasets: Vec::new(),
             token_ttl: DEFAULT_TOKEN_TTL,
             zoho_spec: ZohoSpec::Listed,
             page_cap: None,
@@ -215,12 +220,48 @@ pub async fn inject(State(shared): State<AppState>, request: Request, next: Next
     if faults.fails_before_commit(request.method(), request.uri().path()) {
         return ApiError::server_fault(service, StatusCode::INTERNAL_SERVER_ERROR).into_response();
     }
+    let request = match refuse_dataset(&faults, request).await {
+        Ok(request) => request,
+        Err(refused) => return refused,
+    };
     let fail_after = faults.fails_after_commit(request.method(), request.uri().path());
     let response = next.run(request).await;
     if fail_after && response.status().is_success() {
         return ApiError::server_fault(service, StatusCode::GATEWAY_TIMEOUT).into_response();
     }
     response
+}
+
+/// The request again when no `refuse_datasets` pattern matches the dataset it creates, else the
+/// refusal. Only dataset creates are read (and put back together).
+async fn refuse_dataset(faults: &Faults, request: Request) -> Result<Request, Response> {
+    let creates_dataset = request.method() == Method::POST
+        && request
+            .uri()
+            .path()
+            .trim_end_matches('/')
+            .ends_with("/catalog/dataSets");
+    if faults.refuse_datasets.is_empty() || !creates_dataset {
+        return Ok(request);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .map_err(|_| ApiError::invalid(Service::Catalog, "unreadable body").into_response())?;
+    let name = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|body| body.get("name")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let refused = faults
+        .refuse_datasets
+        .iter()
+        .any(|pattern| regex::Regex::new(pattern).is_ok_and(|re| re.is_match(&name)));
+    if refused {
+        let message =
+            format!("the dataset name {name:?} is refused (emulator fault refuse_datasets)");
+        return Err(ApiError::invalid(Service::Catalog, message).into_response());
+    }
+    Ok(Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
 
 fn rate_limited(service: Service) -> Response {

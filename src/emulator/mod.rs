@@ -127,6 +127,7 @@ impl From<&EmulatorArgs> for EmulatorConfig {
                 fail_after_commit: args.fail_after_commit.clone(),
                 fail_before_commit: Vec::new(),
                 outage: Vec::new(),
+                refuse_datasets: Vec::new(),
                 token_ttl: args.token_ttl.unwrap_or(DEFAULT_TOKEN_TTL),
                 zoho_spec: args.zoho_spec.into(),
                 page_cap: args.page_cap.map(|n| n as usize),

@@ -43,9 +43,8 @@ pub struct Options {
     pub cancel: Cancel,
 }
 
-/// What an apply ended with: every change with the id it ended with (and an `error` on those
-/// that failed; when it did not complete, the `outcome` of each), and a message for a failure
-/// that belongs to no single change.
+/// What an apply ended with: every change with the id it ended with, its `outcome` (and an
+/// `error` on those that failed), and a message for a failure that belongs to no single change.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub changes: Vec<Change>,
@@ -180,7 +179,7 @@ pub async fn execute(
 impl Run<'_> {
     fn outcome(&self, error: Option<String>) -> Outcome {
         Outcome {
-            changes: self.ledger.settle(error.is_some()),
+            changes: self.ledger.settled(),
             error,
         }
     }

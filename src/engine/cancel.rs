@@ -4,6 +4,7 @@
 //! [`Cancel::grace`] to finish before it is abandoned. `apply`, `destroy` and `import` share it
 //! through [`super::ledger::Ledger`], which every write goes through.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,10 @@ use tokio::sync::watch;
 
 /// How long writes in flight may take to finish once a run is cancelled.
 pub const GRACE: Duration = Duration::from_secs(10);
+
+/// The error of a write abandoned when the grace after an interrupt ran out.
+const ABANDONED: &str = "interrupted while the request was in flight: it may have been carried \
+                         out; the next run finds it and does not repeat it";
 
 /// A cancellation flag shared by the tasks of one run; clones share it.
 #[derive(Debug, Clone)]
@@ -59,6 +64,19 @@ impl Cancel {
     pub async fn expired(&self) {
         self.cancelled().await;
         tokio::time::sleep(self.grace).await;
+    }
+
+    /// Runs the write `work`, abandoned (an error saying it may have been carried out) when the
+    /// grace after a cancel ends first.
+    pub async fn guard<T>(
+        &self,
+        work: impl Future<Output = anyhow::Result<T>>,
+    ) -> anyhow::Result<T> {
+        tokio::select! {
+            biased;
+            result = work => result,
+            () = self.expired() => Err(anyhow::anyhow!(ABANDONED)),
+        }
     }
 }
 

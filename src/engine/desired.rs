@@ -367,6 +367,7 @@ pub(crate) mod tests {
                 start: Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
                 backfill: Some(true),
             },
+            enabled: true,
         }
     }
 

@@ -95,8 +95,8 @@ fn kept(change: Change) -> Change {
     }
 }
 
-/// Runs the deletes, none after `cancel`; each row ends with its id or its error (and, when the
-/// destroy did not complete, its `outcome`).
+/// Runs the deletes, none after `cancel`; each row ends with its id or its error, and its
+/// `outcome`.
 pub async fn execute(
     client: &AepClient,
     plan: &mut DestroyPlan,
@@ -107,5 +107,5 @@ pub async fn execute(
     let _ = remove(client, &ledger, &plan.removals, CONCURRENCY)
         .instrument(tracing::info_span!("destroy"))
         .await;
-    plan.changes = ledger.settle(false);
+    plan.changes = ledger.settled();
 }

@@ -5,7 +5,7 @@ use std::fmt;
 use super::ObjectId;
 use crate::api::error::ApiErrorKind;
 use crate::api::{AepClient, ApiError};
-use crate::transport::Verdict;
+use crate::transport::{CallKind, Verdict};
 
 /// One object a lookup found.
 pub struct Found<I> {
@@ -70,13 +70,15 @@ pub fn stale_or_lost(error: &ApiError) -> bool {
 /// Creates `new` without ever duplicating it.
 ///
 /// - The create is sent. When it fails in a way that may hide a commit ([`may_have_committed`]),
-///   the lookup looks for the object; it is created again only when absent, with as many
-///   attempts and the same backoff as `client`'s retry policy gives any call safe to repeat.
+///   the lookup looks for the object; it is created again only when absent, with the backoff
+///   and deadline `client`'s retry policy gives a read.
 /// - After a create, the lookup runs again: a twin made at the same moment by a concurrent run
 ///   is resolved by keeping the oldest (`createdAt`, then id); when that is not ours, ours is
 ///   deleted (where the kind allows) and the survivor is used.
 pub async fn ensure<C: Create>(client: &AepClient, new: &C) -> Result<C::Id, ApiError> {
-    let mut attempts = client.retry_policy().start();
+    // Once the look-up has shown the object absent, sending the create again is as safe as a
+    // read: it is repeated for as long as the retry policy's deadline allows.
+    let mut attempts = client.retry_policy().start(CallKind::Read);
     let ours = loop {
         attempts.begin();
         match new.create(client).await {

@@ -11,10 +11,6 @@ use super::plan::{Action, Change, Outcome, Row};
 use super::ObjectId;
 use crate::progress::Progress;
 
-/// The error of a write abandoned when the grace after an interrupt ran out.
-const ABANDONED: &str = "interrupted while the request was in flight: it may have been carried \
-                         out; the next run finds it and does not repeat it";
-
 /// A step failed; its row carries the message.
 #[derive(Debug)]
 pub struct Failed;
@@ -34,24 +30,6 @@ impl<'a> Ledger<'a> {
         }
     }
 
-    /// The rows as the run ends. When it did not complete (a failure, `incomplete`, or an
-    /// interrupt), every row says what became of it: rows never reached are `not_attempted`,
-    /// unchanged rows `done`. A run that completed carries no outcomes.
-    pub fn settle(&self, incomplete: bool) -> Vec<Change> {
-        let mut changes = self.changes();
-        let incomplete =
-            incomplete || self.cancel.is_cancelled() || changes.iter().any(|c| c.error.is_some());
-        for change in &mut changes {
-            change.outcome = match (incomplete, change.outcome, change.action) {
-                (false, _, _) => None,
-                (true, Some(outcome), _) => Some(outcome),
-                (true, None, Action::Noop) => Some(Outcome::Done),
-                (true, None, _) => Some(Outcome::NotAttempted),
-            };
-        }
-        changes
-    }
-
     /// Whether the write for `row` may start; once the run is cancelled it may not, and the
     /// row is `not_attempted`.
     fn may_start(&self, row: Row) -> bool {
@@ -66,15 +44,6 @@ impl<'a> Ledger<'a> {
         let mut changes = self.lock();
         if changes[row].outcome.is_none() {
             changes[row].outcome = Some(Outcome::NotAttempted);
-        }
-    }
-
-    /// Runs `work` unless the run is cancelled; abandons it when the grace after a cancel ends.
-    async fn guarded<T>(&self, work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-        tokio::select! {
-            biased;
-            result = work => result,
-            () = self.cancel.expired() => Err(anyhow::anyhow!(ABANDONED)),
         }
     }
 
@@ -103,7 +72,7 @@ impl<'a> Ledger<'a> {
             return Err(Failed);
         }
         let shown = self.progress.start(&self.change(row));
-        match self.guarded(work).await {
+        match self.cancel.guard(work).await {
             Ok(value) => {
                 let id: ObjectId = value.clone().into();
                 shown.done(Some(id.as_str()));
@@ -121,7 +90,7 @@ impl<'a> Ledger<'a> {
     }
 
     /// Deletes `id` for the change at `row` (a delete row, or the old object of a replace)
-    /// through `work`, shown as `shown_as`; a delete row ends `done` with the id.
+    /// through `work`, shown as `shown_as`; the row ends `done` (a delete row with the id).
     pub async fn delete(
         &self,
         row: Row,
@@ -138,14 +107,13 @@ impl<'a> Ledger<'a> {
             return Err(Failed);
         }
         let shown = self.progress.start(shown_as);
-        match self.guarded(work).await {
+        match self.cancel.guard(work).await {
             Ok(()) => {
                 shown.done(Some(id.as_str()));
                 if deleting {
-                    let mut changes = self.lock();
-                    changes[row].id = Some(id.clone());
-                    changes[row].outcome = Some(Outcome::Done);
+                    self.lock()[row].id = Some(id.clone());
                 }
+                self.done(row);
                 Ok(())
             }
             Err(error) => {
@@ -169,5 +137,30 @@ impl<'a> Ledger<'a> {
         let mut changes = self.lock();
         changes[row].error = Some(message);
         changes[row].outcome = Some(Outcome::Failed);
+    }
+
+    /// A step done on `row` that leaves its id as it is (a delete completing a replace).
+    fn done(&self, row: Row) {
+        let mut changes = self.lock();
+        if changes[row].outcome != Some(Outcome::Failed) {
+            changes[row].outcome = Some(Outcome::Done);
+        }
+    }
+
+    /// The changes at the end of the run, each with its outcome: a row no step finished was
+    /// not attempted (a `noop` needed nothing, so it is done). After an interrupt, the rows
+    /// whose writes were never started are the `not_attempted` ones.
+    pub fn settled(&self) -> Vec<Change> {
+        let mut changes = self.changes();
+        for change in &mut changes {
+            change
+                .outcome
+                .get_or_insert(if change.action == Action::Noop {
+                    Outcome::Done
+                } else {
+                    Outcome::NotAttempted
+                });
+        }
+        changes
     }
 }

@@ -14,12 +14,14 @@ pub mod desired;
 pub mod destroy;
 pub mod ensure;
 pub mod explore;
+pub mod import;
 pub mod kind;
 pub mod kinds;
 pub mod ledger;
 pub mod naming;
 pub mod observe;
 pub mod plan;
+pub mod saved;
 
 pub use kind::{Kind, ObjectId};
 

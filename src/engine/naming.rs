@@ -65,6 +65,22 @@ pub fn is_owned(description: Option<&str>, prefix: &str) -> bool {
             .is_some_and(|fp| !fp.is_empty() && !fp.contains(' '))
 }
 
+/// The prefix of the profile whose marker `description` carries, whichever profile that is (for
+/// `import`, which must refuse what another profile manages).
+pub fn owner(description: Option<&str>) -> Option<&str> {
+    const HEAD: &str = "managed by provision: ";
+    let d = description?;
+    if let Some(prefix) = d.strip_prefix(HEAD) {
+        return Some(prefix);
+    }
+    let (_, inner) = d.strip_suffix(')')?.rsplit_once('(')?;
+    let rest = inner.strip_prefix(HEAD)?;
+    Some(
+        rest.split_once("; auth ")
+            .map_or(rest, |(prefix, _)| prefix),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +123,17 @@ mod tests {
         assert!(!is_owned(Some("x (managed by provision: p; other)"), "p"));
         assert!(!is_owned(Some("made by hand"), "p"));
         assert!(!is_owned(None, "p"));
+    }
+
+    #[test]
+    fn the_owner_is_read_from_any_marker() {
+        assert_eq!(owner(Some("managed by provision: p")), Some("p"));
+        assert_eq!(
+            owner(Some("x (managed by provision: q; auth 01)")),
+            Some("q")
+        );
+        assert_eq!(owner(Some("x (managed by provision: r)")), Some("r"));
+        assert_eq!(owner(Some("made by hand (in the UI)")), None);
+        assert_eq!(owner(None), None);
     }
 }

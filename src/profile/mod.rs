@@ -27,8 +27,10 @@
 //! | `validate.rs` | interpolation, defaults and value checks |
 //! | `report.rs` | problems and their positions |
 //! | `aep.rs` | a schedule to and from Flow Service's `scheduleParams` |
+//! | `append.rs` | the `[[dataflows]]` entries `import` appends to a profile file (`toml_edit`) |
 
 mod aep;
+pub mod append;
 mod load;
 mod raw;
 mod regions;

@@ -335,6 +335,12 @@ pub(super) const DATAFLOW: &[Field] = &[
         Kind::Table(SCHEDULE),
         "The schedule; defaults to [defaults] (required in one of them).",
     ),
+    field(
+        "enabled",
+        Kind::Bool,
+        "false keeps the dataflow but disabled; true (the default) runs it on its schedule.",
+    )
+    .default(default_true),
 ];
 
 pub(super) const ROOT: &[Field] = &[

@@ -91,6 +91,8 @@ pub struct Dataflow {
     pub schema_id: String,
     pub mapping: Mapping,
     pub schedule: Schedule,
+    /// `enabled = false`: the dataflow is kept, disabled (default `true`).
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -100,10 +100,11 @@ impl Resolve<'_> {
                 self.problem(key, format!("missing; {hint}"));
                 None
             }
-            Some(v) => {
-                let v = self.expand(key, &v, false)?;
+            Some(raw) => {
+                let v = self.expand(key, &raw, false)?;
                 if v.trim().is_empty() {
-                    self.problem(key, format!("must not be empty; {hint}"));
+                    let message = self.empty(key, &raw, format!("must not be empty; {hint}"));
+                    self.problem(key, message);
                     return None;
                 }
                 Some(v)
@@ -127,10 +128,30 @@ impl Resolve<'_> {
         };
         let expanded = self.expand(key, value.expose_secret(), true)?;
         if expanded.trim().is_empty() {
-            self.problem(key, format!("is empty; {hint}"));
+            let message = self.empty(key, value.expose_secret(), format!("is empty; {hint}"));
+            self.problem(key, message);
             return None;
         }
         Some(SecretString::from(expanded))
+    }
+
+    /// Why `key` (written as `raw`) came out empty: a `${NAME}` or `PROVISION_…` variable that is
+    /// set but empty is named as such; otherwise `otherwise` (the value itself is empty).
+    fn empty(&self, key: &str, raw: &str, otherwise: String) -> String {
+        let mut rest = raw;
+        while let Some(start) = rest.find("${") {
+            let body = &rest[start + 2..];
+            let Some(end) = body.find('}') else { break };
+            let name = &body[..end];
+            if self.env.get(name).is_some_and(|v| v.trim().is_empty()) {
+                return empty_variable(name, key);
+            }
+            rest = &body[end + 1..];
+        }
+        match self.sites.at(key) {
+            At::Env(var) => empty_variable(&var, key),
+            _ => otherwise,
+        }
     }
 
     pub(super) fn url(
@@ -577,6 +598,7 @@ impl Resolve<'_> {
             schema_id: schema_id?,
             mapping: mapping?,
             schedule: schedule?,
+            enabled: raw.bool("enabled").unwrap_or(true),
         })
     }
 
@@ -735,102 +757,13 @@ impl Resolve<'_> {
     }
 
     pub(super) fn schedule(&mut self, key: &str, raw: Node) -> Option<Schedule> {
-        let frequency = match self.text(&format!("{key}.frequency"), raw.str("frequency")) {
-            None => {
-                self.problem(
-                    &format!("{key}.frequency"),
-                    "missing; one of once, minute, hour, day, week",
-                );
-                None
-            }
-            Some(f) => Frequency::parse(&f).or_else(|| {
-                self.problem(
-                    &format!("{key}.frequency"),
-                    format!("`{f}` is not a frequency; use one of once, minute, hour, day, week"),
-                );
-                None
-            }),
-        };
-        let start = match self.text(&format!("{key}.start"), raw.str("start")) {
-            None => {
-                self.problem(
-                    &format!("{key}.start"),
-                    "missing; give the first run's time in RFC 3339, e.g. \"2026-12-01T00:00:00Z\"",
-                );
-                None
-            }
-            Some(s) => match DateTime::parse_from_rfc3339(s.trim()) {
-                Ok(t) => Some(t.with_timezone(&Utc)),
-                Err(_) => {
-                    self.problem(
-                        &format!("{key}.start"),
-                        format!(
-                            "`{s}` is not an RFC 3339 date-time with a time zone; write e.g. \
-                             \"2026-12-01T00:00:00Z\""
-                        ),
-                    );
-                    None
-                }
-            },
-        };
+        let frequency = self.frequency(key, &raw);
+        let start = self.start(key, &raw);
         let frequency = frequency?;
-        let interval_key = format!("{key}.interval");
         let (interval, backfill) = if frequency == Frequency::Once {
-            let mut ok = true;
-            if raw.int("interval").is_some() {
-                self.problem(
-                    &interval_key,
-                    "must be absent when frequency = \"once\" (the CRMToAEP flow spec rejects it)",
-                );
-                ok = false;
-            }
-            if raw.bool("backfill").is_some() {
-                self.problem(
-                    &format!("{key}.backfill"),
-                    "must be absent when frequency = \"once\" (the CRMToAEP flow spec rejects it)",
-                );
-                ok = false;
-            }
-            if !ok {
-                return None;
-            }
-            (None, None)
+            self.once_has_no_repeat(key, &raw).then_some((None, None))?
         } else {
-            let min = if frequency == Frequency::Minute {
-                MIN_MINUTE_INTERVAL
-            } else {
-                1
-            };
-            let interval = match raw.int("interval") {
-                None => {
-                    self.problem(
-                        &interval_key,
-                        format!(
-                            "missing; frequency = \"{}\" needs an interval of at least {min}",
-                            frequency.as_str()
-                        ),
-                    );
-                    return None;
-                }
-                Some(n) if n < min => {
-                    self.problem(
-                        &interval_key,
-                        format!(
-                            "{n} is below the minimum of {min} for frequency = \"{}\" \
-                             (the CRMToAEP flow spec's rule); use {min} or more",
-                            frequency.as_str()
-                        ),
-                    );
-                    return None;
-                }
-                Some(n) => match u32::try_from(n) {
-                    Ok(n) => n,
-                    Err(_) => {
-                        self.problem(&interval_key, format!("{n} is too large"));
-                        return None;
-                    }
-                },
-            };
+            let interval = self.interval(key, &raw, frequency)?;
             (Some(interval), Some(raw.bool("backfill").unwrap_or(true)))
         };
         Some(Schedule {
@@ -839,6 +772,102 @@ impl Resolve<'_> {
             start: start?,
             backfill,
         })
+    }
+
+    fn frequency(&mut self, key: &str, raw: &Node) -> Option<Frequency> {
+        let key = format!("{key}.frequency");
+        let Some(f) = self.text(&key, raw.str("frequency")) else {
+            self.problem(&key, "missing; one of once, minute, hour, day, week");
+            return None;
+        };
+        Frequency::parse(&f).or_else(|| {
+            self.problem(
+                &key,
+                format!("`{f}` is not a frequency; use one of once, minute, hour, day, week"),
+            );
+            None
+        })
+    }
+
+    fn start(&mut self, key: &str, raw: &Node) -> Option<DateTime<Utc>> {
+        let key = format!("{key}.start");
+        let Some(s) = self.text(&key, raw.str("start")) else {
+            self.problem(
+                &key,
+                "missing; give the first run's time in RFC 3339, e.g. \"2026-12-01T00:00:00Z\"",
+            );
+            return None;
+        };
+        match DateTime::parse_from_rfc3339(s.trim()) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                self.problem(
+                    &key,
+                    format!(
+                        "`{s}` is not an RFC 3339 date-time with a time zone; write e.g. \
+                         \"2026-12-01T00:00:00Z\""
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `frequency = "once"` takes neither `interval` nor `backfill` (the CRMToAEP flow spec
+    /// rejects them); `false` when either is there.
+    fn once_has_no_repeat(&mut self, key: &str, raw: &Node) -> bool {
+        let mut ok = true;
+        for field in ["interval", "backfill"] {
+            let given = match field {
+                "interval" => raw.int(field).is_some(),
+                _ => raw.bool(field).is_some(),
+            };
+            if given {
+                self.problem(
+                    &format!("{key}.{field}"),
+                    "must be absent when frequency = \"once\" (the CRMToAEP flow spec rejects it)",
+                );
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// A repeating schedule's interval: present, and at least the flow spec's minimum.
+    fn interval(&mut self, key: &str, raw: &Node, frequency: Frequency) -> Option<u32> {
+        let key = format!("{key}.interval");
+        let min = if frequency == Frequency::Minute {
+            MIN_MINUTE_INTERVAL
+        } else {
+            1
+        };
+        match raw.int("interval") {
+            None => {
+                self.problem(
+                    &key,
+                    format!(
+                        "missing; frequency = \"{}\" needs an interval of at least {min}",
+                        frequency.as_str()
+                    ),
+                );
+                None
+            }
+            Some(n) if n < min => {
+                self.problem(
+                    &key,
+                    format!(
+                        "{n} is below the minimum of {min} for frequency = \"{}\" \
+                         (the CRMToAEP flow spec's rule); use {min} or more",
+                        frequency.as_str()
+                    ),
+                );
+                None
+            }
+            Some(n) => u32::try_from(n).ok().or_else(|| {
+                self.problem(&key, format!("{n} is too large"));
+                None
+            }),
+        }
     }
 }
 
@@ -882,4 +911,12 @@ pub fn is_loopback(url: &Url) -> bool {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
     }
+}
+
+/// The problem of a `${NAME}` that is set but empty: the variable, not the profile, needs fixing.
+fn empty_variable(name: &str, key: &str) -> String {
+    format!(
+        "environment variable {name} is set but empty; export {name} with the value of {key} \
+         (check the command or CI secret that sets it)"
+    )
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 pub use error::{ApiError, ApiErrorKind};
-pub use retry::{Attempts, GaveUp, RetryPolicy, Verdict};
+pub use retry::{Attempts, CallKind, GaveUp, RetryPolicy, Verdict};
 
 /// Transport settings that do not come from the profile, including the retry policy
 /// ([`HttpOptions::retry_policy`]).
@@ -23,13 +23,18 @@ pub struct HttpOptions {
     pub timeout: Duration,
     /// Timeout to establish a connection.
     pub connect_timeout: Duration,
-    /// Attempts per call, the first included.
+    /// Attempts per write (and per read when `patient_reads` is off), the first included.
     pub max_attempts: u32,
+    /// Reads retry passing failures (5xx, timeouts, connection errors) for as long as `deadline`
+    /// allows rather than `max_attempts` times. Off for commands that poll again themselves and
+    /// report an outage while it lasts (`status --wait`).
+    pub patient_reads: bool,
     /// The first retry waits up to this long (full jitter); each further one doubles it.
     pub base_delay: Duration,
     /// No single wait between attempts is longer (except what `Retry-After` asks for).
     pub max_delay: Duration,
-    /// A call (all attempts and waits) gives up once this much time has passed.
+    /// A call (all attempts and waits) gives up once this much time has passed: how long one read
+    /// may outlast an outage.
     pub deadline: Duration,
     /// The most requests in flight at once per client; halved on 429, regrown on success.
     pub max_concurrency: usize,
@@ -41,6 +46,7 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_attempts: 5,
+            patient_reads: true,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             deadline: Duration::from_secs(120),

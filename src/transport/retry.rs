@@ -6,19 +6,27 @@
 //! - waits are exponential with full jitter, capped by [`HttpOptions::max_delay`]; a positive
 //!   `Retry-After` from the service replaces the computed wait (`Retry-After: 0` cannot make a
 //!   tight loop);
-//! - at most [`HttpOptions::max_attempts`] attempts, the first included, and never past
-//!   [`HttpOptions::deadline`] from the first attempt;
+//! - never past [`HttpOptions::deadline`] from the first attempt;
+//! - what a passing failure ([`Verdict::Transient`]: 5xx, timeout, broken connection) costs depends
+//!   on the call ([`CallKind`]): a [`CallKind::Read`] (a GET, a token request) changes nothing
+//!   when repeated, so it is retried for as long as the deadline allows (with backoff and
+//!   `Retry-After`), and a steady error rate cannot make a command fail for want of attempts; a
+//!   [`CallKind::Write`] gets at most [`HttpOptions::max_attempts`] attempts, the first included
+//!   (a write that may have taken effect is looked up by its caller, not repeated blindly).
+//!   [`HttpOptions::patient_reads`] `false` gives reads the attempts of a write: for commands that
+//!   poll again themselves and report an outage as it happens (`status --wait`);
 //! - a [`Verdict::Throttled`] failure (the request was refused unprocessed and the service said
 //!   when to come back) does not count against the attempts, only against the deadline, so a
 //!   long run of 429s does not turn a call into a failure while the deadline still has room.
 //!
 //! ```no_run
-//! # use provision::transport::{HttpOptions, RetryPolicy, Verdict};
+//! # use provision::transport::{CallKind, HttpOptions, RetryPolicy, Verdict};
 //! # async fn demo() -> Result<u32, String> {
 //! let policy = RetryPolicy::new(&HttpOptions::default());
 //! policy
 //!     .run(
 //!         "GET /thing",
+//!         CallKind::Read,
 //!         || async { Err::<u32, String>("503".into()) },
 //!         |_error| Verdict::Transient(None),
 //!     )
@@ -40,11 +48,26 @@ pub enum Verdict {
     /// A passing failure (5xx, timeout, broken connection): retried after a backoff, or after
     /// the service's `Retry-After`, within the attempts and the deadline.
     Transient(Option<Duration>),
+    /// A passing failure that counts against the attempts whatever the call's [`CallKind`]: a
+    /// limit that a few seconds' wait will not lift (e.g. Zoho CRM's API credits).
+    Counted(Option<Duration>),
     /// Refused unprocessed by rate limiting (429): retried after `Retry-After` (else a backoff),
     /// bounded by the deadline only.
     Throttled(Option<Duration>),
     /// Repeat at once (e.g. after replacing a rejected token); counts as an attempt.
     Immediately,
+}
+
+/// What repeating a call can do, which decides how long its passing failures are retried (the
+/// one place where reads and writes are told apart, for every client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// Repeating it changes nothing (a GET, a token request, or a create that a look-up has just
+    /// shown absent): passing failures are retried until the deadline.
+    Read,
+    /// A repeat may do something twice, or use up what a lost answer already used (a DELETE, a
+    /// single-use grant exchange): passing failures count against the attempts.
+    Write,
 }
 
 /// Why the policy stopped retrying a call.
@@ -76,6 +99,7 @@ impl fmt::Display for GaveUp {
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     max_attempts: u32,
+    patient_reads: bool,
     base_delay: Duration,
     max_delay: Duration,
     deadline: Duration,
@@ -92,6 +116,7 @@ impl RetryPolicy {
     pub fn new(options: &HttpOptions) -> Self {
         Self {
             max_attempts: options.max_attempts.max(1),
+            patient_reads: options.patient_reads,
             base_delay: options.base_delay,
             max_delay: options.max_delay,
             deadline: options.deadline,
@@ -120,11 +145,12 @@ impl RetryPolicy {
             .unwrap_or_else(|| self.backoff(retry))
     }
 
-    /// Starts counting the attempts of one call; the deadline runs from now.
-    pub fn start(&self) -> Attempts {
+    /// Starts counting the attempts of one call of `kind`; the deadline runs from now.
+    pub fn start(&self, kind: CallKind) -> Attempts {
         Attempts {
             policy: *self,
             deadline: Instant::now() + self.deadline,
+            counted: kind == CallKind::Write || !self.patient_reads,
             attempts: 0,
             throttles: 0,
         }
@@ -136,6 +162,7 @@ impl RetryPolicy {
     pub async fn run<T, E, F, Fut>(
         &self,
         call: &str,
+        kind: CallKind,
         mut attempt: F,
         judge: impl Fn(&E) -> Verdict,
     ) -> Result<T, E>
@@ -143,7 +170,7 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let mut attempts = self.start();
+        let mut attempts = self.start(kind);
         loop {
             attempts.begin();
             let error = match attempt().await {
@@ -171,6 +198,9 @@ impl RetryPolicy {
 pub struct Attempts {
     policy: RetryPolicy,
     deadline: Instant,
+    /// Whether passing failures count against the attempts (writes, or reads when reads are not
+    /// patient).
+    counted: bool,
     attempts: u32,
     throttles: u32,
 }
@@ -201,7 +231,7 @@ impl Attempts {
                 self.throttles += 1;
                 Some(self.policy.wait(retry_after, self.throttles))
             }
-            Verdict::Transient(retry_after) => {
+            Verdict::Transient(retry_after) | Verdict::Counted(retry_after) => {
                 let retry = self.attempts.saturating_sub(self.throttles);
                 Some(self.policy.wait(retry_after, retry))
             }
@@ -212,8 +242,12 @@ impl Attempts {
     /// `verdict` (already counted by [`Attempts::delay`]).
     pub fn check(&self, verdict: Verdict, wait: Duration) -> Result<(), GaveUp> {
         let counted = self.attempts.saturating_sub(self.throttles);
-        let throttled = matches!(verdict, Verdict::Throttled(_));
-        if !throttled && counted >= self.policy.max_attempts {
+        let limited = match verdict {
+            Verdict::Throttled(_) => false,
+            Verdict::Transient(_) | Verdict::Immediately => self.counted,
+            Verdict::Counted(_) | Verdict::Fail => true,
+        };
+        if limited && counted >= self.policy.max_attempts {
             return Err(GaveUp::Attempts {
                 attempts: self.attempts,
             });
@@ -250,8 +284,8 @@ mod tests {
     }
 
     #[test]
-    fn transient_failures_count_against_the_attempts_throttles_do_not() {
-        let mut attempts = policy(3, Duration::from_secs(60)).start();
+    fn transient_failures_of_writes_count_against_the_attempts_throttles_do_not() {
+        let mut attempts = policy(3, Duration::from_secs(60)).start(CallKind::Write);
         for _ in 0..10 {
             attempts.begin();
             assert!(attempts.next_delay(Verdict::Throttled(None)).is_ok());
@@ -273,7 +307,7 @@ mod tests {
 
     #[test]
     fn retry_after_is_honoured_within_the_deadline() {
-        let mut attempts = policy(5, Duration::from_secs(10)).start();
+        let mut attempts = policy(5, Duration::from_secs(10)).start(CallKind::Read);
         attempts.begin();
         assert_eq!(
             attempts.next_delay(Verdict::Throttled(Some(Duration::from_secs(3)))),
@@ -289,12 +323,39 @@ mod tests {
         );
     }
 
+    #[test]
+    fn transient_failures_of_reads_are_bounded_by_the_deadline_only() {
+        let mut attempts = policy(3, Duration::from_millis(300)).start(CallKind::Read);
+        for _ in 0..20 {
+            attempts.begin();
+            assert!(attempts.next_delay(Verdict::Transient(None)).is_ok());
+        }
+        attempts.begin();
+        assert!(matches!(
+            attempts.next_delay(Verdict::Transient(Some(Duration::from_secs(1)))),
+            Err(GaveUp::Deadline { attempts: 21, .. })
+        ));
+        let impatient = RetryPolicy::new(&HttpOptions {
+            patient_reads: false,
+            ..HttpOptions::default()
+        });
+        let mut attempts = impatient.start(CallKind::Read);
+        for _ in 0..5 {
+            attempts.begin();
+        }
+        assert_eq!(
+            attempts.check(Verdict::Transient(None), Duration::ZERO),
+            Err(GaveUp::Attempts { attempts: 5 })
+        );
+    }
+
     #[tokio::test]
     async fn run_returns_the_last_error_after_the_attempts() {
         let mut calls = 0;
         let result: Result<(), u32> = policy(3, Duration::from_secs(60))
             .run(
                 "test",
+                CallKind::Write,
                 || {
                     calls += 1;
                     let n = calls;

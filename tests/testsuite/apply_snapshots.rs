@@ -6,7 +6,7 @@ use crate::support;
 
 use support::cli::{one_change_of_each, Harness, Output, THREE_MODULES};
 
-fn settings(h: &Harness) -> insta::Settings {
+pub(crate) fn settings(h: &Harness) -> insta::Settings {
     let mut s = support::snapshot_settings();
     s.add_filter(
         &support::regex_escape(&h.dir.path().display().to_string()),
@@ -19,6 +19,10 @@ fn settings(h: &Harness) -> insta::Settings {
     s.add_filter(
         r"fingerprint [0-9a-f]{12} -> [0-9a-f]{12}",
         "fingerprint [old] -> [new]",
+    );
+    s.add_filter(
+        r"\(fingerprint [0-9a-f]{12}\)",
+        "(fingerprint [fingerprint])",
     );
     s
 }

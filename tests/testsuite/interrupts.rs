@@ -1,6 +1,7 @@
-//! SIGINT and SIGTERM during `apply` (docs/cli.md#safety-rules, "Interrupts"): the first signal
-//! starts no new write, lets the ones in flight finish, prints what was done and what was not,
-//! and exits 130 (143 for SIGTERM); a second signal exits at once; the next apply converges.
+//! SIGINT and SIGTERM during `apply` and `import` (docs/cli.md#safety-rules, "Interrupts"): the
+//! first signal starts no new write, lets the ones in flight finish, prints what was done and
+//! what was not, and exits 130 (143 for SIGTERM); a second signal exits at once; the next run
+//! converges.
 
 use crate::support;
 
@@ -204,4 +205,66 @@ async fn a_second_sigint_exits_at_once_without_waiting_for_the_writes_in_flight(
         "{doc:#}"
     );
     converged(&h, &profile).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_during_an_import_stops_between_adoptions_and_the_next_import_finishes() {
+    let (h, base) = crate::import::setup().await;
+    let (profile, before) = crate::import::fresh_profile(&h);
+    h.emulator().set_faults(Faults {
+        latency: Some(Duration::from_millis(300)),
+        ..Faults::default()
+    });
+    let path = profile.to_str().unwrap();
+    let args = [
+        "import",
+        path,
+        "--base-connection",
+        &base,
+        "--yes",
+        "--output",
+        "json",
+    ];
+    let mut child = start(&h, &args);
+    // The base connection's two PATCHes (credentials, then name); a source connection's is next.
+    h.wait_for_writes(&mut child, 2).await;
+    signal(&child, libc::SIGINT);
+    let (out, _) = finish(child, Duration::from_secs(15)).await;
+    out.assert_exit(130);
+    let doc = out.json();
+    assert_eq!(doc["error"]["kind"], "interrupted", "{doc:#}");
+    let kinds = |key: &str| -> Vec<String> {
+        doc[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key} in {doc:#}"))
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (adopted, skipped) = (kinds("adopted"), kinds("not_attempted"));
+    assert!(adopted.contains(&"base_connection".to_owned()), "{doc:#}");
+    assert!(skipped.contains(&"dataflow".to_owned()), "{doc:#}");
+    // 1 base connection and 3 dataflows with their source, target and mapping set.
+    assert_eq!(adopted.len() + skipped.len(), 13, "{doc:#}");
+    // 2 PATCHes for the base connection, 1 per other object but mapping sets: 11 in all.
+    let made = h.done_writes();
+    assert!(
+        made < 11,
+        "every adoption was sent: {:#?}",
+        calls(&h.writes())
+    );
+    assert_eq!(std::fs::read_to_string(&profile).unwrap(), before);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(h.done_writes(), made, "a write after the import ended");
+
+    h.emulator().set_faults(Faults::default());
+    let again = h
+        .provision("import", &profile, &["--base-connection", &base, "--yes"])
+        .await;
+    again.assert_exit(0);
+    let after = std::fs::read_to_string(&profile).unwrap();
+    assert_eq!(after.matches("[[dataflows]]").count(), 3, "{after}");
+    h.provision("plan", &profile, &["--detailed-exitcode"])
+        .await
+        .assert_exit(0);
 }

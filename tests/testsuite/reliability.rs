@@ -27,7 +27,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const RETRY_AFTER: chrono::Duration = chrono::Duration::seconds(1);
 
 /// `n` of the emulator's custom modules, each with an explicit mapping into the seeded dataset.
-fn custom_modules(n: usize) -> String {
+pub(crate) fn custom_modules(n: usize) -> String {
     (1..=n)
         .map(|i| {
             format!(
@@ -172,7 +172,7 @@ fn assert_retry_after_honoured(
 /// One base connection, and per module one source connection, target connection, mapping set
 /// and dataflow, linked to each other: each flow uses its own module's mapping set, even where
 /// modules map the same rules.
-fn assert_one_chain_per_module<S: AsRef<str>>(h: &Harness, modules: &[S]) {
+pub(crate) fn assert_one_chain_per_module<S: AsRef<str>>(h: &Harness, modules: &[S]) {
     let sets: BTreeMap<String, Value> = h
         .objects("mappingSets")
         .into_iter()
@@ -211,14 +211,15 @@ fn assert_one_chain_per_module<S: AsRef<str>>(h: &Harness, modules: &[S]) {
     }
 }
 
-fn custom_names(n: usize) -> Vec<String> {
+pub(crate) fn custom_names(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("CustomModule{i}")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_storm_on_a_twenty_module_apply_waits_out_every_retry_after() {
     // 5 requests per second, counted over every service. A 20-module apply needs ~190 requests,
-    // so this test takes at least ~38 s: the price of not exceeding the limit.
+    // so this test takes at least ~38 s: the price of not exceeding the limit (the limit was
+    // hit 20 or more times before the tool learnt to pace itself, issue 19).
     let h = Harness::with(EmulatorConfig {
         extra_modules: 20,
         faults: Faults {
@@ -248,9 +249,16 @@ async fn a_429_storm_on_a_twenty_module_apply_waits_out_every_retry_after() {
 
     let requests = h.requests();
     let throttled = assert_retry_after_honoured(&requests, &out.stderr, concurrency);
+    // Issue 19: after its first 429s the tool paces itself at the rate the service let through,
+    // so the limit is hit, but few requests are refused.
+    let refused = throttled.get(&Service::Platform).copied().unwrap_or(0);
+    let platform = requests
+        .iter()
+        .filter(|r| service(r) == Service::Platform)
+        .count();
     assert!(
-        throttled.get(&Service::Platform).copied().unwrap_or(0) >= 20,
-        "the rate limit was hardly hit: {throttled:?}\n{:#?}",
+        refused >= 1 && (refused as f64) < 0.1 * platform as f64,
+        "{refused} of {platform} platform requests were refused: {throttled:?}\n{:#?}",
         calls(&requests)
     );
 }
@@ -275,7 +283,7 @@ async fn with_one_request_at_a_time_nothing_reaches_a_throttled_service_before_r
     let requests = h.requests();
     let throttled = assert_retry_after_honoured(&requests, &out.stderr, 1);
     assert!(
-        throttled.get(&Service::Platform).copied().unwrap_or(0) >= 3,
+        throttled.get(&Service::Platform).copied().unwrap_or(0) >= 1,
         "the rate limit was hardly hit: {throttled:?}\n{:#?}",
         calls(&requests)
     );
@@ -303,11 +311,11 @@ fn kind(request: &RecordedRequest) -> &'static str {
 }
 
 /// Ten seeded modules and ten custom ones.
-fn twenty_modules() -> String {
+pub(crate) fn twenty_modules() -> String {
     format!("{TEN_MODULES}{}", custom_modules(10))
 }
 
-fn twenty_module_names() -> Vec<String> {
+pub(crate) fn twenty_module_names() -> Vec<String> {
     TEN_MODULE_NAMES
         .iter()
         .map(|m| (*m).to_owned())
@@ -457,9 +465,10 @@ async fn every_create_path_committing_then_failing_at_once_ends_like_a_fault_fre
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_html_502_from_a_gateway_on_a_list_call_fails_apply_naming_the_call() {
+async fn an_html_403_from_a_gateway_on_a_list_call_fails_apply_naming_the_call() {
     // A gateway stands in front of the platform: it replays what the emulator answers to each
-    // GET a plan makes, except the dataflow list, where it answers with its own HTML 502 page.
+    // GET a plan makes, except the dataflow list, where it answers with its own HTML 403 page
+    // (a 502 page would be retried until the call's deadline: a read outlasts an outage).
     let h = Harness::start().await;
     let profile = h.profile("profile.toml", THREE_MODULES);
     h.provision("plan", &profile, &[]).await.assert_exit(0);
@@ -477,11 +486,11 @@ async fn an_html_502_from_a_gateway_on_a_list_call_fails_apply_naming_the_call()
     Mock::given(method("GET"))
         .and(path(FLOWS))
         .respond_with(
-            ResponseTemplate::new(502)
+            ResponseTemplate::new(403)
                 .insert_header("content-type", "text/html")
                 .set_body_string(
-                    "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 \
-                     Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+                    "<html><head><title>403 Forbidden</title></head><body><center><h1>403 \
+                     Forbidden</h1></center><hr><center>nginx</center></body></html>",
                 ),
         )
         .with_priority(1)
@@ -505,16 +514,15 @@ async fn an_html_502_from_a_gateway_on_a_list_call_fails_apply_naming_the_call()
     out.assert_exit(1);
     let received = gateway.received_requests().await.unwrap_or_default();
     let flows_calls = received.iter().filter(|r| r.url.path() == FLOWS).count();
-    assert_eq!(flows_calls, 5, "a GET is tried five times");
+    assert_eq!(flows_calls, 1, "a refusal is not retried");
     assert!(
         received.iter().all(|r| r.method.as_str() == "GET"),
         "apply wrote although it could not see the dataflows"
     );
     for expected in [
-        &format!("GET {FLOWS} failed with 502"),
+        &format!("GET {FLOWS} failed with 403"),
         "an HTML page came back instead of JSON",
-        "502 Bad Gateway",
-        "gave up after 5 attempts",
+        "403 Forbidden",
     ] {
         assert!(
             out.stderr.contains(expected),

@@ -34,6 +34,7 @@ fn zoho() -> ZohoOAuth {
         max_attempts: 3,
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(20),
+        deadline: Duration::from_secs(1),
         ..HttpOptions::default()
     })
     .expect("client")
@@ -269,10 +270,25 @@ async fn outages_are_transient_and_retried() {
         error.to_string().contains("not a credential problem"),
         "{error}"
     );
+    // A refresh changes nothing when repeated: retried until the deadline, past max_attempts.
+    let refreshes = token_requests(&server).await.len();
+    assert!(refreshes > 3, "a refresh was tried {refreshes} times");
+    // A grant code is single use: its exchange is retried only up to max_attempts.
+    let error = zoho()
+        .exchange_code(
+            &Url::parse(&server.uri()).expect("url"),
+            CLIENT_ID,
+            &SecretString::from(CLIENT_SECRET),
+            &SecretString::from("1000.grant"),
+            None,
+        )
+        .await
+        .expect_err("outage");
+    assert!(error.is_transient(), "{error:?}");
     assert_eq!(
         token_requests(&server).await.len(),
-        3,
-        "retried up to max_attempts"
+        refreshes + 3,
+        "an exchange is retried up to max_attempts"
     );
 
     let server = MockServer::start().await;

@@ -6,7 +6,9 @@
 //! `throttle`, and the retry policy in [`crate::transport::retry`].
 //!
 //! How the policy is applied to AEP calls:
-//! - GET and DELETE are retried on 429, 5xx, connect errors and timeouts;
+//! - GET is a read ([`CallKind::Read`]): retried on 429, 5xx, connect errors and timeouts for as
+//!   long as the call's deadline allows; DELETE is retried on the same failures, within the
+//!   attempts of a write;
 //! - POST, PUT and PATCH only on 429 and on an expired token, both of which mean the request
 //!   was rejected before it was processed. After a 5xx or a timeout a POST may have taken effect,
 //!   so the caller looks the object up instead of repeating it;
@@ -14,7 +16,9 @@
 //!   repeated, whatever the method: the gateway rejected it before it was processed;
 //! - `Retry-After` (seconds or an HTTP date) is honoured and shared: after a 429 every task using
 //!   the same client waits before sending to that host, and the client's concurrency is halved
-//!   (then grows back by one per window of successful calls).
+//!   (then grows back by one per window of successful calls);
+//! - after a 429, requests to that host are paced at the rate the service let through (learnt
+//!   anew at each 429, raised slowly by each answer), so that few of them are refused.
 
 mod paging;
 mod throttle;
@@ -30,12 +34,12 @@ use serde::Serialize;
 use tracing::Instrument;
 use url::Url;
 
-use self::throttle::{Limiter, Throttle};
+use self::throttle::{Limiter, Pace, Throttle};
 use super::ids::Etag;
 use crate::auth::ims::{ImsAuth, ImsCredentials};
 use crate::transport::error::{looks_like_html, ApiError, ApiErrorKind};
 use crate::transport::{describe_json_error, describe_transport, header_text, retry_after};
-use crate::transport::{GaveUp, RetryPolicy, Verdict};
+use crate::transport::{CallKind, GaveUp, RetryPolicy, Verdict};
 
 pub use crate::transport::HttpOptions;
 
@@ -170,6 +174,7 @@ pub(super) struct Inner {
     options: HttpOptions,
     limiter: Limiter,
     throttle: Throttle,
+    pace: Pace,
 }
 
 /// One answer, before decoding.
@@ -197,6 +202,7 @@ impl AepClient {
                 ims,
                 limiter: Limiter::new(options.max_concurrency, options.base_delay),
                 throttle: Throttle::default(),
+                pace: Pace::default(),
                 retry: options.retry_policy(),
                 options,
             }),
@@ -245,9 +251,20 @@ impl AepClient {
         path: &str,
         query: &Query,
     ) -> Result<T, ApiError> {
+        self.without_body(Method::GET, service, path, query).await
+    }
+
+    /// A call that sends no body, decoded.
+    async fn without_body<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        service: Service,
+        path: &str,
+        query: &Query,
+    ) -> Result<T, ApiError> {
         let url = self.url(service, path, query);
-        let call = call_name(&Method::GET, &url);
-        let answer = self.execute(Method::GET, url, None, None, None).await?;
+        let call = call_name(&method, &url);
+        let answer = self.execute(method, url, None, None, None).await?;
         decode(&call, &answer)
     }
 
@@ -288,10 +305,7 @@ impl AepClient {
         path: &str,
         query: &Query,
     ) -> Result<T, ApiError> {
-        let url = self.url(service, path, query);
-        let call = call_name(&Method::POST, &url);
-        let answer = self.execute(Method::POST, url, None, None, None).await?;
-        decode(&call, &answer)
+        self.without_body(Method::POST, service, path, query).await
     }
 
     pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
@@ -331,7 +345,12 @@ impl AepClient {
         let host = url.host_str().unwrap_or_default().to_owned();
         // Safe to repeat whatever happened to the first try.
         let idempotent = matches!(method, Method::GET | Method::DELETE | Method::HEAD);
-        let mut attempts = inner.retry.start();
+        let kind = if matches!(method, Method::GET | Method::HEAD) {
+            CallKind::Read
+        } else {
+            CallKind::Write
+        };
+        let mut attempts = inner.retry.start(kind);
         let mut token_renewed = false;
         loop {
             attempts.begin();
@@ -353,10 +372,14 @@ impl AepClient {
                 Ok(answer) => {
                     drop(permit);
                     inner.limiter.on_success();
+                    inner.pace.on_answer(&host);
                     return Ok(answer);
                 }
                 Err(error) => error,
             };
+            if error.status.is_some() && !error.is_throttled() {
+                inner.pace.on_answer(&host);
+            }
             // Any 401 was rejected before processing: the token is renewed once per call.
             let verdict = if error.status == Some(401) && !token_renewed {
                 token_renewed = true;
@@ -380,6 +403,7 @@ impl AepClient {
             if let Verdict::Throttled(_) = verdict {
                 inner.limiter.on_throttle();
                 inner.throttle.hold(&host, Instant::now() + wait);
+                inner.pace.on_throttle(&host, error.retry_after);
             }
             drop(permit);
             if let Err(gave_up) = attempts.check(verdict, wait) {
@@ -397,8 +421,9 @@ impl AepClient {
         }
     }
 
-    /// Waits out any `Retry-After` on `host`, then takes a concurrency permit; if another task
-    /// was throttled meanwhile, gives the permit back and waits again.
+    /// Waits out any `Retry-After` on `host`, takes a concurrency permit, then waits for the
+    /// request's turn in the host's pace (once it has answered 429); if another task was
+    /// throttled meanwhile, gives the permit back and waits again.
     async fn permit(
         &self,
         call: &str,
@@ -409,17 +434,21 @@ impl AepClient {
         loop {
             if let Some(until) = inner.throttle.until(host) {
                 if until > attempts.deadline() {
-                    let mut e = ApiError::status(call, 429, b"", None);
-                    e.message = format!(
-                        "the service is rate limiting and asked to wait {}s, past this call's {}s deadline",
-                        until.saturating_duration_since(Instant::now()).as_secs(),
-                        inner.retry.deadline().as_secs()
-                    );
-                    return Err(e);
+                    return Err(past_deadline(call, until, inner.retry.deadline()));
                 }
                 tokio::time::sleep_until(until.into()).await;
             }
             let permit = inner.limiter.acquire().await;
+            if inner.throttle.until(host).is_some() {
+                continue;
+            }
+            let Some(turn) = inner.pace.reserve(host) else {
+                return Ok(permit);
+            };
+            if turn > attempts.deadline() {
+                return Err(past_deadline(call, turn, inner.retry.deadline()));
+            }
+            tokio::time::sleep_until(turn.into()).await;
             if inner.throttle.until(host).is_none() {
                 return Ok(permit);
             }
@@ -439,15 +468,9 @@ impl AepClient {
         attempt: u32,
     ) -> Result<Answer, ApiError> {
         let inner = &*self.inner;
-        let span = tracing::info_span!(
-            "http",
-            method = %method,
-            path = %url.path(),
-            attempt,
-            status = tracing::field::Empty,
-            elapsed_ms = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-        );
+        // The span holds what the event does not say; the event names the call and its answer
+        // (one `-v` line per request, each field once).
+        let span = tracing::info_span!("http", attempt);
         async {
             let started = Instant::now();
             let mut request = inner
@@ -470,8 +493,6 @@ impl AepClient {
             }
             let outcome = receive(request, call).await;
             let elapsed_ms = started.elapsed().as_millis() as u64;
-            let span = tracing::Span::current();
-            span.record("elapsed_ms", elapsed_ms);
             let answer = match outcome {
                 Ok(answer) => answer,
                 Err(e) => {
@@ -479,10 +500,6 @@ impl AepClient {
                     return Err(e);
                 }
             };
-            span.record("status", answer.status);
-            if let Some(id) = &answer.request_id {
-                span.record("request_id", id.as_str());
-            }
             tracing::info!(
                 status = answer.status,
                 elapsed_ms,
@@ -519,6 +536,17 @@ async fn receive(request: reqwest::RequestBuilder, call: &str) -> Result<Answer,
         request_id,
         retry_after,
     })
+}
+
+/// The error of a call whose turn to send comes after its deadline.
+fn past_deadline(call: &str, turn: Instant, deadline: Duration) -> ApiError {
+    let mut e = ApiError::status(call, 429, b"", None);
+    e.message = format!(
+        "the service is rate limiting and asked to wait {}s, past this call's {}s deadline",
+        turn.saturating_duration_since(Instant::now()).as_secs(),
+        deadline.as_secs()
+    );
+    e
 }
 
 fn status_error(call: &str, answer: Answer) -> ApiError {

@@ -91,6 +91,8 @@ pub struct Diff {
     pub description: bool,
     /// Why, for the row.
     pub reasons: Vec<String>,
+    /// The same, attribute by attribute (no secret: the credentials show as their fingerprint).
+    pub entries: Vec<super::Diff>,
 }
 
 /// How `current` differs from `desired` (both patchable; a base connection is never replaced).
@@ -104,6 +106,7 @@ pub fn diff(current: &Connection, desired: &Desired) -> Diff {
         rotate_auth: fingerprint != Some(desired.base.fingerprint.as_str()),
         description: text != desired.base.user_description.as_deref(),
         reasons: Vec::new(),
+        entries: Vec::new(),
     };
     if diff.rotate_auth {
         diff.reasons.push(format!(
@@ -111,8 +114,18 @@ pub fn diff(current: &Connection, desired: &Desired) -> Diff {
             fingerprint.unwrap_or("none"),
             desired.base.fingerprint
         ));
+        diff.entries.push(super::Diff::new(
+            "auth.fingerprint",
+            fingerprint,
+            desired.base.fingerprint.as_str(),
+        ));
     }
     if diff.description {
+        diff.entries.push(super::Diff::new(
+            "description",
+            text,
+            desired.base.user_description.as_deref(),
+        ));
         diff.reasons.push(format!(
             "description: {:?} -> {:?}",
             text.unwrap_or(""),
@@ -120,6 +133,21 @@ pub fn diff(current: &Connection, desired: &Desired) -> Diff {
         ));
     }
     diff
+}
+
+/// What a new base connection is sent, without secrets: the connection spec, the user's
+/// description, and the credentials as their fingerprint.
+pub fn attributes(desired: &Desired) -> super::Attributes {
+    super::Attributes::default()
+        .with("connection_spec", "Zoho CRM")
+        .with("description", desired.base.user_description.as_deref())
+        .with(
+            "auth",
+            format!(
+                "Zoho OAuth refresh token (fingerprint {})",
+                desired.base.fingerprint
+            ),
+        )
 }
 
 /// A base connection to create, and what tells its twin (every owned one: there is one per
@@ -294,6 +322,72 @@ async fn auth_params(
     } else {
         ours.retain(|name| known.contains(&name))
     })
+}
+
+// Adoption (import).
+
+/// Whether a base connection made elsewhere already carries this profile's marker; an error
+/// naming it when it does not use the Zoho CRM connection spec or another profile manages it.
+pub fn adoptable(c: &Connection, prefix: &str) -> Result<bool, String> {
+    let spec = c.connection_spec.as_ref().map(|s| s.id.as_str());
+    if spec != Some(ZOHO_CRM_SPEC_ID) {
+        return Err(format!(
+            "base connection {:?} (id {}) uses connection spec {}, not Zoho CRM's \
+             ({ZOHO_CRM_SPEC_ID}); provision imports only Zoho CRM base connections",
+            c.name,
+            c.id,
+            spec.unwrap_or("none")
+        ));
+    }
+    super::claim(
+        "base connection",
+        c.id.as_str(),
+        &c.name,
+        c.description.as_deref(),
+        prefix,
+    )
+}
+
+/// The auth params an adopted base connection is given: the profile's Zoho credentials, after
+/// a refresh that proves they work (read before any write, so that wrong credentials change
+/// nothing).
+pub async fn adoption_params(
+    client: &AepClient,
+    profile: &Profile,
+    spec: &ConnectionSpec,
+) -> anyhow::Result<AuthParams> {
+    auth_params(client, profile, spec).await
+}
+
+/// Marks a base connection made elsewhere as the profile's. Zoho secrets cannot be read back,
+/// so nothing tells whether the connection holds the profile's credentials: they are sent
+/// (`/auth/params`, the same PATCH as a rotation), then the profile's name and the description
+/// with the marker and the credentials' fingerprint, so that `plan` compares the profile's
+/// credentials with the ones sent here from now on.
+pub async fn adopt(
+    client: &AepClient,
+    current: &Connection,
+    desired: &DesiredBase,
+    params: &AuthParams,
+) -> anyhow::Result<()> {
+    let id = &current.id;
+    let send = |tag: Etag| async move {
+        connections::patch_connection_auth(client, id, &tag, params).await
+    };
+    let etag = patch(client, id, current.etag.clone(), send, |_| true).await?;
+    let ops = &super::adoption_ops(
+        &current.name,
+        current.description.as_deref(),
+        &desired.name,
+        &desired.description,
+    );
+    let send =
+        |tag: Etag| async move { connections::patch_connection(client, id, &tag, ops).await };
+    patch(client, id, etag, send, |fresh| {
+        fresh.name != desired.name || fresh.description.as_deref() != Some(&desired.description)
+    })
+    .await?;
+    Ok(())
 }
 
 pub async fn delete(client: &AepClient, id: &ConnectionId) -> Result<(), ApiError> {

@@ -62,6 +62,13 @@ pub fn find<'a>(
     }
 }
 
+/// What a new dataset is sent: its name and schema.
+pub fn attributes(name: &str, dm: &DesiredModule) -> super::Attributes {
+    super::Attributes::default()
+        .with("name", name)
+        .with("schema", dm.schema_id.as_str())
+}
+
 /// A dataset to create, and what tells its twin.
 pub struct Draft<'a> {
     pub body: NewDataset,

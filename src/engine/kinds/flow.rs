@@ -7,15 +7,18 @@
 use std::collections::BTreeSet;
 
 use chrono::DateTime;
+use serde_json::Value;
 
-use super::{seen, source, target, Wanted as _};
+use super::{seen, source, target, Attributes, Diff, Wanted as _};
 use crate::api::dataprep::MappingSetRef;
 use crate::api::flows::{self, DeltaColumn, Flow, IntervalEncoding, NewFlow, ScheduleParams};
 use crate::api::source::SourceConnection;
-use crate::api::specs::{FlowSpec, SpecRef, CRM_TO_AEP_FLOW_SPEC_ID, ZOHO_CRM_SPEC_VERSION};
+use crate::api::specs::{
+    FlowSpec, SpecRef, CRM_TO_AEP_FLOW_SPEC_ID, CRM_TO_AEP_FLOW_SPEC_NAME, ZOHO_CRM_SPEC_VERSION,
+};
 use crate::api::target::TargetConnection;
 use crate::api::{
-    AepClient, ApiError, FlowId, MappingSetId, PatchOp, Query, SourceConnectionId,
+    AepClient, ApiError, Etag, FlowId, MappingSetId, PatchOp, Query, SourceConnectionId,
     TargetConnectionId, LIST_LIMIT,
 };
 use crate::engine::desired::DesiredModule;
@@ -133,70 +136,151 @@ pub fn patch_reasons(
     schedule: &ScheduleParams,
     mapping: Option<(&MappingSetId, u32)>,
 ) -> Vec<String> {
-    let mut reasons = schedule_diff(flow.schedule_params.as_ref(), schedule);
+    patch_diff(flow, schedule, mapping)
+        .iter()
+        .map(Diff::to_string)
+        .collect()
+}
+
+/// [`patch_reasons`] attribute by attribute (`schedule.interval: 1 -> 30`).
+pub fn patch_diff(
+    flow: &Flow,
+    schedule: &ScheduleParams,
+    mapping: Option<(&MappingSetId, u32)>,
+) -> Vec<Diff> {
+    let mut diff = schedule_diff(flow.schedule_params.as_ref(), schedule);
     let current = flow.mapping().map(|(_, r)| r);
-    let shown = |r: &MappingSetRef| format!("{} version {}", r.id, r.version);
+    let shown = |r: &MappingSetRef| Value::from(format!("{} version {}", r.id, r.version));
+    let from = current.as_ref().map(shown).unwrap_or(Value::Null);
     match mapping {
         Some((id, version)) => {
             if current
                 .as_ref()
                 .is_none_or(|r| &r.id != id || r.version != version)
             {
-                reasons.push(format!(
-                    "mapping: {} -> {id} version {version}",
-                    current.as_ref().map(shown).unwrap_or_else(|| "none".into())
+                diff.push(Diff::new(
+                    "mapping",
+                    from,
+                    format!("{id} version {version}"),
                 ));
             }
         }
-        None => reasons.push(format!(
-            "mapping: {} -> a new mapping set",
-            current
-                .as_ref()
-                .map(|r| r.id.to_string())
-                .unwrap_or_else(|| "none".into())
-        )),
+        None => {
+            let from = current.map(|r| Value::from(r.id.to_string()));
+            diff.push(Diff::new(
+                "mapping",
+                from.unwrap_or(Value::Null),
+                "a new mapping set",
+            ))
+        }
     }
-    reasons
+    diff
 }
 
-/// Per-field reasons for a schedule PATCH (`schedule.interval: 1 -> 2`).
-pub fn schedule_diff(current: Option<&ScheduleParams>, desired: &ScheduleParams) -> Vec<String> {
+/// Per-field differences for a schedule PATCH (`schedule.interval: 1 -> 2`).
+pub fn schedule_diff(current: Option<&ScheduleParams>, desired: &ScheduleParams) -> Vec<Diff> {
     let Some(current) = current else {
-        return vec!["schedule: none -> set".to_owned()];
+        return vec![Diff::new("schedule", Value::Null, "set")];
     };
     let mut out = Vec::new();
     if current.start_time != desired.start_time {
-        out.push(format!(
-            "schedule.start: {} -> {}",
+        out.push(Diff::new(
+            "schedule.start",
             rfc3339(current.start_time),
-            rfc3339(desired.start_time)
+            rfc3339(desired.start_time),
         ));
     }
     if current.frequency != desired.frequency {
-        out.push(format!(
-            "schedule.frequency: {} -> {}",
-            current.frequency, desired.frequency
+        out.push(Diff::new(
+            "schedule.frequency",
+            current.frequency.as_str(),
+            desired.frequency.as_str(),
         ));
     }
     let once = desired.frequency == "once";
-    let show = |v: Option<String>| v.unwrap_or_else(|| "none".into());
     let want_interval = if once { None } else { desired.interval };
     if current.interval != want_interval {
-        out.push(format!(
-            "schedule.interval: {} -> {}",
-            show(current.interval.map(|i| i.to_string())),
-            show(want_interval.map(|i| i.to_string()))
+        out.push(Diff::new(
+            "schedule.interval",
+            current.interval,
+            want_interval,
         ));
     }
     let want_backfill = if once { None } else { desired.backfill };
     if current.backfill != want_backfill {
-        out.push(format!(
-            "schedule.backfill: {} -> {}",
-            show(current.backfill.map(|b| b.to_string())),
-            show(want_backfill.map(|b| b.to_string()))
+        out.push(Diff::new(
+            "schedule.backfill",
+            current.backfill,
+            want_backfill,
         ));
     }
     out
+}
+
+/// The differences that replace a dataflow rather than patch it: the delta column, and a start
+/// time already passed (its pair's differences are on the pair's own rows).
+pub fn replace_diff(flow: &Flow, dm: &DesiredModule, now: i64) -> Vec<Diff> {
+    let mut out = Vec::new();
+    let delta = flow.delta_column().map(|d| d.name);
+    if delta.as_deref() != Some(dm.delta_column.as_str()) {
+        out.push(Diff::new("delta_column", delta, dm.delta_column.as_str()));
+    }
+    if let Some(current) = &flow.schedule_params {
+        let want = dm.schedule.start_time;
+        if current.start_time != want && current.start_time <= now {
+            out.push(Diff::new(
+                "schedule.start",
+                rfc3339(current.start_time),
+                rfc3339(want),
+            ));
+        }
+    }
+    out
+}
+
+/// What a new dataflow is sent: its pair, dataset, delta column, schedule and state.
+pub fn attributes(dm: &DesiredModule, dataset: &str) -> Attributes {
+    Attributes::default()
+        .with("source_connection", dm.source_name.as_str())
+        .with("target_connection", dm.target_name.as_str())
+        .with("mapping_set", dm.mapping_name.as_str())
+        .with("dataset", dataset)
+        .with("delta_column", dm.delta_column.as_str())
+        .with("schedule", schedule_attributes(&dm.schedule))
+        // Flow Service creates a dataflow enabled: its first run follows the schedule.
+        .with("state", "enabled")
+}
+
+/// The schedule in words and in the values Flow Service is sent.
+pub fn schedule_attributes(schedule: &ScheduleParams) -> Value {
+    let start = rfc3339(schedule.start_time);
+    let once = schedule.frequency == "once";
+    let words = if once {
+        format!("once, at {start}")
+    } else {
+        let n = schedule.interval.unwrap_or(1);
+        let unit = &schedule.frequency;
+        let every = if n == 1 {
+            format!("every {unit}")
+        } else {
+            format!("every {n} {unit}s")
+        };
+        let backfill = if schedule.backfill.unwrap_or(false) {
+            "the first run backfills existing records"
+        } else {
+            "new and changed records only"
+        };
+        format!("{every} from {start}; {backfill}")
+    };
+    let mut values = serde_json::Map::new();
+    values.insert("in_words".into(), words.into());
+    values.insert("frequency".into(), schedule.frequency.as_str().into());
+    if !once {
+        values.insert("interval".into(), schedule.interval.into());
+        values.insert("backfill".into(), schedule.backfill.into());
+    }
+    values.insert("start".into(), start.into());
+    Value::Object(values)
 }
 
 fn rfc3339(epoch_seconds: i64) -> String {
@@ -350,4 +434,106 @@ impl Create for Draft<'_> {
 
 pub async fn delete(client: &AepClient, id: &FlowId) -> Result<(), ApiError> {
     flows::delete_flow(client, id).await
+}
+
+// Adoption (import).
+
+/// Whether a dataflow made elsewhere already carries this profile's marker; an error naming it
+/// when another profile manages it, or when a `[[dataflows]]` entry cannot describe it: another
+/// flow spec, not exactly one source and one target connection, no delta column, no mapping
+/// set, no schedule.
+pub fn adoptable(f: &Flow, prefix: &str) -> Result<bool, String> {
+    let owned = super::claim(
+        "dataflow",
+        f.id.as_str(),
+        &f.name,
+        f.description.as_deref(),
+        prefix,
+    )?;
+    let spec = f.flow_spec.as_ref().map(|s| s.id.as_str());
+    let problem = if spec != Some(CRM_TO_AEP_FLOW_SPEC_ID) {
+        format!(
+            "uses flow spec {}, not {CRM_TO_AEP_FLOW_SPEC_NAME} ({CRM_TO_AEP_FLOW_SPEC_ID}); \
+             provision manages only Zoho CRM dataflows into datasets",
+            spec.unwrap_or("none")
+        )
+    } else if f.source_connection_ids.len() != 1 || f.target_connection_ids.len() != 1 {
+        format!(
+            "links {} source and {} target connections; a [[dataflows]] entry describes exactly \
+             one of each",
+            f.source_connection_ids.len(),
+            f.target_connection_ids.len()
+        )
+    } else if f.delta_column().is_none() {
+        "has no delta column (no Copy transformation with params.deltaColumn)".to_owned()
+    } else if f.mapping().is_none() {
+        "has no mapping set (no Mapping transformation)".to_owned()
+    } else if f.schedule_params.is_none() {
+        "has no schedule (scheduleParams)".to_owned()
+    } else {
+        return Ok(owned);
+    };
+    Err(format!("dataflow {:?} (id {}) {problem}", f.name, f.id))
+}
+
+/// Marks a dataflow made elsewhere as the profile's (name and description only; its schedule,
+/// state and links are left as they are, and the profile entry describes them).
+pub async fn adopt(
+    client: &AepClient,
+    f: &Flow,
+    prefix: &str,
+    module: &str,
+) -> Result<(), ApiError> {
+    let object = super::Adoptee {
+        kind: Kind::Dataflow,
+        id: f.id.as_str(),
+        name: &f.name,
+        description: f.description.as_deref(),
+        etag: f.etag.as_ref(),
+    };
+    super::adopt_as(object, prefix, module, |etag: Etag, ops| async move {
+        flows::patch_flow(client, &f.id, &etag, &ops).await
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn flow(spec: &str, sources: &[&str]) -> Flow {
+        serde_json::from_value(json!({
+            "id": "f1", "name": "Leads from the UI",
+            "flowSpec": {"id": spec, "version": "1.0"},
+            "sourceConnectionIds": sources, "targetConnectionIds": ["t1"],
+            "transformations": [
+                {"name": "Copy", "params": {"deltaColumn": {"name": "Modified_Time"}}},
+                {"name": "Mapping", "params": {"mappingId": "m1", "mappingVersion": "0"}},
+            ],
+            "scheduleParams": {"startTime": 1_798_761_600, "frequency": "once"},
+        }))
+        .expect("a flow")
+    }
+
+    #[test]
+    fn adoption_refuses_other_flow_specs_and_several_sources_by_name() {
+        assert_eq!(
+            adoptable(&flow(CRM_TO_AEP_FLOW_SPEC_ID, &["s1"]), "p"),
+            Ok(false)
+        );
+        let other = adoptable(&flow("9753525b-82c7-4dce-8a9b-5ccfce2b9876", &["s1"]), "p")
+            .expect_err("another flow spec");
+        assert!(
+            other.starts_with("dataflow \"Leads from the UI\" (id f1) uses flow spec 9753525b"),
+            "{other}"
+        );
+        let two =
+            adoptable(&flow(CRM_TO_AEP_FLOW_SPEC_ID, &["s1", "s2"]), "p").expect_err("two sources");
+        assert!(
+            two.contains("links 2 source and 1 target connections"),
+            "{two}"
+        );
+    }
 }

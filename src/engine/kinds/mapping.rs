@@ -8,7 +8,9 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::seen;
+use serde_json::Value;
+
+use super::{seen, Attributes, Diff};
 use crate::api::dataprep::{self, MappingSet, MappingSetRef, NewMapping, NewMappingSet};
 use crate::api::flows::Flow;
 use crate::api::{AepClient, ApiError, MappingSetId};
@@ -85,22 +87,79 @@ pub fn holds(set: &MappingSet, rules: &[Rule], schema_id: &str) -> bool {
 /// desired rules. Unknown rules (`None`: auto mapping not explored yet) count as a change,
 /// checked again at apply.
 pub fn diff(set: &MappingSet, rules: Option<&[Rule]>, schema_id: &str) -> Option<String> {
+    rules_diff(set, rules, schema_id).map(|(reason, _)| reason)
+}
+
+/// Rule lists longer than this are summed up in the reason; the diff lists every rule.
+const LISTED_IN_REASON: usize = 3;
+
+/// [`diff`] with the differences one rule per entry (`rules`, added or removed).
+pub fn rules_diff(
+    set: &MappingSet,
+    rules: Option<&[Rule]>,
+    schema_id: &str,
+) -> Option<(String, Vec<Diff>)> {
     let Some(want) = rules else {
-        return Some("mapping = \"auto\": rules from explore, compared at apply".to_owned());
+        let reason = "mapping = \"auto\": rules from explore, compared at apply".to_owned();
+        return Some((reason, Vec::new()));
     };
     let have = rules_of(set);
-    let mut parts = Vec::new();
+    let mut diff = Vec::new();
     let schema = set.schema_id().unwrap_or("none");
     if schema != schema_id {
-        parts.push(format!("schema: {schema} -> {schema_id}"));
+        diff.push(Diff::new("schema", schema, schema_id));
     }
-    for r in want.iter().filter(|r| !have.contains(r)) {
-        parts.push(format!("+ {} -> {}", r.source, r.destination));
+    let added = want.iter().filter(|r| !have.contains(r));
+    diff.extend(added.map(|r| Diff::added("rules", rule_text(r))));
+    let removed = have.iter().filter(|r| !want.contains(r));
+    diff.extend(removed.map(|r| Diff::removed("rules", rule_text(r))));
+    if diff.is_empty() {
+        return None;
     }
-    for r in have.iter().filter(|r| !want.contains(r)) {
-        parts.push(format!("- {} -> {}", r.source, r.destination));
+    let reason = if diff.len() <= LISTED_IN_REASON {
+        let parts: Vec<String> = diff.iter().map(reason_part).collect();
+        format!("mapping: {}", parts.join(", "))
+    } else {
+        let count = |from_null: bool| {
+            diff.iter()
+                .filter(|d| d.path == "rules" && d.from.is_null() == from_null)
+                .count()
+        };
+        format!(
+            "mapping: {} rules added, {} removed",
+            count(true),
+            count(false)
+        )
+    };
+    Some((reason, diff))
+}
+
+/// `+ Email -> personalEmail.address`, `- ...`, `schema: a -> b`.
+fn reason_part(d: &Diff) -> String {
+    match (d.path.as_str(), d.from.is_null()) {
+        ("rules", true) => format!("+ {}", super::shown(&d.to)),
+        ("rules", false) => format!("- {}", super::shown(&d.from)),
+        _ => d.to_string(),
     }
-    (!parts.is_empty()).then(|| format!("mapping: {}", parts.join(", ")))
+}
+
+/// `Email -> personalEmail.address`.
+pub fn rule_text(rule: &Rule) -> String {
+    format!("{} -> {}", rule.source, rule.destination)
+}
+
+/// What a new mapping set is sent: the schema and each rule (or, for `mapping = "auto"` not yet
+/// explored, where the rules will come from).
+pub fn attributes(dm: &DesiredModule, rules: Option<&[Rule]>) -> Attributes {
+    let rules = match rules {
+        Some(rules) => Value::from(rules.iter().map(rule_text).collect::<Vec<_>>()),
+        None => {
+            Value::from("mapping = \"auto\": every explored column to its XDM field, read at apply")
+        }
+    };
+    Attributes::default()
+        .with("schema", dm.schema_id.as_str())
+        .with("rules", rules)
 }
 
 /// A mapping set reference (id and version): shown by its id in progress lines and rows,
@@ -192,6 +251,41 @@ impl Create for Draft<'_> {
     async fn delete(&self, _client: &AepClient, _id: &Self::Id) -> Result<bool, ApiError> {
         Ok(false)
     }
+}
+
+// Adoption (import): nothing is patched, since Data Prep documents no update for mapping sets;
+// the adopted dataflow's link to the set is what tells which module it serves.
+
+/// The rules of a mapping set made elsewhere, as a profile's explicit `mapping`; an error naming
+/// it when it holds mappings a `{ source, destination }` rule cannot express (calculated fields,
+/// constants) or maps into another schema than `schema_id`.
+pub fn adoptable(set: &MappingSet, schema_id: &str) -> Result<Vec<Rule>, String> {
+    let schema = set.schema_id().unwrap_or("none");
+    if schema != schema_id {
+        return Err(format!(
+            "mapping set {} maps into schema {schema}, but its dataflow's target connection \
+             writes schema {schema_id}; fix the dataflow in Adobe's UI first",
+            set.id
+        ));
+    }
+    let other = set.mappings.iter().find(|m| {
+        m.source().is_none()
+            || m.destination().is_none()
+            || m.source_type
+                .as_deref()
+                .is_some_and(|t| !t.eq_ignore_ascii_case("ATTRIBUTE"))
+    });
+    if let Some(m) = other {
+        return Err(format!(
+            "mapping set {} holds a mapping a profile cannot express (sourceType {}, source {:?}); \
+             provision writes attribute mappings only: replace it in Adobe's UI, or leave this \
+             dataflow unmanaged",
+            set.id,
+            m.source_type.as_deref().unwrap_or("none"),
+            m.source().unwrap_or("")
+        ));
+    }
+    Ok(rules_of(set))
 }
 
 #[cfg(test)]

@@ -4,13 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use super::seen;
+use super::{seen, Attributes, Diff};
 use crate::api::specs::DATA_LAKE_SPEC_ID;
 use crate::api::target::{self, NewTargetConnection, TargetConnection};
-use crate::api::{AepClient, ApiError, DatasetId, Query, TargetConnectionId, LIST_LIMIT};
+use crate::api::{AepClient, ApiError, DatasetId, Etag, Query, TargetConnectionId, LIST_LIMIT};
 use crate::engine::desired::DesiredModule;
 use crate::engine::ensure::{Create, Found};
-use crate::engine::naming;
+use crate::engine::{naming, Kind};
 
 /// The data lake target connections that carry the profile's marker.
 pub async fn observe(client: &AepClient, prefix: &str) -> Result<Vec<TargetConnection>, ApiError> {
@@ -53,6 +53,26 @@ impl super::Wanted<TargetConnection> for Wanted<'_> {
         }
         parts.join(", ")
     }
+
+    fn entries(&self, t: &TargetConnection) -> Vec<Diff> {
+        let mut out = Vec::new();
+        let have = t.dataset_id().map(|d| d.as_str());
+        if self.dataset.map(|d| d.as_str()) != have {
+            out.push(Diff::new("dataset", have, self.dataset_label));
+        }
+        let schema = t.schema_id();
+        if schema != Some(self.schema_id) {
+            out.push(Diff::new("schema", schema, self.schema_id));
+        }
+        out
+    }
+}
+
+/// What a new target connection is sent: the dataset it writes into and the schema.
+pub fn attributes(dm: &DesiredModule, dataset: &str) -> Attributes {
+    Attributes::default()
+        .with("dataset", dataset)
+        .with("schema", dm.schema_id.as_str())
 }
 
 /// A target connection to create, and what tells its twin.
@@ -119,4 +139,57 @@ impl Create for Draft<'_> {
 
 pub async fn delete(client: &AepClient, id: &TargetConnectionId) -> Result<(), ApiError> {
     target::delete_target_connection(client, id).await
+}
+
+// Adoption (import).
+
+/// Whether a target connection made elsewhere already carries this profile's marker; an error
+/// when another profile manages it, or it does not write one dataset of one schema into the data
+/// lake.
+pub fn adoptable(t: &TargetConnection, prefix: &str) -> Result<bool, String> {
+    let owned = super::claim(
+        "target connection",
+        t.id.as_str(),
+        &t.name,
+        t.description.as_deref(),
+        prefix,
+    )?;
+    let spec = t.connection_spec.as_ref().map(|s| s.id.as_str());
+    if spec != Some(DATA_LAKE_SPEC_ID) {
+        return Err(format!(
+            "target connection {:?} (id {}) uses connection spec {}, not the data lake's \
+             ({DATA_LAKE_SPEC_ID}); provision manages dataflows into datasets only",
+            t.name,
+            t.id,
+            spec.unwrap_or("none")
+        ));
+    }
+    if t.dataset_id().is_none() || t.schema_id().is_none() {
+        return Err(format!(
+            "target connection {:?} (id {}) names no dataset or no XDM schema; provision cannot \
+             describe it in the profile",
+            t.name, t.id
+        ));
+    }
+    Ok(owned)
+}
+
+/// Marks a target connection made elsewhere as the profile's (name and description only).
+pub async fn adopt(
+    client: &AepClient,
+    t: &TargetConnection,
+    prefix: &str,
+    module: &str,
+) -> Result<(), ApiError> {
+    let object = super::Adoptee {
+        kind: Kind::TargetConnection,
+        id: t.id.as_str(),
+        name: &t.name,
+        description: t.description.as_deref(),
+        etag: t.etag.as_ref(),
+    };
+    super::adopt_as(object, prefix, module, |etag: Etag, ops| async move {
+        target::patch_target_connection(client, &t.id, &etag, &ops).await
+    })
+    .await
 }

@@ -31,7 +31,7 @@ use crate::api::explore::Column;
 use crate::api::flows::Flow;
 use crate::api::{DatasetId, FlowId, MappingSetId, SourceConnectionId, TargetConnectionId};
 use crate::engine::desired::{Desired, Resolved};
-use crate::engine::kinds;
+use crate::engine::kinds::{self, Attributes, Diff};
 use crate::engine::observe::{Managed, ModuleObjects};
 use crate::engine::{naming, Kind, ObjectId};
 use crate::profile::DatasetTarget;
@@ -61,8 +61,19 @@ impl Action {
     }
 }
 
-/// One row of the plan; after `apply`, `id` is the id the object ended with and `error` says
-/// why the change failed.
+/// What became of one change in an `apply` or `destroy` (`outcome` in the JSON output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Written, or nothing to write (`noop`).
+    Done,
+    Failed,
+    /// Not started: an earlier step it depends on failed, or the run stopped first.
+    NotAttempted,
+}
+
+/// One row of the plan; after `apply`, `id` is the id the object ended with, `error` says
+/// why the change failed and `outcome` what became of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     pub action: Action,
@@ -71,24 +82,16 @@ pub struct Change {
     pub module: Option<String>,
     pub id: Option<ObjectId>,
     pub reason: Option<String>,
+    /// Create and replace: the values that will be sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Attributes>,
+    /// Update and replace: what differs, attribute by attribute.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<Diff>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// After an apply or destroy that failed or was interrupted: what became of the change
-    /// (docs/cli.md#json-output). Absent from plans and from runs that completed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
-}
-
-/// What became of one change in an apply or destroy that did not complete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Carried out (or nothing was needed).
-    Done,
-    /// Tried and failed; `error` says why.
-    Failed,
-    /// Never tried: an earlier step failed, or the run was interrupted first.
-    NotAttempted,
 }
 
 impl Change {
@@ -101,6 +104,8 @@ impl Change {
             module: None,
             id: None,
             reason: None,
+            attributes: None,
+            diff: Vec::new(),
             error: None,
             outcome: None,
         }
@@ -118,6 +123,16 @@ impl Change {
 
     pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn with_attributes(mut self, attributes: Attributes) -> Self {
+        self.attributes = Some(attributes);
+        self
+    }
+
+    pub fn with_diff(mut self, diff: Vec<Diff>) -> Self {
+        self.diff = diff;
         self
     }
 }
@@ -373,7 +388,9 @@ impl Rows {
 fn plan_base(desired: &Desired, managed: &Managed, rows: &mut Rows) -> Result<BaseStep, PlanError> {
     let name = &desired.base.name;
     let Some(current) = managed.base().map_err(PlanError)? else {
-        let row = rows.push(Change::new(Action::Create, Kind::BaseConnection, name));
+        let change = Change::new(Action::Create, Kind::BaseConnection, name)
+            .with_attributes(kinds::base::attributes(desired));
+        let row = rows.push(change);
         return Ok(BaseStep::Create { row });
     };
     let diff = kinds::base::diff(current, desired);
@@ -387,7 +404,9 @@ fn plan_base(desired: &Desired, managed: &Managed, rows: &mut Rows) -> Result<Ba
     }
     let row = rows.push(Change {
         action: Action::Update,
-        ..change.with_reason(diff.reasons.join("; "))
+        ..change
+            .with_reason(diff.reasons.join("; "))
+            .with_diff(diff.entries)
     });
     Ok(BaseStep::Update {
         row,

@@ -15,7 +15,7 @@ use crate::api::target::TargetConnection;
 use crate::api::{DatasetId, MappingSetId, SourceConnectionId, TargetConnectionId};
 use crate::engine::desired::{DesiredModule, Rule};
 use crate::engine::kinds::flow::{self, Current};
-use crate::engine::kinds::{self, ids, source, target, Wanted};
+use crate::engine::kinds::{self, ids, source, target, Attributes, Wanted};
 use crate::engine::observe::{Managed, ModuleObjects};
 use crate::engine::{Kind, ObjectId};
 use crate::profile::DatasetTarget;
@@ -77,11 +77,15 @@ impl<'a> Planner<'_, 'a> {
             None => (None, None),
         };
         let reason = flows.replace_reason.as_deref();
-        let source = self.connection(&objects, &flows, old_source, &wanted.source, reason)?;
+        let sent = kinds::source::attributes(&dm.module, columns.as_ref());
+        let source = self.connection(&objects, &flows, old_source, &wanted.source, reason, sent)?;
         let dataset = self.dataset(dataset_found.as_ref());
-        let target = self.connection(&objects, &flows, old_target, &wanted.target, reason)?;
+        let dataset_sent = self.dataset_sent(dataset_found.as_ref());
+        let sent = kinds::target::attributes(dm, &dataset_sent);
+        let target = self.connection(&objects, &flows, old_target, &wanted.target, reason, sent)?;
         let mapping = self.mapping(&flows, rules.as_deref());
-        let flow = self.flow(&flows, &mapping);
+        let sent = kinds::flow::attributes(dm, &dataset_sent);
+        let flow = self.flow(&flows, &mapping, sent, inputs.now.timestamp());
         let removals = self.removals(&objects, &flows, &flow, [&source.pairing, &target.pairing]);
         Ok(ModuleStep {
             module: dm.module.clone(),
@@ -155,6 +159,7 @@ impl<'a> Planner<'_, 'a> {
         old: Option<&'a T>,
         wanted: &impl Wanted<T>,
         replace_reason: Option<&str>,
+        sent: Attributes,
     ) -> Result<Planned<T::Id>, PlanError> {
         let (kind, name) = (T::KIND, T::name(self.dm));
         let change = self.row(Action::Noop, kind, name);
@@ -188,13 +193,15 @@ impl<'a> Planner<'_, 'a> {
                     } else {
                         wanted.diff(c)
                     })
+                    .with_diff(wanted.entries(c))
+                    .with_attributes(sent)
             },
             (None, Some(id)) => change
                 .with_id(id.clone())
                 .with_reason("exists, not yet linked to a dataflow"),
             (None, None) => Change {
                 action: Action::Create,
-                ..change
+                ..change.with_attributes(sent)
             },
         };
         let row = self.rows.push(change);
@@ -209,6 +216,15 @@ impl<'a> Planner<'_, 'a> {
                 },
             },
         })
+    }
+
+    /// The dataset as the attributes show it: its id, or its name and whether it is new.
+    fn dataset_sent(&self, found: Option<&DatasetId>) -> String {
+        match (&self.dm.dataset, found) {
+            (DatasetTarget::Existing { id }, _) => id.clone(),
+            (DatasetTarget::Create { name }, Some(id)) => format!("{name} (id {id})"),
+            (DatasetTarget::Create { name }, None) => format!("{name} (created by this apply)"),
+        }
     }
 
     /// The dataset row, when the profile asks provision to create it.
@@ -227,9 +243,9 @@ impl<'a> Planner<'_, 'a> {
                 }
             }
             None => {
-                let row = self
-                    .rows
-                    .push(self.row(Action::Create, Kind::Dataset, name));
+                let sent = kinds::dataset::attributes(name, self.dm);
+                let change = self.row(Action::Create, Kind::Dataset, name);
+                let row = self.rows.push(change.with_attributes(sent));
                 Slot::Create { row }
             }
         })
@@ -264,9 +280,12 @@ impl<'a> Planner<'_, 'a> {
         let Some(set) = chosen else {
             let mut change = Change {
                 action: Action::Create,
-                ..change
+                ..change.with_attributes(kinds::mapping::attributes(self.dm, rules))
             };
-            change.reason = referenced.and_then(|set| kinds::mapping::diff(set, rules, schema));
+            let diff = referenced.and_then(|set| kinds::mapping::rules_diff(set, rules, schema));
+            if let Some((reason, diff)) = diff {
+                change = change.with_reason(reason).with_diff(diff);
+            }
             return MappingStep::Create {
                 row: self.rows.push(change),
             };
@@ -283,7 +302,13 @@ impl<'a> Planner<'_, 'a> {
         }
     }
 
-    fn flow(&mut self, flows: &Flows<'a>, mapping: &MappingStep) -> FlowStep {
+    fn flow(
+        &mut self,
+        flows: &Flows<'a>,
+        mapping: &MappingStep,
+        sent: Attributes,
+        now: i64,
+    ) -> FlowStep {
         let change = self.row(Action::Noop, Kind::Dataflow, &self.dm.flow_name);
         match (flows.kept, flows.old) {
             (Some(current), _) => {
@@ -292,7 +317,8 @@ impl<'a> Planner<'_, 'a> {
                     MappingStep::Create { .. } => None,
                 };
                 let flow = current.flow;
-                let reasons = flow::patch_reasons(flow, &self.dm.schedule, target);
+                let diff = flow::patch_diff(flow, &self.dm.schedule, target);
+                let reasons: Vec<String> = diff.iter().map(ToString::to_string).collect();
                 let change = change.with_id(&flow.id);
                 if reasons.is_empty() {
                     let row = self.rows.push(change);
@@ -303,7 +329,7 @@ impl<'a> Planner<'_, 'a> {
                 }
                 let row = self.rows.push(Change {
                     action: Action::Update,
-                    ..change.with_reason(reasons.join(", "))
+                    ..change.with_reason(reasons.join(", ")).with_diff(diff)
                 });
                 FlowStep::Update {
                     row,
@@ -311,7 +337,11 @@ impl<'a> Planner<'_, 'a> {
                 }
             }
             (None, Some(old)) => {
-                let mut change = change.with_id(&old.id);
+                let diff = flow::replace_diff(old, self.dm, now);
+                let mut change = change
+                    .with_id(&old.id)
+                    .with_attributes(sent)
+                    .with_diff(diff);
                 change.action = Action::Replace;
                 change.reason = flows.replace_reason.clone();
                 FlowStep::Create {
@@ -321,7 +351,7 @@ impl<'a> Planner<'_, 'a> {
             (None, None) => FlowStep::Create {
                 row: self.rows.push(Change {
                     action: Action::Create,
-                    ..change
+                    ..change.with_attributes(sent)
                 }),
             },
         }

@@ -639,3 +639,51 @@ fn auto_mappings_need_explore_and_are_current_once_explored() {
     let p = plan(&d, &m, &i).unwrap();
     assert_eq!(p.changes[1].reason.as_deref(), Some("columns: + Stage"));
 }
+
+#[test]
+fn an_auto_mapping_of_40_columns_reads_one_rule_per_line() {
+    // Zoho added 20 columns to a module mapped with `mapping = "auto"`: the plan lists every
+    // rule and column it sends on its own line, and the differences one per line, never one
+    // line of 1,000 characters.
+    let mut names: Vec<String> = (1..=39).map(|i| format!("Field_{i:02}")).collect();
+    names.push("Modified_Time".into());
+    let mut old: Vec<&str> = names.iter().take(19).map(String::as_str).collect();
+    old.push("Modified_Time");
+    let all: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut deals = dataflow("Deals", &[]);
+    deals.mapping = crate::profile::Mapping::Auto {
+        prefix: "_acme.zoho".into(),
+    };
+    let d = desired(vec![deals]);
+    let rules: Vec<(String, String)> = old
+        .iter()
+        .map(|c| (c.to_string(), format!("_acme.zoho.{c}")))
+        .collect();
+    let rules: Vec<(&str, &str)> = rules
+        .iter()
+        .map(|(s, t)| (s.as_str(), t.as_str()))
+        .collect();
+    let mut before = dataflow("Deals", &rules);
+    before.dataset = d.modules[0].dataset.clone();
+    let m = converged(&desired(vec![before]));
+    let mut i = inputs();
+    i.explored.insert("Deals".into(), columns(&all));
+    let p = plan(&d, &m, &i).unwrap();
+    let doc =
+        crate::output::ChangesDocument::new(std::path::Path::new("profiles/test.toml"), &p.changes);
+    // As a pipe or a file gets it: without the colours of the action symbols.
+    let text = anstream::adapter::strip_str(&crate::output::render_plan(&doc, "apply")).to_string();
+    let longest = text.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest < 200, "a line of {longest} characters:\n{text}");
+    let mapping = p
+        .changes
+        .iter()
+        .find(|c| c.kind == Kind::MappingSet)
+        .unwrap();
+    assert_eq!(
+        mapping.reason.as_deref(),
+        Some("mapping: 20 rules added, 0 removed")
+    );
+    assert_eq!(mapping.diff.len(), 20);
+    insta::assert_snapshot!("plan_auto_40_columns_human", text);
+}

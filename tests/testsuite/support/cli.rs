@@ -148,15 +148,20 @@ pub fn custom_dataflows(n: usize) -> String {
         .collect()
 }
 
-/// [`THREE_MODULES`] changed so that a plan against it applied has one change of each kind:
-/// Deals removed (deletes), a daily schedule for Contacts (an update), a new column for Leads
-/// (replaces, and a new mapping set).
-pub fn one_change_of_each() -> String {
+/// [`THREE_MODULES`] without its Deals entry.
+pub fn without_deals() -> String {
     THREE_MODULES
         .split("[[dataflows]]")
         .filter(|block| !block.contains("\"Deals\""))
         .collect::<Vec<_>>()
         .join("[[dataflows]]")
+}
+
+/// [`THREE_MODULES`] changed so that a plan against it applied has one change of each kind:
+/// Deals removed (deletes), a daily schedule for Contacts (an update), a new column for Leads
+/// (replaces, and a new mapping set).
+pub fn one_change_of_each() -> String {
+    without_deals()
         .replacen(
             "module  = \"Contacts\"",
             "module  = \"Contacts\"\nschedule = { frequency = \"day\", interval = 1, start = \"2027-01-01T00:00:00Z\", backfill = false }",
@@ -247,12 +252,19 @@ impl Harness {
         path
     }
 
+    /// The user cache directory (`XDG_CACHE_HOME`) of every command this harness runs: inside
+    /// its scratch directory, shared by its runs as a user's is, never the real one.
+    pub fn cache_home(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
     /// The binary with a clean environment: the seed secrets and URL overrides pointing at the
-    /// emulator (so `profiles/local.toml` works too), nothing else.
+    /// emulator (so `profiles/local.toml` works too) and [`Harness::cache_home`], nothing else.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("provision"));
         let url = self.url();
         cmd.env_clear()
+            .env("XDG_CACHE_HOME", self.cache_home())
             .env("AEP_CLIENT_SECRET", super::CLIENT_SECRET)
             .env("ZOHO_CLIENT_SECRET", super::ZOHO_SECRET)
             .env("ZOHO_REFRESH_TOKEN", super::ZOHO_REFRESH)

@@ -57,11 +57,12 @@ impl Harness {
         DateTime::from_timestamp_millis(self.emulator().now_ms()).expect("a valid time")
     }
 
-    /// The real binary with the seed secrets and nothing else from the environment (the
-    /// profile `managing` wrote carries the emulator's URLs).
+    /// The real binary with the seed secrets and [`Harness::cache_home`], nothing else from the
+    /// environment (the profile `managing` wrote carries the emulator's URLs).
     pub fn binary(&self) -> Command {
         let mut cmd = Command::cargo_bin("provision").expect("the binary");
         cmd.env_clear()
+            .env("XDG_CACHE_HOME", self.cache_home())
             .envs(SECRETS)
             .timeout(Duration::from_secs(120));
         cmd
