@@ -8,22 +8,26 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::join_all;
 use serde::Serialize;
 
 use crate::api::connections::{self, Connection};
-use crate::api::crm::ZohoModule;
 use crate::api::explore::{self, ExploreItem};
 use crate::api::specs::{
     self, ConnectionSpec, FlowSpec, BASIC_AUTHENTICATION, CRM_TO_AEP_FLOW_SPEC_NAME,
     DATA_LAKE_SPEC_ID, ZOHO_CRM_SPEC_ID,
 };
-use crate::api::{catalog, schemas, AepClient, ApiError, ConnectionSpecId, DatasetId, HttpOptions};
+use crate::api::{AepClient, ApiError, ConnectionId, ConnectionSpecId, HttpOptions};
 use crate::auth::zoho::ZohoOAuth;
 use crate::clients::Clients;
+use crate::engine::desired::nearest;
+use crate::engine::explore::explore_modules;
 use crate::engine::naming;
-use crate::profile::{DatasetTarget, Profile};
+use crate::profile::{Dataflow, Profile};
+use crate::validate::{self, Columns, Facts};
 use crate::zoho_setup::{self, ZohoFailure};
+
+/// Modules explored at the same time.
+const CONCURRENCY: usize = 8;
 
 /// What `check` says when Adobe no longer offers the Zoho CRM source (docs/aep-api.md#zoho-source-deprecation).
 pub const DEPRECATED: &str = "Adobe has deprecated or removed the Zoho CRM source for this org";
@@ -70,15 +74,15 @@ impl Check {
         }
     }
 
-    fn pass(name: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub(crate) fn pass(name: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(name, Status::Ok, detail)
     }
 
-    fn fail(name: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub(crate) fn fail(name: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(name, Status::Fail, detail)
     }
 
-    fn skip(name: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub(crate) fn skip(name: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(name, Status::Skipped, detail)
     }
 }
@@ -100,24 +104,97 @@ impl Report {
     }
 }
 
-/// Runs every check against the services the profile names. Sends only GETs (and the token
-/// requests that authenticate them).
+/// Runs every check against the services the profile names: the credential and spec checks
+/// here, then the one validation of every module, dataset, schema and destination
+/// ([`crate::validate`]). Sends only GETs (and the token requests that authenticate them).
 pub async fn checks(profile: &Profile, options: HttpOptions) -> anyhow::Result<Report> {
     let Clients {
         aep: client, zoho, ..
     } = Clients::from_profile(profile, options)?;
-    let ((zoho_checks, zoho_modules), (aep_checks, explored, rest)) =
+    let ((zoho_checks, zoho_ok), (aep_checks, explored)) =
         tokio::join!(zoho_side(profile, &zoho), aep_side(profile, &client));
+
+    let flows: Vec<&Dataflow> = profile.dataflows.iter().collect();
+    let mut facts = Facts::default();
+    let (columns, ()) = tokio::join!(
+        module_columns(profile, &client, &zoho, zoho_ok, &explored),
+        async {
+            match &explored {
+                Explored::Unreachable(reason) => facts.unread = Some(reason.clone()),
+                _ => validate::read_targets(&client, &flows, &mut facts).await,
+            }
+        }
+    );
+    facts.columns = columns;
 
     let mut checks = vec![profile_check(profile)];
     checks.extend(aep_checks);
     checks.extend(zoho_checks);
-    checks.extend(module_checks(profile, &explored, zoho_modules.as_deref()));
-    checks.extend(rest);
+    checks.extend(
+        flows
+            .iter()
+            .flat_map(|f| validate::module_checks(f, &facts)),
+    );
+    checks.extend(validate::target_checks(profile, &flows, &facts));
     Ok(Report {
         profile: profile.path.display().to_string(),
         checks,
     })
+}
+
+/// Every module's columns: from explore when the base connection exists, else from Zoho's CRM API.
+async fn module_columns(
+    profile: &Profile,
+    client: &AepClient,
+    zoho: &ZohoOAuth,
+    zoho_ok: bool,
+    explored: &Explored,
+) -> BTreeMap<String, Columns> {
+    let modules: Vec<&str> = profile
+        .dataflows
+        .iter()
+        .map(|d| d.module.as_str())
+        .collect();
+    match explored {
+        Explored::Tables { id, tables } => {
+            let (listed, unlisted): (Vec<&str>, Vec<&str>) = modules
+                .iter()
+                .partition(|m| tables.iter().any(|t| t.path == **m));
+            let paths = || tables.iter().map(|t| t.path.as_str());
+            let mut columns: BTreeMap<String, Columns> = unlisted
+                .iter()
+                .map(|m| {
+                    let near = nearest(m, paths())
+                        .map(|p| format!(" (did you mean {p:?}?)"))
+                        .unwrap_or_default();
+                    let message = format!(
+                        "module {m:?}: the base connection's explore lists no table with this \
+                         path{near}; use a path that `provision explore` lists ({} tables)",
+                        tables.len()
+                    );
+                    (m.to_string(), Columns::Missing(message))
+                })
+                .collect();
+            let explored = explore_modules(client, id, &listed, CONCURRENCY).await;
+            for (module, result) in explored {
+                let result = result.as_deref().map_err(String::as_str);
+                columns.insert(module, validate::explored_columns(result));
+            }
+            columns
+        }
+        Explored::Skipped(_) if zoho_ok => validate::zoho_columns(zoho, profile, &modules).await,
+        Explored::Skipped(reason) | Explored::Unreachable(reason) => {
+            let reason = if zoho_ok {
+                reason.clone()
+            } else {
+                format!("{reason}, and Zoho's API did not answer (see zoho_api)")
+            };
+            modules
+                .iter()
+                .map(|m| (m.to_string(), Columns::Unknown(reason.clone())))
+                .collect()
+        }
+    }
 }
 
 fn profile_check(profile: &Profile) -> Check {
@@ -141,7 +218,7 @@ fn profile_check(profile: &Profile) -> Check {
 // Zoho: the refresh token in its data centre, then one real CRM call (docs/zoho-oauth.md#scopes: a
 // refresh succeeds whatever the scopes, so only an API call proves them).
 
-async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<Vec<ZohoModule>>) {
+async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, bool) {
     let settings = &profile.zoho;
     let token = match zoho_setup::refresh(zoho, settings).await {
         Ok(token) => token,
@@ -151,7 +228,7 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<V
                     Check::fail("zoho_refresh", zoho_setup::describe(&failure)),
                     Check::skip("zoho_api", "no Zoho access token (see zoho_refresh)"),
                 ],
-                None,
+                false,
             )
         }
     };
@@ -208,10 +285,7 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<V
                 trim(api.as_str()),
                 modules.len()
             );
-            (
-                vec![refresh, Check::pass("zoho_api", detail)],
-                Some(modules),
-            )
+            (vec![refresh, Check::pass("zoho_api", detail)], true)
         }
         Err(failure) => {
             let check = Check::fail("zoho_api", zoho_setup::describe(&failure));
@@ -222,7 +296,7 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<V
                 }
                 ZohoFailure::Api(_) => refresh,
             };
-            (vec![refresh, check], None)
+            (vec![refresh, check], false)
         }
     }
 }
@@ -235,23 +309,27 @@ fn trim(url: &str) -> &str {
 // AEP: IMS, then org/sandbox (the CRMToAEP lookup, a list that answers even when nothing
 // matches), then everything else at once.
 
-/// What explore said about the base connection's tables, for the per-module checks.
+/// Whether explore can list the modules' columns, for the per-module checks.
 enum Explored {
+    /// The base connection `id` exists and explore listed these tables.
     Tables {
-        connection: String,
+        id: ConnectionId,
         tables: Vec<ExploreItem>,
     },
+    /// No base connection to explore through (or explore failed), and why.
     Skipped(String),
+    /// AEP did not accept the credentials: nothing else on its side can be read.
+    Unreachable(String),
 }
 
-/// (IMS to base connection, explore findings, datasets and schemas)
-async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explored, Vec<Check>) {
+/// (IMS to base connection, explore findings)
+async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explored) {
     let adobe = &profile.adobe;
     let mut checks = Vec::new();
     if let Err(e) = client.ims().token().await {
         checks.push(Check::fail("ims_token", e.to_string()));
         let reason = "no IMS token (see ims_token)";
-        return skipped_after(profile, checks, reason);
+        return skipped_after(checks, reason);
     }
     checks.push(Check::pass(
         "ims_token",
@@ -273,7 +351,7 @@ async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explore
                 ),
             ));
             let reason = "the org or sandbox was not accepted (see org_sandbox)";
-            return skipped_after(profile, checks, reason);
+            return skipped_after(checks, reason);
         }
     };
     checks.push(Check::pass(
@@ -285,11 +363,9 @@ async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explore
     ));
 
     let zoho_spec = ConnectionSpecId::from(ZOHO_CRM_SPEC_ID);
-    let (connection_spec, (base, explored), datasets, schemas) = tokio::join!(
+    let (connection_spec, (base, explored)) = tokio::join!(
         specs::connection_spec(client, &zoho_spec),
         base_connection(profile, client, &zoho_spec),
-        dataset_checks(profile, client),
-        schema_checks(profile, client),
     );
     let removed = matches!(connection_spec, Ok(None));
     checks.push(connection_spec_check(
@@ -305,17 +381,11 @@ async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explore
         flow_spec_check(&profile.adobe.sandbox, flow_spec.as_ref())
     });
     checks.push(base);
-    let mut rest = datasets;
-    rest.extend(schemas);
-    (checks, explored, rest)
+    (checks, explored)
 }
 
 /// The checks that could not run because `reason`.
-fn skipped_after(
-    profile: &Profile,
-    mut checks: Vec<Check>,
-    reason: &str,
-) -> (Vec<Check>, Explored, Vec<Check>) {
+fn skipped_after(mut checks: Vec<Check>, reason: &str) -> (Vec<Check>, Explored) {
     for name in [
         "org_sandbox",
         "zoho_connection_spec",
@@ -326,16 +396,7 @@ fn skipped_after(
             checks.push(Check::skip(name, reason));
         }
     }
-    let rest = datasets_used(profile)
-        .into_keys()
-        .map(|id| Check::skip(format!("dataset:{id}"), reason))
-        .chain(
-            schemas_used(profile)
-                .into_keys()
-                .map(|id| Check::skip(format!("schema:{id}"), reason)),
-        )
-        .collect();
-    (checks, Explored::Skipped(reason.to_owned()), rest)
+    (checks, Explored::Unreachable(reason.to_owned()))
 }
 
 fn connection_spec_check(sandbox: &str, found: Result<Option<ConnectionSpec>, ApiError>) -> Check {
@@ -526,173 +587,8 @@ async fn base_connection(
     (
         check,
         Explored::Tables {
-            connection: name.clone(),
+            id: connection.id.clone(),
             tables,
         },
     )
-}
-
-fn module_checks(
-    profile: &Profile,
-    explored: &Explored,
-    zoho_modules: Option<&[ZohoModule]>,
-) -> Vec<Check> {
-    profile
-        .dataflows
-        .iter()
-        .map(|flow| {
-            let module = &flow.module;
-            let name = format!("module:{module}");
-            match explored {
-                Explored::Skipped(reason) => {
-                    let zoho = match zoho_modules {
-                        Some(list) => match list.iter().find(|m| &m.api_name == module) {
-                            Some(m) if m.api_supported == Some(false) => format!(
-                                "; Zoho's API lists {module} but not as readable through the API"
-                            ),
-                            Some(_) => format!("; Zoho's API lists {module}"),
-                            None => format!("; Zoho's API lists no module named {module}"),
-                        },
-                        None => String::new(),
-                    };
-                    Check::skip(name, format!("{reason}{zoho}"))
-                }
-                Explored::Tables { connection, tables } => {
-                    match tables.iter().find(|t| &t.path == module) {
-                        Some(table) => Check::pass(
-                            name,
-                            format!(
-                                "explore of `{connection}` lists {module} (name {:?}, preview {}, \
-                                 schema {})",
-                                table.name,
-                                yes_no(table.can_preview),
-                                yes_no(table.can_fetch_schema)
-                            ),
-                        ),
-                        None => {
-                            let near = tables
-                                .iter()
-                                .find(|t| {
-                                    t.path.eq_ignore_ascii_case(module)
-                                        || t.name.eq_ignore_ascii_case(module)
-                                })
-                                .map(|t| format!("; did you mean `{}`?", t.path))
-                                .unwrap_or_default();
-                            Check::fail(
-                                name,
-                                format!(
-                                    "explore of `{connection}` has no table with path `{module}`{near} \
-                                     (see `provision explore` for the {} tables)",
-                                    tables.len()
-                                ),
-                            )
-                        }
-                    }
-                }
-            }
-        })
-        .collect()
-}
-
-fn yes_no(value: bool) -> &'static str {
-    if value {
-        "yes"
-    } else {
-        "no"
-    }
-}
-
-/// Existing dataset ids and the modules whose dataflows write to each.
-fn datasets_used(profile: &Profile) -> BTreeMap<String, Vec<(&str, &str)>> {
-    let mut used: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
-    for flow in &profile.dataflows {
-        if let DatasetTarget::Existing { id } = &flow.dataset {
-            used.entry(id.clone())
-                .or_default()
-                .push((flow.module.as_str(), flow.schema_id.as_str()));
-        }
-    }
-    used
-}
-
-/// Target schema ids and the modules that use each.
-fn schemas_used(profile: &Profile) -> BTreeMap<String, Vec<&str>> {
-    let mut used: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for flow in &profile.dataflows {
-        used.entry(flow.schema_id.clone())
-            .or_default()
-            .push(flow.module.as_str());
-    }
-    used
-}
-
-async fn dataset_checks(profile: &Profile, client: &AepClient) -> Vec<Check> {
-    let sandbox = &profile.adobe.sandbox;
-    join_all(
-        datasets_used(profile)
-            .into_iter()
-            .map(|(id, users)| async move {
-                let name = format!("dataset:{id}");
-                let modules = users.iter().map(|(m, _)| *m).collect::<Vec<_>>().join(", ");
-                match catalog::get_dataset(client, &DatasetId::from(id.as_str())).await {
-                    Err(e) => Check::fail(name, e.to_string()),
-                    Ok(None) => Check::fail(
-                        name,
-                        format!(
-                    "dataset {id} (used by {modules}) does not exist in sandbox {sandbox}; fix the \
-                     id, or write dataset = {{ create = true, name = \"...\" }}"
-                ),
-                    ),
-                    Ok(Some(dataset)) => {
-                        let label = dataset
-                            .name
-                            .as_deref()
-                            .map(|n| format!("\"{n}\""))
-                            .unwrap_or_else(|| id.clone());
-                        let actual = dataset.schema_id().unwrap_or("no schema");
-                        match users.iter().find(|(_, schema)| *schema != actual) {
-                    Some((module, schema)) => Check::fail(
-                        name,
-                        format!(
-                            "dataset {label} uses schema {actual}, but the {module} dataflow \
-                             targets {schema}; choose a dataset of that schema or change schema_id"
-                        ),
-                    ),
-                    None => Check::pass(
-                        name,
-                        format!("dataset {label} exists with schema {actual} (used by {modules})"),
-                    ),
-                }
-                    }
-                }
-            }),
-    )
-    .await
-}
-
-async fn schema_checks(profile: &Profile, client: &AepClient) -> Vec<Check> {
-    let sandbox = &profile.adobe.sandbox;
-    join_all(
-        schemas_used(profile)
-            .into_iter()
-            .map(|(id, users)| async move {
-                let name = format!("schema:{id}");
-                let modules = users.join(", ");
-                match schemas::schema_exists(client, &id).await {
-                    Ok(true) => Check::pass(
-                        name,
-                        format!("the Schema Registry has it (used by {modules})"),
-                    ),
-                    Ok(false) => Check::fail(
-                        name,
-                        format!(
-                    "schema {id} (used by {modules}) is not in the tenant container of sandbox \
-                     {sandbox}; create it, or fix schema_id"
-                ),
-                    ),
-                    Err(e) => Check::fail(name, e.to_string()),
-                }
-            }),
-    )
-    .await
 }

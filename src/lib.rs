@@ -23,6 +23,7 @@ pub mod progress;
 pub mod prompt;
 pub mod status;
 pub mod transport;
+pub mod validate;
 pub mod zoho_setup;
 
 use cli::{Cli, Command, ZohoCommand};

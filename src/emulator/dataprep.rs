@@ -3,7 +3,8 @@
 //! `xdmSchema` + `mappings[{sourceAttribute, destinationXdmPath}]` form (docs/aep-api.md#disagreements #11). A mapping set
 //! never changes once created; a changed mapping is a new mapping set. When the body carries an
 //! `inputSchema`, attribute sources are checked against its columns (create refuses, validate
-//! reports them); otherwise the columns are checked when the flow runs.
+//! reports them); otherwise the columns are checked when the flow runs. Every destination must be a
+//! field of the output schema's resolved form (create refuses the set otherwise).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -15,9 +16,11 @@ use serde_json::{json, Value};
 use super::catalog::canonical_schema;
 use super::errors::{ApiError, ApiResult, Service, DATAPREP_BASE};
 use super::gateway::{query_pairs, query_param, Adobe, JsonBody};
-use super::seed;
+use super::schemaregistry::resolved_schema;
+use super::seed::{self, ZohoOrg};
 use super::state::{AppState, MappingSet};
 use super::validate::Fields;
+use crate::api::schemas::read_schema;
 
 const SERVICE: Service = Service::DataPrep;
 const SOURCE_TYPES: &[&str] = &["ATTRIBUTE", "EXPRESSION", "STATIC"];
@@ -210,6 +213,21 @@ fn unknown_sources(parsed: &Parsed) -> Vec<(usize, &str)> {
         .collect()
 }
 
+/// The attribute destinations that are not fields of the output schema (its resolved form, as
+/// the Schema Registry serves it), with their mapping index. The live service refuses a mapping set
+/// whose destination is not in the target schema; its exact code is not documented
+/// (docs/emulator.md#choices-where-adobes-documentation-is-silent).
+fn unknown_destinations<'a>(parsed: &'a Parsed, org: &ZohoOrg) -> Vec<(usize, &'a str)> {
+    let schema = read_schema(&parsed.schema_id, &resolved_schema(org));
+    parsed
+        .mappings
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| schema.field(&m.destination).is_none())
+        .map(|(i, m)| (i, m.destination.as_str()))
+        .collect()
+}
+
 async fn create(
     State(shared): State<AppState>,
     adobe: Adobe,
@@ -220,6 +238,15 @@ async fn create(
         return Err(ApiError::invalid(
             SERVICE,
             format!("mappings[{i}].source '{source}' is not a column of the input schema."),
+        ));
+    }
+    if let Some((i, destination)) = unknown_destinations(&parsed, &shared.org).first() {
+        return Err(ApiError::invalid(
+            SERVICE,
+            format!(
+                "mappings[{i}].destination '{destination}' is not a field of the output schema {}.",
+                parsed.schema_id
+            ),
         ));
     }
     shared.with_sandbox(&adobe.sandbox, |cx| {

@@ -10,7 +10,7 @@
 //! etag it was computed from; a `412` re-reads the object, recomputes the change and tries once
 //! more.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
@@ -20,7 +20,7 @@ use super::cancel::Cancel;
 use super::delete::remove;
 use super::desired::{self, Desired, DesiredError, DesiredModule, Resolved};
 use super::ensure::{ensure, Create};
-use super::explore::{explorable_base, explore_for_plan, explore_modules};
+use super::explore::{explorable_base, explore_modules};
 use super::kinds::{self, mapping::SetRef};
 use super::ledger::{Failed, Ledger};
 use super::observe::{self, Observed};
@@ -76,14 +76,15 @@ pub enum PrepareError {
     Failed(#[from] anyhow::Error),
 }
 
-/// Observes, plans, explores what the plan needs and plans again: no writes.
+/// Observes, plans, explores and validates what the plan will write ([`crate::validate`]), and
+/// plans again: no writes.
 pub async fn prepare(
     client: &AepClient,
     profile: &Profile,
     include_datasets: bool,
     concurrency: usize,
 ) -> Result<Prepared, PrepareError> {
-    let desired = desired::build(profile)?;
+    let mut desired = desired::build(profile)?;
     let observed = observe::observe(client, &desired.prefix)
         .await
         .map_err(anyhow::Error::from)?;
@@ -93,21 +94,37 @@ pub async fn prepare(
         include_datasets,
     };
     let mut plan = plan::plan(&desired, &observed.managed, &inputs).map_err(anyhow::Error::from)?;
-    let modules: Vec<String> = plan.to_explore().into_iter().map(str::to_owned).collect();
-    if let (Some((base, rotating)), false) = (explorable_base(&plan), modules.is_empty()) {
-        let modules: Vec<&str> = modules.iter().map(String::as_str).collect();
-        match explore_for_plan(client, base, &modules, concurrency).await {
-            Ok(explored) => {
-                inputs.explored = explored;
-                plan = plan::plan(&desired, &observed.managed, &inputs)
-                    .map_err(anyhow::Error::from)?;
+    let scope = validation_scope(&plan);
+    let mut columns = BTreeMap::new();
+    if let (Some((base, rotating)), false) = (explorable_base(&plan), scope.is_empty()) {
+        let modules: Vec<&str> = scope.iter().map(String::as_str).collect();
+        for (module, result) in explore_modules(client, base, &modules, concurrency).await {
+            match result {
+                // Apply explores again once the new credentials are in place; the validation
+                // reads these modules' columns from Zoho's CRM API meanwhile.
+                Err(e) if rotating => {
+                    tracing::warn!(error = %e, "explore failed with the credentials being replaced; the affected modules are planned again after the base connection is updated");
+                }
+                result => {
+                    columns.insert(module, result);
+                }
             }
-            // Apply explores again once the new credentials are in place.
-            Err(e) if rotating => {
-                tracing::warn!(error = %e, "explore failed with the credentials being replaced; the affected modules are planned again after the base connection is updated");
-            }
-            Err(e) => return Err(anyhow::anyhow!(e).into()),
         }
+    }
+    let unmapped = crate::validate::before_write(client, profile, &scope, &columns)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    for module in &mut desired.modules {
+        module.unmapped = unmapped.get(&module.module).cloned().unwrap_or_default();
+    }
+    let needed: BTreeSet<&str> = plan.to_explore().into_iter().collect();
+    for (module, result) in columns {
+        if let (true, Ok(cols)) = (needed.contains(module.as_str()), result) {
+            inputs.explored.insert(module, cols);
+        }
+    }
+    if !scope.is_empty() {
+        plan = plan::plan(&desired, &observed.managed, &inputs).map_err(anyhow::Error::from)?;
     }
     Ok(Prepared {
         desired,
@@ -115,6 +132,20 @@ pub async fn prepare(
         plan,
         inputs,
     })
+}
+
+/// The modules `plan` and `apply` validate: those the plan creates, replaces or updates, and those
+/// it cannot plan without their columns. What exists unchanged was read by the list calls.
+fn validation_scope(plan: &Plan) -> BTreeSet<String> {
+    let changed = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != plan::Action::Noop && c.action != plan::Action::Delete)
+        .filter_map(|c| c.module.as_deref());
+    changed
+        .chain(plan.to_explore())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Everything the tasks of one apply share.

@@ -48,6 +48,9 @@ pub struct DesiredModule {
     pub delta_column: String,
     pub mapping: Mapping,
     pub schedule: ScheduleParams,
+    /// With `mapping = "auto"` and `auto_unmapped = "skip"`: the columns the target schema has no
+    /// `{prefix}.C` field for, found by [`crate::validate`]; they are ingested but not mapped.
+    pub unmapped: BTreeSet<String>,
 }
 
 /// The source columns and mapping rules of a module once explore has answered.
@@ -129,6 +132,7 @@ pub fn build(profile: &Profile) -> Result<Desired, DesiredError> {
             delta_column: flow.delta_column.clone(),
             mapping: flow.mapping.clone(),
             schedule: ScheduleParams::from(&flow.schedule),
+            unmapped: BTreeSet::new(),
         });
     }
     let fingerprint = auth_fingerprint(&profile.zoho);
@@ -267,9 +271,10 @@ impl DesiredModule {
             .cloned()
             .collect();
         let rules = match &self.mapping {
-            Mapping::Auto { prefix } => {
+            Mapping::Auto { prefix, .. } => {
                 let mut rules: Vec<Rule> = columns
                     .iter()
+                    .filter(|c| !self.unmapped.contains(&c.name))
                     .map(|c| Rule {
                         source: c.name.clone(),
                         destination: format!("{prefix}.{}", c.name),
@@ -477,6 +482,7 @@ pub(crate) mod tests {
         let mut flow = dataflow("Deals", &[]);
         flow.mapping = Mapping::Auto {
             prefix: "_acme.zoho".into(),
+            skip_unmapped: false,
         };
         let d = build(&profile(vec![flow])).unwrap();
         let m = &d.modules[0];

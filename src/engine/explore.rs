@@ -1,8 +1,6 @@
 //! Explore for the engine: the columns of the modules a plan cannot finish without, read
 //! through the base connection at most `concurrency` at a time.
 
-use std::collections::BTreeMap;
-
 use futures::stream::{self, StreamExt};
 
 use super::desired;
@@ -55,30 +53,6 @@ pub async fn explore_modules(
             .await;
     results.sort_by(|a, b| a.0.cmp(&b.0));
     results
-}
-
-/// The modules the plan left unexplored, explored: for `plan`, which cannot write.
-pub async fn explore_for_plan(
-    client: &AepClient,
-    base: &ConnectionId,
-    modules: &[&str],
-    concurrency: usize,
-) -> Result<BTreeMap<String, Vec<Column>>, String> {
-    let mut out = BTreeMap::new();
-    let mut errors = Vec::new();
-    for (module, result) in explore_modules(client, base, modules, concurrency).await {
-        match result {
-            Ok(cols) => {
-                out.insert(module, cols);
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors.join("\n"))
-    }
 }
 
 /// The existing base connection a plan can explore through, and whether its credentials are

@@ -107,6 +107,12 @@ fn default_true() -> Value {
 fn regions() -> Vec<&'static str> {
     ZohoRegion::ALL.map(ZohoRegion::as_str).to_vec()
 }
+fn auto_unmapped() -> Vec<&'static str> {
+    vec!["fail", "skip"]
+}
+fn default_auto_unmapped() -> Value {
+    json!("fail")
+}
 fn frequencies() -> Vec<&'static str> {
     Frequency::ALL.map(Frequency::as_str).to_vec()
 }
@@ -263,6 +269,15 @@ pub(super) const DEFAULTS: &[Field] = &[
         "The XDM path under which mapping = \"auto\" maps the columns, e.g. \"_acme.zoho\".",
     ),
     field(
+        "auto_unmapped",
+        Kind::Str,
+        "What mapping = \"auto\" does with a column the target schema has no {mapping_prefix}.C field \
+         for: \"fail\" (plan and apply stop and list them) or \"skip\" (the column is ingested \
+         but not mapped).",
+    )
+    .values(auto_unmapped)
+    .default(default_auto_unmapped),
+    field(
         "delta_column",
         Kind::Str,
         "The date-time column Zoho updates on edit, for incremental loads.",
@@ -324,6 +339,13 @@ pub(super) const DATAFLOW: &[Field] = &[
         Kind::Str,
         "The XDM path mapping = \"auto\" maps the columns under; defaults to [defaults].",
     ),
+    field(
+        "auto_unmapped",
+        Kind::Str,
+        "\"fail\" or \"skip\": what mapping = \"auto\" does with a column the schema has no field \
+         for; defaults to [defaults], else \"fail\".",
+    )
+    .values(auto_unmapped),
     field(
         "mapping",
         Kind::Mapping,

@@ -108,6 +108,9 @@ pub enum Mapping {
     /// `mapping = "auto"`: one attribute mapping per explored column: `<column>` -> `{prefix}.<column>`.
     Auto {
         prefix: String,
+        /// `auto_unmapped = "skip"`: columns the schema has no `{prefix}.C` field for are
+        /// ingested but not mapped; `false` (`"fail"`, the default) stops plan and apply.
+        skip_unmapped: bool,
     },
     Explicit(Vec<MappingRule>),
 }

@@ -458,6 +458,21 @@ impl Resolve<'_> {
         })
     }
 
+    /// `auto_unmapped`: `true` for "skip", `false` for "fail" (the default) or an invalid value.
+    fn auto_unmapped(&mut self, key: &str, value: Option<String>) -> bool {
+        match self.text(key, value).as_deref() {
+            None | Some("fail") => false,
+            Some("skip") => true,
+            Some(other) => {
+                self.problem(
+                    key,
+                    format!("`{other}` is not a choice; write \"fail\" or \"skip\""),
+                );
+                false
+            }
+        }
+    }
+
     pub(super) fn defaults(&mut self, raw: Node) -> Defaults {
         let schedule = raw
             .table("schedule")
@@ -465,6 +480,7 @@ impl Resolve<'_> {
         Defaults {
             schema_id: self.text("defaults.schema_id", raw.str("schema_id")),
             mapping_prefix: self.text("defaults.mapping_prefix", raw.str("mapping_prefix")),
+            auto_unmapped: self.auto_unmapped("defaults.auto_unmapped", raw.str("auto_unmapped")),
             delta_column: self.text("defaults.delta_column", raw.str("delta_column")),
             schedule,
         }
@@ -574,7 +590,19 @@ impl Resolve<'_> {
             ),
             None => defaults.mapping_prefix.clone(),
         };
-        let mapping = self.mapping(prefix, raw.mapping("mapping"), mapping_prefix, &what);
+        let skip_unmapped = match raw.str("auto_unmapped") {
+            Some(v) => self.auto_unmapped(&format!("{prefix}.auto_unmapped"), Some(v)),
+            None => defaults.auto_unmapped,
+        };
+        let mapping = self
+            .mapping(prefix, raw.mapping("mapping"), mapping_prefix, &what)
+            .map(|m| match m {
+                Mapping::Auto { prefix, .. } => Mapping::Auto {
+                    prefix,
+                    skip_unmapped,
+                },
+                other => other,
+            });
         let schedule = match raw.table("schedule") {
             Some(s) => self.schedule(&format!("{prefix}.schedule"), s),
             None => match &defaults.schedule {
@@ -694,7 +722,10 @@ impl Resolve<'_> {
                     return None;
                 }
                 match mapping_prefix {
-                    Some(prefix) => Some(Mapping::Auto { prefix }),
+                    Some(prefix) => Some(Mapping::Auto {
+                        prefix,
+                        skip_unmapped: false,
+                    }),
                     None => {
                         self.problem(
                             &key,
@@ -875,6 +906,8 @@ impl Resolve<'_> {
 pub(super) struct Defaults {
     pub(super) schema_id: Option<String>,
     pub(super) mapping_prefix: Option<String>,
+    /// `auto_unmapped = "skip"`.
+    pub(super) auto_unmapped: bool,
     pub(super) delta_column: Option<String>,
     pub(super) schedule: Option<Option<Schedule>>,
 }

@@ -113,7 +113,7 @@ fn variant(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
     path
 }
 
-const EXPECTED: [&str; 13] = [
+const EXPECTED: [&str; 19] = [
     "profile",
     "ims_token",
     "org_sandbox",
@@ -123,8 +123,14 @@ const EXPECTED: [&str; 13] = [
     "zoho_refresh",
     "zoho_api",
     "module:Leads",
+    "columns:Leads",
+    "destinations:Leads",
     "module:Contacts",
+    "columns:Contacts",
+    "destinations:Contacts",
     "module:Deals",
+    "columns:Deals",
+    "destinations:Deals",
     "dataset:6889f4f89b982b2b90bc1208",
     "schema:https://ns.adobe.com/acme/schemas/zoho_crm",
 ];
@@ -147,20 +153,17 @@ async fn the_local_profile_passes_every_check_without_a_write_or_a_secret() {
         .collect();
     let names: Vec<&str> = rows.iter().map(|(n, _)| *n).collect();
     assert_eq!(names, EXPECTED, "{stdout}");
+    // Before the first apply there is no base connection: the modules' columns come from Zoho's
+    // CRM API, so every check runs.
     for (name, result) in &rows {
-        let expected = if name.starts_with("module:") {
-            "skipped" // no base connection before the first apply
-        } else {
-            "ok"
-        };
-        assert_eq!(*result, expected, "{name}:\n{stdout}");
+        assert_eq!(*result, "ok", "{name}:\n{stdout}");
     }
     assert!(
-        stdout.contains("10 passed, 0 failed, 3 skipped"),
+        stdout.contains("19 passed, 0 failed, 0 skipped"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("base connection `zoho-crm-local` does not exist yet"),
+        stdout.contains("`zoho-crm-local` does not exist yet; `provision apply` creates it"),
         "{stdout}"
     );
 
@@ -331,7 +334,7 @@ async fn modules_are_looked_up_in_explore_once_the_base_connection_exists() {
     assert_eq!(failed(&checks), ["module:contacts"], "{checks:#?}");
     assert!(checks["module:contacts"]
         .1
-        .contains("no table with path `contacts`; did you mean `Contacts`?"));
+        .contains("explore lists no table with this path (did you mean \"Contacts\"?)"));
     assert_eq!(checks["module:Leads"].0, "ok");
     assert_eq!(checks["module:Deals"].0, "ok");
     assert!(checks["base_connection"]
@@ -342,8 +345,27 @@ async fn modules_are_looked_up_in_explore_once_the_base_connection_exists() {
         .into_iter()
         .filter(|r| r.path.ends_with("/explore"))
         .collect();
-    assert_eq!(explores.len(), 1, "one root listing serves every module");
-    assert_eq!(explores[0].query.as_deref(), Some("objectType=root"));
+    // One root listing finds the modules; each module that exists is explored once for its
+    // columns (the validation's one request per module); a module the root does not list costs none.
+    let roots = explores
+        .iter()
+        .filter(|r| r.query.as_deref() == Some("objectType=root"))
+        .count();
+    assert_eq!(roots, 1, "one root listing serves every module");
+    let mut tables: Vec<&str> = explores
+        .iter()
+        .filter_map(|r| r.query.as_deref())
+        .filter(|q| q.starts_with("objectType=table"))
+        .collect();
+    tables.sort_unstable();
+    assert_eq!(
+        tables,
+        [
+            "objectType=table&object=Deals",
+            "objectType=table&object=Leads"
+        ],
+        "{explores:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -74,7 +74,7 @@ fn ids(items: &Value) -> Vec<String> {
 /// A pipeline whose mapping reads a column Leads lacks, so each run fails (`MAPPER-3700-400`).
 async fn failing_pipeline(env: &Env) -> Pipeline {
     let start = env.emulator.now_ms() / 1000;
-    env.pipeline("Leads", &["Email", "No_Such_Column"], hourly(start))
+    env.pipeline("Leads", &["Email", "Deal_Name"], hourly(start))
         .await
 }
 

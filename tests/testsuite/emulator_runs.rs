@@ -128,7 +128,7 @@ async fn a_mapping_to_a_missing_column_fails_every_run() {
     let p = env
         .pipeline(
             "Deals",
-            &["Amount", "Deal_Name", "Fax_Number"],
+            &["Amount", "Deal_Name", "Mailing_City"],
             hourly(now_s(&env)),
         )
         .await;
@@ -140,7 +140,7 @@ async fn a_mapping_to_a_missing_column_fails_every_run() {
     assert_eq!(status["errors"][0]["code"], "MAPPER-3700-400");
     assert!(status["errors"][0]["message"]
         .as_str()
-        .is_some_and(|m| m.contains("Fax_Number") && !m.contains("Amount")));
+        .is_some_and(|m| m.contains("Mailing_City") && !m.contains("Amount")));
     assert_eq!(
         run["metrics"]["recordSummary"],
         json!({"inputRecordCount": rows, "outputRecordCount": 0, "failedRecordCount": rows})

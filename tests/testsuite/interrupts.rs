@@ -176,13 +176,18 @@ async fn sigterm_under_json_prints_the_changes_with_their_outcome_and_exits_143(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_sigint_exits_at_once_without_waiting_for_the_writes_in_flight() {
-    // Each answer takes 3 s: after the first signal the apply would wait for its writes in
-    // flight; the second signal does not.
-    let h = slow_harness(Duration::from_secs(3)).await;
+    // Once the writes have begun each answer takes 3 s: after the first signal the apply would
+    // wait for its writes in flight; the second signal does not. (The reads of the validation
+    // before the first write stay quick.)
+    let h = slow_harness(Duration::from_millis(100)).await;
     let profile = h.profile("profile.toml", &custom_dataflows(MODULES));
     let path = profile.to_str().unwrap();
     let mut child = start(&h, &["apply", path, "--yes", "--output", "json"]);
     h.wait_for_writes(&mut child, 1).await;
+    h.emulator().set_faults(Faults {
+        latency: Some(Duration::from_secs(3)),
+        ..Faults::default()
+    });
     // The modules' first writes are now in flight.
     tokio::time::sleep(Duration::from_millis(500)).await;
     signal(&child, libc::SIGINT);

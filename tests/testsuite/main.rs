@@ -62,5 +62,6 @@ mod status_snapshots;
 mod status_wait;
 mod token_cache;
 mod user_messages;
+mod validate;
 mod zoho_auth;
 mod zoho_cmd;

@@ -231,12 +231,12 @@ async fn destroy_off_a_terminal_without_yes_exits_64_and_writes_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_apply_lists_done_failed_and_not_attempted() {
     let h = Harness::start().await;
-    // The Deals dataset names a schema the Schema Registry does not hold: its create fails.
-    let bad = THREE_MODULES.replace(
-        "dataset = { create = true, name = \"Zoho Deals\" }",
-        "dataset = { create = true, name = \"Zoho Deals\" }\nschema_id = \"https://ns.adobe.com/acme/schemas/missing\"",
-    );
-    let profile = h.profile("profile.toml", &bad);
+    // Catalog refuses the Deals dataset every time (the validation passes, so the failure comes
+    // half-way through the apply): its create fails, what needs it is not attempted.
+    let mut faults = h.emulator().faults();
+    faults.refuse_datasets = vec!["Zoho Deals".into()];
+    h.emulator().set_faults(faults);
+    let profile = h.profile("profile.toml", THREE_MODULES);
     let out = h.provision("apply", &profile, &["--yes"]).await;
     out.assert_exit(1);
     // The plan first, then what happened.
@@ -246,7 +246,7 @@ async fn a_failed_apply_lists_done_failed_and_not_attempted() {
         .find(|l| l.starts_with("Apply failed:"))
         .unwrap_or_default();
     assert!(
-        result.starts_with("Apply failed: 2 failed, 2 not attempted, 11 done;"),
+        result.starts_with("Apply failed: 1 failed, 2 not attempted, 12 done;"),
         "{}",
         out.stdout
     );

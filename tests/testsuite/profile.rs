@@ -125,7 +125,8 @@ fn a_valid_profile_resolves_defaults_and_interpolation() {
     assert_eq!(
         contacts.mapping,
         Mapping::Auto {
-            prefix: "_acme.zoho".into()
+            prefix: "_acme.zoho".into(),
+            skip_unmapped: false,
         }
     );
 }
@@ -269,7 +270,8 @@ fn dataflow_values_override_defaults() {
     assert_eq!(
         contacts.mapping,
         Mapping::Auto {
-            prefix: "_other".into()
+            prefix: "_other".into(),
+            skip_unmapped: false,
         }
     );
     assert_eq!(contacts.delta_column, "Created_Time");

@@ -31,7 +31,7 @@ pub(crate) fn custom_modules(n: usize) -> String {
     (1..=n)
         .map(|i| {
             format!(
-                "\n[[dataflows]]\nmodule = \"CustomModule{i}\"\ndataset = {{ id = \"6889f4f89b982b2b90bc1208\" }}\nmapping = [ {{ source = \"Owner\", destination = \"_acme.zoho.owner\" }} ]\n"
+                "\n[[dataflows]]\nmodule = \"CustomModule{i}\"\ndataset = {{ id = \"6889f4f89b982b2b90bc1208\" }}\nmapping = [ {{ source = \"Owner\", destination = \"_acme.zoho.Owner\" }} ]\n"
             )
         })
         .collect()

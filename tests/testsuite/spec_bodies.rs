@@ -476,7 +476,7 @@ impl Fixture {
                 Kind::MappingSet,
                 json!({"outputSchema": {"schemaRef": {"id": SCHEMA, "contentType": "application/vnd.adobe.xed-full+json;version=1"}}, "mappings": [
                     {"sourceType": "EXPRESSION", "source": "concat(First_Name, \" \", Last_Name)", "destination": "person.name.fullName"},
-                    {"sourceType": "STATIC", "source": "zoho", "destination": "_acme.zoho.origin"},
+                    {"sourceType": "STATIC", "source": "zoho", "destination": "_acme.zoho.Lead_Source"},
                 ]}),
             ),
             (

@@ -192,7 +192,7 @@ async fn shows_each_flow_with_its_schedule_and_the_record_counts_of_its_runs() {
 async fn failing_runs_show_their_errors_and_a_failing_verdict() {
     let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
     let start = history_start(&h);
-    h.create_managed_flows(&["Leads"], &["Email", "Nope"], start)
+    h.create_managed_flows(&["Leads"], &["Email", "Deal_Name"], start)
         .await;
     let output = h
         .binary()
@@ -217,7 +217,7 @@ async fn failing_runs_show_their_errors_and_a_failing_verdict() {
         .find(|l| l.trim_start().starts_with("runs ") && l.contains("MAPPER-3700-400"))
         .unwrap_or_else(|| panic!("no grouped error line:\n{stdout}"));
     assert_eq!(grouped.matches(", ").count(), 2, "{grouped}");
-    assert!(grouped.contains("Nope"), "{grouped}");
+    assert!(grouped.contains("Deal_Name"), "{grouped}");
 
     let output = h
         .binary()
@@ -230,7 +230,10 @@ async fn failing_runs_show_their_errors_and_a_failing_verdict() {
     let errors = run["errors"].as_array().expect("errors");
     assert!(!errors.is_empty());
     assert_eq!(errors[0]["code"], "MAPPER-3700-400");
-    assert!(errors[0]["message"].as_str().unwrap_or("").contains("Nope"));
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("Deal_Name"));
     assert_eq!(doc["dataflows"][0]["health"]["status"], "failing");
 }
 
@@ -324,7 +327,7 @@ async fn wait_exits_1_when_the_newest_runs_fail_and_names_them() {
     let start = h.now() + chrono::Duration::minutes(30);
     h.create_managed_flows(&["Leads"], &["Email"], start).await;
     // Deals reads a column Zoho does not have: the emulator fails its runs (MAPPER-3700-400).
-    h.create_managed_flows(&["Deals"], &["Deal_Name", "Nope"], start)
+    h.create_managed_flows(&["Deals"], &["Deal_Name", "Mailing_City"], start)
         .await;
     let output = h
         .binary()

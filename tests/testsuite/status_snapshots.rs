@@ -34,7 +34,7 @@ async fn status_output() {
         .with_second(0)
         .and_then(|t| t.with_nanosecond(0))
         .expect("a valid time");
-    h.create_managed_flows(&["Leads"], &["Email", "Nope"], start)
+    h.create_managed_flows(&["Leads"], &["Email", "Deal_Name"], start)
         .await;
     h.create_managed_flows(&["Deals"], &["Owner", "Modified_Time"], start)
         .await;

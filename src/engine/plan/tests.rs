@@ -612,6 +612,7 @@ fn auto_mappings_need_explore_and_are_current_once_explored() {
     let mut deals = dataflow("Deals", &[]);
     deals.mapping = crate::profile::Mapping::Auto {
         prefix: "_acme.zoho".into(),
+        skip_unmapped: false,
     };
     let d = desired(vec![deals]);
     let explored = columns(&["Amount", "Modified_Time"]);
@@ -653,6 +654,7 @@ fn an_auto_mapping_of_40_columns_reads_one_rule_per_line() {
     let mut deals = dataflow("Deals", &[]);
     deals.mapping = crate::profile::Mapping::Auto {
         prefix: "_acme.zoho".into(),
+        skip_unmapped: false,
     };
     let d = desired(vec![deals]);
     let rules: Vec<(String, String)> = old

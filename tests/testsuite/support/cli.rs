@@ -94,17 +94,17 @@ mapping = "auto"
 [[dataflows]]
 module  = "Tasks"
 dataset = { create = true, name = "Zoho Tasks" }
-mapping = [ { source = "Owner", destination = "_acme.zoho.owner" } ]
+mapping = [ { source = "Owner", destination = "_acme.zoho.Owner" } ]
 
 [[dataflows]]
 module  = "Events"
 dataset = { id = "6889f4f89b982b2b90bc1208" }
-mapping = [ { source = "Owner", destination = "_acme.zoho.owner" } ]
+mapping = [ { source = "Owner", destination = "_acme.zoho.Owner" } ]
 
 [[dataflows]]
 module  = "Calls"
 dataset = { create = true, name = "Zoho Calls" }
-mapping = [ { source = "Owner", destination = "_acme.zoho.owner" } ]
+mapping = [ { source = "Owner", destination = "_acme.zoho.Owner" } ]
 
 [[dataflows]]
 module  = "Products"
@@ -142,7 +142,7 @@ pub fn custom_dataflows(n: usize) -> String {
     (1..=n)
         .map(|i| {
             format!(
-                "\n[[dataflows]]\nmodule = \"CustomModule{i}\"\ndataset = {{ id = \"6889f4f89b982b2b90bc1208\" }}\nmapping = [ {{ source = \"Owner\", destination = \"_acme.zoho.owner\" }} ]\n"
+                "\n[[dataflows]]\nmodule = \"CustomModule{i}\"\ndataset = {{ id = \"6889f4f89b982b2b90bc1208\" }}\nmapping = [ {{ source = \"Owner\", destination = \"_acme.zoho.Owner\" }} ]\n"
             )
         })
         .collect()
