@@ -24,12 +24,14 @@ The profile is the positional PROFILE argument, else $PROVISION_PROFILE, else pr
   2   plan --detailed-exitcode: changes pending
   64  usage error (bad flags)
   78  invalid profile (nothing was sent)
+  130 interrupted by SIGINT (143: SIGTERM); writes in flight were let finish
 
 Environment:
   PROVISION_PROFILE           the profile when none is given
   PROVISION_<SECTION>__<KEY>  overrides a profile key, e.g. PROVISION_ADOBE__SANDBOX=dev
   RUST_LOG                    log filter on stderr; overrides -v/-q (e.g. RUST_LOG=provision=debug)
   PROVISION_NO_TOKEN_CACHE    1: like --no-token-cache
+  NO_COLOR                    no colour with --color auto (the default)
 
 Start with `provision check PROFILE`, then `provision plan` and `provision apply`."
 )]
@@ -59,6 +61,10 @@ pub struct GlobalArgs {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Colour on stdout and stderr: `auto` on a terminal unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+
     /// Do not read or write Zoho access tokens in the user's cache directory (each command then
     /// asks Zoho for a new one).
     #[arg(
@@ -69,6 +75,13 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub no_token_cache: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,6 +15,7 @@ pub mod emulator;
 pub mod engine;
 pub mod error;
 pub mod explore;
+pub mod interrupt;
 pub mod logging;
 pub mod operate;
 pub mod output;
@@ -31,11 +32,18 @@ use commands::load_profile;
 use error::CliResult;
 
 /// Runs one command to completion and returns its exit status. Each command loads and validates
-/// its profile first, so an invalid profile exits 78 before any request is sent.
+/// its profile first, so an invalid profile exits 78 before any request is sent. SIGINT and
+/// SIGTERM are handled by [`interrupt::run`] (the emulator stops on them by itself).
 pub async fn run(cli: Cli) -> CliResult {
-    let global = cli.global;
-    clients::use_token_cache(!global.no_token_cache);
+    clients::use_token_cache(!cli.global.no_token_cache);
     match cli.command {
+        Command::Emulator(args) => commands::emulator::run(args).await,
+        command => interrupt::run(dispatch(command, cli.global)).await,
+    }
+}
+
+async fn dispatch(command: Command, global: cli::GlobalArgs) -> CliResult {
+    match command {
         Command::Emulator(args) => commands::emulator::run(args).await,
         Command::Apply(args) => {
             let profile = load_profile(args.profile.profile.as_deref())?;

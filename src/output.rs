@@ -9,6 +9,7 @@ mod explore;
 mod import;
 mod runs;
 mod status;
+pub mod style;
 mod zoho;
 
 use std::io::Write;
@@ -20,6 +21,7 @@ use serde_json::Value;
 
 use crate::cli::OutputFormat;
 use crate::engine::plan::{self, Action, Change, Outcome, Summary};
+use crate::error::{CliError, ErrorDocument};
 
 /// Prints exactly one JSON document on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
@@ -29,9 +31,9 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints human text on stdout as is.
+/// Prints human text on stdout as is; its colours (see [`style`]) only reach a terminal.
 pub fn print_text(text: &str) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = anstream::stdout().lock();
     out.write_all(text.as_bytes())?;
     if !text.ends_with('\n') {
         writeln!(out)?;
@@ -64,8 +66,50 @@ pub fn print_report<R: Render>(format: OutputFormat, report: &R) -> anyhow::Resu
 /// A note for the user on stderr (not a log line: shown unless `-q`).
 pub fn note(quiet: bool, text: &str) {
     if !quiet {
-        let _ = writeln!(std::io::stderr().lock(), "{text}");
+        let _ = writeln!(anstream::stderr().lock(), "{text}");
     }
+}
+
+/// A command that failed with a report to show: its human text now, its JSON document later,
+/// with the error in it ([`print_failure`]).
+pub fn failed_report<R: Render>(format: OutputFormat, report: &R, error: CliError) -> CliError {
+    match format {
+        OutputFormat::Json => error.with_document(report),
+        OutputFormat::Human => {
+            let _ = print_text(&report.human());
+            error
+        }
+    }
+}
+
+/// How every failure ends (docs/cli.md#json-output): under `--output json`, exactly one JSON
+/// document on stdout, the command's own where it has one, with `"error": {"message",
+/// "exit_code", "kind"}`; and the message once on stderr (a brief line instead when the
+/// command's human output already listed the details).
+pub fn print_failure(format: OutputFormat, error: &CliError) {
+    let brief = match format {
+        OutputFormat::Json => {
+            print_error_document(error);
+            None
+        }
+        OutputFormat::Human => error.shown.clone(),
+    };
+    let text = brief.unwrap_or_else(|| error.message());
+    let _ = writeln!(
+        anstream::stderr().lock(),
+        "{} {text}",
+        style::error("error:")
+    );
+}
+
+/// The JSON half of [`print_failure`] alone (a usage error: clap has printed the message).
+pub fn print_error_document(error: &CliError) {
+    let _ = match &error.document {
+        Some(document) => print_json(document),
+        None => print_json(&ErrorDocument {
+            error: error.body(),
+        }),
+    };
 }
 
 fn seconds(t: DateTime<Utc>) -> String {
@@ -188,16 +232,23 @@ fn symbol(action: Action) -> &'static str {
     }
 }
 
-/// One change: its line, its reason, and with `detail` the attributes it sends and what differs
-/// (an update's reason is its differences, so it is not repeated).
+/// One change: its line (its symbol coloured by action; `!` failed, `=` kept), its reason, and
+/// with `detail` the attributes it sends and what differs (an update's reason is its
+/// differences, so it is not repeated), then its error.
 fn change_line(out: &mut String, prefix: &str, change: &Change, detail: bool) {
     let id = change
         .id
         .as_ref()
         .map(|id| format!("  (id {id})"))
         .unwrap_or_default();
+    let padded = format!("{prefix:<3}");
+    let symbol = match prefix {
+        "!" => style::error(&padded),
+        "=" => padded,
+        _ => style::action(change.action, &padded),
+    };
     out.push_str(&format!(
-        "  {prefix:<3} {:<17} {}{id}\n",
+        "  {symbol} {:<17} {}{id}\n",
         change.kind.as_str(),
         change.name
     ));
@@ -209,7 +260,7 @@ fn change_line(out: &mut String, prefix: &str, change: &Change, detail: bool) {
         changes::detail_lines(out, change.attributes.as_ref(), &change.diff);
     }
     if let Some(error) = &change.error {
-        out.push_str(&format!("        error: {error}\n"));
+        out.push_str(&format!("        {} {error}\n", style::error("error:")));
     }
 }
 
@@ -286,62 +337,94 @@ fn counts(s: Summary, command: &str, done: bool) -> String {
 /// failed, the failures and what was not attempted.
 pub fn render_result(doc: &ChangesDocument<'_>, command: &str) -> String {
     let s = doc.summary;
-    let pending = |c: &&Change| c.action != Action::Noop;
-    let with = |outcome: Outcome| -> Vec<&Change> {
-        doc.changes
-            .iter()
-            .filter(pending)
-            .filter(|c| c.outcome == Some(outcome))
-            .collect()
-    };
-    let (made, failed, skipped) = (
-        with(Outcome::Done),
-        with(Outcome::Failed),
-        with(Outcome::NotAttempted),
-    );
-    if made.is_empty() && failed.is_empty() && skipped.is_empty() {
+    let lists = Lists::of(doc.changes);
+    if lists.made.is_empty() && lists.failed.is_empty() && lists.skipped.is_empty() {
         return render_plan(doc, command);
     }
-    let mut out = String::new();
-    if failed.is_empty() && skipped.is_empty() {
-        out.push_str(&format!(
-            "{} complete: {}.\n",
+    let header = if lists.failed.is_empty() && lists.skipped.is_empty() {
+        format!(
+            "{} complete: {}.",
             capitalized(command),
             counts(s, command, true)
-        ));
+        )
     } else {
-        out.push_str(&format!(
+        style::error(&format!(
             "{} failed: {} failed, {} not attempted, {} done; running `provision {command}` \
-             again continues from where this run stopped.\n",
+             again continues from where this run stopped.",
             capitalized(command),
-            failed.len(),
-            skipped.len(),
-            made.len(),
-        ));
+            lists.failed.len(),
+            lists.skipped.len(),
+            lists.made.len(),
+        ))
+    };
+    header + "\n" + &lists.render()
+}
+
+/// After an interrupted `apply`/`destroy` (`signal`: `SIGINT` or `SIGTERM`): what was done, what
+/// failed, and what was not attempted (the writes the interrupt stopped before they started).
+pub fn render_interrupted(doc: &ChangesDocument<'_>, command: &str, signal: &str) -> String {
+    let s = doc.summary;
+    let lists = Lists::of(doc.changes);
+    let header = style::warning(&format!(
+        "{} interrupted by {signal}: {} of {} changes made, {} not attempted; running \
+         `provision {command}` again continues from where this run stopped.",
+        capitalized(command),
+        lists.made.len(),
+        s.create + s.update + s.replace + s.delete,
+        lists.skipped.len(),
+    ));
+    header + "\n" + &lists.render()
+}
+
+/// The changes of a run by outcome (unchanged objects left out).
+struct Lists<'a> {
+    made: Vec<&'a Change>,
+    failed: Vec<&'a Change>,
+    skipped: Vec<&'a Change>,
+}
+
+impl<'a> Lists<'a> {
+    fn of(changes: &'a [Change]) -> Self {
+        let with = |outcome: Outcome| -> Vec<&'a Change> {
+            changes
+                .iter()
+                .filter(|c| c.action != Action::Noop && c.outcome == Some(outcome))
+                .collect()
+        };
+        Self {
+            made: with(Outcome::Done),
+            failed: with(Outcome::Failed),
+            skipped: with(Outcome::NotAttempted),
+        }
     }
-    let sections = [
-        ("", &made, None),
-        ("Failed:", &failed, Some("!")),
-        ("Not attempted:", &skipped, None),
-    ];
-    for (title, changes, mark) in sections {
-        if changes.is_empty() {
-            continue;
+
+    /// The made, failed and not attempted changes, each list under its heading.
+    fn render(&self) -> String {
+        let mut out = String::new();
+        let sections = [
+            ("", &self.made, None),
+            ("Failed:", &self.failed, Some("!")),
+            ("Not attempted:", &self.skipped, None),
+        ];
+        for (title, changes, mark) in sections {
+            if changes.is_empty() {
+                continue;
+            }
+            out.push('\n');
+            if !title.is_empty() {
+                out.push_str(&format!("{title}\n"));
+            }
+            for change in changes.iter() {
+                change_line(
+                    &mut out,
+                    mark.unwrap_or(symbol(change.action)),
+                    change,
+                    false,
+                );
+            }
         }
-        out.push('\n');
-        if !title.is_empty() {
-            out.push_str(&format!("{title}\n"));
-        }
-        for change in changes.iter() {
-            change_line(
-                &mut out,
-                mark.unwrap_or(symbol(change.action)),
-                change,
-                false,
-            );
-        }
+        out
     }
-    out
 }
 
 fn capitalized(word: &str) -> String {

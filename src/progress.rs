@@ -113,8 +113,9 @@ impl Step {
         self.finish(format!("✓ {text}"), text);
     }
 
-    pub fn failed(self, error: &str) {
-        let text = format!("failed to {} {}: {error}", verb(self.action), self.label);
+    /// The step failed; its error is printed once, with the result (not here as well).
+    pub fn failed(self) {
+        let text = format!("failed to {} {}", verb(self.action), self.label);
         self.finish(format!("✗ {text}"), text);
     }
 

@@ -8,12 +8,15 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::api::{AepClient, ConnectionId};
+
+use super::finish;
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::engine::apply::{execute, prepare_modules, Options, Prepared};
 use crate::engine::lease::{self, Holder, Take};
 use crate::engine::saved::{Current, SavedPlan};
 use crate::engine::{self, failure};
 use crate::error::{CliError, CliResult, Exit};
+use crate::interrupt;
 use crate::output::{self, ChangesDocument};
 use crate::profile::Profile;
 use crate::progress::Progress;
@@ -67,8 +70,12 @@ pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> Cl
                 continue;
             }
         };
+        let protection = interrupt::protect_writes();
         let progress = Progress::new(global.quiet);
-        let options = Options { concurrency };
+        let options = Options {
+            concurrency,
+            cancel: protection.cancel().clone(),
+        };
         let work = execute(
             &client,
             profile,
@@ -85,8 +92,14 @@ pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> Cl
         }
         lease.release(&client).await;
         let doc = ChangesDocument::new(&profile.path, &outcome.changes);
-        output::print_result(global.output, &doc, "apply")?;
-        return prompt::exit(failure(&outcome.changes, outcome.error, "apply"));
+        let failure = failure(&outcome.changes, outcome.error, "apply");
+        return finish(
+            global.output,
+            &doc,
+            "apply",
+            failure,
+            protection.interrupted(),
+        );
     }
 }
 

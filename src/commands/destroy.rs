@@ -1,9 +1,11 @@
 //! `provision destroy`: deletes what the profile owns, after showing it and asking (on a
 //! terminal, without `--yes`).
 
+use super::finish;
 use crate::cli::{DestroyArgs, GlobalArgs};
 use crate::engine::{self, desired, destroy, failure, observe};
 use crate::error::{CliError, CliResult, Exit};
+use crate::interrupt;
 use crate::output::{self, ChangesDocument};
 use crate::profile::Profile;
 use crate::progress::Progress;
@@ -31,10 +33,17 @@ pub async fn run(profile: &Profile, args: &DestroyArgs, global: &GlobalArgs) -> 
         "destroy cancelled; nothing was deleted",
     )
     .await?;
+    let protection = interrupt::protect_writes();
     let progress = Progress::new(global.quiet);
-    destroy::execute(&client, &mut plan, &progress).await;
+    destroy::execute(&client, &mut plan, &progress, protection.cancel()).await;
     progress.finish();
     let doc = ChangesDocument::new(&profile.path, &plan.changes);
-    output::print_result(global.output, &doc, "destroy")?;
-    prompt::exit(failure(&plan.changes, None, "destroy"))
+    let failure = failure(&plan.changes, None, "destroy");
+    finish(
+        global.output,
+        &doc,
+        "destroy",
+        failure,
+        protection.interrupted(),
+    )
 }

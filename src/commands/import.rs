@@ -1,13 +1,15 @@
 //! `provision import`: adopts a Zoho CRM base connection made elsewhere and every dataflow built
 //! on it, after showing what it will do and asking (on a terminal, without `--yes`); then appends
-//! the `[[dataflows]]` entries to the profile, or prints them (`--print`).
+//! the `[[dataflows]]` entries to the profile, or prints them (`--print`). A signal while it
+//! adopts stops it between objects (exit 130/143), reporting what was not attempted.
 
 use std::io::IsTerminal;
 
-use crate::cli::{GlobalArgs, ImportArgs};
-use crate::engine::import::{self, ImportReport};
+use crate::cli::{GlobalArgs, ImportArgs, OutputFormat};
+use crate::engine::import::{self, Adoption, ImportReport};
 use crate::engine::{self, desired, kinds, observe};
 use crate::error::{CliError, CliResult, Exit};
+use crate::interrupt;
 use crate::output::{self, Render as _};
 use crate::profile::{append, Profile};
 use crate::prompt;
@@ -47,9 +49,22 @@ pub async fn run(profile: &Profile, args: &ImportArgs, global: &GlobalArgs) -> C
     };
     output::note(global.quiet, &report.human());
     consent(args.yes).await?;
-    import::adopt(&client, &found, &desired.base, params.as_ref())
-        .await
-        .map_err(CliError::failed)?;
+    let protection = interrupt::protect_writes();
+    let adoption = import::adopt(
+        &client,
+        &found,
+        &desired.base,
+        params.as_ref(),
+        protection.cancel(),
+    )
+    .await;
+    if let Some(exit) = protection.interrupted() {
+        return Err(interrupted(global.output, report, adoption, exit));
+    }
+    drop(protection);
+    if let Some(error) = adoption.error {
+        return Err(CliError::failed(error));
+    }
     let entries = found.entries();
     if !args.print && !entries.is_empty() {
         let comment = format!(
@@ -67,6 +82,30 @@ pub async fn run(profile: &Profile, args: &ImportArgs, global: &GlobalArgs) -> C
     report.done = true;
     output::print_report(global.output, &report)?;
     Ok(Exit::Ok)
+}
+
+/// How an import a signal stopped ends (exit 130 or 143): what was adopted and what was not
+/// attempted, shown now under `--output human`, else as the JSON document with its `error`.
+/// Nothing is appended to the profile; the next `import` adopts the rest and appends the entries.
+fn interrupted(
+    format: OutputFormat,
+    mut report: ImportReport,
+    adoption: Adoption,
+    exit: Exit,
+) -> CliError {
+    let signal = interrupt::signal_name(exit);
+    report.interrupted(signal, &adoption);
+    let failure = adoption
+        .error
+        .map(|e| format!(" ({e:#})"))
+        .unwrap_or_default();
+    let error = CliError::new(
+        exit,
+        anyhow::anyhow!(
+            "import interrupted by {signal}; run `provision import` again to finish{failure}"
+        ),
+    );
+    output::failed_report(format, &report, error)
 }
 
 /// `--yes`, or `yes` typed on a terminal. Off a terminal without `--yes`: a usage error, and

@@ -21,9 +21,10 @@ pub async fn run(args: &StatusArgs, global: &GlobalArgs) -> CliResult {
     };
     let mut progress = WaitProgress::new(global.quiet);
     let report = status::status(&profile, &options, &mut progress).await?;
-    output::print_report(global.output, &report)?;
-    match report.wait_failure(args.timeout) {
-        Some(failure) => Err(CliError::failed(failure)),
-        None => Ok(Exit::Ok),
+    if let Some(failure) = report.wait_failure(args.timeout) {
+        let error = CliError::failed(failure);
+        return Err(output::failed_report(global.output, &report, error));
     }
+    output::print_report(global.output, &report)?;
+    Ok(Exit::Ok)
 }

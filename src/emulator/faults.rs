@@ -57,6 +57,10 @@ pub struct Faults {
     pub fail_rate: f64,
     /// POST paths whose create is committed and then answered with 504.
     pub fail_after_commit: Vec<String>,
+    /// Collection paths whose writes (a POST to the path, a PATCH to an item under it) are
+    /// answered with 500 without being carried out (an internal error of the service before it
+    /// commits).
+    pub fail_before_commit: Vec<String>,
     /// Path prefixes answered with 503 for as long as they are listed: an outage of one part of
     /// a service (e.g. `["/data/foundation/flowservice/runs"]`), set and cleared over HTTP.
     pub outage: Vec<String>,
@@ -85,6 +89,7 @@ impl Default for Faults {
             rate_limit: None,
             fail_rate: 0.0,
             fail_after_commit: Vec::new(),
+            fail_before_commit: Vec::new(),
             outage: Vec::new(),
             refuse_datasets: Vec::new(),
             token_ttl: DEFAULT_TOKEN_TTL,
@@ -107,13 +112,28 @@ impl Faults {
     }
 
     fn fails_after_commit(&self, method: &Method, path: &str) -> bool {
-        let path = path.trim_end_matches('/');
-        method == Method::POST
-            && self
-                .fail_after_commit
-                .iter()
-                .any(|p| p.trim_end_matches('/') == path)
+        posts_to(&self.fail_after_commit, method, path)
     }
+
+    fn fails_before_commit(&self, method: &Method, path: &str) -> bool {
+        let item = path
+            .trim_end_matches('/')
+            .rsplit_once('/')
+            .map(|(parent, _)| parent);
+        posts_to(&self.fail_before_commit, method, path)
+            || (method == Method::PATCH
+                && item.is_some_and(|parent| {
+                    self.fail_before_commit
+                        .iter()
+                        .any(|p| p.trim_end_matches('/') == parent)
+                }))
+    }
+}
+
+/// Whether the request is a POST to one of `paths`.
+fn posts_to(paths: &[String], method: &Method, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    method == Method::POST && paths.iter().any(|p| p.trim_end_matches('/') == path)
 }
 
 mod ms {
@@ -196,6 +216,9 @@ pub async fn inject(State(shared): State<AppState>, request: Request, next: Next
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return ApiError::server_fault(service, status).into_response();
         }
+    }
+    if faults.fails_before_commit(request.method(), request.uri().path()) {
+        return ApiError::server_fault(service, StatusCode::INTERNAL_SERVER_ERROR).into_response();
     }
     let request = match refuse_dataset(&faults, request).await {
         Ok(request) => request,

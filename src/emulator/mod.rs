@@ -125,6 +125,7 @@ impl From<&EmulatorArgs> for EmulatorConfig {
                 rate_limit: args.rate_limit,
                 fail_rate: args.fail_rate.clamp(0.0, 1.0),
                 fail_after_commit: args.fail_after_commit.clone(),
+                fail_before_commit: Vec::new(),
                 outage: Vec::new(),
                 refuse_datasets: Vec::new(),
                 token_ttl: args.token_ttl.unwrap_or(DEFAULT_TOKEN_TTL),

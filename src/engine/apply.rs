@@ -17,6 +17,7 @@ use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use tracing::Instrument;
 
+use super::cancel::Cancel;
 use super::delete::remove;
 use super::desired::{self, Desired, DesiredError, DesiredModule, Resolved};
 use super::ensure::{ensure, ensure_leased, Create, Ensured};
@@ -41,10 +42,12 @@ use crate::progress::Progress;
 pub struct Options {
     /// Modules converged at the same time.
     pub concurrency: usize,
+    /// Stops new writes (an interrupt); [`Cancel::default`] for a run nothing interrupts.
+    pub cancel: Cancel,
 }
 
-/// What an apply ended with: every change with the id it ended with (and an `error` on those
-/// that failed), and a message for a failure that belongs to no single change.
+/// What an apply ended with: every change with the id it ended with, its `outcome` (and an
+/// `error` on those that failed), and a message for a failure that belongs to no single change.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub changes: Vec<Change>,
@@ -207,7 +210,7 @@ pub async fn execute(
         profile,
         desired: &desired,
         observed: &observed,
-        ledger: Ledger::new(plan.changes.clone(), progress),
+        ledger: Ledger::new(plan.changes.clone(), progress, &options.cancel),
         concurrency: options.concurrency.max(1),
         lease,
     };

@@ -69,27 +69,20 @@ async fn delete_one(
     removal: &Removal,
 ) -> Result<(), Failed> {
     let row = ledger.change(removal.row);
-    let shown = ledger.progress.start(&Change {
+    let shown_as = Change {
         action: Action::Delete,
         id: Some(removal.id.clone()),
         ..row.clone()
-    });
+    };
     let module = row.module.as_deref().unwrap_or("-");
     let span = tracing::info_span!("delete", module = %module, kind = %removal.kind());
-    match delete(client, &removal.id).instrument(span).await {
-        Ok(()) => {
-            shown.done(Some(removal.id.as_str()));
-            if row.action == Action::Delete {
-                ledger.lock()[removal.row].id = Some(removal.id.clone());
-            }
-            ledger.done(removal.row);
-            Ok(())
-        }
-        Err(e) => {
-            let message = format!("deleting {} {}: {e}", removal.kind(), removal.id);
-            shown.failed(&e.to_string());
-            ledger.fail_quietly(removal.row, message);
-            Err(Failed)
-        }
-    }
+    let work = async {
+        delete(client, &removal.id)
+            .instrument(span)
+            .await
+            .map_err(|e| anyhow::anyhow!("deleting {} {}: {e}", removal.kind(), removal.id))
+    };
+    ledger
+        .delete(removal.row, &removal.id, &shown_as, work)
+        .await
 }

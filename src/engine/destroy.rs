@@ -6,6 +6,7 @@
 
 use tracing::Instrument;
 
+use super::cancel::Cancel;
 use super::delete::remove;
 use super::ledger::Ledger;
 use super::observe::{Managed, ModuleObjects};
@@ -100,9 +101,15 @@ fn kept(change: Change) -> Change {
     }
 }
 
-/// Runs the deletes; each row ends with its id or its error.
-pub async fn execute(client: &AepClient, plan: &mut DestroyPlan, progress: &Progress) {
-    let ledger = Ledger::new(std::mem::take(&mut plan.changes), progress);
+/// Runs the deletes, none after `cancel`; each row ends with its id or its error, and its
+/// `outcome`.
+pub async fn execute(
+    client: &AepClient,
+    plan: &mut DestroyPlan,
+    progress: &Progress,
+    cancel: &Cancel,
+) {
+    let ledger = Ledger::new(std::mem::take(&mut plan.changes), progress, cancel);
     let _ = remove(client, &ledger, &plan.removals, CONCURRENCY)
         .instrument(tracing::info_span!("destroy"))
         .await;

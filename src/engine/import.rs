@@ -17,6 +17,7 @@ use crate::api::flows::{self, Flow};
 use crate::api::source::{self, SourceConnection};
 use crate::api::target::{self, TargetConnection};
 use crate::api::{AepClient, ApiError, ConnectionId, DatasetId, MappingSetId, TargetConnectionId};
+use crate::engine::cancel::Cancel;
 use crate::engine::desired::DesiredBase;
 use crate::engine::kinds;
 use crate::engine::{naming, Kind};
@@ -84,6 +85,13 @@ pub struct ImportReport {
     /// The objects were marked (the report is the result, not the preview).
     #[serde(skip)]
     pub done: bool,
+    /// After an interrupt: the objects whose adoption never started (`adopted` then lists only
+    /// those marked).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_attempted: Vec<Adopted>,
+    /// The signal that stopped the import (`SIGINT` or `SIGTERM`), if one did.
+    #[serde(skip)]
+    pub interrupted: Option<&'static str>,
 }
 
 impl ImportReport {
@@ -123,7 +131,24 @@ impl ImportReport {
                 .collect(),
             print,
             done: false,
+            not_attempted: Vec::new(),
+            interrupted: None,
         }
+    }
+
+    /// The report of an import `signal` stopped: `adopted` keeps the objects marked, the ones in
+    /// `adoption.not_attempted` move to `not_attempted`, and one whose write failed is left out
+    /// (the error names it). Nothing is appended to the profile.
+    pub fn interrupted(&mut self, signal: &'static str, adoption: &Adoption) {
+        let (skipped, adopted) = std::mem::take(&mut self.adopted)
+            .into_iter()
+            .filter(|a| !adoption.failed.contains(&a.id))
+            .partition(|a| adoption.not_attempted.contains(&a.id));
+        self.adopted = adopted;
+        self.not_attempted = skipped;
+        self.dataflows = Vec::new();
+        self.interrupted = Some(signal);
+        self.done = true;
     }
 
     /// Nothing to mark and nothing to append: an import already done.
@@ -470,45 +495,121 @@ fn conflicts(modules: &mut [Module], profile: &Profile) -> Vec<String> {
     problems
 }
 
+/// How [`adopt`] ended, by object id: the objects whose adoption never started (an interrupt came
+/// first, or an earlier write failed), and the failure, if one happened, with the objects of the
+/// write that failed.
+#[derive(Debug, Default)]
+pub struct Adoption {
+    pub not_attempted: Vec<String>,
+    pub failed: Vec<String>,
+    pub error: Option<anyhow::Error>,
+}
+
+/// One object's adoption: its PATCHes, sent together (the base connection's credentials, then its
+/// name and description).
+enum Write<'a> {
+    Base,
+    Source(&'a Module),
+    Target(&'a Module),
+    Flow(&'a Module),
+}
+
+impl Write<'_> {
+    /// The ids of the objects in [`Found::adopted`] this write adopts (a dataflow's mapping set is
+    /// listed with it).
+    fn ids(&self, found: &Found) -> Vec<String> {
+        match self {
+            Write::Base => vec![found.base.id.to_string()],
+            Write::Source(m) => vec![m.source.id.to_string()],
+            Write::Target(m) => vec![m.target.id.to_string()],
+            Write::Flow(m) => vec![m.mapping_set.id.to_string(), m.flow.id.to_string()],
+        }
+    }
+
+    async fn send(
+        &self,
+        client: &AepClient,
+        found: &Found,
+        base: &DesiredBase,
+        params: Option<&AuthParams>,
+    ) -> anyhow::Result<()> {
+        let prefix = base.name.as_str();
+        let failed = |what: &str, id: &str, e: ApiError| {
+            anyhow::anyhow!(
+                "adopting {what} {id} failed: {e}; what was adopted before stays this profile's: \
+                 run import again to finish"
+            )
+        };
+        match self {
+            Write::Base => {
+                let params = params.ok_or_else(|| {
+                    anyhow::anyhow!("the base connection's credentials were not prepared")
+                })?;
+                kinds::base::adopt(client, &found.base, base, params).await
+            }
+            Write::Source(m) => kinds::source::adopt(client, &m.source, prefix, &m.name)
+                .await
+                .map_err(|e| failed("source connection", m.source.id.as_str(), e)),
+            Write::Target(m) => kinds::target::adopt(client, &m.target, prefix, &m.name)
+                .await
+                .map_err(|e| failed("target connection", m.target.id.as_str(), e)),
+            Write::Flow(m) => kinds::flow::adopt(client, &m.flow, prefix, &m.name)
+                .await
+                .map_err(|e| failed("dataflow", m.flow.id.as_str(), e)),
+        }
+    }
+}
+
+/// The adoption writes in the order they are sent: the base connection, then per dataflow its
+/// source connection, target connection and the dataflow itself.
+fn writes(found: &Found) -> Vec<Write<'_>> {
+    let mut out = Vec::new();
+    if !found.base_owned {
+        out.push(Write::Base);
+    }
+    for m in &found.modules {
+        if !m.source_owned {
+            out.push(Write::Source(m));
+        }
+        if !m.target_owned {
+            out.push(Write::Target(m));
+        }
+        if !m.flow_owned {
+            out.push(Write::Flow(m));
+        }
+    }
+    out
+}
+
 /// Marks everything `found` holds that is not yet the profile's: the base connection (with the
 /// profile's credentials, `params`, required when it is not yet the profile's), then per module
 /// the source and target connections, then the dataflow. A failure stops there; what was marked
-/// stays the profile's, and the next `import` finishes the rest.
+/// stays the profile's, and the next `import` finishes the rest. No adoption starts once
+/// `cancel` is cancelled (an interrupt), and one in flight is abandoned when the grace after it
+/// ends; the [`Adoption`] lists the objects never attempted.
 pub async fn adopt(
     client: &AepClient,
     found: &Found,
     base: &DesiredBase,
     params: Option<&AuthParams>,
-) -> anyhow::Result<()> {
-    let prefix = base.name.as_str();
-    if !found.base_owned {
-        let params = params.ok_or_else(|| {
-            anyhow::anyhow!("the base connection's credentials were not prepared")
-        })?;
-        kinds::base::adopt(client, &found.base, base, params).await?;
-    }
-    let failed = |what: &str, id: &str, e: ApiError| {
-        anyhow::anyhow!(
-            "adopting {what} {id} failed: {e}; what was adopted before stays this profile's: run \
-             import again to finish"
-        )
-    };
-    for m in &found.modules {
-        if !m.source_owned {
-            kinds::source::adopt(client, &m.source, prefix, &m.name)
-                .await
-                .map_err(|e| failed("source connection", m.source.id.as_str(), e))?;
+    cancel: &Cancel,
+) -> Adoption {
+    let writes = writes(found);
+    let rest = |from: usize| writes[from..].iter().flat_map(|w| w.ids(found)).collect();
+    for (at, write) in writes.iter().enumerate() {
+        if cancel.is_cancelled() {
+            return Adoption {
+                not_attempted: rest(at),
+                ..Adoption::default()
+            };
         }
-        if !m.target_owned {
-            kinds::target::adopt(client, &m.target, prefix, &m.name)
-                .await
-                .map_err(|e| failed("target connection", m.target.id.as_str(), e))?;
-        }
-        if !m.flow_owned {
-            kinds::flow::adopt(client, &m.flow, prefix, &m.name)
-                .await
-                .map_err(|e| failed("dataflow", m.flow.id.as_str(), e))?;
+        if let Err(error) = cancel.guard(write.send(client, found, base, params)).await {
+            return Adoption {
+                not_attempted: rest(at + 1),
+                failed: write.ids(found),
+                error: Some(error),
+            };
         }
     }
-    Ok(())
+    Adoption::default()
 }

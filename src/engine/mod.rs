@@ -8,6 +8,7 @@
 //! the replace rules. See `docs/architecture.md`.
 
 pub mod apply;
+pub mod cancel;
 pub mod delete;
 pub mod desired;
 pub mod destroy;

@@ -1,12 +1,15 @@
 //! `import`: before asking, what will be adopted and the entries that describe it; once done, the
 //! same with where the entries went (with `--print`, only the entries, as TOML for a file).
 
-use super::{table, Render};
-use crate::engine::import::ImportReport;
+use super::{style, table, Render};
+use crate::engine::import::{Adopted, ImportReport};
 use crate::profile::append;
 
 impl Render for ImportReport {
     fn human(&self) -> String {
+        if let Some(signal) = self.interrupted {
+            return interrupted(self, signal);
+        }
         if self.done && self.print {
             return format!(
                 "# {} object(s) adopted from base connection {}\n{}",
@@ -53,14 +56,40 @@ impl Render for ImportReport {
     }
 }
 
+/// An import a signal stopped: what was adopted, then what was not attempted.
+fn interrupted(report: &ImportReport, signal: &str) -> String {
+    let header = style::warning(&format!(
+        "Import interrupted by {signal}: {} of {} objects adopted, {} not attempted; running the \
+         same `provision import` again adopts the rest and writes the [[dataflows]] entries.",
+        report.adopted.len(),
+        report.adopted.len() + report.not_attempted.len(),
+        report.not_attempted.len()
+    ));
+    let mut out = header + "\n\n" + &render_objects(report);
+    if !report.not_attempted.is_empty() {
+        out.push_str("\nNot attempted:\n\n");
+        out.push_str(&objects_table(&report.not_attempted));
+    }
+    out
+}
+
 fn render_objects(report: &ImportReport) -> String {
     let verb = if report.done { "Adopted" } else { "Will adopt" };
     let mut out = format!(
         "{verb} for {} (base connection {}):\n\n",
         report.profile, report.base_connection
     );
-    let rows: Vec<Vec<String>> = report
-        .adopted
+    out.push_str(&objects_table(&report.adopted));
+    for note in &report.left_alone {
+        out.push_str(&format!("Left alone: {note}.\n"));
+    }
+    out.push_str(&format!("\nCredentials: {}.\n", report.credentials));
+    out
+}
+
+/// One row per object: kind, module, name (`"before" -> "after"` when adoption renames it), id.
+fn objects_table(objects: &[Adopted]) -> String {
+    let rows: Vec<Vec<String>> = objects
         .iter()
         .map(|a| {
             let renamed = if a.name.is_empty() {
@@ -78,10 +107,5 @@ fn render_objects(report: &ImportReport) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(&["KIND", "MODULE", "NAME", "ID"], &rows, "  "));
-    for note in &report.left_alone {
-        out.push_str(&format!("Left alone: {note}.\n"));
-    }
-    out.push_str(&format!("\nCredentials: {}.\n", report.credentials));
-    out
+    table(&["KIND", "MODULE", "NAME", "ID"], &rows, "  ")
 }

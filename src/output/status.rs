@@ -1,7 +1,7 @@
 //! `status`: one line per dataflow (state, schedule, last run, records, health), or with `--runs`
 //! / `-v` each dataflow's newest runs and their errors.
 
-use super::{duration, seconds, table, Render};
+use super::{duration, seconds, style, table, Render};
 use crate::api::runs::error_text;
 use crate::status::{DataflowStatus, RunView, StatusReport, WaitResult};
 
@@ -45,7 +45,8 @@ fn render_compact(flows: &[DataflowStatus]) -> String {
                         format!("{}/{}/{}", r.input, r.output, r.failed)
                     },
                 ),
-                flow.health.message.clone(),
+                // The last column: its escapes do not shift the others.
+                style::health(flow.health.status, &flow.health.message),
             ]
         })
         .collect();
@@ -83,7 +84,10 @@ fn render_detailed(flows: &[DataflowStatus]) -> String {
                 .as_ref()
                 .map_or("-", |s| s.description.as_str()),
         );
-        field("health", &flow.health.message);
+        field(
+            "health",
+            &style::health(flow.health.status, &flow.health.message),
+        );
         if flow.runs.is_empty() {
             continue;
         }

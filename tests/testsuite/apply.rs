@@ -613,6 +613,7 @@ async fn a_column_explore_does_not_list_is_a_plan_error_with_a_suggestion() {
     );
     let out = fresh.provision("apply", &typo, &["--yes"]).await;
     out.assert_exit(1);
+    // Refused before any write: the error is printed once, on stderr.
     assert!(
         out.stderr.contains("did you mean \"First_Name\"?"),
         "{}",

@@ -4,6 +4,7 @@
 use crate::support;
 
 use provision::engine::apply::{self, Options};
+use provision::engine::cancel::Cancel;
 use provision::progress::Progress;
 use serde_json::json;
 use support::cli::{calls, profile_text, Harness, PREFIX, THREE_MODULES};
@@ -62,7 +63,10 @@ async fn apply_after_a_concurrent_patch(
         &client,
         &profile,
         prepared,
-        &Options { concurrency: 4 },
+        &Options {
+            concurrency: 4,
+            cancel: Cancel::default(),
+        },
         None,
         &Progress::quiet(),
     )

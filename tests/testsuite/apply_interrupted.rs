@@ -3,15 +3,10 @@
 
 use crate::support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use provision::emulator::{EmulatorConfig, Faults};
 use support::cli::{calls, shape, Harness, THREE_MODULES};
-
-/// Writes the platform carried out (answered 2xx).
-fn done_writes(h: &Harness) -> usize {
-    h.writes().iter().filter(|w| w.status < 300).count()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_apply_killed_after_each_of_its_first_ten_writes_converges_without_duplicates() {
@@ -22,7 +17,7 @@ async fn an_apply_killed_after_each_of_its_first_ten_writes_converges_without_du
         .await
         .assert_exit(0);
     let expected = shape(&reference);
-    let total = done_writes(&reference);
+    let total = reference.done_writes();
     // 15 creates, and the PATCH of the base connection that lets the apply's lease go.
     assert_eq!(total, 16, "{:#?}", calls(&reference.writes()));
 
@@ -40,24 +35,11 @@ async fn an_apply_killed_after_each_of_its_first_ten_writes_converges_without_du
         let profile = h.profile("profile.toml", THREE_MODULES);
         let path = profile.to_str().unwrap();
         let mut child = h.spawn(&["apply", path, "--yes", "--concurrency", "1"]);
-        let started = Instant::now();
-        loop {
-            if done_writes(&h) >= n {
-                child.kill().expect("the apply can be killed");
-                break;
-            }
-            if let Some(status) = child.try_wait().expect("the apply's status") {
-                panic!("the apply ended ({status}) before its write {n}");
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "write {n} never came"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        h.wait_for_writes(&mut child, n).await;
+        child.kill().expect("the apply can be killed");
         let _ = child.wait();
         tokio::time::sleep(Duration::from_millis(150)).await;
-        let at_kill = done_writes(&h);
+        let at_kill = h.done_writes();
         assert!(
             (n..total).contains(&at_kill),
             "killed after write {n}, yet {at_kill} writes were made"

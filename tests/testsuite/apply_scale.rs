@@ -4,19 +4,7 @@
 use crate::support;
 
 use provision::emulator::EmulatorConfig;
-use support::cli::{calls, Harness};
-
-/// `n` modules (custom modules of the emulator's org), each with an explicit mapping into the
-/// seeded dataset.
-fn dataflows(n: usize) -> String {
-    (1..=n)
-        .map(|i| {
-            format!(
-                "\n[[dataflows]]\nmodule = \"CustomModule{i}\"\ndataset = {{ id = \"6889f4f89b982b2b90bc1208\" }}\nmapping = [ {{ source = \"Owner\", destination = \"_acme.zoho.Owner\" }} ]\n"
-            )
-        })
-        .collect()
-}
+use support::cli::{calls, custom_dataflows, Harness};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unchanged_reapply_costs_a_constant_number_of_requests() {
@@ -27,7 +15,7 @@ async fn an_unchanged_reapply_costs_a_constant_number_of_requests() {
             ..EmulatorConfig::default()
         })
         .await;
-        let profile = h.profile("profile.toml", &dataflows(n));
+        let profile = h.profile("profile.toml", &custom_dataflows(n));
         h.provision("apply", &profile, &["--yes", "-q"])
             .await
             .assert_exit(0);

@@ -4,11 +4,14 @@
 
 use crate::support;
 
-use support::cli::{Harness, Output, THREE_MODULES};
+use support::cli::{one_change_of_each, Harness, Output, THREE_MODULES};
 
 pub(crate) fn settings(h: &Harness) -> insta::Settings {
     let mut s = support::snapshot_settings();
-    s.add_filter(&regex_escape(&h.dir.path().display().to_string()), "[dir]");
+    s.add_filter(
+        &support::regex_escape(&h.dir.path().display().to_string()),
+        "[dir]",
+    );
     support::id_filters(&mut s);
     s.add_filter(r"\b6889f4f89b982b2b90bc1208\b", "[seed-dataset-id]");
     s.add_filter(r"\b[0-9a-f]{24}\b", "[dataset-id]");
@@ -22,27 +25,6 @@ pub(crate) fn settings(h: &Harness) -> insta::Settings {
         "(fingerprint [fingerprint])",
     );
     s
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
-                c.to_string()
-            } else {
-                format!("\\{c}")
-            }
-        })
-        .collect()
-}
-
-/// THREE_MODULES without its Deals entry.
-pub(crate) fn without_deals() -> String {
-    THREE_MODULES
-        .split("[[dataflows]]")
-        .filter(|block| !block.contains("\"Deals\""))
-        .collect::<Vec<_>>()
-        .join("[[dataflows]]")
 }
 
 fn stdout(out: &Output, code: i32) -> String {
@@ -70,17 +52,7 @@ async fn plan_and_apply_output() {
     s.bind(|| insta::assert_snapshot!("apply_noop_human", noop));
 
     // One of each: a schedule update, a replace for a new column, deletes of a removed module.
-    let changed = without_deals()
-        .replacen(
-            "module  = \"Contacts\"",
-            "module  = \"Contacts\"\nschedule = { frequency = \"day\", interval = 1, start = \"2027-01-01T00:00:00Z\", backfill = false }",
-            1,
-        )
-        .replacen(
-            "  { source = \"First_Name\", destination = \"person.name.firstName\" },",
-            "  { source = \"First_Name\", destination = \"person.name.firstName\" },\n  { source = \"Phone\", destination = \"mobilePhone.number\" },",
-            1,
-        );
+    let changed = one_change_of_each();
     let changed = h.profile("changed.toml", &changed);
     let plan = stdout(
         &h.provision("plan", &changed, &["--detailed-exitcode"])

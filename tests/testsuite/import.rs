@@ -121,14 +121,14 @@ fn read(path: &Path) -> String {
 }
 
 /// An emulator holding [`ui_workspace`], and the id of its base connection.
-async fn setup() -> (Harness, String) {
+pub(crate) async fn setup() -> (Harness, String) {
     let h = Harness::start().await;
     let base = ui_workspace(&h.env).await;
     (h, base)
 }
 
 /// [`profile_with_comments`], its text, and a cleared request log.
-fn fresh_profile(h: &Harness) -> (PathBuf, String) {
+pub(crate) fn fresh_profile(h: &Harness) -> (PathBuf, String) {
     let profile = profile_with_comments(h);
     let text = read(&profile);
     h.clear_requests();

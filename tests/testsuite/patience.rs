@@ -55,11 +55,14 @@ async fn a_module_whose_dataset_is_refused_fails_alone_and_the_next_apply_comple
     let profile = h.profile("profile.toml", TEN_MODULES);
     let out = h.provision("apply", &profile, &["--yes"]).await;
     out.assert_exit(1);
+    // The result lists the failure once, with its error; stderr points at it.
+    let failed = out.stdout.split("\nFailed:\n").nth(1).unwrap_or_default();
     assert!(
-        out.stderr.contains("Deals") && out.stderr.contains("refused"),
-        "the error names the failed module and why:\n{}",
-        out.stderr
+        failed.contains("Deals") && failed.contains("refused"),
+        "the result names the failed module and why:\n{}",
+        out.stdout
     );
+    assert!(out.stderr.contains("apply failed"), "{}", out.stderr);
     // The refused create was sent once (a 400 is not retried), and nothing of Deals' chain
     // that needs the dataset exists.
     let refused: Vec<_> = h

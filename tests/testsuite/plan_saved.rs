@@ -9,7 +9,7 @@ use support::cli::{calls, changed, Harness, Output, PREFIX, THREE_MODULES};
 
 /// THREE_MODULES with the Contacts schedule changed (a PATCH) and Deals removed (deletes).
 fn changed_profile() -> String {
-    crate::apply_snapshots::without_deals().replacen(
+    crate::support::cli::without_deals().replacen(
             "module  = \"Contacts\"",
             "module  = \"Contacts\"\nschedule = { frequency = \"minute\", interval = 30, start = \"2027-01-01T00:00:00Z\", backfill = true }",
             1,

@@ -136,6 +136,44 @@ pub const TEN_MODULE_DATASETS: [&str; 6] = [
     "Zoho Quotes",
 ];
 
+/// `n` custom modules of the emulator's org (start it with `extra_modules: n`), each with an
+/// explicit mapping into the seeded dataset (so no explore is needed).
+pub fn custom_dataflows(n: usize) -> String {
+    (1..=n)
+        .map(|i| {
+            format!(
+                "\n[[dataflows]]\nmodule = \"CustomModule{i}\"\ndataset = {{ id = \"6889f4f89b982b2b90bc1208\" }}\nmapping = [ {{ source = \"Owner\", destination = \"_acme.zoho.Owner\" }} ]\n"
+            )
+        })
+        .collect()
+}
+
+/// [`THREE_MODULES`] without its Deals entry.
+pub fn without_deals() -> String {
+    THREE_MODULES
+        .split("[[dataflows]]")
+        .filter(|block| !block.contains("\"Deals\""))
+        .collect::<Vec<_>>()
+        .join("[[dataflows]]")
+}
+
+/// [`THREE_MODULES`] changed so that a plan against it applied has one change of each kind:
+/// Deals removed (deletes), a daily schedule for Contacts (an update), a new column for Leads
+/// (replaces, and a new mapping set).
+pub fn one_change_of_each() -> String {
+    without_deals()
+        .replacen(
+            "module  = \"Contacts\"",
+            "module  = \"Contacts\"\nschedule = { frequency = \"day\", interval = 1, start = \"2027-01-01T00:00:00Z\", backfill = false }",
+            1,
+        )
+        .replacen(
+            "  { source = \"First_Name\", destination = \"person.name.firstName\" },",
+            "  { source = \"First_Name\", destination = \"person.name.firstName\" },\n  { source = \"Phone\", destination = \"mobilePhone.number\" },",
+            1,
+        )
+}
+
 /// What one run of the binary printed and how it exited.
 #[derive(Debug, Clone)]
 pub struct Output {
@@ -286,6 +324,26 @@ impl Harness {
         let mut cmd = self.command();
         cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
         cmd.spawn().expect("the binary starts")
+    }
+
+    /// Writes the platform carried out (answered 2xx).
+    pub fn done_writes(&self) -> usize {
+        self.writes().iter().filter(|w| w.status < 300).count()
+    }
+
+    /// Waits until `n` writes were carried out; panics if `child` ends first or after a minute.
+    pub async fn wait_for_writes(&self, child: &mut Child, n: usize) {
+        let started = std::time::Instant::now();
+        while self.done_writes() < n {
+            if let Some(status) = child.try_wait().expect("the child's status") {
+                panic!("the run ended ({status}) before its write {n}");
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "write {n} never came"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     /// Every request the emulated services answered, oldest first.

@@ -58,6 +58,19 @@ pub fn snapshot_settings() -> insta::Settings {
     s
 }
 
+/// `text` as a regex matching it literally (for an insta filter of a temporary path).
+pub fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '/' || c == '_' || c == '-' {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}
+
 /// Filters replacing UUIDs and mapping-set ids (32 hex digits), which differ between runs.
 pub fn id_filters(s: &mut insta::Settings) {
     s.add_filter(
