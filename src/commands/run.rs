@@ -14,9 +14,10 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs, op: Op) -> CliResult {
     let mut progress = WaitProgress::new(global.quiet);
     let wait = args.wait.then_some(args.timeout);
     let report = operate::operate(&profile, op, &selection, wait, &mut progress).await?;
-    output::print_report(global.output, &report)?;
-    match report.failure(args.timeout) {
-        Some(failure) => Err(CliError::failed(failure)),
-        None => Ok(Exit::Ok),
+    if let Some(failure) = report.failure(args.timeout) {
+        let error = CliError::failed(failure);
+        return Err(output::failed_report(global.output, &report, error));
     }
+    output::print_report(global.output, &report)?;
+    Ok(Exit::Ok)
 }
