@@ -794,6 +794,16 @@ fn request_floor_checks(runs: &[Run]) -> Vec<Check> {
             measured: format!("{} ({:.2} a module)", run.counts.requests, per_module(run)),
             ok: run.exit_code == 0 && run.counts.requests <= 6 * n + 15,
         });
+        // The first run's validation reads each module's columns from Zoho before anything is
+        // written (docs/performance.md, "Fresh apply"): shown apart, so that the rest of the
+        // floor is still measured.
+        let besides = run.counts.requests - run.counts.zoho_field_lists;
+        checks.push(Check {
+            figure: format!("fresh apply, n={n}: requests besides Zoho field lists"),
+            target: format!("<= 6n + 15 = {}", 6 * n + 15),
+            measured: format!("{besides} (+ {} field lists)", run.counts.zoho_field_lists),
+            ok: run.exit_code == 0 && besides <= 6 * n + 15,
+        });
         checks.push(Check {
             figure: format!("fresh apply, n={n}: wall / lower bound"),
             target: "<= 1.3".into(),
@@ -848,11 +858,12 @@ fresh apply, per module (issue 14 floor: 6 requests a module + 15):"
     );
     for r in runs.iter().filter(|r| r.step == Step::FreshApply) {
         println!(
-            "  n={:<4} conc={:<2} requests {:>5} ({:>5.2} a module, lower bound {:>6.2} s)  downloaded {:>9} B ({:>6.0} B a module)",
+            "  n={:<4} conc={:<2} requests {:>5} ({:>5.2} a module, {:>4} of them Zoho field lists, lower bound {:>6.2} s)  downloaded {:>9} B ({:>6.0} B a module)",
             r.modules,
             r.concurrency,
             r.counts.requests,
             per_module(r),
+            r.counts.zoho_field_lists,
             r.lower_bound_ms / 1000.0,
             r.bytes_down,
             r.bytes_down as f64 / r.modules.max(1) as f64

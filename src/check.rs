@@ -182,7 +182,9 @@ async fn module_columns(
             }
             columns
         }
-        Explored::Skipped(_) if zoho_ok => validate::zoho_columns(zoho, profile, &modules).await,
+        Explored::Skipped(_) if zoho_ok => {
+            validate::zoho_columns(zoho, profile, &modules, CONCURRENCY).await
+        }
         Explored::Skipped(reason) | Explored::Unreachable(reason) => {
             let reason = if zoho_ok {
                 reason.clone()

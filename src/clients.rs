@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 use crate::api::{AepClient, AepSettings};
 use crate::auth::ims::ImsCredentials;
 use crate::auth::token_cache::TokenCache;
-use crate::auth::zoho::ZohoOAuth;
+use crate::auth::zoho::{TokenMemory, ZohoOAuth};
 use crate::profile::{AdobeSettings, Profile};
 use crate::transport::{HttpOptions, RetryPolicy};
 
@@ -59,8 +59,15 @@ pub fn aep(profile: &Profile, options: HttpOptions) -> anyhow::Result<AepClient>
 /// [`use_token_cache`] turned that on.
 pub fn zoho(options: HttpOptions) -> anyhow::Result<ZohoOAuth> {
     let cache = TOKEN_CACHE.get().cloned().flatten();
-    Ok(ZohoOAuth::new(options)?.with_token_cache(cache))
+    let memory = TOKEN_MEMORY.get_or_init(TokenMemory::default).clone();
+    Ok(ZohoOAuth::new(options)?
+        .with_token_cache(cache)
+        .sharing(memory))
 }
+
+/// The Zoho access token every client built here shares: one command refreshes it once, even
+/// where no on-disk cache is kept (a CI runner without a home directory).
+static TOKEN_MEMORY: OnceLock<TokenMemory> = OnceLock::new();
 
 /// The on-disk Zoho token cache of this process's clients: unset (a library caller, a test) means
 /// none.

@@ -20,15 +20,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::stream::{self, StreamExt};
 
 use crate::api::catalog::{self, Dataset};
-use crate::api::crm::ZohoField;
+use crate::api::crm::{ZohoApiError, ZohoField};
 use crate::api::explore::Column;
 use crate::api::schemas::{self, XdmField, XdmSchema};
 use crate::api::{AepClient, DatasetId};
-use crate::auth::zoho::ZohoOAuth;
+use crate::auth::zoho::{ZohoOAuth, ZohoToken};
 use crate::check::Check;
 use crate::engine::desired::nearest;
 use crate::profile::{Dataflow, DatasetTarget, Mapping, Profile};
 use crate::zoho_setup::{self, ZohoFailure};
+use url::Url;
 
 /// Requests of one kind sent at the same time.
 const CONCURRENCY: usize = 8;
@@ -178,12 +179,21 @@ pub async fn read_targets(client: &AepClient, flows: &[&Dataflow], facts: &mut F
     facts.schemas.extend(schemas);
 }
 
+/// At most this many calls to Zoho's CRM API at once, whatever `--concurrency` allows: Zoho lets
+/// each app of an org make 10 concurrent calls on its Standard edition (5 on Free, up to 25
+/// above), with about 10 on its heavier APIs (docs/zoho-oauth.md, "CRM limits"). A 429 beyond an
+/// org's limit is retried after a back-off like any other read.
+pub const ZOHO_MAX_CONCURRENCY: usize = 10;
+
 /// The columns of `modules` from Zoho's CRM API (no base connection to explore through): the
-/// module list once, then each listed module's fields.
+/// module list and each module's fields, read side by side, `concurrency` calls at a time (at
+/// most [`ZOHO_MAX_CONCURRENCY`]). A module the list lacks is reported missing, whatever its
+/// field list said.
 pub async fn zoho_columns(
     zoho: &ZohoOAuth,
     profile: &Profile,
     modules: &[&str],
+    concurrency: usize,
 ) -> BTreeMap<String, Columns> {
     let unknown = |why: String| {
         modules
@@ -204,37 +214,73 @@ pub async fn zoho_columns(
             ))
         }
     };
-    let (api, listed) = match zoho_setup::list_modules(zoho, settings, &token).await {
+    let at_once = concurrency.clamp(1, ZOHO_MAX_CONCURRENCY);
+    let api = token.api_domain_or(&settings.api_url);
+    let list = zoho_setup::list_modules(zoho, settings, &token);
+    let (listed, mut fields) = if at_once > 1 {
+        // One call of the budget goes to the module list.
+        let fields = read_fields(zoho, &api, &token, modules, at_once - 1);
+        tokio::join!(list, fields)
+    } else {
+        let listed = list.await;
+        (listed, read_fields(zoho, &api, &token, modules, 1).await)
+    };
+    let (api, listed) = match listed {
         Ok(found) => found,
         Err(e) => return unknown(format!("Zoho's module list failed: {}", describe(&e))),
     };
+    // The module list refreshes a token Zoho rejected; the field lists read with the old one
+    // are read again with the new one.
+    let rejected: Vec<&str> = modules
+        .iter()
+        .copied()
+        .filter(|m| matches!(fields.get(*m), Some(Err(ZohoApiError::InvalidToken { .. }))))
+        .collect();
+    if !rejected.is_empty() {
+        if let Ok(token) = zoho.token(settings).await {
+            fields.extend(read_fields(zoho, &api, &token, &rejected, at_once).await);
+        }
+    }
+    let names = || listed.iter().map(|m| m.api_name.as_str());
+    modules
+        .iter()
+        .map(|&module| {
+            let columns = match fields.remove(module) {
+                _ if !listed.iter().any(|m| m.api_name == module) => Columns::Missing(format!(
+                    "Zoho's CRM API lists no module `{module}`{}; fix `module` in its \
+                     [[dataflows]] entry (`provision zoho modules` lists them)",
+                    did_you_mean(nearest(module, names()))
+                )),
+                Some(Ok(fields)) => Columns::Listed {
+                    from: "Zoho's CRM API".to_owned(),
+                    columns: fields.into_iter().map(Col::from_zoho).collect(),
+                },
+                Some(Err(e)) => Columns::Unknown(format!("Zoho's field list failed: {e}")),
+                None => Columns::Unknown("Zoho's field list was not read".to_owned()),
+            };
+            (module.to_owned(), columns)
+        })
+        .collect()
+}
+
+/// `GET /crm/v8/settings/fields?module=` of each of `modules`, `at_once` at a time.
+async fn read_fields(
+    zoho: &ZohoOAuth,
+    api: &Url,
+    token: &ZohoToken,
+    modules: &[&str],
+    at_once: usize,
+) -> BTreeMap<String, Result<Vec<ZohoField>, ZohoApiError>> {
     let crm = zoho.crm();
     stream::iter(modules.iter().copied())
         .map(|module| {
-            let (crm, api, token, listed) = (&crm, &api, &token, &listed);
+            let crm = &crm;
             async move {
-                let names = listed.iter().map(|m| m.api_name.as_str());
-                let columns = if !listed.iter().any(|m| m.api_name == module) {
-                    Columns::Missing(format!(
-                        "Zoho's CRM API lists no module `{module}`{}; fix `module` in its \
-                         [[dataflows]] entry (`provision zoho modules` lists them)",
-                        did_you_mean(nearest(module, names))
-                    ))
-                } else {
-                    match crm.list_fields(api, &token.access_token, module).await {
-                        Ok(fields) => Columns::Listed {
-                            from: "Zoho's CRM API".to_owned(),
-                            columns: fields.into_iter().map(Col::from_zoho).collect(),
-                        },
-                        Err(e) => Columns::Unknown(format!("Zoho's field list failed: {e}")),
-                    }
-                };
-                (module.to_owned(), columns)
+                let fields = crm.list_fields(api, &token.access_token, module).await;
+                (module.to_owned(), fields)
             }
         })
-        // One at a time: Zoho's API limits concurrent calls per org, and its client keeps no
-        // shared Retry-After hold, so parallel calls would run into each other's 429s.
-        .buffer_unordered(1)
+        .buffer_unordered(at_once)
         .collect()
         .await
 }
@@ -663,12 +709,26 @@ pub fn first_failures(checks: &[Check]) -> Option<String> {
 /// `explored` (explore's answer or message per module) and, for modules explore was not asked
 /// about, from Zoho's CRM API. Returns the columns `auto_unmapped = "skip"` leaves unmapped, per
 /// module, or the failures of the first class that has any.
+///
+/// Zoho is asked only when something will be written with it: a module in `scope`, or the base
+/// connection's credentials (`writes_credentials`: created or rotated). A plan with neither
+/// (a no-op, deletes, a description change) sends Zoho nothing.
 pub async fn before_write(
     client: &AepClient,
     profile: &Profile,
     scope: &BTreeSet<String>,
     explored: &BTreeMap<String, Result<Vec<Column>, String>>,
+    writes_credentials: bool,
+    concurrency: usize,
 ) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
+    let flows: Vec<&Dataflow> = profile
+        .dataflows
+        .iter()
+        .filter(|f| scope.contains(&f.module))
+        .collect();
+    if flows.is_empty() && !writes_credentials {
+        return Ok(BTreeMap::new());
+    }
     let zoho =
         crate::clients::zoho(crate::api::HttpOptions::default()).map_err(|e| e.to_string())?;
     if let Err(failure) = zoho_setup::refresh(&zoho, &profile.zoho).await {
@@ -676,11 +736,6 @@ pub async fn before_write(
             first_failures(&[Check::fail("zoho_refresh", describe(&failure))]).unwrap_or_default(),
         );
     }
-    let flows: Vec<&Dataflow> = profile
-        .dataflows
-        .iter()
-        .filter(|f| scope.contains(&f.module))
-        .collect();
     if flows.is_empty() {
         return Ok(BTreeMap::new());
     }
@@ -691,7 +746,7 @@ pub async fn before_write(
         .filter(|m| !explored.contains_key(*m))
         .collect();
     let (zoho_columns, ()) = tokio::join!(
-        zoho_columns(&zoho, profile, &unexplored),
+        zoho_columns(&zoho, profile, &unexplored, concurrency),
         read_targets(client, &flows, &mut facts)
     );
     facts.columns = zoho_columns;

@@ -115,6 +115,9 @@ pub struct Counts {
     pub gets: usize,
     /// Requests for the second and later pages of a list ([`is_follow_up_page`]).
     pub follow_up_pages: usize,
+    /// Zoho CRM field lists (`GET /crm/v8/settings/fields`): the validation's column check of a
+    /// first run, one per module, before the base connection exists to explore through.
+    pub zoho_field_lists: usize,
     /// Requests per `METHOD path-pattern`, ids replaced by `{id}`, most frequent first.
     pub by_endpoint: Vec<(String, usize)>,
 }
@@ -135,6 +138,10 @@ pub fn count(log: &[RecordedRequest]) -> Counts {
         follow_up_pages: log
             .iter()
             .filter(|r| is_follow_up_page(r.query.as_deref()))
+            .count(),
+        zoho_field_lists: log
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/crm/v8/settings/fields"))
             .count(),
         by_endpoint,
     }
@@ -217,12 +224,14 @@ pub enum Step {
 /// before) for `n` modules. docs/performance.md explains each chain.
 ///
 /// - fresh apply: IMS token -> the observing lists (the specs, base connections, targets, flows,
-///   mapping sets and datasets at once; all empty) -> Zoho token refresh (the base connection's
-///   auth params) -> base connection POST carrying the apply's lease -> its twin check (a list
-///   by name: the one check left, since a concurrent apply may create it too) -> explore of a
-///   module -> its source connection POST -> its dataflow POST -> the base connection read and
-///   PATCHed to let the lease go: 10. The module's other branches (dataset POST -> target
-///   connection POST, and mapping set POST) are shorter.
+///   mapping sets and datasets at once; all empty) -> Zoho token refresh (for the validation
+///   and the base connection's auth params) -> the validation's reads at once (Zoho's module
+///   list and each module's field list, the datasets' schema) -> base connection POST carrying
+///   the apply's lease -> its twin check (a list by name: the one check left, since a
+///   concurrent apply may create it too) -> explore of a module -> its source connection POST
+///   -> its dataflow POST -> the base connection PATCHed to let the lease go: 10. The module's
+///   other branches (dataset POST -> target connection POST; explore -> mapping set POST) are
+///   shorter.
 /// - no-op re-apply: IMS token, then the longest of the lists read at once: base connections ->
 ///   source connections on them (Flow Service pages), targets and flows (Flow Service pages),
 ///   datasets (Catalog pages) and mapping sets (Data Prep pages).

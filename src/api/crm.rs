@@ -22,6 +22,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -210,11 +211,30 @@ const FIELDS: Endpoint = Endpoint {
 };
 
 /// The Zoho CRM API client. Cheap to create; [`ZohoOAuth::crm`](crate::auth::zoho::ZohoOAuth::crm)
-/// gives one that shares the OAuth client's connection pool.
+/// gives one that shares the OAuth client's connection pool and [`CrmHold`].
 #[derive(Clone)]
 pub struct ZohoCrm {
     http: reqwest::Client,
     retry: RetryPolicy,
+    hold: CrmHold,
+}
+
+/// Until when no request goes to Zoho's CRM API, after a 429 with `Retry-After`: shared by the
+/// clients of one command, whose calls run side by side (a call sent after the 429 was read
+/// must not arrive inside the window another call was given).
+#[derive(Clone, Default)]
+pub struct CrmHold(Arc<Mutex<Option<Instant>>>);
+
+impl CrmHold {
+    fn until(&self) -> Option<Instant> {
+        let until = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        until.filter(|u| *u > Instant::now())
+    }
+
+    fn extend(&self, until: Instant) {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *held = Some(held.map_or(until, |h| h.max(until)));
+    }
 }
 
 impl fmt::Debug for ZohoCrm {
@@ -230,7 +250,17 @@ impl ZohoCrm {
 
     /// A client over an existing connection pool, retrying under `retry`.
     pub fn with_client(http: reqwest::Client, retry: RetryPolicy) -> Self {
-        Self { http, retry }
+        Self {
+            http,
+            retry,
+            hold: CrmHold::default(),
+        }
+    }
+
+    /// This client, holding off whenever `hold` does (see [`CrmHold`]).
+    pub fn sharing(mut self, hold: CrmHold) -> Self {
+        self.hold = hold;
+        self
     }
 
     /// Lists the CRM modules: `GET {api_domain}/crm/v8/settings/modules`. A 204 means no modules.
@@ -323,6 +353,9 @@ impl ZohoCrm {
                 };
                 (error, None)
             };
+            while let Some(until) = self.hold.until() {
+                tokio::time::sleep_until(until.into()).await;
+            }
             let response = self
                 .http
                 .get(url.clone())
@@ -332,9 +365,18 @@ impl ZohoCrm {
                 .map_err(transient)?;
             let status = response.status().as_u16();
             let wait = retry_after(response.headers());
+            let request_id = response
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            if let (429, Some(wait)) = (status, wait) {
+                self.hold.extend(Instant::now() + wait);
+            }
             let body = response.bytes().await.map_err(transient)?;
             tracing::info!(
                 status,
+                request_id,
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "{call}"
             );

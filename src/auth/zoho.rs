@@ -20,6 +20,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -29,7 +30,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::token_cache::TokenCache;
-use crate::api::crm::ZohoCrm;
+use crate::api::crm::{CrmHold, ZohoCrm};
 use crate::profile::{check_url, is_loopback, ZohoRegion, ZohoSettings};
 use crate::transport::error::{looks_like_html, truncate};
 use crate::transport::{describe_transport, retry_after, HttpOptions};
@@ -373,14 +374,21 @@ impl fmt::Display for ZohoAuthError {
 impl std::error::Error for ZohoAuthError {}
 
 /// The Zoho OAuth and CRM client. Cheap to create; holds one connection pool, an in-memory
-/// access-token cache and, when given one, the on-disk [`TokenCache`] shared by later commands
-/// (Zoho throttles clients that refresh too often).
+/// access-token cache (its own, or a [`TokenMemory`] shared with other clients) and, when given
+/// one, the on-disk [`TokenCache`] shared by later commands (Zoho throttles clients that
+/// refresh too often).
 pub struct ZohoOAuth {
     http: reqwest::Client,
     retry: RetryPolicy,
-    cached: Mutex<Option<CachedToken>>,
+    cached: TokenMemory,
     disk: Option<TokenCache>,
+    crm_hold: CrmHold,
 }
+
+/// The access token clients hold in memory; clones share it, so that the clients of one command
+/// (its validation, the base connection's write) refresh once between them.
+#[derive(Clone, Default)]
+pub struct TokenMemory(Arc<Mutex<Option<CachedToken>>>);
 
 impl fmt::Debug for ZohoOAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -401,9 +409,16 @@ impl ZohoOAuth {
         Ok(Self {
             http: options.client()?,
             retry: options.retry_policy(),
-            cached: Mutex::new(None),
+            cached: TokenMemory::default(),
             disk: None,
+            crm_hold: CrmHold::default(),
         })
+    }
+
+    /// Keeps its access token in `memory`, shared with the other clients given it.
+    pub fn sharing(mut self, memory: TokenMemory) -> Self {
+        self.cached = memory;
+        self
     }
 
     /// Also reads and writes access tokens in `cache` (none: this process only).
@@ -416,7 +431,7 @@ impl ZohoOAuth {
     /// [`TokenCache`]'s) while it is valid for a few more minutes, else a [`refresh`](Self::refresh),
     /// which is then cached.
     pub async fn token(&self, settings: &ZohoSettings) -> Result<ZohoToken, ZohoAuthError> {
-        let mut cached = self.cached.lock().await;
+        let mut cached = self.cached.0.lock().await;
         if let Some(c) = cached.as_ref() {
             let same = c.settings.accounts_url == settings.accounts_url
                 && c.settings.client_id == settings.client_id
@@ -454,13 +469,13 @@ impl ZohoOAuth {
 
     /// The Zoho CRM API client, sharing this client's connection pool and retry policy.
     pub fn crm(&self) -> ZohoCrm {
-        ZohoCrm::with_client(self.http.clone(), self.retry)
+        ZohoCrm::with_client(self.http.clone(), self.retry).sharing(self.crm_hold.clone())
     }
 
     /// Forgets the cached access token, in this process and in the [`TokenCache`] (after the
     /// CRM API said `INVALID_TOKEN`, i.e. HTTP 401).
     pub async fn invalidate(&self) {
-        let forgotten = self.cached.lock().await.take();
+        let forgotten = self.cached.0.lock().await.take();
         if let (Some(disk), Some(c)) = (&self.disk, forgotten) {
             disk.remove(&c.settings);
         }

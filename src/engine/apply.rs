@@ -2,7 +2,9 @@
 //! `--concurrency`), then the datasets to delete. Within a module, the source connection, the
 //! dataset and target connection, and the mapping set are written at the same time; the dataflow
 //! follows; what it replaced is deleted last (dataflows before connections, so no delete is ever
-//! refused with `1418-400`).
+//! refused with `1418-400`). A new module that still has to be explored (the base connection is
+//! created by this run) explores within its chain, beside its dataset and target connection:
+//! only its source connection and mapping set wait for the columns.
 //!
 //! Every create goes through [`ensure`] with the create of its kind's module: a create that may
 //! have committed without an answer is looked up before being tried again, and a twin made at
@@ -12,6 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
@@ -19,20 +22,22 @@ use tracing::Instrument;
 
 use super::cancel::Cancel;
 use super::delete::remove;
-use super::desired::{self, Desired, DesiredError, DesiredModule, Resolved};
+use super::desired::{self, Desired, DesiredError, DesiredModule, Resolved, Rule};
 use super::ensure::{ensure, ensure_leased, Create, Ensured};
-use super::explore::{explorable_base, explore_modules};
+use super::explore::{explorable_base, explore_module, explore_modules};
 use super::kinds::{self, mapping::SetRef};
 use super::lease::Lease;
 use super::ledger::{Failed, Ledger};
 use super::observe::{self, Observed};
 use super::plan::{
-    self, BaseStep, Change, FlowStep, Inputs, MappingStep, ModuleStep, Plan, Row, Slot,
+    self, Action, BaseStep, Change, FlowStep, Inputs, MappingStep, ModuleStep, Plan, Row, Slot,
 };
 use super::select::Selection;
+use super::Kind;
 use crate::api::dataprep::MappingSetRef;
 use crate::api::{
-    AepClient, ConnectionId, DatasetId, FlowId, SourceConnectionId, TargetConnectionId,
+    AepClient, ConnectionId, DatasetId, FlowId, MappingSetId, SourceConnectionId,
+    TargetConnectionId,
 };
 use crate::profile::{DatasetTarget, Profile};
 use crate::progress::Progress;
@@ -138,9 +143,21 @@ pub async fn prepare_modules(
             }
         }
     }
-    let unmapped = crate::validate::before_write(client, profile, &scope, &columns)
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let writes_credentials = match plan.base {
+        BaseStep::Create { .. } => true,
+        BaseStep::Update { rotate_auth, .. } => rotate_auth,
+        BaseStep::Keep { .. } => false,
+    };
+    let unmapped = crate::validate::before_write(
+        client,
+        profile,
+        &scope,
+        &columns,
+        writes_credentials,
+        concurrency,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e))?;
     for module in &mut desired.modules {
         module.unmapped = unmapped.get(&module.module).cloned().unwrap_or_default();
     }
@@ -185,6 +202,8 @@ struct Run<'a> {
     concurrency: usize,
     /// The lease this run holds: creates then need no twin check.
     lease: Option<&'a Lease>,
+    /// Mapping sets some module of the run reuses (no two modules share one).
+    claimed: Mutex<BTreeSet<MappingSetId>>,
 }
 
 /// Applies `prepared.plan`. Modules not explored yet (the base connection did not exist or was
@@ -213,6 +232,7 @@ pub async fn execute(
         ledger: Ledger::new(plan.changes.clone(), progress, &options.cancel),
         concurrency: options.concurrency.max(1),
         lease,
+        claimed: Mutex::default(),
     };
     let base = match run.base(&plan.base).await {
         Ok(Ensured { id, ours: true }) => id,
@@ -224,14 +244,28 @@ pub async fn execute(
         }
         Err(Failed) => return run.outcome(None),
     };
-    let plan = if plan.to_explore().is_empty() {
-        plan
-    } else {
+    // Only new modules can explore inside their chains; with any other module left to explore
+    // (credentials being rotated), everything is explored and planned again first.
+    let replan = plan
+        .modules
+        .iter()
+        .any(|m| m.needs_explore() && !m.is_new());
+    let plan = if replan {
         match run.explore_and_replan(&plan, &base, &inputs).await {
             Ok(plan) => plan,
             Err(message) => return run.outcome(message),
         }
+    } else {
+        run.note_exploring(plan.to_explore().len(), &base);
+        plan
     };
+    run.claimed
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(plan.modules.iter().filter_map(|m| match &m.mapping {
+            MappingStep::Keep { id, .. } => Some(id.clone()),
+            MappingStep::Create { .. } => None,
+        }));
     let chains = stream::iter(plan.modules.iter())
         .map(|step| {
             let span = tracing::info_span!("module", module = %step.module);
@@ -280,15 +314,16 @@ impl Run<'_> {
             BaseStep::Create { row } => {
                 let ours = AtomicBool::new(false);
                 let work = async {
-                    let created = kinds::base::create_checked(client, profile, base, spec).await?;
+                    let (created, etag) =
+                        kinds::base::create_checked(client, profile, base, spec).await?;
                     ours.store(created.ours, Ordering::Relaxed);
+                    if let (Some(lease), true) = (self.lease, created.ours) {
+                        lease.created(&created.id, etag);
+                    }
                     Ok(created.id)
                 };
                 let id = self.ledger.step(*row, work).await?;
                 let ours = ours.load(Ordering::Relaxed);
-                if let (Some(lease), true) = (self.lease, ours) {
-                    lease.created(&id);
-                }
                 Ok(Ensured { id, ours })
             }
             BaseStep::Update {
@@ -311,6 +346,15 @@ impl Run<'_> {
         }
     }
 
+    fn note_exploring(&self, modules: usize, base: &ConnectionId) {
+        if modules > 0 {
+            self.ledger.progress.note(&format!(
+                "exploring {modules} module{} of base connection {base}",
+                if modules == 1 { "" } else { "s" }
+            ));
+        }
+    }
+
     /// Explores the modules the plan could not finish, checks their columns, and plans again.
     async fn explore_and_replan(
         &self,
@@ -319,11 +363,7 @@ impl Run<'_> {
         inputs: &Inputs,
     ) -> Result<Plan, Option<String>> {
         let modules: Vec<&ModuleStep> = plan.modules.iter().filter(|m| m.needs_explore()).collect();
-        self.ledger.progress.note(&format!(
-            "exploring {} module{} of base connection {base}",
-            modules.len(),
-            if modules.len() == 1 { "" } else { "s" }
-        ));
+        self.note_exploring(modules.len(), base);
         let names: Vec<&str> = modules.iter().map(|m| m.module.as_str()).collect();
         let results = explore_modules(self.client, base, &names, self.concurrency).await;
         let mut explored = inputs.explored.clone();
@@ -368,22 +408,97 @@ impl Run<'_> {
     }
 
     /// One module's chain: the source connection, the dataset then target connection, and the
-    /// mapping set at the same time; then the dataflow; then what it replaced.
+    /// mapping set at the same time (a new module's explore first, beside the dataset and target
+    /// connection, for the other two); then the dataflow; then what it replaced.
     async fn module(&self, step: &ModuleStep, base: &ConnectionId) -> Result<(), Failed> {
         let Some(dm) = self.desired.module(&step.module) else {
             return Err(Failed);
         };
-        let resolved = step.resolved.as_ref();
-        let source = self.source(step, dm, resolved, base);
+        let source_and_mapping = async {
+            let (resolved, mapping) = match step.needs_explore() {
+                true => self.explore_new(step, dm, base).await?,
+                false => (step.resolved.clone(), step.mapping.clone()),
+            };
+            let resolved = resolved.as_ref();
+            let source = self.source(step, dm, resolved, base);
+            let mapping = self.mapping(&mapping, dm, resolved);
+            let (source, mapping) = futures::join!(source, mapping);
+            Ok::<_, Failed>((source?, mapping?))
+        };
         let target = async {
             let dataset = self.dataset(step, dm).await?;
             self.target(step, dm, &dataset).await
         };
-        let mapping = self.mapping(step, dm, resolved);
-        let (source, target, mapping) = futures::join!(source, target, mapping);
-        let (source, target, mapping) = (source?, target?, mapping?);
+        let (source_and_mapping, target) = futures::join!(source_and_mapping, target);
+        let ((source, mapping), target) = (source_and_mapping?, target?);
         self.flow(step, dm, &source, &target, &mapping).await?;
         remove(self.client, &self.ledger, &step.removals, self.concurrency).await
+    }
+
+    /// Explores a new module ([`ModuleStep::is_new`]) and checks its columns as planning would;
+    /// then settles what the plan left open without them: the source connection's columns and,
+    /// for `mapping = "auto"`, the rules (which may already be held by a set an earlier run left).
+    /// A failure lands on the source connection's row; the mapping set is then not created.
+    async fn explore_new(
+        &self,
+        step: &ModuleStep,
+        dm: &DesiredModule,
+        base: &ConnectionId,
+    ) -> Result<(Option<Resolved>, MappingStep), Failed> {
+        let row = step.source.row();
+        let explored = explore_module(self.client, base, &dm.module).await;
+        let resolved = match explored.and_then(|cols| dm.resolve(&cols).map_err(|e| e.0)) {
+            Ok(resolved) => resolved,
+            Err(message) => {
+                self.ledger.fail(row, message);
+                return Err(Failed);
+            }
+        };
+        let names: BTreeSet<String> = resolved.columns.iter().map(|c| c.name.clone()).collect();
+        self.ledger.lock()[row].attributes =
+            Some(kinds::source::attributes(&dm.module, Some(&names)));
+        let mapping = self.settle_mapping(&step.mapping, dm, &resolved.rules);
+        Ok((Some(resolved), mapping))
+    }
+
+    /// The mapping step of a new module once its rules are known: a set no dataflow uses that
+    /// holds them already is reused (as planning does), else the planned create sends them.
+    fn settle_mapping(
+        &self,
+        planned: &MappingStep,
+        dm: &DesiredModule,
+        rules: &[Rule],
+    ) -> MappingStep {
+        let MappingStep::Create { row } = *planned else {
+            return planned.clone();
+        };
+        let free = self.observed.managed.unreferenced_mapping_sets();
+        let mut claimed = self.claimed.lock().unwrap_or_else(PoisonError::into_inner);
+        let reused = match dm.rules() {
+            // Explicit rules were known to the plan, which already looked for such a set.
+            Some(_) => None,
+            None => kinds::mapping::reusable(&free, rules, &dm.schema_id, &claimed),
+        };
+        let mut ledger = self.ledger.lock();
+        match reused {
+            Some(set) => {
+                claimed.insert(set.id.clone());
+                let kept = Change::new(Action::Noop, Kind::MappingSet, &dm.mapping_name)
+                    .with_module(Some(&dm.module))
+                    .with_id(&set.id)
+                    .with_reason("holds the explored rules already (left by an earlier run)");
+                ledger[row] = kept;
+                MappingStep::Keep {
+                    row,
+                    id: set.id.clone(),
+                    version: set.version,
+                }
+            }
+            None => {
+                ledger[row].attributes = Some(kinds::mapping::attributes(dm, Some(rules)));
+                planned.clone()
+            }
+        }
     }
 
     async fn source(
@@ -443,11 +558,11 @@ impl Run<'_> {
 
     async fn mapping(
         &self,
-        step: &ModuleStep,
+        step: &MappingStep,
         dm: &DesiredModule,
         resolved: Option<&Resolved>,
     ) -> Result<MappingSetRef, Failed> {
-        let row = match &step.mapping {
+        let row = match step {
             MappingStep::Keep { id, version, .. } => {
                 return Ok(MappingSetRef {
                     id: id.clone(),

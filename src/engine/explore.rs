@@ -10,7 +10,7 @@ use crate::api::{AepClient, ConnectionId};
 
 /// Explores one module's table: its columns, or a message naming the module and the nearest
 /// table names when explore does not know it.
-async fn explore_module(
+pub async fn explore_module(
     client: &AepClient,
     base: &ConnectionId,
     module: &str,

@@ -108,9 +108,12 @@ impl Lease {
         &self.run
     }
 
-    /// Records the base connection this run created with its lease in the description.
-    pub fn created(&self, id: &ConnectionId) {
+    /// Records the base connection this run created with its lease in the description, and the
+    /// etag its create answered with (so that letting the lease go is one PATCH).
+    pub fn created(&self, id: &ConnectionId, etag: Option<Etag>) {
         let _ = self.connection.set(id.clone());
+        let (_, description) = self.written();
+        self.write(etag, description);
     }
 
     /// Records what the base connection's update wrote (its description carries the lease).

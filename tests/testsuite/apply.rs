@@ -945,3 +945,71 @@ async fn lists_are_read_to_the_end_when_the_services_answer_smaller_pages_than_a
         assert_eq!(h.objects(kind).len(), 3, "{kind}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_apply_creates_datasets_while_modules_are_still_being_explored() {
+    // Ten modules, four at a time: a new module's dataset and target connection do not wait for
+    // its explore, so the first dataset POST reaches Catalog before the last module is explored.
+    let h = Harness::start().await;
+    let profile = h.profile("profile.toml", support::cli::TEN_MODULES);
+    h.provision("apply", &profile, &["--yes", "--concurrency", "4"])
+        .await
+        .assert_exit(0);
+    let log = h.requests();
+    let first_dataset = log
+        .iter()
+        .position(|r| r.method == "POST" && r.path.ends_with("/dataSets"))
+        .expect("a dataset was created");
+    let last_explore = log
+        .iter()
+        .rposition(|r| {
+            r.query
+                .as_deref()
+                .is_some_and(|q| q.contains("objectType=table"))
+        })
+        .expect("modules were explored");
+    assert!(
+        first_dataset < last_explore,
+        "the first dataset POST (request {first_dataset}) came after the last explore (request \
+         {last_explore})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_apply_after_destroy_reuses_the_auto_mapping_set_left_behind() {
+    // Data Prep cannot delete mapping sets, so destroy leaves them. Deals maps "auto": its rules
+    // are known only once it is explored in the apply that recreates the base connection, which
+    // must then find the set that already holds them instead of leaving it unused.
+    let (h, profile) = applied(THREE_MODULES).await;
+    let deals = h.one("flows", &name("Deals", "flow"));
+    let (deals_set, _) = flow_mapping(&deals);
+    h.provision("destroy", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    assert_eq!(h.objects("connections").len(), 0);
+    let sets_before = h.objects("mappingSets").len();
+
+    h.clear_requests();
+    let out = h
+        .provision("apply", &profile, &["--yes", "--output", "json"])
+        .await;
+    out.assert_exit(0);
+    let deals = h.one("flows", &name("Deals", "flow"));
+    assert_eq!(flow_mapping(&deals).0, deals_set);
+    assert_eq!(h.objects("mappingSets").len(), sets_before);
+    let posted = h
+        .writes()
+        .iter()
+        .filter(|r| r.path.ends_with("/mappingSets"))
+        .count();
+    assert_eq!(posted, 0, "no mapping set is created: each rule set exists");
+    let row = out.json()["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "mapping_set" && c["module"] == "Deals")
+        .cloned()
+        .expect("a mapping set row for Deals");
+    assert_eq!(row["action"], "noop", "{row}");
+    assert_eq!(row["id"].as_str(), Some(deals_set.as_str()), "{row}");
+}

@@ -41,7 +41,10 @@ pub(crate) fn custom_modules(n: usize) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Service {
     Ims,
+    /// Zoho's accounts server (tokens).
     Zoho,
+    /// Zoho's CRM API (the validation's module and field lists).
+    ZohoCrm,
     Platform,
 }
 
@@ -50,6 +53,8 @@ fn service(request: &RecordedRequest) -> Service {
         Service::Ims
     } else if request.path.starts_with("/data/") {
         Service::Platform
+    } else if request.path.starts_with("/crm/") {
+        Service::ZohoCrm
     } else {
         Service::Zoho
     }
@@ -62,12 +67,13 @@ fn arrived(request: &RecordedRequest) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// For every request the tool logged as `retrying` after a 429 (at `-v`), when it logged that:
-/// by then it had set the shared hold on the host. Keyed by the emulator's request id.
+/// For every request the tool logged as `retrying` after a 429 (at `-v`), or, for Zoho's CRM
+/// API, logged the 429 answer of, when it logged that: by then it had set the shared hold on the
+/// host. Keyed by the emulator's request id.
 fn retries_after_429(stderr: &str) -> BTreeMap<String, DateTime<Utc>> {
     stderr
         .lines()
-        .filter(|l| l.contains(" retrying") && l.contains("status=429"))
+        .filter(|l| (l.contains(" retrying") || l.contains("/crm/v8/")) && l.contains("status=429"))
         .filter_map(|line| {
             let at = DateTime::parse_from_rfc3339(line.split_whitespace().next()?).ok()?;
             let id = line.split("request_id=\"").nth(1)?.split('"').next()?;
@@ -85,8 +91,10 @@ fn retries_after_429(stderr: &str) -> BTreeMap<String, DateTime<Utc>> {
 ///
 /// - IMS and Zoho token requests are made one at a time, so no other request to that service may
 ///   arrive inside the window at all.
-/// - Platform requests share one connection limit of `concurrency`. The tool sets the hold on the
-///   host before it releases the throttled request's slot, and logs `retrying` after that. A
+/// - Platform requests share one connection limit of `concurrency`, and so do Zoho CRM requests
+///   (the validation's reads, at most `concurrency` at once). The tool sets the hold on the
+///   host before it releases the throttled request's slot, and logs `retrying` (Zoho CRM: the
+///   429 answer) after that. A
 ///   request arriving after that log line was either sent after the hold (a violation) or was
 ///   still unanswered when the hold was set, so it held one of the other `concurrency - 1` slots.
 ///   So at most `concurrency - 1` platform requests may arrive between the log line and
@@ -129,7 +137,7 @@ fn assert_retry_after_honoured(
                     describe(&early)
                 );
             }
-            Service::Platform if concurrency == 1 => {
+            Service::Platform | Service::ZohoCrm if concurrency == 1 => {
                 // One request at a time: the log order is the order of sending.
                 let early: Vec<&RecordedRequest> =
                     requests[i + 1..].iter().filter(|r| inside(r, t)).collect();
@@ -142,7 +150,7 @@ fn assert_retry_after_honoured(
                     describe(&early)
                 );
             }
-            Service::Platform => {
+            Service::Platform | Service::ZohoCrm => {
                 let Some(&read) = logged.get(&limited.request_id) else {
                     panic!(
                         "the tool did not log a retry of the 429 to {} {} (request id {})",

@@ -6,6 +6,7 @@
 //! deleted only by `destroy`.
 
 use std::future::Future;
+use std::sync::PoisonError;
 
 use crate::api::connections::{self, AuthParams, Connection, NewConnection};
 use crate::api::specs::{ConnectionSpec, BASIC_AUTHENTICATION, ZOHO_CRM_SPEC_ID};
@@ -155,15 +156,17 @@ pub fn attributes(desired: &Desired) -> super::Attributes {
 struct Draft<'a> {
     body: NewConnection,
     prefix: &'a str,
+    /// The etag the create answered with: the lease is later written with it.
+    etag: std::sync::Mutex<Option<Etag>>,
 }
 
 impl Create for Draft<'_> {
     type Id = ConnectionId;
 
     async fn create(&self, client: &AepClient) -> Result<Self::Id, ApiError> {
-        connections::create_connection(client, &self.body)
-            .await
-            .map(|c| c.id)
+        let created = connections::create_connection(client, &self.body).await?;
+        *self.etag.lock().unwrap_or_else(PoisonError::into_inner) = created.etag;
+        Ok(created.id)
     }
 
     async fn lookup(&self, client: &AepClient) -> Result<Vec<Found<Self::Id>>, ApiError> {
@@ -185,23 +188,33 @@ pub async fn create(
     base: &DesiredBase,
     spec: &ConnectionSpec,
 ) -> anyhow::Result<ConnectionId> {
-    Ok(create_checked(client, profile, base, spec).await?.id)
+    Ok(create_checked(client, profile, base, spec).await?.0.id)
 }
 
 /// [`create`], saying whether the surviving base connection is the one this run made (its
-/// description, and so the lease it carries, is then this run's).
+/// description, and so the lease it carries, is then this run's) and, when it is, the etag its
+/// create answered with.
 pub async fn create_checked(
     client: &AepClient,
     profile: &Profile,
     base: &DesiredBase,
     spec: &ConnectionSpec,
-) -> anyhow::Result<Ensured<ConnectionId>> {
+) -> anyhow::Result<(Ensured<ConnectionId>, Option<Etag>)> {
     let params = auth_params(client, profile, spec).await?;
     let new = Draft {
         body: NewConnection::zoho(base.name.clone(), Some(base.description.clone()), params),
         prefix: base.name.as_str(),
+        etag: std::sync::Mutex::default(),
     };
-    Ok(ensure_checked(client, &new).await?)
+    let ensured = ensure_checked(client, &new).await?;
+    let etag = match ensured.ours {
+        true => new
+            .etag
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner),
+        false => None,
+    };
+    Ok((ensured, etag))
 }
 
 /// Patches the credentials (when rotated) and the description of `current`; returns the etag it

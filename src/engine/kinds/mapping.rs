@@ -83,6 +83,22 @@ pub fn holds(set: &MappingSet, rules: &[Rule], schema_id: &str) -> bool {
     set.schema_id() == Some(schema_id) && rules_of(set) == rules
 }
 
+/// The mapping set a module with `rules` reuses instead of creating one: the oldest of `free`
+/// (sets no dataflow references, e.g. left by an interrupted run) that holds exactly those rules
+/// and that no other module has `claimed`. Reusing it leaves no unused set behind (Data Prep
+/// cannot delete one).
+pub fn reusable<'a>(
+    free: &[&'a MappingSet],
+    rules: &[Rule],
+    schema_id: &str,
+    claimed: &BTreeSet<MappingSetId>,
+) -> Option<&'a MappingSet> {
+    free.iter()
+        .copied()
+        .filter(|m| !claimed.contains(&m.id) && holds(m, rules, schema_id))
+        .min_by_key(|m| (m.created_date.unwrap_or(i64::MAX), m.id.to_string()))
+}
+
 /// Why the mapping set no longer serves (a new one is needed), or `None` when it holds the
 /// desired rules. Unknown rules (`None`: auto mapping not explored yet) count as a change,
 /// checked again at apply.

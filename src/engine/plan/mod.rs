@@ -283,6 +283,20 @@ impl ModuleStep {
             && (matches!(self.source, Slot::Create { .. })
                 || matches!(self.mapping, MappingStep::Create { .. }))
     }
+
+    /// Whether nothing of the module's chain exists yet (a first apply, or a module new to the
+    /// profile): its explore can then only fill in the columns and rules to send, never change
+    /// what happens to its dataset and target connection, so apply starts those beside it.
+    pub fn is_new(&self) -> bool {
+        matches!(
+            (&self.source, &self.target, &self.flow),
+            (
+                Slot::Create { .. },
+                Slot::Create { .. },
+                FlowStep::Create { .. }
+            )
+        ) && self.removals.is_empty()
+    }
 }
 
 /// The whole plan.

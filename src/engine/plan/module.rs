@@ -8,7 +8,6 @@ use super::{
     Action, Change, FlowStep, Inputs, Linked, MappingStep, ModuleStep, PlanError, Removal, Row,
     Rows, Slot,
 };
-use crate::api::dataprep::MappingSet;
 use crate::api::flows::Flow;
 use crate::api::source::SourceConnection;
 use crate::api::target::TargetConnection;
@@ -266,15 +265,8 @@ impl<'a> Planner<'_, 'a> {
         let chosen = referenced
             .filter(|set| kinds::mapping::diff(set, rules, schema).is_none())
             .or_else(|| {
-                let rules = rules?;
-                let free: Vec<&MappingSet> = managed
-                    .unreferenced_mapping_sets()
-                    .into_iter()
-                    .filter(|m| {
-                        !self.claimed.contains(&m.id) && kinds::mapping::holds(m, rules, schema)
-                    })
-                    .collect();
-                oldest(&free, |m| (m.created_date, m.id.to_string()))
+                let free = managed.unreferenced_mapping_sets();
+                kinds::mapping::reusable(&free, rules?, schema, self.claimed)
             });
         let change = self.row(Action::Noop, Kind::MappingSet, &self.dm.mapping_name);
         let Some(set) = chosen else {
