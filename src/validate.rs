@@ -186,9 +186,10 @@ pub async fn read_targets(client: &AepClient, flows: &[&Dataflow], facts: &mut F
 pub const ZOHO_MAX_CONCURRENCY: usize = 10;
 
 /// The columns of `modules` from Zoho's CRM API (no base connection to explore through): the
-/// module list and each module's fields, read side by side, `concurrency` calls at a time (at
-/// most [`ZOHO_MAX_CONCURRENCY`]). A module the list lacks is reported missing, whatever its
-/// field list said.
+/// module list and each module's fields, read side by side, `concurrency` field lists at a time
+/// (the list and the field lists at most [`ZOHO_MAX_CONCURRENCY`] calls; with `concurrency` 1,
+/// one call at a time). A module the list lacks is reported missing, whatever its field list
+/// said.
 pub async fn zoho_columns(
     zoho: &ZohoOAuth,
     profile: &Profile,
@@ -218,8 +219,14 @@ pub async fn zoho_columns(
     let api = token.api_domain_or(&settings.api_url);
     let list = zoho_setup::list_modules(zoho, settings, &token);
     let (listed, mut fields) = if at_once > 1 {
-        // One call of the budget goes to the module list.
-        let fields = read_fields(zoho, &api, &token, modules, at_once - 1);
+        // The module list is the one more call beside them.
+        let fields = read_fields(
+            zoho,
+            &api,
+            &token,
+            modules,
+            at_once.min(ZOHO_MAX_CONCURRENCY - 1),
+        );
         tokio::join!(list, fields)
     } else {
         let listed = list.await;

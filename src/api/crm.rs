@@ -22,7 +22,7 @@
 //! ```
 
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -32,6 +32,7 @@ use serde_json::Value;
 use tracing::Instrument;
 use url::Url;
 
+use crate::api::http::throttle::{Pace, Throttle};
 use crate::transport::error::{looks_like_html, truncate};
 use crate::transport::{describe_json_error, describe_transport, retry_after, HttpOptions};
 use crate::transport::{CallKind, RetryPolicy, Verdict};
@@ -211,29 +212,45 @@ const FIELDS: Endpoint = Endpoint {
 };
 
 /// The Zoho CRM API client. Cheap to create; [`ZohoOAuth::crm`](crate::auth::zoho::ZohoOAuth::crm)
-/// gives one that shares the OAuth client's connection pool and [`CrmHold`].
+/// gives one that shares the OAuth client's connection pool and [`CrmPace`].
 #[derive(Clone)]
 pub struct ZohoCrm {
     http: reqwest::Client,
     retry: RetryPolicy,
-    hold: CrmHold,
+    pace: CrmPace,
 }
 
-/// Until when no request goes to Zoho's CRM API, after a 429 with `Retry-After`: shared by the
-/// clients of one command, whose calls run side by side (a call sent after the 429 was read
-/// must not arrive inside the window another call was given).
+/// The pace of the calls to Zoho's CRM API, shared by the clients of one command, whose calls run
+/// side by side: after a 429 with `Retry-After` nothing is sent before that time, and then at the
+/// rate Zoho let through ([`Pace`], as for AEP), so that a call sent after the 429 was read never
+/// arrives inside the window another call was given.
 #[derive(Clone, Default)]
-pub struct CrmHold(Arc<Mutex<Option<Instant>>>);
+pub struct CrmPace(Arc<(Throttle, Pace)>);
 
-impl CrmHold {
-    fn until(&self) -> Option<Instant> {
-        let until = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        until.filter(|u| *u > Instant::now())
+impl CrmPace {
+    /// Waits until a call to `host` may be sent.
+    async fn turn(&self, host: &str) {
+        let (throttle, pace) = &*self.0;
+        while let Some(until) = throttle.until(host) {
+            tokio::time::sleep_until(until.into()).await;
+        }
+        if let Some(turn) = pace.reserve(host) {
+            tokio::time::sleep_until(turn.into()).await;
+        }
     }
 
-    fn extend(&self, until: Instant) {
-        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        *held = Some(held.map_or(until, |h| h.max(until)));
+    /// Learns from an answer of `host`: a 429 holds every call until its `Retry-After` and
+    /// slows the pace.
+    fn answered(&self, host: &str, status: u16, retry_after: Option<Duration>) {
+        let (throttle, pace) = &*self.0;
+        match (status, retry_after) {
+            (429, Some(wait)) => {
+                throttle.hold(host, Instant::now() + wait);
+                pace.on_throttle(host, Some(wait));
+            }
+            (429, None) => pace.on_throttle(host, None),
+            _ => pace.on_answer(host),
+        }
     }
 }
 
@@ -253,13 +270,13 @@ impl ZohoCrm {
         Self {
             http,
             retry,
-            hold: CrmHold::default(),
+            pace: CrmPace::default(),
         }
     }
 
-    /// This client, holding off whenever `hold` does (see [`CrmHold`]).
-    pub fn sharing(mut self, hold: CrmHold) -> Self {
-        self.hold = hold;
+    /// This client, keeping to `pace` (see [`CrmPace`]).
+    pub fn sharing(mut self, pace: CrmPace) -> Self {
+        self.pace = pace;
         self
     }
 
@@ -353,9 +370,8 @@ impl ZohoCrm {
                 };
                 (error, None)
             };
-            while let Some(until) = self.hold.until() {
-                tokio::time::sleep_until(until.into()).await;
-            }
+            let host = url.host_str().unwrap_or_default();
+            self.pace.turn(host).await;
             let response = self
                 .http
                 .get(url.clone())
@@ -370,9 +386,7 @@ impl ZohoCrm {
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
-            if let (429, Some(wait)) = (status, wait) {
-                self.hold.extend(Instant::now() + wait);
-            }
+            self.pace.answered(host, status, wait);
             let body = response.bytes().await.map_err(transient)?;
             tracing::info!(
                 status,

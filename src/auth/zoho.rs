@@ -30,7 +30,7 @@ use tracing::Instrument;
 use url::Url;
 
 use super::token_cache::TokenCache;
-use crate::api::crm::{CrmHold, ZohoCrm};
+use crate::api::crm::{CrmPace, ZohoCrm};
 use crate::profile::{check_url, is_loopback, ZohoRegion, ZohoSettings};
 use crate::transport::error::{looks_like_html, truncate};
 use crate::transport::{describe_transport, retry_after, HttpOptions};
@@ -382,7 +382,7 @@ pub struct ZohoOAuth {
     retry: RetryPolicy,
     cached: TokenMemory,
     disk: Option<TokenCache>,
-    crm_hold: CrmHold,
+    crm_pace: CrmPace,
 }
 
 /// The access token clients hold in memory; clones share it, so that the clients of one command
@@ -411,7 +411,7 @@ impl ZohoOAuth {
             retry: options.retry_policy(),
             cached: TokenMemory::default(),
             disk: None,
-            crm_hold: CrmHold::default(),
+            crm_pace: CrmPace::default(),
         })
     }
 
@@ -469,7 +469,7 @@ impl ZohoOAuth {
 
     /// The Zoho CRM API client, sharing this client's connection pool and retry policy.
     pub fn crm(&self) -> ZohoCrm {
-        ZohoCrm::with_client(self.http.clone(), self.retry).sharing(self.crm_hold.clone())
+        ZohoCrm::with_client(self.http.clone(), self.retry).sharing(self.crm_pace.clone())
     }
 
     /// Forgets the cached access token, in this process and in the [`TokenCache`] (after the

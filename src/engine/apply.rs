@@ -35,6 +35,7 @@ use super::plan::{
 use super::select::Selection;
 use super::Kind;
 use crate::api::dataprep::MappingSetRef;
+use crate::api::explore::Column;
 use crate::api::{
     AepClient, ConnectionId, DatasetId, FlowId, MappingSetId, SourceConnectionId,
     TargetConnectionId,
@@ -204,6 +205,8 @@ struct Run<'a> {
     lease: Option<&'a Lease>,
     /// Mapping sets some module of the run reuses (no two modules share one).
     claimed: Mutex<BTreeSet<MappingSetId>>,
+    /// New modules explored while the new base connection's twin check ran, for their chains.
+    explored_early: Mutex<BTreeMap<String, Result<Vec<Column>, String>>>,
 }
 
 /// Applies `prepared.plan`. Modules not explored yet (the base connection did not exist or was
@@ -233,8 +236,17 @@ pub async fn execute(
         concurrency: options.concurrency.max(1),
         lease,
         claimed: Mutex::default(),
+        explored_early: Mutex::default(),
     };
-    let base = match run.base(&plan.base).await {
+    // Reads that can fill the twin check's round trip: the first new modules' explores.
+    let early: Vec<&str> = plan
+        .modules
+        .iter()
+        .filter(|m| m.needs_explore() && m.is_new())
+        .map(|m| m.module.as_str())
+        .take(run.concurrency - 1)
+        .collect();
+    let base = match run.base(&plan.base, &early).await {
         Ok(Ensured { id, ours: true }) => id,
         Ok(Ensured { ours: false, .. }) => {
             return Outcome {
@@ -301,8 +313,9 @@ impl Run<'_> {
     }
 
     /// The base connection, and whether this run may go on with it: `ours` is `false` when a
-    /// concurrent run created it first (so that run's lease is on it).
-    async fn base(&self, step: &BaseStep) -> Result<Ensured<ConnectionId>, Failed> {
+    /// concurrent run created it first (so that run's lease is on it). A new one's twin check
+    /// runs beside the explores of the `early` modules.
+    async fn base(&self, step: &BaseStep, early: &[&str]) -> Result<Ensured<ConnectionId>, Failed> {
         let spec = &self.observed.preflight.connection_spec;
         let (client, profile, base) = (self.client, self.profile, &self.desired.base);
         let existing = |id: &ConnectionId| Ensured {
@@ -314,8 +327,16 @@ impl Run<'_> {
             BaseStep::Create { row } => {
                 let ours = AtomicBool::new(false);
                 let work = async {
+                    let explore_early = |id: ConnectionId| async move {
+                        let explored = explore_modules(client, &id, early, early.len()).await;
+                        self.explored_early
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .extend(explored);
+                    };
                     let (created, etag) =
-                        kinds::base::create_checked(client, profile, base, spec).await?;
+                        kinds::base::create_checked(client, profile, base, spec, explore_early)
+                            .await?;
                     ours.store(created.ours, Ordering::Relaxed);
                     if let (Some(lease), true) = (self.lease, created.ours) {
                         lease.created(&created.id, etag);
@@ -446,7 +467,15 @@ impl Run<'_> {
         base: &ConnectionId,
     ) -> Result<(Option<Resolved>, MappingStep), Failed> {
         let row = step.source.row();
-        let explored = explore_module(self.client, base, &dm.module).await;
+        let early = self
+            .explored_early
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&dm.module);
+        let explored = match early {
+            Some(explored) => explored,
+            None => explore_module(self.client, base, &dm.module).await,
+        };
         let resolved = match explored.and_then(|cols| dm.resolve(&cols).map_err(|e| e.0)) {
             Ok(resolved) => resolved,
             Err(message) => {

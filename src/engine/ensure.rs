@@ -132,11 +132,27 @@ pub async fn ensure_checked<C: Create>(
     client: &AepClient,
     new: &C,
 ) -> Result<Ensured<C::Id>, ApiError> {
+    ensure_checked_beside(client, new, |_| async {}).await
+}
+
+/// [`ensure_checked`], running `beside` with the new object's id while its twin check runs:
+/// work that only reads through the object, and is wasted, not wrong, when a twin survives.
+pub async fn ensure_checked_beside<C, F, Fut>(
+    client: &AepClient,
+    new: &C,
+    beside: F,
+) -> Result<Ensured<C::Id>, ApiError>
+where
+    C: Create,
+    F: FnOnce(C::Id) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let ours = match create_once(client, new).await? {
         Sent::Created(id) => id,
         Sent::Found(id) => return Ok(Ensured { id, ours: false }),
     };
-    let found = new.lookup(client).await?;
+    let (found, ()) = futures::join!(new.lookup(client), beside(ours.clone()));
+    let found = found?;
     let mine = found.iter().find(|f| f.id == ours).map(|f| f.created_at);
     let Some(survivor) = oldest(found.into_iter().filter(|f| f.id != ours).collect()) else {
         return Ok(Ensured {

@@ -1013,3 +1013,41 @@ async fn a_first_apply_after_destroy_reuses_the_auto_mapping_set_left_behind() {
     assert_eq!(row["action"], "noop", "{row}");
     assert_eq!(row["id"].as_str(), Some(deals_set.as_str()), "{row}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_apply_explores_modules_while_the_new_base_connections_twin_check_runs() {
+    // 200 ms a request: requests sent together arrive within a few milliseconds of each other,
+    // requests sent one after the other at least 200 ms apart.
+    let h = Harness::with_latency(200).await;
+    let profile = h.profile("profile.toml", THREE_MODULES);
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    let log = h.requests();
+    let created = log
+        .iter()
+        .position(|r| r.method == "POST" && r.path.ends_with("/flowservice/connections"))
+        .expect("the base connection was created");
+    let at = |r: &provision::emulator::RecordedRequest| {
+        chrono::DateTime::parse_from_rfc3339(&r.time).expect("a request time")
+    };
+    let twin_check = log[created..]
+        .iter()
+        .find(|r| r.method == "GET" && r.path.ends_with("/flowservice/connections"))
+        .expect("the twin check");
+    let first_explore = log
+        .iter()
+        .find(|r| {
+            r.query
+                .as_deref()
+                .is_some_and(|q| q.contains("objectType=table"))
+        })
+        .expect("modules were explored");
+    let apart = (at(first_explore) - at(twin_check))
+        .num_milliseconds()
+        .abs();
+    assert!(
+        apart < 100,
+        "the first explore arrived {apart} ms from the twin check: they were not sent together"
+    );
+}

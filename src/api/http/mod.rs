@@ -21,7 +21,7 @@
 //!   anew at each 429, raised slowly by each answer), so that few of them are refused.
 
 mod paging;
-mod throttle;
+pub(crate) mod throttle;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,7 @@
 //! Shared rate limiting for one AEP client and its clones: a `Retry-After` hold per host
 //! ([`Throttle`]), a pace per host learnt from 429s ([`Pace`]), and an adaptive cap on requests
-//! in flight ([`Limiter`]), halved on 429 and regrown on success.
+//! in flight ([`Limiter`]), halved on 429 and regrown on success. The Zoho CRM client holds and
+//! paces itself with the same [`Throttle`] and [`Pace`].
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -15,12 +16,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Hosts that answered 429, and until when nothing is sent to them.
 #[derive(Default)]
-pub(super) struct Throttle {
+pub(crate) struct Throttle {
     until: Mutex<HashMap<String, Instant>>,
 }
 
 impl Throttle {
-    pub(super) fn until(&self, host: &str) -> Option<Instant> {
+    pub(crate) fn until(&self, host: &str) -> Option<Instant> {
         let mut map = lock(&self.until);
         match map.get(host) {
             Some(until) if *until > Instant::now() => Some(*until),
@@ -32,7 +33,7 @@ impl Throttle {
         }
     }
 
-    pub(super) fn hold(&self, host: &str, until: Instant) {
+    pub(crate) fn hold(&self, host: &str, until: Instant) {
         let mut map = lock(&self.until);
         let entry = map.entry(host.to_owned()).or_insert(until);
         if *entry < until {
@@ -54,7 +55,7 @@ impl Throttle {
 /// - Each answer that is not a 429 raises the rate by [`GROWTH`], so a pace learnt too low
 ///   recovers, and probes the limit again only every few dozen requests.
 #[derive(Default)]
-pub(super) struct Pace {
+pub(crate) struct Pace {
     hosts: Mutex<HashMap<String, HostPace>>,
 }
 
@@ -92,7 +93,7 @@ impl HostPace {
 impl Pace {
     /// Reserves the next start for a request to `host`: when it may be sent, if that is later
     /// than now.
-    pub(super) fn reserve(&self, host: &str) -> Option<Instant> {
+    pub(crate) fn reserve(&self, host: &str) -> Option<Instant> {
         let mut hosts = lock(&self.hosts);
         let pace = hosts.get_mut(host)?;
         let rate = pace.rate?;
@@ -103,7 +104,7 @@ impl Pace {
     }
 
     /// An answer other than 429 came back from `host`.
-    pub(super) fn on_answer(&self, host: &str) {
+    pub(crate) fn on_answer(&self, host: &str) {
         let now = Instant::now();
         let mut hosts = lock(&self.hosts);
         let pace = hosts
@@ -124,7 +125,7 @@ impl Pace {
 
     /// `host` answered 429 and asked to wait `retry_after`. Without a positive `Retry-After` the
     /// service gave no window to learn a rate from, and nothing changes.
-    pub(super) fn on_throttle(&self, host: &str, retry_after: Option<Duration>) {
+    pub(crate) fn on_throttle(&self, host: &str, retry_after: Option<Duration>) {
         let Some(retry_after) = retry_after.filter(|d| !d.is_zero()) else {
             return;
         };

@@ -12,7 +12,7 @@ use crate::api::connections::{self, AuthParams, Connection, NewConnection};
 use crate::api::specs::{ConnectionSpec, BASIC_AUTHENTICATION, ZOHO_CRM_SPEC_ID};
 use crate::api::{AepClient, ApiError, ConnectionId, ConnectionSpecId, Created, Etag, PatchOp};
 use crate::engine::desired::{Desired, DesiredBase};
-use crate::engine::ensure::{ensure_checked, stale_or_lost, Create, Ensured, Found};
+use crate::engine::ensure::{ensure_checked_beside, stale_or_lost, Create, Ensured, Found};
 use crate::engine::kinds::flow::missing_etag;
 use crate::engine::naming::{is_owned, owner_marker};
 use crate::profile::Profile;
@@ -188,25 +188,32 @@ pub async fn create(
     base: &DesiredBase,
     spec: &ConnectionSpec,
 ) -> anyhow::Result<ConnectionId> {
-    Ok(create_checked(client, profile, base, spec).await?.0.id)
+    let created = create_checked(client, profile, base, spec, |_| async {}).await?;
+    Ok(created.0.id)
 }
 
 /// [`create`], saying whether the surviving base connection is the one this run made (its
 /// description, and so the lease it carries, is then this run's) and, when it is, the etag its
-/// create answered with.
-pub async fn create_checked(
+/// create answered with. `beside` runs with the new connection's id during its twin check
+/// ([`ensure_checked_beside`]).
+pub async fn create_checked<F, Fut>(
     client: &AepClient,
     profile: &Profile,
     base: &DesiredBase,
     spec: &ConnectionSpec,
-) -> anyhow::Result<(Ensured<ConnectionId>, Option<Etag>)> {
+    beside: F,
+) -> anyhow::Result<(Ensured<ConnectionId>, Option<Etag>)>
+where
+    F: FnOnce(ConnectionId) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let params = auth_params(client, profile, spec).await?;
     let new = Draft {
         body: NewConnection::zoho(base.name.clone(), Some(base.description.clone()), params),
         prefix: base.name.as_str(),
         etag: std::sync::Mutex::default(),
     };
-    let ensured = ensure_checked(client, &new).await?;
+    let ensured = ensure_checked_beside(client, &new, beside).await?;
     let etag = match ensured.ours {
         true => new
             .etag
