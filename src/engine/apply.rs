@@ -385,8 +385,20 @@ impl Run<'_> {
     ) -> Result<Plan, Option<String>> {
         let modules: Vec<&ModuleStep> = plan.modules.iter().filter(|m| m.needs_explore()).collect();
         self.note_exploring(modules.len(), base);
-        let names: Vec<&str> = modules.iter().map(|m| m.module.as_str()).collect();
-        let results = explore_modules(self.client, base, &names, self.concurrency).await;
+        // Those explored beside the base connection's twin check are not explored again.
+        let early = std::mem::take(
+            &mut *self
+                .explored_early
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let names: Vec<&str> = modules
+            .iter()
+            .map(|m| m.module.as_str())
+            .filter(|m| !early.contains_key(*m))
+            .collect();
+        let mut results = explore_modules(self.client, base, &names, self.concurrency).await;
+        results.extend(early);
         let mut explored = inputs.explored.clone();
         let mut failed = false;
         for (module, result) in results {

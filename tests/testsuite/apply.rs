@@ -1051,3 +1051,47 @@ async fn a_first_apply_explores_modules_while_the_new_base_connections_twin_chec
         "the first explore arrived {apart} ms from the twin check: they were not sent together"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_first_apply_that_reuses_orphans_explores_each_module_once() {
+    // Everything but the target connections of Leads and Contacts is deleted (as an interrupted
+    // destroy would leave it). The next apply creates a base connection; Deals is wholly new and
+    // is explored beside the twin check, the other two reuse their orphans and are planned
+    // again once explored: nobody is explored twice, and every module ends with one chain.
+    let (h, profile) = applied(THREE_MODULES).await;
+    let delete = |kind: &'static str, id: String| {
+        let h = &h;
+        async move {
+            let reply = h.env.delete(&format!("{}/{kind}/{id}", support::FS)).await;
+            assert!(reply.code() < 300, "DELETE {kind}/{id}: {}", reply.body);
+        }
+    };
+    for flow in h.objects("flows") {
+        delete("flows", id(&flow)).await;
+    }
+    for source in h.objects("sourceConnections") {
+        delete("sourceConnections", id(&source)).await;
+    }
+    delete(
+        "targetConnections",
+        id(&h.one("targetConnections", &name("Deals", "target"))),
+    )
+    .await;
+    delete("connections", id(&h.one("connections", PREFIX))).await;
+
+    h.clear_requests();
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+    for module in ["Leads", "Contacts", "Deals"] {
+        let explores = h
+            .requests()
+            .iter()
+            .filter(|r| r.query.as_deref() == Some(&format!("objectType=table&object={module}")))
+            .count();
+        assert_eq!(explores, 1, "{module} explored {explores} times");
+        h.one("flows", &name(module, "flow"));
+        h.one("sourceConnections", &name(module, "source"));
+        h.one("targetConnections", &name(module, "target"));
+    }
+}
