@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt};
+use tokio::sync::Semaphore;
 
 use crate::api::catalog::{self, Dataset};
 use crate::api::crm::{ZohoApiError, ZohoField};
@@ -186,10 +187,10 @@ pub async fn read_targets(client: &AepClient, flows: &[&Dataflow], facts: &mut F
 pub const ZOHO_MAX_CONCURRENCY: usize = 10;
 
 /// The columns of `modules` from Zoho's CRM API (no base connection to explore through): the
-/// module list and each module's fields, read side by side, `concurrency` field lists at a time
-/// (the list and the field lists at most [`ZOHO_MAX_CONCURRENCY`] calls; with `concurrency` 1,
-/// one call at a time). A module the list lacks is reported missing, whatever its field list
-/// said.
+/// module list and each module's fields, read side by side, `concurrency` + 1 calls at a time
+/// (the list beside `concurrency` field lists; at most [`ZOHO_MAX_CONCURRENCY`]; with
+/// `concurrency` 1, one call at a time). A module the list lacks is reported missing, whatever
+/// its field list said.
 pub async fn zoho_columns(
     zoho: &ZohoOAuth,
     profile: &Profile,
@@ -215,23 +216,20 @@ pub async fn zoho_columns(
             ))
         }
     };
-    let at_once = concurrency.clamp(1, ZOHO_MAX_CONCURRENCY);
-    let api = token.api_domain_or(&settings.api_url);
-    let list = zoho_setup::list_modules(zoho, settings, &token);
-    let (listed, mut fields) = if at_once > 1 {
-        // The module list is the one more call beside them.
-        let fields = read_fields(
-            zoho,
-            &api,
-            &token,
-            modules,
-            at_once.min(ZOHO_MAX_CONCURRENCY - 1),
-        );
-        tokio::join!(list, fields)
-    } else {
-        let listed = list.await;
-        (listed, read_fields(zoho, &api, &token, modules, 1).await)
+    // The module list and the field lists share `concurrency` + 1 calls in flight (one at a time
+    // with `concurrency` 1): the field lists take the list's place once it has answered.
+    let slots = match concurrency {
+        0 | 1 => 1,
+        n => (n + 1).min(ZOHO_MAX_CONCURRENCY),
     };
+    let calls = Semaphore::new(slots);
+    let api = token.api_domain_or(&settings.api_url);
+    let list = async {
+        let _call = calls.acquire().await;
+        zoho_setup::list_modules(zoho, settings, &token).await
+    };
+    let fields = read_fields(zoho, &api, &token, modules, &calls);
+    let (listed, mut fields) = tokio::join!(list, fields);
     let (api, listed) = match listed {
         Ok(found) => found,
         Err(e) => return unknown(format!("Zoho's module list failed: {}", describe(&e))),
@@ -245,7 +243,7 @@ pub async fn zoho_columns(
         .collect();
     if !rejected.is_empty() {
         if let Ok(token) = zoho.token(settings).await {
-            fields.extend(read_fields(zoho, &api, &token, &rejected, at_once).await);
+            fields.extend(read_fields(zoho, &api, &token, &rejected, &calls).await);
         }
     }
     let names = || listed.iter().map(|m| m.api_name.as_str());
@@ -270,24 +268,25 @@ pub async fn zoho_columns(
         .collect()
 }
 
-/// `GET /crm/v8/settings/fields?module=` of each of `modules`, `at_once` at a time.
+/// `GET /crm/v8/settings/fields?module=` of each of `modules`, each holding one of `calls`.
 async fn read_fields(
     zoho: &ZohoOAuth,
     api: &Url,
     token: &ZohoToken,
     modules: &[&str],
-    at_once: usize,
+    calls: &Semaphore,
 ) -> BTreeMap<String, Result<Vec<ZohoField>, ZohoApiError>> {
     let crm = zoho.crm();
     stream::iter(modules.iter().copied())
         .map(|module| {
             let crm = &crm;
             async move {
+                let _call = calls.acquire().await;
                 let fields = crm.list_fields(api, &token.access_token, module).await;
                 (module.to_owned(), fields)
             }
         })
-        .buffer_unordered(at_once)
+        .buffer_unordered(ZOHO_MAX_CONCURRENCY)
         .collect()
         .await
 }

@@ -92,12 +92,11 @@ fn retries_after_429(stderr: &str) -> BTreeMap<String, DateTime<Utc>> {
 /// - IMS and Zoho token requests are made one at a time, so no other request to that service may
 ///   arrive inside the window at all.
 /// - Platform requests share one connection limit of `concurrency`; Zoho CRM requests (the
-///   validation's reads) one of `concurrency` field lists plus the module list. The tool sets
-///   the hold on the
-///   host before it releases the throttled request's slot, and logs `retrying` (Zoho CRM: the
-///   429 answer) after that. A
-///   request arriving after that log line was either sent after the hold (a violation) or was
-///   still unanswered when the hold was set, so it held one of the other `concurrency - 1` slots.
+///   validation's reads) one of `concurrency + 1` (the module list beside the field lists). The
+///   tool sets the hold on the host before it releases the throttled request's slot, and logs
+///   `retrying` (Zoho CRM: the 429 answer) after that. A request arriving after that log line
+///   was either sent after the hold (a violation) or was still unanswered when the hold was
+///   set, so it held one of the other `concurrency - 1` slots (Zoho CRM: `concurrency`).
 ///   So at most `concurrency - 1` platform requests may arrive between the log line and
 ///   `t + Retry-After`; with `concurrency` 1, none may arrive after the 429 inside the window.
 ///
@@ -160,7 +159,7 @@ fn assert_retry_after_honoured(
                 };
                 let late: Vec<&RecordedRequest> =
                     requests.iter().filter(|r| inside(r, read)).collect();
-                // Zoho CRM: the module list is read beside `concurrency` field lists.
+                // Zoho CRM: the module list is read beside the field lists.
                 let in_flight = match svc {
                     Service::ZohoCrm => concurrency + 1,
                     _ => concurrency,
