@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt};
 use tokio::sync::Semaphore;
+use url::Url;
 
 use crate::api::catalog::{self, Dataset};
 use crate::api::crm::{ZohoApiError, ZohoField};
@@ -30,7 +31,6 @@ use crate::check::Check;
 use crate::engine::desired::nearest;
 use crate::profile::{Dataflow, DatasetTarget, Mapping, Profile};
 use crate::zoho_setup::{self, ZohoFailure};
-use url::Url;
 
 /// Requests of one kind sent at the same time.
 const CONCURRENCY: usize = 8;
