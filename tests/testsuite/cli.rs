@@ -204,6 +204,16 @@ fn assert_no_secret(run: &str, out: &support::cli::Output, secrets: &[&str]) {
     }
 }
 
+/// A file a command wrote, as an [`assert_no_secret`] input: it must not hold one either.
+fn as_printed(path: &Path) -> support::cli::Output {
+    let text = std::fs::read_to_string(path).expect("the file is written");
+    support::cli::Output {
+        code: 0,
+        stdout: text,
+        stderr: String::new(),
+    }
+}
+
 /// The runs of one pass: the flags, then the command's arguments.
 fn runs<'a>(flags: &[&'a str], commands: &[Vec<&'a str>]) -> Vec<Vec<&'a str>> {
     commands
@@ -212,22 +222,59 @@ fn runs<'a>(flags: &[&'a str], commands: &[Vec<&'a str>]) -> Vec<Vec<&'a str>> {
         .collect()
 }
 
+/// The environment of one run: the `wrong` credentials, and `RUST_LOG` when given.
+fn env<'a>(wrong: &[(&'a str, &'a str)], rust_log: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    wrong
+        .iter()
+        .copied()
+        .chain(rust_log.map(|l| ("RUST_LOG", l)))
+        .collect()
+}
+
+/// Runs `commands` at `verbosity` with the right credentials: each exits 0 and prints none of
+/// `secrets`.
+async fn succeed(
+    h: &Harness,
+    (flags, rust_log): (&[&str], Option<&str>),
+    commands: &[Vec<&str>],
+    secrets: &[&str],
+) {
+    for args in runs(flags, commands) {
+        let out = h.run_env(&args, &env(&[], rust_log)).await;
+        let run = format!("{args:?} RUST_LOG={rust_log:?}");
+        assert_eq!(out.code, 0, "{run}\n{}{}", out.stdout, out.stderr);
+        assert_no_secret(&run, &out, secrets);
+    }
+}
+
+/// [`THREE_MODULES`] with Leads scheduled `once`, so that `run --module Leads` starts a run.
+fn leads_once() -> String {
+    let leads = "module  = \"Leads\"";
+    THREE_MODULES.replacen(leads, &format!("{leads}\n{}", crate::operate::ONCE), 1)
+}
+
+/// Long enough in emulated time for a run started now to have finished.
+const RUN_TIME: std::time::Duration = std::time::Duration::from_secs(300);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_command_prints_a_secret_on_success_at_any_verbosity() {
     let h = Harness::start().await;
     // The shapes looked for are the shapes the emulator really issues.
     assert!(h.env.token.starts_with(EMULATOR_IMS_TOKEN));
     assert!(zoho_token_in(&h.emulator().mint_grant_code()).is_some());
-    let profile = h.profile("profile.toml", THREE_MODULES);
+    let profile = h.profile("profile.toml", &leads_once());
     let profile = profile.to_str().expect("a UTF-8 path");
     let token_file = h.dir.path().join("zoho.token");
     let token_file = token_file.to_str().expect("a UTF-8 path");
+    let init_file = h.dir.path().join("init.toml");
+    let mut init = crate::init::flags(init_file.to_str().expect("a UTF-8 path"), &["Leads"]);
+    init.push("--force");
     let seed_secrets = [
         support::CLIENT_SECRET,
         support::ZOHO_SECRET,
         support::ZOHO_REFRESH,
     ];
-    for (flags, rust_log) in VERBOSITY {
+    for verbosity in VERBOSITY {
         // Zoho allows about 10 refreshes per refresh token per 10 minutes; each pass makes a few.
         h.emulator().advance_clock(ZOHO_REFRESH_WINDOW);
         let code = h.emulator().mint_grant_code();
@@ -237,24 +284,37 @@ async fn no_command_prints_a_secret_on_success_at_any_verbosity() {
             vec!["plan", profile],
             vec!["explore", profile],
             vec!["explore", profile, "Leads", "--preview", "2"],
-            vec!["status", profile],
             vec!["check", profile],
             vec!["zoho", "modules", profile],
             vec![
                 "zoho", "token", profile, "--code", &code, "--write", token_file, "--force",
             ],
+        ];
+        succeed(&h, verbosity, &commands, &seed_secrets).await;
+        // Zoho refuses the token the base connection now holds: the run started fails, so
+        // that `status` shows a run's errors and `retry` re-triggers it.
+        crate::operate::set_base_refresh_token(&h, "1000.revoked").await;
+        let run = vec!["run", profile, "--module", "Leads"];
+        succeed(&h, verbosity, &[run], &seed_secrets).await;
+        h.emulator().advance_clock(RUN_TIME);
+        h.clear_requests();
+        let commands = vec![
+            vec!["status", profile],
+            vec!["retry", profile],
+            init.clone(),
             vec!["destroy", profile, "--yes"],
         ];
-        let env: Vec<(&str, &str)> = rust_log.map(|l| ("RUST_LOG", l)).into_iter().collect();
-        for args in runs(flags, &commands) {
-            let out = h.run_env(&args, &env).await;
-            let run = format!("{args:?} RUST_LOG={rust_log:?}");
-            assert_eq!(out.code, 0, "{run}\n{}{}", out.stdout, out.stderr);
-            assert_no_secret(&run, &out, &seed_secrets);
-        }
+        succeed(&h, verbosity, &commands, &seed_secrets).await;
+        let retriggered = h
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.query.as_deref() == Some("op=re-trigger"));
+        assert!(retriggered, "retry left the failed run alone");
         // The refresh token went to the file (and the check above would have caught it).
         let written = std::fs::read_to_string(token_file).expect("the token file");
         assert!(zoho_token_in(&written).is_some(), "{written}");
+        // init writes the secrets as ${...} placeholders, never their values.
+        assert_no_secret("init's profile", &as_printed(&init_file), &seed_secrets);
     }
 }
 
@@ -265,6 +325,8 @@ async fn no_command_prints_a_secret_when_credentials_are_wrong() {
     let profile = profile.to_str().expect("a UTF-8 path");
     let token_file = h.dir.path().join("zoho.token");
     let token_file = token_file.to_str().expect("a UTF-8 path");
+    let init_file = h.dir.path().join("init.toml");
+    let init = crate::init::flags(init_file.to_str().expect("a UTF-8 path"), &["Leads"]);
     let wrong_adobe = [SECRETS[0]];
     let wrong_zoho = [SECRETS[1], SECRETS[2]];
     let secrets: Vec<&str> = SECRETS
@@ -280,7 +342,8 @@ async fn no_command_prints_a_secret_when_credentials_are_wrong() {
                 "zoho", "token", profile, "--code", code, "--write", token_file, "--force",
             ]
         };
-        // IMS refuses the Adobe secret: every AEP command fails before its first call.
+        // IMS refuses the Adobe secret: every AEP command fails before its first call, init
+        // when it reads the schema.
         let adobe = [
             vec!["apply", profile, "--yes"],
             vec!["plan", profile],
@@ -289,13 +352,17 @@ async fn no_command_prints_a_secret_when_credentials_are_wrong() {
             vec!["explore", profile, "Leads", "--preview", "2"],
             vec!["status", profile],
             vec!["check", profile],
+            vec!["run", profile],
+            vec!["retry", profile],
+            init.clone(),
         ];
         // Zoho refuses the client secret (and would the refresh token): apply gets as far as
-        // building the base connection.
+        // building the base connection. `run` and `retry` never ask Zoho.
         let zoho = [
             vec!["zoho", "modules", profile],
             vec!["check", profile],
             vec!["apply", profile, "--yes"],
+            init.clone(),
             token(&code),
         ];
         let passes = [
@@ -306,12 +373,7 @@ async fn no_command_prints_a_secret_when_credentials_are_wrong() {
         ];
         for (commands, wrong) in passes {
             for args in commands {
-                let env: Vec<(&str, &str)> = wrong
-                    .iter()
-                    .copied()
-                    .chain(rust_log.map(|l| ("RUST_LOG", l)))
-                    .collect();
-                let out = h.run_env(&args, &env).await;
+                let out = h.run_env(&args, &env(wrong, rust_log)).await;
                 let run = format!("{args:?} with {wrong:?} RUST_LOG={rust_log:?}");
                 assert_eq!(out.code, 1, "{run}\n{}{}", out.stdout, out.stderr);
                 assert_no_secret(&run, &out, &secrets);
@@ -322,6 +384,48 @@ async fn no_command_prints_a_secret_when_credentials_are_wrong() {
         h.writes().iter().all(|w| w.status >= 400),
         "nothing was written"
     );
+    assert!(!init_file.exists(), "init wrote a profile");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn import_prints_no_secret_with_right_or_wrong_credentials_at_any_verbosity() {
+    let needles: Vec<&str> = SECRETS
+        .iter()
+        .map(|(_, v)| *v)
+        .chain([
+            support::CLIENT_SECRET,
+            support::ZOHO_SECRET,
+            support::ZOHO_REFRESH,
+        ])
+        .collect();
+    for (flags, rust_log) in VERBOSITY {
+        // A base connection is adopted once: each pass gets an emulator of its own holding
+        // the dataflows built in Adobe's UI.
+        let (h, base) = crate::import::setup().await;
+        let (profile, before) = crate::import::fresh_profile(&h);
+        let path = profile.to_str().expect("a UTF-8 path");
+        let import = vec!["import", path, "--base-connection", &base, "--yes"];
+        let args = runs(flags, &[import]).remove(0);
+        // IMS refuses the Adobe secret at the first call; Zoho refuses the refresh import makes
+        // before its first write (the one that sends the credentials to the base connection).
+        for wrong in [&SECRETS[..1], &SECRETS[1..]] {
+            let out = h.run_env(&args, &env(wrong, rust_log)).await;
+            let run = format!("{args:?} with {wrong:?} RUST_LOG={rust_log:?}");
+            assert_eq!(out.code, 1, "{run}\n{}{}", out.stdout, out.stderr);
+            assert_no_secret(&run, &out, &needles);
+        }
+        assert!(h.writes().is_empty(), "a refused import wrote");
+        assert_eq!(std::fs::read_to_string(&profile).expect("read"), before);
+
+        let out = h.run_env(&args, &env(&[], rust_log)).await;
+        let run = format!("{args:?} RUST_LOG={rust_log:?}");
+        assert_eq!(out.code, 0, "{run}\n{}{}", out.stdout, out.stderr);
+        assert_no_secret(&run, &out, &needles);
+        // The entries were appended, and no credential with them.
+        let written = as_printed(&profile);
+        assert!(written.stdout.len() > before.len(), "nothing was appended");
+        assert_no_secret("import's profile", &written, &needles);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -18,7 +18,7 @@ use support::cli::{Harness, Output};
 const SCHEMA: &str = "https://ns.adobe.com/acme/schemas/zoho_crm";
 
 /// Every flag `init` needs, for the emulator's seeded accounts.
-fn flags<'a>(file: &'a str, modules: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn flags<'a>(file: &'a str, modules: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "init",
         file,
