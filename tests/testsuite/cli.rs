@@ -12,8 +12,21 @@ use support::cli::{Harness, THREE_MODULES};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const COMMANDS: [&str; 8] = [
-    "apply", "plan", "destroy", "explore", "status", "check", "zoho", "emulator",
+const COMMANDS: [&str; 14] = [
+    "apply",
+    "plan",
+    "destroy",
+    "import",
+    "explore",
+    "status",
+    "run",
+    "retry",
+    "check",
+    "init",
+    "completions",
+    "zoho",
+    "emulator",
+    "profile-schema",
 ];
 
 fn provision() -> Command {
