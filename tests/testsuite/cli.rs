@@ -132,17 +132,28 @@ fn a_profile_error_comes_before_anything_else() {
     let dir = tempfile::tempdir().expect("tempdir");
     let profile = dir.path().join("p.toml");
     std::fs::write(&profile, "[adobe]\norg_idd = \"x\"\n").expect("write");
-    for command in ["apply", "plan", "destroy", "explore", "status", "check"] {
+    let commands: [&[&str]; 9] = [
+        &["apply"],
+        &["plan"],
+        &["destroy"],
+        &["explore"],
+        &["status"],
+        &["check"],
+        &["run"],
+        &["retry"],
+        &["import", "--base-connection", "c0ffee"],
+    ];
+    for command in commands {
         let output = provision()
-            .arg(command)
+            .args(command)
             .arg(&profile)
             .output()
             .expect("run");
-        assert_eq!(output.status.code(), Some(78), "{command}");
+        assert_eq!(output.status.code(), Some(78), "{command:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
             stderr.contains("p.toml:2:1: adobe.org_idd"),
-            "{command}: {stderr}"
+            "{command:?}: {stderr}"
         );
     }
 }
@@ -546,10 +557,13 @@ fn secrets_cannot_be_given_as_flags() {
     // A flag would put the secret in the shell history and the process list: the profile's
     // ${VAR}, the environment or a 0600 file are the only ways in.
     const VALUE: &str = "FLAGSECRET-0b1e2c";
-    let mut commands: Vec<Vec<&str>> = ["apply", "plan", "destroy", "explore", "status", "check"]
-        .iter()
-        .map(|c| vec![*c])
-        .collect();
+    let mut commands: Vec<Vec<&str>> = [
+        "apply", "plan", "destroy", "explore", "status", "check", "run", "retry", "init",
+    ]
+    .iter()
+    .map(|c| vec![*c])
+    .collect();
+    commands.push(vec!["import", "--base-connection", "c0ffee"]);
     commands.push(vec!["zoho", "modules"]);
     commands.push(vec!["zoho", "token", "--code", "x"]);
     for command in commands {
