@@ -35,10 +35,26 @@ async fn a_six_second_outage_of_the_runs_query_does_not_end_the_wait() {
     let mut faults = h.emulator().faults();
     faults.outage = vec![format!("{FS}/runs")];
     h.emulator().set_faults(faults.clone());
-    let began = Instant::now();
     let mut cmd = h.binary();
     cmd.args(["status", h.profile_arg(), "--wait", "--timeout", "60s"]);
     let waiting = tokio::task::spawn_blocking(move || cmd.output().expect("runs"));
+    // The six seconds count from the first runs query the outage refused, not from the start
+    // of the process (which a loaded machine may take seconds to reach that query).
+    let refused = |h: &Harness| {
+        h.emulator()
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/runs") && r.status == 503)
+    };
+    let deadline = Instant::now() + Duration::from_secs(50);
+    while !refused(&h) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        refused(&h),
+        "status never queried the runs during the outage"
+    );
+    let began = Instant::now();
     tokio::time::sleep(Duration::from_secs(6)).await;
     faults.outage.clear();
     h.emulator().set_faults(faults);
