@@ -29,6 +29,19 @@ const COMMANDS: [&str; 14] = [
     "profile-schema",
 ];
 
+/// The commands that read a profile, with the flags each needs besides it.
+const PROFILE_COMMANDS: [&[&str]; 9] = [
+    &["apply"],
+    &["plan"],
+    &["destroy"],
+    &["explore"],
+    &["status"],
+    &["check"],
+    &["run"],
+    &["retry"],
+    &["import", "--base-connection", "c0ffee"],
+];
+
 fn provision() -> Command {
     let mut cmd = Command::cargo_bin("provision").expect("binary");
     cmd.env_clear();
@@ -132,18 +145,7 @@ fn a_profile_error_comes_before_anything_else() {
     let dir = tempfile::tempdir().expect("tempdir");
     let profile = dir.path().join("p.toml");
     std::fs::write(&profile, "[adobe]\norg_idd = \"x\"\n").expect("write");
-    let commands: [&[&str]; 9] = [
-        &["apply"],
-        &["plan"],
-        &["destroy"],
-        &["explore"],
-        &["status"],
-        &["check"],
-        &["run"],
-        &["retry"],
-        &["import", "--base-connection", "c0ffee"],
-    ];
-    for command in commands {
+    for command in PROFILE_COMMANDS {
         let output = provision()
             .args(command)
             .arg(&profile)
@@ -557,16 +559,12 @@ fn secrets_cannot_be_given_as_flags() {
     // A flag would put the secret in the shell history and the process list: the profile's
     // ${VAR}, the environment or a 0600 file are the only ways in.
     const VALUE: &str = "FLAGSECRET-0b1e2c";
-    let mut commands: Vec<Vec<&str>> = [
-        "apply", "plan", "destroy", "explore", "status", "check", "run", "retry", "init",
-    ]
-    .iter()
-    .map(|c| vec![*c])
-    .collect();
-    commands.push(vec!["import", "--base-connection", "c0ffee"]);
-    commands.push(vec!["zoho", "modules"]);
-    commands.push(vec!["zoho", "token", "--code", "x"]);
-    for command in commands {
+    let others: [&[&str]; 3] = [
+        &["init"],
+        &["zoho", "modules"],
+        &["zoho", "token", "--code", "x"],
+    ];
+    for command in PROFILE_COMMANDS.into_iter().chain(others) {
         for flag in [
             "--client-secret",
             "--refresh-token",
@@ -575,7 +573,7 @@ fn secrets_cannot_be_given_as_flags() {
             "--secret",
         ] {
             let output = provision()
-                .args(&command)
+                .args(command)
                 .args([flag, VALUE])
                 .output()
                 .expect("run");

@@ -12,10 +12,7 @@ use provision::api::target::NewTargetConnection;
 use provision::api::{AepClient, DatasetId};
 use provision::engine::ensure::ensure;
 use provision::engine::kinds::target::Draft;
-use provision::profile::AdobeSettings;
-use secrecy::SecretString;
 use serde_json::json;
-use url::Url;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -23,23 +20,7 @@ const TARGETS: &str = "/data/foundation/flowservice/targetConnections";
 
 /// A client of `server` with `max_attempts`, an overall `deadline` per call and short waits.
 async fn client(server: &MockServer, max_attempts: u32, deadline: Duration) -> AepClient {
-    Mock::given(method("POST"))
-        .and(path("/ims/token/v3"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": TOKEN, "token_type": "bearer", "expires_in": 86399
-        })))
-        .mount(server)
-        .await;
-    let url = Url::parse(&server.uri()).unwrap();
-    let settings = AdobeSettings {
-        org_id: ORG.into(),
-        sandbox: SANDBOX.into(),
-        client_id: API_KEY.into(),
-        client_secret: SecretString::from("test-client-secret"),
-        scopes: vec!["openid".into()],
-        ims_url: url.clone(),
-        platform_url: url,
-    };
+    mock_ims(server).await;
     let options = HttpOptions {
         max_attempts,
         base_delay: Duration::from_millis(1),
@@ -47,7 +28,7 @@ async fn client(server: &MockServer, max_attempts: u32, deadline: Duration) -> A
         deadline,
         ..HttpOptions::default()
     };
-    AepClient::new(&settings, options).unwrap()
+    AepClient::new(&adobe_at(server), options).unwrap()
 }
 
 fn draft() -> Draft<'static> {

@@ -34,9 +34,9 @@ fn options() -> HttpOptions {
     }
 }
 
-fn aep(server: &MockServer) -> AepClient {
-    let url = Url::parse(&server.uri()).expect("url");
-    let adobe = AdobeSettings {
+/// The test's Adobe settings, with IMS and the platform both at `url`.
+fn adobe_at(url: Url) -> AdobeSettings {
+    AdobeSettings {
         org_id: "0000000000000000000000AA@AdobeOrg".into(),
         sandbox: "prod".into(),
         client_id: "test-client".into(),
@@ -44,8 +44,12 @@ fn aep(server: &MockServer) -> AepClient {
         scopes: vec!["openid".into()],
         ims_url: url.clone(),
         platform_url: url,
-    };
-    AepClient::new(&adobe, options()).expect("client")
+    }
+}
+
+fn aep(server: &MockServer) -> AepClient {
+    let url = Url::parse(&server.uri()).expect("url");
+    AepClient::new(&adobe_at(url), options()).expect("client")
 }
 
 async fn ims(server: &MockServer) {
@@ -302,16 +306,7 @@ async fn a_certificate_no_public_authority_issued_is_refused() {
     assert_eq!(answer.status(), 200);
     // ...and provision's client, which trusts only the public authorities, refuses it.
     let server = Url::parse(&url).expect("url");
-    let adobe = AdobeSettings {
-        org_id: "0000000000000000000000AA@AdobeOrg".into(),
-        sandbox: "prod".into(),
-        client_id: "test-client".into(),
-        client_secret: SecretString::from("test-secret"),
-        scopes: vec!["openid".into()],
-        ims_url: server.clone(),
-        platform_url: server,
-    };
-    let client = AepClient::new(&adobe, options()).expect("client");
+    let client = AepClient::new(&adobe_at(server), options()).expect("client");
     let error = client
         .ims()
         .token()

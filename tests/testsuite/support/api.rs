@@ -23,17 +23,36 @@ pub const CATALOG: &str = "/data/foundation/catalog";
 pub const DATAPREP: &str = "/data/foundation/conversion";
 pub const SCHEMAREGISTRY: &str = "/data/foundation/schemaregistry";
 
-/// A mock server with IMS answering, a catch-all 500 for anything no test mocked (so a wrong
-/// path fails loudly instead of looking like a 404), and a client pointed at it.
-pub async fn setup() -> (MockServer, AepClient) {
-    let server = MockServer::start().await;
+/// The test's Adobe settings, with IMS and the platform both at `server`.
+pub fn adobe_at(server: &MockServer) -> AdobeSettings {
+    let url = Url::parse(&server.uri()).unwrap();
+    AdobeSettings {
+        org_id: ORG.into(),
+        sandbox: SANDBOX.into(),
+        client_id: API_KEY.into(),
+        client_secret: SecretString::from("test-client-secret"),
+        scopes: vec!["openid".into(), "AdobeID".into()],
+        ims_url: url.clone(),
+        platform_url: url,
+    }
+}
+
+/// IMS at `server` answers every token request with [`TOKEN`].
+pub async fn mock_ims(server: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/ims/token/v3"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": TOKEN, "token_type": "bearer", "expires_in": 86399
         })))
-        .mount(&server)
+        .mount(server)
         .await;
+}
+
+/// A mock server with IMS answering, a catch-all 500 for anything no test mocked (so a wrong
+/// path fails loudly instead of looking like a 404), and a client pointed at it.
+pub async fn setup() -> (MockServer, AepClient) {
+    let server = MockServer::start().await;
+    mock_ims(&server).await;
     Mock::given(wiremock::matchers::any())
         .respond_with(
             ResponseTemplate::new(500)
@@ -42,17 +61,7 @@ pub async fn setup() -> (MockServer, AepClient) {
         .with_priority(200)
         .mount(&server)
         .await;
-    let url = Url::parse(&server.uri()).unwrap();
-    let settings = AdobeSettings {
-        org_id: ORG.into(),
-        sandbox: SANDBOX.into(),
-        client_id: API_KEY.into(),
-        client_secret: SecretString::from("test-client-secret"),
-        scopes: vec!["openid".into(), "AdobeID".into()],
-        ims_url: url.clone(),
-        platform_url: url,
-    };
-    let client = AepClient::new(&settings, HttpOptions::default()).unwrap();
+    let client = AepClient::new(&adobe_at(&server), HttpOptions::default()).unwrap();
     (server, client)
 }
 
