@@ -14,13 +14,12 @@ use anyhow::Context;
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::api::http::HttpOptions;
 use crate::api::runs::{self, DeltaName, NewRun, RunParams, Wanted};
 use crate::api::{AepClient, FlowId, RunId};
 use crate::engine::select::Selection;
 use crate::profile::Profile;
 use crate::progress::WaitProgress;
-use crate::status::{self, Observed, WaitSummary};
+use crate::status::{self, Managed, Observed, WaitSummary};
 
 /// Which command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +39,12 @@ impl Op {
     }
 }
 
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The `run`/`retry` document: `{"runs": [{"module", "flow_id", "run_id", "status", "reason"}]}`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -48,7 +53,7 @@ pub struct RunReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait: Option<WaitSummary>,
     #[serde(skip)]
-    pub op: &'static str,
+    pub op: Op,
 }
 
 /// What happened to one selected dataflow.
@@ -64,6 +69,11 @@ pub struct RunOutcome {
     pub status: String,
     pub reason: Option<String>,
 }
+
+/// [`RunOutcome::status`] of a dataflow that cannot be run this way.
+const REFUSED: &str = "refused";
+/// [`RunOutcome::status`] of a dataflow whose request failed.
+const ERROR: &str = "error";
 
 impl RunOutcome {
     fn new(o: &Observed, status: &str, reason: Option<String>) -> Self {
@@ -88,11 +98,11 @@ impl RunReport {
     /// Why the command exits 1: a dataflow refused, a request that failed, or (with `--wait`) a
     /// run that failed or did not finish in time; `None` when all went well.
     pub fn failure(&self, timeout: Duration) -> Option<anyhow::Error> {
-        let op = self.op;
+        let op = self.op.name();
         let bad: Vec<String> = self
             .runs
             .iter()
-            .filter(|r| matches!(r.status.as_str(), "refused" | "error"))
+            .filter(|r| r.status == REFUSED || r.status == ERROR)
             .map(|r| format!("{}: {}", r.module, r.reason.as_deref().unwrap_or(&r.status)))
             .collect();
         if !bad.is_empty() {
@@ -110,22 +120,16 @@ pub async fn operate(
     wait: Option<Duration>,
     progress: &mut WaitProgress,
 ) -> anyhow::Result<RunReport> {
-    // As for `status --wait`: the wait polls again itself and reports an outage while it lasts,
-    // so its reads give up within the attempts instead of outlasting the outage inside one call.
-    let http = HttpOptions {
-        patient_reads: wait.is_none(),
-        ..HttpOptions::default()
-    };
-    let client = crate::clients::aep(profile, http)?;
-    let prefix = &profile.connection.name;
-    let (mut observed, _) = status::managed_flows(&client, profile, selection)
-        .await
-        .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?;
+    let mut managed = Managed::read(profile, selection, wait).await?;
     if op == Op::Retry {
-        status::fetch_runs(&client, &mut observed, Wanted::newest(1))
+        managed
+            .fetch_runs(Wanted::newest(1))
             .await
             .context("listing the newest runs of the selected dataflows")?;
     }
+    let Managed {
+        client, observed, ..
+    } = managed;
     let mut outcomes = Vec::with_capacity(observed.len());
     for o in &observed {
         outcomes.push(match op {
@@ -140,7 +144,7 @@ pub async fn operate(
     Ok(RunReport {
         runs: outcomes,
         wait,
-        op: op.name(),
+        op,
     })
 }
 
@@ -149,14 +153,14 @@ pub async fn operate(
 /// service reads records by, and a one-time dataflow has no earlier window to continue from.
 async fn start(client: &AepClient, o: &Observed) -> RunOutcome {
     let Some(flow) = &o.flow else {
-        return RunOutcome::new(o, "refused", Some(not_created()));
+        return RunOutcome::new(o, REFUSED, Some(not_created()));
     };
     let schedule = flow.schedule_params.as_ref();
     if schedule.is_none_or(|s| s.frequency != "once") {
         let now = schedule.map_or_else(|| "no schedule".to_owned(), status::describe_schedule);
         return RunOutcome::new(
             o,
-            "refused",
+            REFUSED,
             Some(format!(
                 "the dataflow runs on a schedule ({now}); Adobe runs on demand only dataflows \
                  scheduled once: set schedule.frequency = \"once\" for this module and apply, or \
@@ -166,7 +170,7 @@ async fn start(client: &AepClient, o: &Observed) -> RunOutcome {
     }
     let Some(delta) = flow.delta_column() else {
         let reason = "the dataflow has no delta column (its Copy transformation); run apply";
-        return RunOutcome::new(o, "refused", Some(reason.to_owned()));
+        return RunOutcome::new(o, REFUSED, Some(reason.to_owned()));
     };
     let now = Utc::now().timestamp();
     let body = NewRun {
@@ -180,7 +184,7 @@ async fn start(client: &AepClient, o: &Observed) -> RunOutcome {
     };
     match runs::start_run(client, &body).await {
         Ok(run) => RunOutcome::started(o, run),
-        Err(e) => RunOutcome::new(o, "error", Some(format!("POST /runs: {e}"))),
+        Err(e) => RunOutcome::new(o, ERROR, Some(format!("POST /runs: {e}"))),
     }
 }
 
@@ -201,7 +205,7 @@ async fn retrigger(client: &AepClient, o: &Observed) -> RunOutcome {
         Ok(run) => RunOutcome::started(o, run),
         Err(e) => RunOutcome::new(
             o,
-            "error",
+            ERROR,
             Some(format!("re-trigger of run {}: {e}", newest.id)),
         ),
     }
@@ -231,7 +235,8 @@ async fn wait_for(
             })
         })
         .collect();
-    let summary = status::wait_for_runs(client, &mut started, timeout, progress).await?;
+    let summary =
+        status::wait_for_runs(client, &mut started, Wanted::newest(1), timeout, progress).await?;
     for outcome in outcomes.iter_mut() {
         let Some(run_id) = &outcome.run_id else {
             continue;

@@ -86,8 +86,7 @@ impl WaitSummary {
     /// Why `{command} --wait` did not end in success, naming each flow at fault; `None` when
     /// every newest run succeeded.
     pub fn failure(&self, command: &str, timeout: Duration) -> Option<anyhow::Error> {
-        let wait = self;
-        let what = match wait.result {
+        let what = match self.result {
             WaitResult::Success => return None,
             WaitResult::Failed => "the newest run of some dataflows failed".to_owned(),
             WaitResult::Timeout => format!(
@@ -100,7 +99,7 @@ impl WaitSummary {
         };
         Some(anyhow::anyhow!(
             "{command} --wait: {what}:\n  {}",
-            wait.problems.join("\n  ")
+            self.problems.join("\n  ")
         ))
     }
 }
@@ -222,41 +221,24 @@ pub async fn status(
     options: &StatusOptions,
     progress: &mut WaitProgress,
 ) -> anyhow::Result<StatusReport> {
-    // `--wait` polls again itself and reports an outage while it lasts: its reads give up
-    // within the attempts instead of outlasting the outage inside one call.
-    let http = HttpOptions {
-        patient_reads: options.wait.is_none(),
-        ..HttpOptions::default()
-    };
-    let client = crate::clients::aep(profile, http)?;
-    let deadline = options.wait.map(|timeout| Instant::now() + timeout);
-    let prefix = &profile.connection.name;
-    let (mut observed, not_in_profile) = patiently(deadline, || {
-        managed_flows(&client, profile, &options.modules)
-    })
-    .await
-    .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?;
+    let Managed {
+        client,
+        mut observed,
+        not_in_profile,
+        ..
+    } = Managed::read(profile, &options.modules, options.wait).await?;
     let wanted = Wanted {
         newest: options.runs.max(1),
         finished: HEALTH_FINISHED_RUNS,
     };
-    let first_read = fetch_runs(&client, &mut observed, wanted).await;
     let wait = match options.wait {
         Some(timeout) => {
-            let first_outage = match first_read {
-                Ok(()) => None,
-                Err(e) if e.is_transient() => Some(Outage::new(e)),
-                Err(e) => return Err(e).context(RUNS_CONTEXT),
-            };
-            let polls = Polls {
-                client: &client,
-                wanted,
-                timeout,
-            };
-            Some(polls.wait(&mut observed, first_outage, progress).await?)
+            Some(wait_for_runs(&client, &mut observed, wanted, timeout, progress).await?)
         }
         None => {
-            first_read.context(RUNS_CONTEXT)?;
+            fetch_runs(&client, &mut observed, wanted)
+                .await
+                .context(RUNS_CONTEXT)?;
             None
         }
     };
@@ -272,6 +254,57 @@ pub async fn status(
     })
 }
 
+/// The client and the managed dataflows of a profile, read once by `status`, `run` and `retry`.
+pub struct Managed {
+    pub client: AepClient,
+    /// The selected modules' flows, in profile order (see [`managed_flows`]).
+    pub observed: Vec<Observed>,
+    /// Owned flows whose module left the profile.
+    pub not_in_profile: Vec<(String, FlowId)>,
+    /// Only a waiting command (`--wait`) has one: its first reads are tried again until then.
+    deadline: Option<Instant>,
+}
+
+impl Managed {
+    /// Connects for `profile` and lists the dataflows of the `modules` selected. A command that
+    /// waits (`wait` is its timeout) polls again itself and reports an outage while it lasts: its
+    /// reads give up within the attempts instead of outlasting the outage inside one call, and
+    /// its first reads are tried again every [`POLL_INTERVAL`] within the timeout instead.
+    pub async fn read(
+        profile: &Profile,
+        modules: &Selection,
+        wait: Option<Duration>,
+    ) -> anyhow::Result<Self> {
+        let http = HttpOptions {
+            patient_reads: wait.is_none(),
+            ..HttpOptions::default()
+        };
+        let client = crate::clients::aep(profile, http)?;
+        let deadline = wait.map(|timeout| Instant::now() + timeout);
+        let prefix = &profile.connection.name;
+        let (observed, not_in_profile) =
+            patiently(deadline, || managed_flows(&client, profile, modules))
+                .await
+                .with_context(|| format!("listing the dataflows managed by `{prefix}`"))?;
+        Ok(Self {
+            client,
+            observed,
+            not_in_profile,
+            deadline,
+        })
+    }
+
+    /// [`fetch_runs`] for the flows read, tried again as patiently as the list of the flows.
+    pub async fn fetch_runs(&mut self, wanted: Wanted) -> Result<(), ApiError> {
+        loop {
+            match fetch_runs(&self.client, &mut self.observed, wanted).await {
+                Err(e) if try_again(&e, self.deadline).await => {}
+                other => return other,
+            }
+        }
+    }
+}
+
 const RUNS_CONTEXT: &str = "listing the runs of the managed dataflows";
 
 /// `read`, tried again every [`POLL_INTERVAL`] while it fails transiently and `deadline` (only
@@ -283,16 +316,21 @@ where
 {
     loop {
         match read().await {
-            Err(e)
-                if e.is_transient()
-                    && deadline.is_some_and(|d| Instant::now() + POLL_INTERVAL < d) =>
-            {
-                tracing::warn!("{e}; trying again in {}s", POLL_INTERVAL.as_secs());
-                tokio::time::sleep(POLL_INTERVAL).await;
-            }
+            Err(e) if try_again(&e, deadline).await => {}
             other => return other,
         }
     }
+}
+
+/// Whether a read that failed with `error` is to be tried again (see [`patiently`]); after
+/// [`POLL_INTERVAL`] when it is.
+async fn try_again(error: &ApiError, deadline: Option<Instant>) -> bool {
+    if !(error.is_transient() && deadline.is_some_and(|d| Instant::now() + POLL_INTERVAL < d)) {
+        return false;
+    }
+    tracing::warn!("{error}; trying again in {}s", POLL_INTERVAL.as_secs());
+    tokio::time::sleep(POLL_INTERVAL).await;
+    true
 }
 
 /// Every dataflow of the profile, in profile order: one list of the flows carrying the profile's
@@ -353,16 +391,17 @@ pub async fn managed_flows(
     Ok((observed, orphans))
 }
 
-/// Waits, as `status --wait` does, until the newest run of every flow in `observed` has
-/// finished (or `timeout` passes); used by `run --wait` and `retry --wait` for the runs they
-/// started. A transient failure to read the runs does not end the wait.
+/// Reads the newest runs `wanted` of every flow in `observed`, then waits until each flow's
+/// newest run has finished (or `timeout` passes): `status --wait`, and `run --wait` and
+/// `retry --wait` for the runs they started. A transient failure to read the runs does not end
+/// the wait.
 pub async fn wait_for_runs(
     client: &AepClient,
     observed: &mut [Observed],
+    wanted: Wanted,
     timeout: Duration,
     progress: &mut WaitProgress,
 ) -> anyhow::Result<WaitSummary> {
-    let wanted = Wanted::newest(1);
     let outage = match fetch_runs(client, observed, wanted).await {
         Ok(()) => None,
         Err(e) if e.is_transient() => Some(Outage::new(e)),
