@@ -1,4 +1,4 @@
-//! The confirmation prompt of `apply` and `destroy`, on stderr.
+//! The confirmation prompt of `apply`, `destroy` and `import`, on stderr.
 
 use std::io::IsTerminal;
 
@@ -23,15 +23,22 @@ pub async fn confirm(command: &str) -> Result<bool, CliError> {
     Ok(answer.trim() == "yes")
 }
 
-/// `destroy` deletes only with consent: off a terminal (a pipe, a CI job, `</dev/null`) there is
-/// no one to ask, so `--yes` must say it. Without it: a usage error (exit 64) before any request.
-pub fn require_yes_off_terminal(yes: bool, command: &str) -> Result<(), CliError> {
+/// `destroy` and `import` change objects only with consent: off a terminal (a pipe, a CI job,
+/// `</dev/null`) there is no one to ask, so `--yes` must say it. Without it: a usage error
+/// (exit 64), to be checked before any request. `changes` says what the command would do
+/// (`deletes objects`), `nothing` what did not happen (`nothing was deleted`).
+pub fn require_yes_off_terminal(
+    yes: bool,
+    command: &str,
+    changes: &str,
+    nothing: &str,
+) -> Result<(), CliError> {
     if yes || std::io::stdin().is_terminal() {
         return Ok(());
     }
     Err(CliError::usage(format!(
-        "{command} deletes objects and stdin is not a terminal, so it cannot ask for \
-         confirmation; nothing was deleted. Run it again with --yes to confirm"
+        "{command} {changes} and stdin is not a terminal, so it cannot ask for \
+         confirmation; {nothing}. Run it again with --yes to confirm"
     )))
 }
 
@@ -41,13 +48,5 @@ pub async fn confirm_or_cancel(yes: bool, command: &str, cancelled: &str) -> Res
         Ok(())
     } else {
         Err(CliError::failed(anyhow::anyhow!("{cancelled}")))
-    }
-}
-
-/// The exit of `apply`/`destroy` from its failure message: 0, or 1 with the message.
-pub fn exit(failure: Option<String>) -> crate::error::CliResult {
-    match failure {
-        None => Ok(crate::error::Exit::Ok),
-        Some(message) => Err(CliError::failed(anyhow::anyhow!(message))),
     }
 }

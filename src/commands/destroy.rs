@@ -12,7 +12,12 @@ use crate::progress::Progress;
 use crate::prompt;
 
 pub async fn run(profile: &Profile, args: &DestroyArgs, global: &GlobalArgs) -> CliResult {
-    prompt::require_yes_off_terminal(args.yes, "destroy")?;
+    prompt::require_yes_off_terminal(
+        args.yes,
+        "destroy",
+        "deletes objects",
+        "nothing was deleted",
+    )?;
     let desired = desired::build(profile).map_err(|e| CliError::new(Exit::Profile, e))?;
     let selection = super::select(profile, &args.modules)?;
     let client = engine::client(profile).map_err(CliError::failed)?;

@@ -3,8 +3,6 @@
 //! the `[[dataflows]]` entries to the profile, or prints them (`--print`). A signal while it
 //! adopts stops it between objects (exit 130/143), reporting what was not attempted.
 
-use std::io::IsTerminal;
-
 use crate::cli::{GlobalArgs, ImportArgs, OutputFormat};
 use crate::engine::import::{self, Adoption, ImportReport};
 use crate::engine::{self, desired, kinds, observe};
@@ -15,6 +13,12 @@ use crate::profile::{append, Profile};
 use crate::prompt;
 
 pub async fn run(profile: &Profile, args: &ImportArgs, global: &GlobalArgs) -> CliResult {
+    prompt::require_yes_off_terminal(
+        args.yes,
+        "import",
+        "changes objects in Adobe Experience Platform",
+        "nothing was changed",
+    )?;
     let desired = desired::build(profile).map_err(|e| CliError::new(Exit::Profile, e))?;
     let client = engine::client(profile).map_err(CliError::failed)?;
     let text = std::fs::read_to_string(&profile.path).ok();
@@ -48,7 +52,7 @@ pub async fn run(profile: &Profile, args: &ImportArgs, global: &GlobalArgs) -> C
         }
     };
     output::note(global.quiet, &report.human());
-    consent(args.yes).await?;
+    prompt::confirm_or_cancel(args.yes, "import", "import cancelled; nothing was changed").await?;
     let protection = interrupt::protect_writes();
     let adoption = import::adopt(
         &client,
@@ -106,22 +110,4 @@ fn interrupted(
         ),
     );
     output::failed_report(format, &report, error)
-}
-
-/// `--yes`, or `yes` typed on a terminal. Off a terminal without `--yes`: a usage error, and
-/// nothing is changed.
-async fn consent(yes: bool) -> Result<(), CliError> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(CliError::new(
-            Exit::Usage,
-            anyhow::anyhow!(
-                "import changes objects in Adobe Experience Platform and stdin is not a terminal \
-                 to confirm on: pass --yes to import; nothing was changed"
-            ),
-        ));
-    }
-    prompt::confirm_or_cancel(false, "import", "import cancelled; nothing was changed").await
 }

@@ -28,7 +28,19 @@ impl Resolve<'_> {
 
     /// Expands `${VAR}` (and `$$` to `$`); `None` after reporting a problem.
     pub(super) fn expand(&mut self, key: &str, value: &str, secret: bool) -> Option<String> {
+        self.expand_noting_blank(key, value, secret)
+            .map(|(out, _)| out)
+    }
+
+    /// [`Self::expand`], and the first `${NAME}` it replaced with a blank value (for [`Self::empty`]).
+    fn expand_noting_blank(
+        &mut self,
+        key: &str,
+        value: &str,
+        secret: bool,
+    ) -> Option<(String, Option<String>)> {
         let mut out = String::with_capacity(value.len());
+        let mut blank = None;
         let mut rest = value;
         while let Some(i) = rest.find('$') {
             out.push_str(&rest[..i]);
@@ -60,7 +72,12 @@ impl Resolve<'_> {
                     return None;
                 }
                 match self.env.get(name) {
-                    Some(v) => out.push_str(v),
+                    Some(v) => {
+                        if blank.is_none() && v.trim().is_empty() {
+                            blank = Some(name.to_owned());
+                        }
+                        out.push_str(v);
+                    }
                     None => {
                         self.problem(
                             key,
@@ -79,7 +96,7 @@ impl Resolve<'_> {
             }
         }
         out.push_str(rest);
-        Some(out)
+        Some((out, blank))
     }
 
     /// An optional string, interpolated.
@@ -101,9 +118,9 @@ impl Resolve<'_> {
                 None
             }
             Some(raw) => {
-                let v = self.expand(key, &raw, false)?;
+                let (v, blank) = self.expand_noting_blank(key, &raw, false)?;
                 if v.trim().is_empty() {
-                    let message = self.empty(key, &raw, format!("must not be empty; {hint}"));
+                    let message = self.empty(key, blank, format!("must not be empty; {hint}"));
                     self.problem(key, message);
                     return None;
                 }
@@ -126,27 +143,21 @@ impl Resolve<'_> {
             self.problem(key, format!("missing; {hint}"));
             return None;
         };
-        let expanded = self.expand(key, value.expose_secret(), true)?;
+        let (expanded, blank) = self.expand_noting_blank(key, value.expose_secret(), true)?;
         if expanded.trim().is_empty() {
-            let message = self.empty(key, value.expose_secret(), format!("is empty; {hint}"));
+            let message = self.empty(key, blank, format!("is empty; {hint}"));
             self.problem(key, message);
             return None;
         }
         Some(SecretString::from(expanded))
     }
 
-    /// Why `key` (written as `raw`) came out empty: a `${NAME}` or `PROVISION_…` variable that is
-    /// set but empty is named as such; otherwise `otherwise` (the value itself is empty).
-    fn empty(&self, key: &str, raw: &str, otherwise: String) -> String {
-        let mut rest = raw;
-        while let Some(start) = rest.find("${") {
-            let body = &rest[start + 2..];
-            let Some(end) = body.find('}') else { break };
-            let name = &body[..end];
-            if self.env.get(name).is_some_and(|v| v.trim().is_empty()) {
-                return empty_variable(name, key);
-            }
-            rest = &body[end + 1..];
+    /// Why `key` came out empty: a `${NAME}` (`blank`, as [`Self::expand_noting_blank`] found it)
+    /// or `PROVISION_…` variable that is set but empty is named as such; otherwise `otherwise`
+    /// (the value itself is empty).
+    fn empty(&self, key: &str, blank: Option<String>, otherwise: String) -> String {
+        if let Some(name) = blank {
+            return empty_variable(&name, key);
         }
         match self.sites.at(key) {
             At::Env(var) => empty_variable(&var, key),
@@ -594,15 +605,13 @@ impl Resolve<'_> {
             Some(v) => self.auto_unmapped(&format!("{prefix}.auto_unmapped"), Some(v)),
             None => defaults.auto_unmapped,
         };
-        let mapping = self
-            .mapping(prefix, raw.mapping("mapping"), mapping_prefix, &what)
-            .map(|m| match m {
-                Mapping::Auto { prefix, .. } => Mapping::Auto {
-                    prefix,
-                    skip_unmapped,
-                },
-                other => other,
-            });
+        let mapping = self.mapping(
+            prefix,
+            raw.mapping("mapping"),
+            mapping_prefix,
+            skip_unmapped,
+            &what,
+        );
         let schedule = match raw.table("schedule") {
             Some(s) => self.schedule(&format!("{prefix}.schedule"), s),
             None => match &defaults.schedule {
@@ -695,6 +704,7 @@ impl Resolve<'_> {
         prefix: &str,
         raw: Option<RawMapping>,
         mapping_prefix: Option<String>,
+        skip_unmapped: bool,
         what: &str,
     ) -> Option<Mapping> {
         let key = format!("{prefix}.mapping");
@@ -724,7 +734,7 @@ impl Resolve<'_> {
                 match mapping_prefix {
                     Some(prefix) => Some(Mapping::Auto {
                         prefix,
-                        skip_unmapped: false,
+                        skip_unmapped,
                     }),
                     None => {
                         self.problem(

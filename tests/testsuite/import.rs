@@ -302,6 +302,8 @@ async fn without_a_terminal_import_needs_yes_and_writes_nothing() {
     out.assert_exit(64);
     assert!(out.stderr.contains("--yes"), "{}", out.stderr);
     assert_untouched(&h, &profile, &before);
+    // Refused before any request: not even a read or a token.
+    assert_eq!(calls(&h.requests()), Vec::<String>::new());
 
     // --print adopts but leaves the file alone: the entries go to stdout.
     let printed = import(&h, &profile, &base, &["--yes", "--print", "-vv"]).await;
