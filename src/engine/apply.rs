@@ -30,10 +30,9 @@ use super::lease::Lease;
 use super::ledger::{Failed, Ledger};
 use super::observe::{self, Observed};
 use super::plan::{
-    self, Action, BaseStep, Change, FlowStep, Inputs, MappingStep, ModuleStep, Plan, Row, Slot,
+    self, BaseStep, Change, FlowStep, Inputs, MappingStep, ModuleStep, Plan, Row, Slot,
 };
 use super::select::Selection;
-use super::Kind;
 use crate::api::dataprep::MappingSetRef;
 use crate::api::explore::Column;
 use crate::api::{
@@ -502,43 +501,29 @@ impl Run<'_> {
         Ok((Some(resolved), mapping))
     }
 
-    /// The mapping step of a new module once its rules are known: a set no dataflow uses that
-    /// holds them already is reused (as planning does), else the planned create sends them.
+    /// The mapping step of a new module once explore has told its rules, decided as planning
+    /// does ([`plan::mapping_row`]): explicit rules were known to the plan already; `"auto"`
+    /// rules may be held by a set an earlier run left, which is then reused.
     fn settle_mapping(
         &self,
         planned: &MappingStep,
         dm: &DesiredModule,
         rules: &[Rule],
     ) -> MappingStep {
-        let MappingStep::Create { row } = *planned else {
+        let (MappingStep::Create { row }, None) = (planned, dm.rules()) else {
             return planned.clone();
         };
-        let free = self.observed.managed.unreferenced_mapping_sets();
         let mut claimed = self.claimed.lock().unwrap_or_else(PoisonError::into_inner);
-        let reused = match dm.rules() {
-            // Explicit rules were known to the plan, which already looked for such a set.
-            Some(_) => None,
-            None => kinds::mapping::reusable(&free, rules, &dm.schema_id, &claimed),
-        };
-        let mut ledger = self.ledger.lock();
-        match reused {
-            Some(set) => {
-                claimed.insert(set.id.clone());
-                let kept = Change::new(Action::Noop, Kind::MappingSet, &dm.mapping_name)
-                    .with_module(Some(&dm.module))
-                    .with_id(&set.id)
-                    .with_reason("holds the explored rules already (left by an earlier run)");
-                ledger[row] = kept;
-                MappingStep::Keep {
-                    row,
-                    id: set.id.clone(),
-                    version: set.version,
-                }
-            }
-            None => {
-                ledger[row].attributes = Some(kinds::mapping::attributes(dm, Some(rules)));
-                planned.clone()
-            }
+        let managed = &self.observed.managed;
+        let (change, kept) = plan::mapping_row(dm, managed, None, Some(rules), &mut claimed);
+        self.ledger.lock()[*row] = change;
+        match kept {
+            Some(set) => MappingStep::Keep {
+                row: *row,
+                id: set.id.clone(),
+                version: set.version,
+            },
+            None => MappingStep::Create { row: *row },
         }
     }
 

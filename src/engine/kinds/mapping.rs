@@ -99,17 +99,12 @@ pub fn reusable<'a>(
         .min_by_key(|m| (m.created_date.unwrap_or(i64::MAX), m.id.to_string()))
 }
 
-/// Why the mapping set no longer serves (a new one is needed), or `None` when it holds the
-/// desired rules. Unknown rules (`None`: auto mapping not explored yet) count as a change,
-/// checked again at apply.
-pub fn diff(set: &MappingSet, rules: Option<&[Rule]>, schema_id: &str) -> Option<String> {
-    rules_diff(set, rules, schema_id).map(|(reason, _)| reason)
-}
-
 /// Rule lists longer than this are summed up in the reason; the diff lists every rule.
 const LISTED_IN_REASON: usize = 3;
 
-/// [`diff`] with the differences one rule per entry (`rules`, added or removed).
+/// Why the mapping set no longer serves (a new one is needed), with the differences one rule per
+/// entry (`rules`, added or removed); `None` when it holds the desired rules. Unknown rules
+/// (`None`: auto mapping not explored yet) count as a change, checked again at apply.
 pub fn rules_diff(
     set: &MappingSet,
     rules: Option<&[Rule]>,

@@ -37,6 +37,8 @@ use crate::engine::{naming, Kind, ObjectId};
 
 mod module;
 
+pub(crate) use module::mapping_row;
+
 /// What happens to one object (`action` in the JSON output).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -8,6 +8,7 @@ use super::{
     Action, Change, FlowStep, Inputs, Linked, MappingStep, ModuleStep, PlanError, Removal, Row,
     Rows, Slot,
 };
+use crate::api::dataprep::MappingSet;
 use crate::api::flows::Flow;
 use crate::api::source::SourceConnection;
 use crate::api::target::TargetConnection;
@@ -250,11 +251,8 @@ impl<'a> Planner<'_, 'a> {
         })
     }
 
-    /// The mapping set the dataflow uses while it holds the desired rules; else one left
-    /// unreferenced (by an interrupted run, or an earlier mapping) holding exactly them; else a
-    /// new one. Mapping sets are only ever created: Data Prep documents no update or delete.
+    /// The mapping set step ([`mapping_row`]), its row pushed.
     fn mapping(&mut self, flows: &Flows<'a>, rules: Option<&[Rule]>) -> MappingStep {
-        let schema = self.dm.schema_id.as_str();
         let managed = self.managed;
         let referenced = flows
             .kept
@@ -262,35 +260,15 @@ impl<'a> Planner<'_, 'a> {
             .or(flows.old)
             .and_then(|f| f.mapping())
             .and_then(|(_, r)| managed.mapping_sets.iter().find(|m| m.id == r.id));
-        let chosen = referenced
-            .filter(|set| kinds::mapping::diff(set, rules, schema).is_none())
-            .or_else(|| {
-                let free = managed.unreferenced_mapping_sets();
-                kinds::mapping::reusable(&free, rules?, schema, self.claimed)
-            });
-        let change = self.row(Action::Noop, Kind::MappingSet, &self.dm.mapping_name);
-        let Some(set) = chosen else {
-            let mut change = Change {
-                action: Action::Create,
-                ..change.with_attributes(kinds::mapping::attributes(self.dm, rules))
-            };
-            let diff = referenced.and_then(|set| kinds::mapping::rules_diff(set, rules, schema));
-            if let Some((reason, diff)) = diff {
-                change = change.with_reason(reason).with_diff(diff);
-            }
-            return MappingStep::Create {
-                row: self.rows.push(change),
-            };
-        };
-        self.claimed.insert(set.id.clone());
-        let mut change = change.with_id(&set.id);
-        if Some(set) != referenced && referenced.is_some() {
-            change.reason = Some("holds the new rules already (left by an earlier run)".into());
-        }
-        MappingStep::Keep {
-            row: self.rows.push(change),
-            id: set.id.clone(),
-            version: set.version,
+        let (change, chosen) = mapping_row(self.dm, managed, referenced, rules, self.claimed);
+        let row = self.rows.push(change);
+        match chosen {
+            Some(set) => MappingStep::Keep {
+                row,
+                id: set.id.clone(),
+                version: set.version,
+            },
+            None => MappingStep::Create { row },
         }
     }
 
@@ -530,4 +508,45 @@ fn oldest<'a, T>(items: &[&'a T], created: impl Fn(&T) -> (Option<i64>, String))
             (at.unwrap_or(i64::MAX), id)
         })
         .copied()
+}
+
+/// A module's mapping set row, and the set it keeps: the one its dataflow uses (`referenced`)
+/// while that holds `rules`; else one no dataflow references (left by an interrupted run, or an
+/// earlier mapping) holding exactly them, which is then `claimed` so that no other module takes
+/// it; else a create. Mapping sets are only ever created: Data Prep documents no update or
+/// delete. Planning asks this of every module; apply asks it again of a new module once explore
+/// has told its `mapping = "auto"` rules.
+pub(crate) fn mapping_row<'m>(
+    dm: &DesiredModule,
+    managed: &'m Managed,
+    referenced: Option<&'m MappingSet>,
+    rules: Option<&[Rule]>,
+    claimed: &mut BTreeSet<MappingSetId>,
+) -> (Change, Option<&'m MappingSet>) {
+    let schema = dm.schema_id.as_str();
+    let chosen = referenced
+        .filter(|set| rules.is_some_and(|r| kinds::mapping::holds(set, r, schema)))
+        .or_else(|| {
+            let free = managed.unreferenced_mapping_sets();
+            kinds::mapping::reusable(&free, rules?, schema, claimed)
+        });
+    let change =
+        Change::new(Action::Noop, Kind::MappingSet, &dm.mapping_name).with_module(Some(&dm.module));
+    let Some(set) = chosen else {
+        let mut change = Change {
+            action: Action::Create,
+            ..change.with_attributes(kinds::mapping::attributes(dm, rules))
+        };
+        let diff = referenced.and_then(|set| kinds::mapping::rules_diff(set, rules, schema));
+        if let Some((reason, diff)) = diff {
+            change = change.with_reason(reason).with_diff(diff);
+        }
+        return (change, None);
+    };
+    claimed.insert(set.id.clone());
+    let mut change = change.with_id(&set.id);
+    if Some(set) != referenced && referenced.is_some() {
+        change.reason = Some("holds the new rules already (left by an earlier run)".into());
+    }
+    (change, Some(set))
 }
