@@ -30,7 +30,7 @@ use crate::auth::zoho::{ZohoOAuth, ZohoToken};
 use crate::check::Check;
 use crate::engine::desired::nearest;
 use crate::profile::{Dataflow, DatasetTarget, Mapping, Profile};
-use crate::zoho_setup::{self, ZohoFailure};
+use crate::zoho_setup;
 
 /// Requests of one kind sent at the same time.
 const CONCURRENCY: usize = 8;
@@ -232,7 +232,12 @@ pub async fn zoho_columns(
     let (listed, mut fields) = tokio::join!(list, fields);
     let (api, listed) = match listed {
         Ok(found) => found,
-        Err(e) => return unknown(format!("Zoho's module list failed: {}", describe(&e))),
+        Err(e) => {
+            return unknown(format!(
+                "Zoho's module list failed: {}",
+                zoho_setup::describe(&e)
+            ))
+        }
     };
     // The module list refreshes a token Zoho rejected; the field lists read with the old one
     // are read again with the new one.
@@ -289,10 +294,6 @@ async fn read_fields(
         .buffer_unordered(ZOHO_MAX_CONCURRENCY)
         .collect()
         .await
-}
-
-fn describe(failure: &ZohoFailure) -> String {
-    zoho_setup::describe(failure)
 }
 
 /// The columns explore listed for a module, or explore's message naming it (which already holds
@@ -735,11 +736,11 @@ pub async fn before_write(
     if flows.is_empty() && !writes_credentials {
         return Ok(BTreeMap::new());
     }
-    let zoho =
-        crate::clients::zoho(crate::api::HttpOptions::default()).map_err(|e| e.to_string())?;
+    let zoho = crate::clients::zoho(client.options().clone()).map_err(|e| e.to_string())?;
     if let Err(failure) = zoho_setup::refresh(&zoho, &profile.zoho).await {
         return Err(
-            first_failures(&[Check::fail("zoho_refresh", describe(&failure))]).unwrap_or_default(),
+            first_failures(&[Check::fail("zoho_refresh", zoho_setup::describe(&failure))])
+                .unwrap_or_default(),
         );
     }
     if flows.is_empty() {

@@ -248,7 +248,8 @@ impl CrmPace {
                 throttle.hold(host, Instant::now() + wait);
                 pace.on_throttle(host, Some(wait));
             }
-            (429, None) => pace.on_throttle(host, None),
+            // Without a `Retry-After` there is no window to hold or to learn a pace from.
+            (429, None) => {}
             _ => pace.on_answer(host),
         }
     }

@@ -68,10 +68,6 @@ impl TokenCache {
         Some(Self::in_dir(base.join("provision")))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The file for these settings' accounts server and client id.
     pub fn path(&self, settings: &ZohoSettings) -> PathBuf {
         let server = settings.accounts_url.host_str().unwrap_or("unknown");

@@ -107,9 +107,13 @@ impl Pace {
     pub(crate) fn on_answer(&self, host: &str) {
         let now = Instant::now();
         let mut hosts = lock(&self.hosts);
-        let pace = hosts
-            .entry(host.to_owned())
-            .or_insert_with(|| HostPace::new(now));
+        // Looked up before inserting: every answer passes here, and most hosts are known.
+        if !hosts.contains_key(host) {
+            hosts.insert(host.to_owned(), HostPace::new(now));
+        }
+        let Some(pace) = hosts.get_mut(host) else {
+            return;
+        };
         pace.answered.push_back(now);
         while pace
             .answered
