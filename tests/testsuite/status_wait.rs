@@ -38,24 +38,31 @@ async fn a_six_second_outage_of_the_runs_query_does_not_end_the_wait() {
     let mut cmd = h.binary();
     cmd.args(["status", h.profile_arg(), "--wait", "--timeout", "60s"]);
     let waiting = tokio::task::spawn_blocking(move || cmd.output().expect("runs"));
-    // The six seconds count from the first runs query the outage refused, not from the start
-    // of the process (which a loaded machine may take seconds to reach that query).
+    // The outage lasts six seconds from the first runs query it refused (not from the start of
+    // the process, which a loaded machine may take seconds to reach), and at least until more
+    // queries were refused than one read makes attempts, so that a whole read failed and was
+    // reported whatever its random back-off.
+    let attempts = provision::transport::HttpOptions::default().max_attempts as usize;
     let refused = |h: &Harness| {
         h.emulator()
             .requests()
             .iter()
-            .any(|r| r.path.ends_with("/runs") && r.status == 503)
+            .filter(|r| r.path.ends_with("/runs") && r.status == 503)
+            .count()
     };
     let deadline = Instant::now() + Duration::from_secs(50);
-    while !refused(&h) && Instant::now() < deadline {
+    while refused(&h) == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(
-        refused(&h),
+        refused(&h) > 0,
         "status never queried the runs during the outage"
     );
     let began = Instant::now();
     tokio::time::sleep(Duration::from_secs(6)).await;
+    while refused(&h) <= attempts && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     faults.outage.clear();
     h.emulator().set_faults(faults);
     let output = waiting.await.expect("the command finishes");
