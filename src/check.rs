@@ -19,15 +19,12 @@ use crate::api::specs::{
 use crate::api::{AepClient, ApiError, ConnectionId, ConnectionSpecId, HttpOptions};
 use crate::auth::zoho::ZohoOAuth;
 use crate::clients::Clients;
-use crate::engine::desired::nearest;
+use crate::engine::desired::did_you_mean;
 use crate::engine::explore::explore_modules;
 use crate::engine::naming;
 use crate::profile::{Dataflow, Profile};
-use crate::validate::{self, Columns, Facts};
+use crate::validate::{self, Columns, Facts, CONCURRENCY};
 use crate::zoho_setup::{self, ZohoFailure};
-
-/// Modules explored at the same time.
-const CONCURRENCY: usize = 8;
 
 /// What `check` says when Adobe no longer offers the Zoho CRM source (docs/aep-api.md#zoho-source-deprecation).
 pub const DEPRECATED: &str = "Adobe has deprecated or removed the Zoho CRM source for this org";
@@ -164,9 +161,7 @@ async fn module_columns(
             let mut columns: BTreeMap<String, Columns> = unlisted
                 .iter()
                 .map(|m| {
-                    let near = nearest(m, paths())
-                        .map(|p| format!(" (did you mean {p:?}?)"))
-                        .unwrap_or_default();
+                    let near = did_you_mean(m, paths());
                     let message = format!(
                         "module {m:?}: the base connection's explore lists no table with this \
                          path{near}; use a path that `provision explore` lists ({} tables)",

@@ -32,8 +32,9 @@ use crate::engine::desired::nearest;
 use crate::profile::{Dataflow, DatasetTarget, Mapping, Profile};
 use crate::zoho_setup;
 
-/// Requests of one kind sent at the same time.
-const CONCURRENCY: usize = 8;
+/// Requests of one kind the read-only commands (`check`, `plan`) send at the same time: the
+/// default of `apply --concurrency`.
+pub const CONCURRENCY: usize = 8;
 
 /// The classes of problems, in the order `plan` and `apply` report them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -383,11 +384,7 @@ pub fn module_checks(flow: &Dataflow, facts: &Facts) -> Vec<Check> {
 /// a date-time.
 fn column_problems(flow: &Dataflow, from: &str, columns: &[Col]) -> Vec<String> {
     let names = || columns.iter().map(Col::name);
-    let suggest = |name: &str| {
-        nearest(name, names())
-            .map(|n| format!(" (did you mean {n:?}?)"))
-            .unwrap_or_default()
-    };
+    let suggest = |name: &str| crate::engine::desired::did_you_mean(name, names());
     let mut missing = Vec::new();
     let mut problems = Vec::new();
     match columns.iter().find(|c| c.name() == flow.delta_column) {

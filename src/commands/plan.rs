@@ -9,9 +9,7 @@ use crate::engine::{self};
 use crate::error::{CliError, CliResult, Exit};
 use crate::output::{self, ChangesDocument};
 use crate::profile::Profile;
-
-/// Modules `plan` explores at the same time.
-const CONCURRENCY: usize = 8;
+use crate::validate::CONCURRENCY;
 
 pub async fn run(profile: &Profile, args: &PlanArgs, global: &GlobalArgs) -> CliResult {
     let client = engine::client(profile).map_err(CliError::failed)?;

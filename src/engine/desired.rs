@@ -251,7 +251,7 @@ impl DesiredModule {
             missing.push(format!(
                 "delta_column {:?}{}",
                 self.delta_column,
-                suggest(&self.delta_column, &listed)
+                did_you_mean(&self.delta_column, listed.iter().copied())
             ));
         }
         if let Mapping::Explicit(rules) = &self.mapping {
@@ -264,7 +264,7 @@ impl DesiredModule {
                     missing.push(format!(
                         "mapping source {:?}{}",
                         rule.source,
-                        suggest(&rule.source, &listed)
+                        did_you_mean(&rule.source, listed.iter().copied())
                     ));
                 }
             }
@@ -303,9 +303,10 @@ impl DesiredModule {
     }
 }
 
-/// `" (did you mean \"X\"?)"` for the listed name nearest to `name`, when one is close enough.
-fn suggest(name: &str, listed: &BTreeSet<&str>) -> String {
-    nearest(name, listed.iter().copied())
+/// `" (did you mean \"X\"?)"` for the candidate nearest to `name` ([`nearest`]), when one is
+/// close enough; else nothing.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    nearest(name, candidates)
         .map(|c| format!(" (did you mean {c:?}?)"))
         .unwrap_or_default()
 }

@@ -25,9 +25,7 @@ pub async fn explore_module(
             let tables = explore::explore_root(client, base)
                 .await
                 .unwrap_or_default();
-            let hint = desired::nearest(module, tables.iter().map(|t| t.path.as_str()))
-                .map(|p| format!(" (did you mean {p:?}?)"))
-                .unwrap_or_default();
+            let hint = desired::did_you_mean(module, tables.iter().map(|t| t.path.as_str()));
             Err(format!(
                 "module {module:?}: the base connection's explore does not know this module{hint}; \
                  use a path that `provision explore` lists ({e})"
