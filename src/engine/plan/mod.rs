@@ -513,10 +513,11 @@ pub(crate) fn removal_rows(
     .collect()
 }
 
-/// Owned objects of modules the profile no longer has: dataflows first, then connections.
-/// Their mapping sets stay (Data Prep cannot delete them).
+/// Owned objects of modules the profile no longer has, module by module (the delete runs them
+/// phase by phase: dataflows, then connections). Their mapping sets stay (Data Prep cannot
+/// delete them).
 fn plan_removed_modules(desired: &Desired, managed: &Managed, rows: &mut Rows) -> Vec<Removal> {
-    let mut removals: Vec<Removal> = managed
+    managed
         .modules()
         .into_iter()
         .filter(|module| desired.module(module).is_none())
@@ -524,10 +525,7 @@ fn plan_removed_modules(desired: &Desired, managed: &Managed, rows: &mut Rows) -
             let reason = Some("the module is no longer in the profile");
             removal_rows(&managed.module(module), &managed.prefix, reason, rows)
         })
-        .collect();
-    // Stable: each kind keeps its module order.
-    removals.sort_by_key(|r| r.kind() != Kind::Dataflow);
-    removals
+        .collect()
 }
 
 /// With `--include-datasets`: owned datasets no module of the profile uses any more.
