@@ -1,6 +1,5 @@
-//! Logs go to stderr; `-v`/`-q` pick the level and `RUST_LOG` overrides both.
-
-use std::io::IsTerminal;
+//! Logs go to stderr; `-v`/`-q` pick the level and `RUST_LOG` overrides both; `--color` says
+//! whether they are coloured.
 
 use tracing_subscriber::EnvFilter;
 
@@ -18,8 +17,8 @@ pub fn init(global: &GlobalArgs) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
-        // Colour only for a person at a terminal (and never with NO_COLOR): CI logs and files
-        // captured from a pipe stay plain text.
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        // As `--color` decided for stderr (`output::style::set_choice`, called first): by default
+        // colour only for a person at a terminal, so CI logs and captured files stay plain text.
+        .with_ansi(anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never)
         .try_init();
 }

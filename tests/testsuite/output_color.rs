@@ -69,3 +69,17 @@ fn strip(text: &str) -> String {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_lines_follow_color_too() {
+    let h = Harness::start().await;
+    let profile = h.profile("profile.toml", THREE_MODULES);
+    let profile = profile.to_str().unwrap();
+    let forced = h.run(&["plan", profile, "-v", "--color", "always"]).await;
+    assert!(forced.stderr.contains(ESC), "{}", forced.stderr);
+    for colour in ["auto", "never"] {
+        let plain = h.run(&["plan", profile, "-v", "--color", colour]).await;
+        assert!(!plain.stderr.contains(ESC), "{colour}: {}", plain.stderr);
+        assert!(!plain.stderr.is_empty(), "-v logs something");
+    }
+}
