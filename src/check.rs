@@ -23,7 +23,7 @@ use crate::engine::desired::did_you_mean;
 use crate::engine::explore::explore_modules;
 use crate::engine::naming;
 use crate::profile::{Dataflow, Profile};
-use crate::validate::{self, Columns, Facts, CONCURRENCY};
+use crate::validate::{self, Columns, Facts, Listed, CONCURRENCY};
 use crate::zoho_setup::{self, ZohoFailure};
 
 /// What `check` says when Adobe no longer offers the Zoho CRM source (docs/aep-api.md#zoho-source-deprecation).
@@ -108,13 +108,13 @@ pub async fn checks(profile: &Profile, options: HttpOptions) -> anyhow::Result<R
     let Clients {
         aep: client, zoho, ..
     } = Clients::from_profile(profile, options)?;
-    let ((zoho_checks, zoho_ok), (aep_checks, explored)) =
+    let ((zoho_checks, listed), (aep_checks, explored)) =
         tokio::join!(zoho_side(profile, &zoho), aep_side(profile, &client));
 
     let flows: Vec<&Dataflow> = profile.dataflows.iter().collect();
     let mut facts = Facts::default();
     let (columns, ()) = tokio::join!(
-        module_columns(profile, &client, &zoho, zoho_ok, &explored),
+        module_columns(profile, &client, &zoho, listed, &explored),
         async {
             match &explored {
                 Explored::Unreachable(reason) => facts.unread = Some(reason.clone()),
@@ -144,7 +144,7 @@ async fn module_columns(
     profile: &Profile,
     client: &AepClient,
     zoho: &ZohoOAuth,
-    zoho_ok: bool,
+    listed: Option<Listed>,
     explored: &Explored,
 ) -> BTreeMap<String, Columns> {
     let modules: Vec<&str> = profile
@@ -177,11 +177,11 @@ async fn module_columns(
             }
             columns
         }
-        Explored::Skipped(_) if zoho_ok => {
-            validate::zoho_columns(zoho, profile, &modules, CONCURRENCY).await
+        Explored::Skipped(_) if listed.is_some() => {
+            validate::zoho_columns(zoho, profile, &modules, CONCURRENCY, listed).await
         }
         Explored::Skipped(reason) | Explored::Unreachable(reason) => {
-            let reason = if zoho_ok {
+            let reason = if listed.is_some() {
                 reason.clone()
             } else {
                 format!("{reason}, and Zoho's API did not answer (see zoho_api)")
@@ -215,7 +215,8 @@ fn profile_check(profile: &Profile) -> Check {
 // Zoho: the refresh token in its data centre, then one real CRM call (docs/zoho-oauth.md#scopes: a
 // refresh succeeds whatever the scopes, so only an API call proves them).
 
-async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, bool) {
+/// The Zoho checks, and the module list when Zoho's API answered (for the module checks).
+async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<Listed>) {
     let settings = &profile.zoho;
     let token = match zoho_setup::refresh(zoho, settings).await {
         Ok(token) => token,
@@ -225,7 +226,7 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, bool) {
                     Check::fail("zoho_refresh", zoho_setup::describe(&failure)),
                     Check::skip("zoho_api", "no Zoho access token (see zoho_refresh)"),
                 ],
-                false,
+                None,
             )
         }
     };
@@ -282,7 +283,10 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, bool) {
                 trim(api.as_str()),
                 modules.len()
             );
-            (vec![refresh, Check::pass("zoho_api", detail)], true)
+            (
+                vec![refresh, Check::pass("zoho_api", detail)],
+                Some((api, modules)),
+            )
         }
         Err(failure) => {
             let check = Check::fail("zoho_api", zoho_setup::describe(&failure));
@@ -293,7 +297,7 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, bool) {
                 }
                 ZohoFailure::Api(_) => refresh,
             };
-            (vec![refresh, check], false)
+            (vec![refresh, check], None)
         }
     }
 }

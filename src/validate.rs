@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::api::catalog::{self, Dataset};
-use crate::api::crm::{ZohoApiError, ZohoField};
+use crate::api::crm::{ZohoApiError, ZohoField, ZohoModule};
 use crate::api::explore::Column;
 use crate::api::schemas::{self, XdmField, XdmSchema};
 use crate::api::{AepClient, DatasetId};
@@ -187,8 +187,11 @@ pub async fn read_targets(client: &AepClient, flows: &[&Dataflow], facts: &mut F
 /// org's limit is retried after a back-off like any other read.
 pub const ZOHO_MAX_CONCURRENCY: usize = 10;
 
+/// Zoho's module list, and the API domain that answered it.
+pub type Listed = (Url, Vec<ZohoModule>);
+
 /// The columns of `modules` from Zoho's CRM API (no base connection to explore through): the
-/// module list and each module's fields, read side by side, `concurrency` + 1 calls at a time
+/// module list (unless `listed` has it already) and each module's fields, read side by side, `concurrency` + 1 calls at a time
 /// (the list beside `concurrency` field lists; at most [`ZOHO_MAX_CONCURRENCY`]; with
 /// `concurrency` 1, one call at a time). A module the list lacks is reported missing, whatever
 /// its field list said.
@@ -197,6 +200,7 @@ pub async fn zoho_columns(
     profile: &Profile,
     modules: &[&str],
     concurrency: usize,
+    listed: Option<Listed>,
 ) -> BTreeMap<String, Columns> {
     let unknown = |why: String| {
         modules
@@ -226,6 +230,9 @@ pub async fn zoho_columns(
     let calls = Semaphore::new(slots);
     let api = token.api_domain_or(&settings.api_url);
     let list = async {
+        if let Some(listed) = listed {
+            return Ok(listed);
+        }
         let _call = calls.acquire().await;
         zoho_setup::list_modules(zoho, settings, &token).await
     };
@@ -750,7 +757,7 @@ pub async fn before_write(
         .filter(|m| !explored.contains_key(*m))
         .collect();
     let (zoho_columns, ()) = tokio::join!(
-        zoho_columns(&zoho, profile, &unexplored, concurrency),
+        zoho_columns(&zoho, profile, &unexplored, concurrency, None),
         read_targets(client, &flows, &mut facts)
     );
     facts.columns = zoho_columns;
