@@ -19,7 +19,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::apply::Prepared;
-use super::naming::LEASE_TAG;
+use super::naming::{self, LEASE_TAG};
 use super::plan::BaseStep;
 use crate::api::connections;
 use crate::api::{AepClient, ApiError, ConnectionId, Etag, PatchOp};
@@ -45,7 +45,7 @@ impl Holder {
 /// The lease a base connection's description carries, if any.
 pub fn holder(description: Option<&str>) -> Option<Holder> {
     let inner = description?.strip_suffix(')')?;
-    let (_, lease) = inner.rsplit_once(LEASE_TAG)?;
+    let lease = naming::split_lease(inner).1?;
     let (run, until) = lease.split_once(" until ")?;
     let until = DateTime::parse_from_rfc3339(until)
         .ok()?
@@ -58,12 +58,9 @@ pub fn holder(description: Option<&str>) -> Option<Holder> {
 
 /// `description` without its lease.
 pub fn strip(description: &str) -> String {
-    match description
-        .strip_suffix(')')
-        .and_then(|d| d.rsplit_once(LEASE_TAG))
-    {
-        Some((kept, _)) => format!("{kept})"),
-        None => description.to_owned(),
+    match description.strip_suffix(')').map(naming::split_lease) {
+        Some((kept, Some(_))) => format!("{kept})"),
+        _ => description.to_owned(),
     }
 }
 

@@ -45,9 +45,18 @@ pub fn owner_marker(prefix: &str) -> String {
 /// `(managed by provision: p; auth 3f9a2c1b7d4e; lease <run> until <RFC 3339>)` (`engine::lease`).
 pub const LEASE_TAG: &str = "; lease ";
 
+/// The inside of a marker's parentheses split at the lease that may end it: what comes before,
+/// and the lease (`<run> until <time>`). The one place a lease is found in a marker.
+pub fn split_lease(inner: &str) -> (&str, Option<&str>) {
+    match inner.rsplit_once(LEASE_TAG) {
+        Some((kept, lease)) => (kept, Some(lease)),
+        None => (inner, None),
+    }
+}
+
 /// The inside of a marker's parentheses without the lease that may end it.
 pub fn without_lease(inner: &str) -> &str {
-    inner.split_once(LEASE_TAG).map_or(inner, |(kept, _)| kept)
+    split_lease(inner).0
 }
 
 /// Whether `description` marks an object as owned by the profile whose prefix is `prefix`:
