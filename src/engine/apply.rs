@@ -13,7 +13,6 @@
 //! more.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use chrono::Utc;
@@ -324,7 +323,6 @@ impl Run<'_> {
         match step {
             BaseStep::Keep { connection, .. } => Ok(existing(&connection.id)),
             BaseStep::Create { row } => {
-                let ours = AtomicBool::new(false);
                 let work = async {
                     let explore_early = |id: ConnectionId| async move {
                         let explored = explore_modules(client, &id, early, early.len()).await;
@@ -336,15 +334,12 @@ impl Run<'_> {
                     let (created, etag) =
                         kinds::base::create_checked(client, profile, base, spec, explore_early)
                             .await?;
-                    ours.store(created.ours, Ordering::Relaxed);
                     if let (Some(lease), true) = (self.lease, created.ours) {
                         lease.created(&created.id, etag);
                     }
-                    Ok(created.id)
+                    Ok(created)
                 };
-                let id = self.ledger.step(*row, work).await?;
-                let ours = ours.load(Ordering::Relaxed);
-                Ok(Ensured { id, ours })
+                self.ledger.step(*row, work).await
             }
             BaseStep::Update {
                 row,

@@ -68,10 +68,18 @@ pub fn stale_or_lost(error: &ApiError) -> bool {
 }
 
 /// What [`ensure_checked`] ended with: the object to use, and whether this run made it.
+#[derive(Clone)]
 pub struct Ensured<I> {
     pub id: I,
     /// `false` when a concurrent run's object (or one found after a lost answer) is used.
     pub ours: bool,
+}
+
+/// The object's id, as a ledger row records it.
+impl<I: Into<ObjectId>> From<Ensured<I>> for ObjectId {
+    fn from(ensured: Ensured<I>) -> Self {
+        ensured.id.into()
+    }
 }
 
 /// Creates `new` without ever duplicating it; see [`ensure_checked`].
