@@ -1,10 +1,14 @@
-//! Creates one object without ever duplicating it: the one create path every kind uses.
+//! Creates one object without ever duplicating it: the one create path every kind uses. Also
+//! the PATCH apply and import send to base connections and dataflows ([`patch_with_reread`]):
+//! sent with the etag the object was read with, and re-read once when that etag went stale or
+//! the answer was lost.
 
 use std::fmt;
+use std::future::Future;
 
 use super::ObjectId;
 use crate::api::error::ApiErrorKind;
-use crate::api::{AepClient, ApiError};
+use crate::api::{AepClient, ApiError, Created, Etag};
 use crate::transport::{CallKind, Verdict};
 
 /// One object a lookup found.
@@ -65,6 +69,80 @@ pub fn may_have_committed(error: &ApiError) -> bool {
 /// been carried out without an answer.
 pub fn stale_or_lost(error: &ApiError) -> bool {
     error.is_precondition_failed() || may_have_committed(error)
+}
+
+/// The error for an object that came back without the etag a PATCH needs.
+pub fn missing_etag(what: &str, id: &str) -> ApiError {
+    ApiError::decode(
+        &format!("GET {what} {id}"),
+        format!("the {what} {id} came back without an etag, which a PATCH needs"),
+    )
+}
+
+/// A kind of object [`patch_with_reread`] patches: how it is read again, and how that kind's
+/// errors and log line name it.
+#[allow(async_fn_in_trait)]
+pub trait Patchable: Sized {
+    type Id: fmt::Display;
+
+    /// How [`missing_etag`] names the object ("flow" in "the flow {id} came back without an
+    /// etag").
+    const ETAG_NAME: &'static str;
+
+    /// How the error for an object deleted meanwhile names it ("dataflow" in "dataflow {id}
+    /// disappeared while it was being updated").
+    const NAME: &'static str;
+
+    fn etag(&self) -> Option<Etag>;
+
+    /// Reads the object again; `None` when it no longer exists.
+    async fn read(client: &AepClient, id: &Self::Id) -> Result<Option<Self>, ApiError>;
+
+    /// Says (at info level) that the object is read again after `error`. Each kind writes its own
+    /// line, so that the field naming the object is its kind's (`flow = ...`, `connection = ...`).
+    fn log_reread(id: &Self::Id, error: &ApiError);
+}
+
+/// Sends `body` as a PATCH of object `id` with `etag`, the one it was read with (a missing etag
+/// fails as [`missing_etag`]). When that fails as [`stale_or_lost`], the object is read again and
+/// `remaining` says what of the change the fresh object still lacks: that is sent once more with
+/// the fresh etag, or nothing when it lacks nothing. Returns the etag the object ended with.
+pub async fn patch_with_reread<T, B, R, F, Fut>(
+    client: &AepClient,
+    id: &T::Id,
+    etag: Option<Etag>,
+    body: B,
+    send: F,
+    remaining: impl FnOnce(&T) -> Option<B>,
+) -> anyhow::Result<Option<Etag>>
+where
+    T: Patchable,
+    F: Fn(Etag, B) -> Fut,
+    Fut: Future<Output = Result<Created<R>, ApiError>>,
+{
+    let missing = || missing_etag(T::ETAG_NAME, &id.to_string());
+    let first = match etag {
+        Some(tag) => send(tag, body).await,
+        None => Err(missing()),
+    };
+    match first {
+        Ok(done) => Ok(done.etag),
+        Err(e) if stale_or_lost(&e) => {
+            T::log_reread(id, &e);
+            let fresh = T::read(client, id).await?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} {id} disappeared while it was being updated; run apply again",
+                    T::NAME
+                )
+            })?;
+            let Some(body) = remaining(&fresh) else {
+                return Ok(fresh.etag());
+            };
+            let tag = fresh.etag().ok_or_else(missing)?;
+            Ok(send(tag, body).await?.etag)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// What [`ensure_checked`] ended with: the object to use, and whether this run made it.

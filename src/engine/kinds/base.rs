@@ -10,10 +10,11 @@ use std::sync::PoisonError;
 
 use crate::api::connections::{self, AuthParams, Connection, NewConnection};
 use crate::api::specs::{ConnectionSpec, BASIC_AUTHENTICATION, ZOHO_CRM_SPEC_ID};
-use crate::api::{AepClient, ApiError, ConnectionId, ConnectionSpecId, Created, Etag, PatchOp};
+use crate::api::{AepClient, ApiError, ConnectionId, ConnectionSpecId, Etag, PatchOp};
 use crate::engine::desired::{Desired, DesiredBase};
-use crate::engine::ensure::{ensure_checked_beside, stale_or_lost, Create, Ensured, Found};
-use crate::engine::kinds::flow::missing_etag;
+use crate::engine::ensure::{
+    ensure_checked_beside, patch_with_reread, Create, Ensured, Found, Patchable,
+};
 use crate::engine::naming::{is_owned, owner_marker};
 use crate::profile::Profile;
 
@@ -237,61 +238,67 @@ pub async fn update(
     let id = &current.id;
     let mut etag = current.etag.clone();
     if rotate_auth {
-        let params = &auth_params(client, profile, spec).await?;
-        // Secrets cannot be read back to tell whether a lost PATCH landed: send it again.
-        let send = |tag: Etag| async move {
-            connections::patch_connection_auth(client, id, &tag, params).await
-        };
-        etag = patch(client, id, etag, send, |_| true).await?;
+        let params = auth_params(client, profile, spec).await?;
+        etag = patch_auth(client, id, etag, &params).await?;
     }
     let wanted = desired.description.as_str();
-    let ops = &[PatchOp::replace("/description", wanted)];
-    let send =
-        |tag: Etag| async move { connections::patch_connection(client, id, &tag, ops).await };
-    patch(client, id, etag, send, |fresh| {
+    let ops = [PatchOp::replace("/description", wanted)];
+    patch_fields(client, id, etag, &ops, |fresh| {
         fresh.description.as_deref() != Some(wanted)
     })
     .await
 }
 
-/// Sends a base connection PATCH with `etag`. When the etag was stale (412) or the answer was
-/// lost, re-reads the connection and sends it once more with the fresh etag, if `needed` says
-/// the change is still missing. Returns the etag the connection ended with.
-pub(crate) async fn patch<F, Fut>(
+/// PATCHes the credentials with `etag` (re-read once when stale or lost,
+/// [`patch_with_reread`]); returns the etag the connection ended with.
+async fn patch_auth(
     client: &AepClient,
     id: &ConnectionId,
     etag: Option<Etag>,
-    send: F,
-    needed: impl Fn(&Connection) -> bool,
-) -> anyhow::Result<Option<Etag>>
-where
-    F: Fn(Etag) -> Fut,
-    Fut: Future<Output = Result<Created<ConnectionId>, ApiError>>,
-{
-    let first = match etag {
-        Some(tag) => send(tag).await,
-        None => Err(missing_etag("connection", id.as_str())),
+    params: &AuthParams,
+) -> anyhow::Result<Option<Etag>> {
+    let send = |tag: Etag, params| async move {
+        connections::patch_connection_auth(client, id, &tag, params).await
     };
-    match first {
-        Ok(done) => Ok(done.etag),
-        Err(e) if stale_or_lost(&e) => {
-            tracing::info!(connection = %id, error = %e, "re-reading the base connection before patching again");
-            let fresh = connections::get_connection(client, id)
-                .await?
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "base connection {id} disappeared while it was being updated; run apply again"
-                    )
-                })?;
-            if !needed(&fresh) {
-                return Ok(fresh.etag);
-            }
-            let tag = fresh
-                .etag
-                .ok_or_else(|| missing_etag("connection", id.as_str()))?;
-            Ok(send(tag).await?.etag)
-        }
-        Err(e) => Err(e.into()),
+    // Secrets cannot be read back to tell whether a lost PATCH landed: after a re-read the
+    // credentials are always sent again.
+    let always = |_: &Connection| Some(params);
+    patch_with_reread(client, id, etag, params, send, always).await
+}
+
+/// PATCHes `ops` with `etag` (re-read once when stale or lost, [`patch_with_reread`]); after a
+/// re-read they are sent again only when `needed` says the fresh connection still lacks them.
+/// Returns the etag the connection ended with.
+async fn patch_fields(
+    client: &AepClient,
+    id: &ConnectionId,
+    etag: Option<Etag>,
+    ops: &[PatchOp],
+    needed: impl FnOnce(&Connection) -> bool,
+) -> anyhow::Result<Option<Etag>> {
+    let send =
+        |tag: Etag, ops| async move { connections::patch_connection(client, id, &tag, ops).await };
+    patch_with_reread(client, id, etag, ops, send, |fresh| {
+        needed(fresh).then_some(ops)
+    })
+    .await
+}
+
+impl Patchable for Connection {
+    type Id = ConnectionId;
+    const ETAG_NAME: &'static str = "connection";
+    const NAME: &'static str = "base connection";
+
+    fn etag(&self) -> Option<Etag> {
+        self.etag.clone()
+    }
+
+    async fn read(client: &AepClient, id: &ConnectionId) -> Result<Option<Self>, ApiError> {
+        connections::get_connection(client, id).await
+    }
+
+    fn log_reread(id: &ConnectionId, error: &ApiError) {
+        tracing::info!(connection = %id, error = %error, "re-reading the base connection before patching again");
     }
 }
 
@@ -402,19 +409,14 @@ pub async fn adopt(
     params: &AuthParams,
 ) -> anyhow::Result<()> {
     let id = &current.id;
-    let send = |tag: Etag| async move {
-        connections::patch_connection_auth(client, id, &tag, params).await
-    };
-    let etag = patch(client, id, current.etag.clone(), send, |_| true).await?;
-    let ops = &super::adoption_ops(
+    let etag = patch_auth(client, id, current.etag.clone(), params).await?;
+    let ops = super::adoption_ops(
         &current.name,
         current.description.as_deref(),
         &desired.name,
         &desired.description,
     );
-    let send =
-        |tag: Etag| async move { connections::patch_connection(client, id, &tag, ops).await };
-    patch(client, id, etag, send, |fresh| {
+    patch_fields(client, id, etag, &ops, |fresh| {
         fresh.name != desired.name || fresh.description.as_deref() != Some(&desired.description)
     })
     .await?;

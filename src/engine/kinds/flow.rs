@@ -22,7 +22,7 @@ use crate::api::{
     TargetConnectionId, LIST_LIMIT,
 };
 use crate::engine::desired::DesiredModule;
-use crate::engine::ensure::{stale_or_lost, Create, Found};
+use crate::engine::ensure::{patch_with_reread, Create, Found, Patchable};
 use crate::engine::observe::Managed;
 use crate::engine::{naming, Kind};
 
@@ -346,7 +346,8 @@ pub async fn set_state(client: &AepClient, id: &FlowId, enabled: bool) -> anyhow
     }
 }
 
-/// The schedule and Mapping PATCH of [`update`].
+/// The schedule and Mapping PATCH of [`update`]; after a re-read, only what the fresh dataflow
+/// still lacks is sent.
 async fn patch(
     client: &AepClient,
     flow: &Flow,
@@ -357,40 +358,30 @@ async fn patch(
     if ops.is_empty() {
         return Ok(());
     }
-    let answer = match &flow.etag {
-        Some(etag) => flows::patch_flow(client, &flow.id, etag, &ops).await,
-        None => Err(missing_etag("flow", flow.id.as_str())),
+    let send = |etag: Etag, ops: Vec<PatchOp>| async move {
+        flows::patch_flow(client, &flow.id, &etag, &ops).await
     };
-    match answer {
-        Ok(_) => Ok(()),
-        Err(e) if stale_or_lost(&e) => {
-            tracing::info!(flow = %flow.id, error = %e, "re-reading the dataflow before patching again");
-            let fresh = flows::get_flow(client, &flow.id).await?.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "dataflow {} disappeared while it was being updated; run apply again",
-                    flow.id
-                )
-            })?;
-            let ops = patch_ops(&fresh, dm, mapping);
-            if !ops.is_empty() {
-                let etag = fresh
-                    .etag
-                    .clone()
-                    .ok_or_else(|| missing_etag("flow", flow.id.as_str()))?;
-                flows::patch_flow(client, &fresh.id, &etag, &ops).await?;
-            }
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
-    }
+    let remaining = |fresh: &Flow| Some(patch_ops(fresh, dm, mapping)).filter(|o| !o.is_empty());
+    patch_with_reread(client, &flow.id, flow.etag.clone(), ops, send, remaining).await?;
+    Ok(())
 }
 
-/// The error for an object that came back without the etag a PATCH needs.
-pub fn missing_etag(what: &str, id: &str) -> ApiError {
-    ApiError::decode(
-        &format!("GET {what} {id}"),
-        format!("the {what} {id} came back without an etag, which a PATCH needs"),
-    )
+impl Patchable for Flow {
+    type Id = FlowId;
+    const ETAG_NAME: &'static str = "flow";
+    const NAME: &'static str = "dataflow";
+
+    fn etag(&self) -> Option<Etag> {
+        self.etag.clone()
+    }
+
+    async fn read(client: &AepClient, id: &FlowId) -> Result<Option<Self>, ApiError> {
+        flows::get_flow(client, id).await
+    }
+
+    fn log_reread(id: &FlowId, error: &ApiError) {
+        tracing::info!(flow = %id, error = %error, "re-reading the dataflow before patching again");
+    }
 }
 
 /// A dataflow to create, and what tells its twin.

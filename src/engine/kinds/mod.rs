@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::api::{ApiError, Created, Etag, PatchOp};
+use crate::engine::ensure::missing_etag;
 use crate::engine::{naming, Kind};
 
 /// What one kind's object must hold to serve the profile: compared with what AEP holds.
@@ -221,7 +222,7 @@ where
     let etag = object
         .etag
         .cloned()
-        .ok_or_else(|| flow::missing_etag(object.kind.as_str(), object.id))?;
+        .ok_or_else(|| missing_etag(object.kind.as_str(), object.id))?;
     send(etag, ops).await.map(|_| ())
 }
 
