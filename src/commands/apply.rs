@@ -76,14 +76,7 @@ pub async fn run(profile: &Profile, args: &ApplyArgs, global: &GlobalArgs) -> Cl
             concurrency,
             cancel: protection.cancel().clone(),
         };
-        let work = execute(
-            &client,
-            profile,
-            prepared,
-            &options,
-            Some(&lease),
-            &progress,
-        );
+        let work = execute(&client, profile, prepared, &options, &lease, &progress);
         let outcome = lease.hold(&client, work).await;
         progress.finish();
         if outcome.contended {

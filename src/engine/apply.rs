@@ -6,11 +6,12 @@
 //! created by this run) explores within its chain, beside its dataset and target connection:
 //! only its source connection and mapping set wait for the columns.
 //!
-//! Every create goes through [`ensure`] with the create of its kind's module: a create that may
-//! have committed without an answer is looked up before being tried again, and a twin made at
-//! the same moment by a concurrent run is resolved by keeping the oldest. Every PATCH carries the
-//! etag it was computed from; a `412` re-reads the object, recomputes the change and tries once
-//! more.
+//! Every create goes through [`ensure_leased`] with the create of its kind's module: a create
+//! that may have committed without an answer is looked up before being tried again. The run
+//! holds the profile's lease, so no concurrent apply makes a twin; only the base connection, which
+//! carries the lease, is created with a twin check (a twin made at the same moment by a
+//! concurrent run is resolved by keeping the oldest). Every PATCH carries the etag it was
+//! computed from; a `412` re-reads the object, recomputes the change and tries once more.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, PoisonError};
@@ -22,7 +23,7 @@ use tracing::Instrument;
 use super::cancel::Cancel;
 use super::delete::remove;
 use super::desired::{self, Desired, DesiredError, DesiredModule, Resolved, Rule};
-use super::ensure::{ensure, ensure_leased, Create, Ensured};
+use super::ensure::{ensure_leased, Create, Ensured};
 use super::explore::{explorable_base, explore_module, explore_modules};
 use super::kinds::{self, mapping::SetRef};
 use super::lease::Lease;
@@ -199,8 +200,8 @@ struct Run<'a> {
     observed: &'a Observed,
     ledger: Ledger<'a>,
     concurrency: usize,
-    /// The lease this run holds: creates then need no twin check.
-    lease: Option<&'a Lease>,
+    /// The lease this run holds: creates need no twin check.
+    lease: &'a Lease,
     /// Mapping sets some module of the run reuses (no two modules share one).
     claimed: Mutex<BTreeSet<MappingSetId>>,
     /// New modules explored while the new base connection's twin check ran, for their chains.
@@ -209,14 +210,14 @@ struct Run<'a> {
 
 /// Applies `prepared.plan`. Modules not explored yet (the base connection did not exist or was
 /// being rotated) are explored once the base connection is in place, and their part of the plan
-/// is computed again with their columns. With `lease` (taken by [`super::lease::take`]) the creates
-/// skip their twin checks; without it each create is followed by one.
+/// is computed again with their columns. `lease` (taken by [`super::lease::take`]) keeps other
+/// applies of the profile from writing meanwhile, so the creates skip their twin checks.
 pub async fn execute(
     client: &AepClient,
     profile: &Profile,
     prepared: Prepared,
     options: &Options,
-    lease: Option<&Lease>,
+    lease: &Lease,
     progress: &Progress,
 ) -> Outcome {
     let Prepared {
@@ -299,14 +300,9 @@ impl Run<'_> {
         }
     }
 
-    /// Creates one object through [`ensure`], recording the result on `row`.
+    /// Creates one object through [`ensure_leased`], recording the result on `row`.
     async fn create<C: Create>(&self, row: Row, new: C) -> Result<C::Id, Failed> {
-        let work = async {
-            Ok(match self.lease {
-                Some(_) => ensure_leased(self.client, &new).await?,
-                None => ensure(self.client, &new).await?,
-            })
-        };
+        let work = async { Ok(ensure_leased(self.client, &new).await?) };
         self.ledger.step(row, work).await
     }
 
@@ -334,8 +330,8 @@ impl Run<'_> {
                     let (created, etag) =
                         kinds::base::create_checked(client, profile, base, spec, explore_early)
                             .await?;
-                    if let (Some(lease), true) = (self.lease, created.ours) {
-                        lease.created(&created.id, etag);
+                    if created.ours {
+                        self.lease.created(&created.id, etag);
                     }
                     Ok(created)
                 };
@@ -351,9 +347,7 @@ impl Run<'_> {
                     let etag =
                         kinds::base::update(client, profile, spec, connection, base, *rotate_auth)
                             .await?;
-                    if let Some(lease) = self.lease {
-                        lease.updated(etag, &base.description);
-                    }
+                    self.lease.updated(etag, &base.description);
                     Ok(connection.id.clone())
                 };
                 self.ledger.step(*row, work).await.map(|id| existing(&id))

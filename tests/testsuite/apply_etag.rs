@@ -5,6 +5,7 @@ use crate::support;
 
 use provision::engine::apply::{self, Options};
 use provision::engine::cancel::Cancel;
+use provision::engine::lease::{self, Take};
 use provision::progress::Progress;
 use serde_json::json;
 use support::cli::{calls, profile_text, Harness, PREFIX, THREE_MODULES};
@@ -49,9 +50,17 @@ async fn apply_after_a_concurrent_patch(
 
     let profile = literal_profile(&h, "changed.toml", &every_two_hours());
     let client = provision::engine::client(&profile).expect("a client");
-    let prepared = apply::prepare(&client, &profile, false, 4)
+    let mut prepared = apply::prepare(&client, &profile, false, 4)
         .await
         .expect("a plan");
+    // The lease `provision apply` takes before it applies (a PATCH of the base connection, not of
+    // the dataflow, and sent before the requests below are recorded).
+    let taken = lease::take(&client, &mut prepared, &lease::run_id())
+        .await
+        .expect("the lease");
+    let Take::Held(lease) = taken else {
+        panic!("no other apply runs, yet the lease was not free");
+    };
     let reply = h
         .env
         .patch(&path, flow["etag"].as_str().unwrap(), &concurrent)
@@ -67,7 +76,7 @@ async fn apply_after_a_concurrent_patch(
             concurrency: 4,
             cancel: Cancel::default(),
         },
-        None,
+        &lease,
         &Progress::quiet(),
     )
     .await;
