@@ -158,50 +158,14 @@ impl ImportReport {
 }
 
 impl Found {
-    /// The objects not yet this profile's, by the names they will have. A mapping set is listed
-    /// with its dataflow: the dataflow's link is what makes it the module's.
+    /// The objects not yet this profile's, by the names they will have, in the order [`adopt`]
+    /// marks them. A mapping set is listed with its dataflow: the dataflow's link is what makes
+    /// it the module's.
     pub fn adopted(&self, prefix: &str) -> Vec<Adopted> {
-        let mut out = Vec::new();
-        if !self.base_owned {
-            out.push(Adopted {
-                kind: Kind::BaseConnection,
-                id: self.base.id.to_string(),
-                name: prefix.to_owned(),
-                previous_name: self.base.name.clone(),
-                module: None,
-            });
-        }
-        for m in &self.modules {
-            let row = |kind, id: String, previous: &str| Adopted {
-                kind,
-                id,
-                name: naming::object_name(prefix, &m.name, kind),
-                previous_name: previous.to_owned(),
-                module: Some(m.name.clone()),
-            };
-            if !m.source_owned {
-                out.push(row(
-                    Kind::SourceConnection,
-                    m.source.id.to_string(),
-                    &m.source.name,
-                ));
-            }
-            if !m.target_owned {
-                out.push(row(
-                    Kind::TargetConnection,
-                    m.target.id.to_string(),
-                    &m.target.name,
-                ));
-            }
-            if !m.flow_owned {
-                let mut set = row(Kind::MappingSet, m.mapping_set.id.to_string(), "");
-                set.previous_name = m.mapping_set.name.clone().unwrap_or_default();
-                set.name = set.previous_name.clone();
-                out.push(set);
-                out.push(row(Kind::Dataflow, m.flow.id.to_string(), &m.flow.name));
-            }
-        }
-        out
+        writes(self)
+            .iter()
+            .flat_map(|w| w.adopted(self, prefix))
+            .collect()
     }
 
     /// The entries for the modules the profile does not describe yet.
@@ -515,15 +479,54 @@ enum Write<'a> {
 }
 
 impl Write<'_> {
-    /// The ids of the objects in [`Found::adopted`] this write adopts (a dataflow's mapping set is
-    /// listed with it).
-    fn ids(&self, found: &Found) -> Vec<String> {
+    /// The objects this write adopts, by the names they will have (a dataflow's mapping set is
+    /// listed with it and keeps its name).
+    fn adopted(&self, found: &Found, prefix: &str) -> Vec<Adopted> {
+        let row = |kind, m: &Module, id: String, previous: &str| Adopted {
+            kind,
+            id,
+            name: naming::object_name(prefix, &m.name, kind),
+            previous_name: previous.to_owned(),
+            module: Some(m.name.clone()),
+        };
         match self {
-            Write::Base => vec![found.base.id.to_string()],
-            Write::Source(m) => vec![m.source.id.to_string()],
-            Write::Target(m) => vec![m.target.id.to_string()],
-            Write::Flow(m) => vec![m.mapping_set.id.to_string(), m.flow.id.to_string()],
+            Write::Base => vec![Adopted {
+                kind: Kind::BaseConnection,
+                id: found.base.id.to_string(),
+                name: prefix.to_owned(),
+                previous_name: found.base.name.clone(),
+                module: None,
+            }],
+            Write::Source(m) => vec![row(
+                Kind::SourceConnection,
+                m,
+                m.source.id.to_string(),
+                &m.source.name,
+            )],
+            Write::Target(m) => vec![row(
+                Kind::TargetConnection,
+                m,
+                m.target.id.to_string(),
+                &m.target.name,
+            )],
+            Write::Flow(m) => {
+                let set_name = m.mapping_set.name.clone().unwrap_or_default();
+                let set = Adopted {
+                    name: set_name.clone(),
+                    ..row(Kind::MappingSet, m, m.mapping_set.id.to_string(), &set_name)
+                };
+                let flow = row(Kind::Dataflow, m, m.flow.id.to_string(), &m.flow.name);
+                vec![set, flow]
+            }
         }
+    }
+
+    /// The ids of the objects this write adopts.
+    fn ids(&self, found: &Found, prefix: &str) -> Vec<String> {
+        self.adopted(found, prefix)
+            .into_iter()
+            .map(|a| a.id)
+            .collect()
     }
 
     async fn send(
@@ -594,8 +597,14 @@ pub async fn adopt(
     params: Option<&AuthParams>,
     cancel: &Cancel,
 ) -> Adoption {
+    let prefix = base.name.as_str();
     let writes = writes(found);
-    let rest = |from: usize| writes[from..].iter().flat_map(|w| w.ids(found)).collect();
+    let rest = |from: usize| {
+        writes[from..]
+            .iter()
+            .flat_map(|w| w.ids(found, prefix))
+            .collect()
+    };
     for (at, write) in writes.iter().enumerate() {
         if cancel.is_cancelled() {
             return Adoption {
@@ -606,7 +615,7 @@ pub async fn adopt(
         if let Err(error) = cancel.guard(write.send(client, found, base, params)).await {
             return Adoption {
                 not_attempted: rest(at + 1),
-                failed: write.ids(found),
+                failed: write.ids(found, prefix),
                 error: Some(error),
             };
         }
