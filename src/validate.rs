@@ -28,7 +28,7 @@ use crate::api::schemas::{self, XdmField, XdmSchema};
 use crate::api::{AepClient, DatasetId};
 use crate::auth::zoho::{ZohoOAuth, ZohoToken};
 use crate::check::Check;
-use crate::engine::desired::nearest;
+use crate::engine::desired::{missing_columns, nearest};
 use crate::profile::{Dataflow, DatasetTarget, Mapping, Profile};
 use crate::zoho_setup;
 
@@ -390,55 +390,35 @@ pub fn module_checks(flow: &Dataflow, facts: &Facts) -> Vec<Check> {
 /// The mapping sources and the delta column that the module lacks, and a delta column that is not
 /// a date-time.
 fn column_problems(flow: &Dataflow, from: &str, columns: &[Col]) -> Vec<String> {
-    let names = || columns.iter().map(Col::name);
-    let suggest = |name: &str| crate::engine::desired::did_you_mean(name, names());
-    let mut missing = Vec::new();
+    let listed: BTreeSet<&str> = columns.iter().map(Col::name).collect();
+    let missing = missing_columns(&flow.delta_column, &flow.mapping, &listed);
     let mut problems = Vec::new();
-    match columns.iter().find(|c| c.name() == flow.delta_column) {
-        None => missing.push(format!(
-            "delta_column {:?}{}",
-            flow.delta_column,
-            suggest(&flow.delta_column)
-        )),
-        Some(column) if !column.0.is_date_time() => {
-            let dated: Vec<&str> = columns
-                .iter()
-                .filter(|c| c.0.is_date_time())
-                .map(Col::name)
-                .collect();
-            problems.push(format!(
-                "delta_column {:?} is not a date-time column ({} lists it as {}), so every run \
-                 would fail (CONNECTOR-2001-500); use a date-time column{}",
-                flow.delta_column,
-                from,
-                if column.0.data_type.is_empty() {
-                    "untyped"
-                } else {
-                    &column.0.data_type
-                },
-                if dated.is_empty() {
-                    String::new()
-                } else {
-                    format!(" such as {}", quoted(&dated))
-                }
-            ));
-        }
-        Some(_) => {}
-    }
-    if let Mapping::Explicit(rules) = &flow.mapping {
-        let mut seen = BTreeSet::new();
-        for rule in rules {
-            if !names().any(|n| n == rule.source) && seen.insert(rule.source.as_str()) {
-                missing.push(format!(
-                    "mapping source {:?}{}",
-                    rule.source,
-                    suggest(&rule.source)
-                ));
-            }
-        }
-    }
     if !missing.is_empty() {
-        problems.insert(0, format!("{from} does not list {}", missing.join(", ")));
+        problems.push(format!("{from} does not list {}", missing.join(", ")));
+    }
+    let delta = columns.iter().find(|c| c.name() == flow.delta_column);
+    if let Some(column) = delta.filter(|c| !c.0.is_date_time()) {
+        let dated: Vec<&str> = columns
+            .iter()
+            .filter(|c| c.0.is_date_time())
+            .map(Col::name)
+            .collect();
+        problems.push(format!(
+            "delta_column {:?} is not a date-time column ({} lists it as {}), so every run \
+             would fail (CONNECTOR-2001-500); use a date-time column{}",
+            flow.delta_column,
+            from,
+            if column.0.data_type.is_empty() {
+                "untyped"
+            } else {
+                &column.0.data_type
+            },
+            if dated.is_empty() {
+                String::new()
+            } else {
+                format!(" such as {}", quoted(&dated))
+            }
+        ));
     }
     problems
 }

@@ -11,7 +11,7 @@ use crate::api::explore::Column;
 use crate::api::flows::ScheduleParams;
 use crate::engine::naming;
 use crate::engine::Kind;
-use crate::profile::{DatasetTarget, Mapping, Profile, ZohoSettings};
+use crate::profile::{DatasetTarget, Mapping, MappingRule, Profile, ZohoSettings};
 
 /// Everything the profile manages.
 #[derive(Debug, Clone)]
@@ -246,29 +246,7 @@ impl DesiredModule {
             Mapping::Auto { .. } => listed.iter().map(|s| s.to_string()).collect(),
             Mapping::Explicit(_) => self.column_names().unwrap_or_default(),
         };
-        let mut missing = Vec::new();
-        if !listed.contains(self.delta_column.as_str()) {
-            missing.push(format!(
-                "delta_column {:?}{}",
-                self.delta_column,
-                did_you_mean(&self.delta_column, listed.iter().copied())
-            ));
-        }
-        if let Mapping::Explicit(rules) = &self.mapping {
-            for rule in rules {
-                if !listed.contains(rule.source.as_str())
-                    && !missing
-                        .iter()
-                        .any(|m| m.contains(&format!("{:?}", rule.source)))
-                {
-                    missing.push(format!(
-                        "mapping source {:?}{}",
-                        rule.source,
-                        did_you_mean(&rule.source, listed.iter().copied())
-                    ));
-                }
-            }
-        }
+        let missing = missing_columns(&self.delta_column, &self.mapping, &listed);
         if !missing.is_empty() {
             return Err(ColumnError(format!(
                 "module {:?}: explore does not list {}; fix the profile (see `provision explore {}` \
@@ -301,6 +279,36 @@ impl DesiredModule {
         };
         Ok(Resolved { columns, rules })
     }
+}
+
+/// The delta column and the mapping sources that a module's `listed` column names lack, each
+/// as `delta_column "X"` or `mapping source "Y"` with the nearest listed column suggested
+/// ([`did_you_mean`]). A name is reported once, in the first role it has (the delta column comes
+/// before the mapping sources): one missing column is one thing to fix, however often it is used.
+pub fn missing_columns(
+    delta_column: &str,
+    mapping: &Mapping,
+    listed: &BTreeSet<&str>,
+) -> Vec<String> {
+    let sources: &[MappingRule] = match mapping {
+        Mapping::Auto { .. } => &[],
+        Mapping::Explicit(rules) => rules,
+    };
+    let mut reported = BTreeSet::new();
+    std::iter::once(("delta_column", delta_column))
+        .chain(
+            sources
+                .iter()
+                .map(|r| ("mapping source", r.source.as_str())),
+        )
+        .filter(|(_, name)| !listed.contains(name) && reported.insert(*name))
+        .map(|(role, name)| {
+            format!(
+                "{role} {name:?}{}",
+                did_you_mean(name, listed.iter().copied())
+            )
+        })
+        .collect()
 }
 
 /// `" (did you mean \"X\"?)"` for the candidate nearest to `name` ([`nearest`]), when one is
@@ -488,6 +496,30 @@ pub(crate) mod tests {
             err.0
                 .contains("delta_column \"Modified_Time\" (did you mean \"Modified_Tme\"?)"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_column_is_named_once_whatever_other_names_contain() {
+        let d = build(&profile(vec![dataflow(
+            "Leads",
+            &[
+                ("Modified_Time", "a"),
+                ("Email", "b"),
+                ("Email", "c"),
+                ("Nick\"Name", "d"),
+                ("Name", "e"),
+            ],
+        )]))
+        .unwrap();
+        let err = d.modules[0].resolve(&columns(&["id"])).unwrap_err();
+        // The delta column is also mapped and Email twice: each is one column to fix. "Name" is
+        // missing too, although the text of "Nick\"Name" holds it in quotes.
+        assert_eq!(
+            err.0,
+            "module \"Leads\": explore does not list delta_column \"Modified_Time\", mapping \
+             source \"Email\", mapping source \"Nick\\\"Name\", mapping source \"Name\"; fix \
+             the profile (see `provision explore Leads` for its columns)"
         );
     }
 
