@@ -272,7 +272,7 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<L
         }
     };
     match zoho_setup::list_modules(zoho, settings, &token).await {
-        Ok((api, modules)) => {
+        Ok(zoho_setup::ModuleList { api, modules, .. }) => {
             let readable = modules
                 .iter()
                 .filter(|m| m.api_supported == Some(true))

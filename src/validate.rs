@@ -234,7 +234,9 @@ pub async fn zoho_columns(
             return Ok(listed);
         }
         let _call = calls.acquire().await;
-        zoho_setup::list_modules(zoho, settings, &token).await
+        zoho_setup::list_modules(zoho, settings, &token)
+            .await
+            .map(|list| (list.api, list.modules))
     };
     let fields = read_fields(zoho, &api, &token, modules, &calls);
     let (listed, mut fields) = tokio::join!(list, fields);

@@ -665,25 +665,43 @@ pub async fn refresh(zoho: &ZohoOAuth, settings: &ZohoSettings) -> Result<ZohoTo
     }
 }
 
+/// Zoho's module list, the API domain that answered it and the access token that read it.
+pub struct ModuleList {
+    pub api: Url,
+    pub modules: Vec<ZohoModule>,
+    /// The token the list was read with: the one handed to [`list_modules`], or the refreshed
+    /// one when Zoho had rejected it. Later CRM calls use this one rather than asking again.
+    pub token: ZohoToken,
+}
+
 /// `GET {api_domain}/crm/v8/settings/modules` with a token from [`refresh`]; a rejected token is
 /// refreshed once (docs/zoho-oauth.md#failure-modes #9) before the failure is reported.
 pub async fn list_modules(
     zoho: &ZohoOAuth,
     settings: &ZohoSettings,
     token: &ZohoToken,
-) -> Result<(Url, Vec<ZohoModule>), ZohoFailure> {
+) -> Result<ModuleList, ZohoFailure> {
     let api = token.api_domain_or(&settings.api_url);
     match zoho.crm().list_modules(&api, &token.access_token).await {
-        Ok(modules) => Ok((api, modules)),
+        Ok(modules) => Ok(ModuleList {
+            api,
+            modules,
+            token: token.clone(),
+        }),
         Err(crate::api::crm::ZohoApiError::InvalidToken { .. }) => {
             zoho.invalidate().await;
             let token = refresh(zoho, settings).await?;
             let api = token.api_domain_or(&settings.api_url);
-            zoho.crm()
+            let modules = zoho
+                .crm()
                 .list_modules(&api, &token.access_token)
                 .await
-                .map(|modules| (api, modules))
-                .map_err(ZohoFailure::Api)
+                .map_err(ZohoFailure::Api)?;
+            Ok(ModuleList {
+                api,
+                modules,
+                token,
+            })
         }
         Err(e) => Err(ZohoFailure::Api(e)),
     }
@@ -695,7 +713,7 @@ pub async fn modules(profile: &Profile) -> Result<ModulesOutcome, CliError> {
     let zoho = crate::clients::zoho(HttpOptions::default())?;
     let failed = |e: ZohoFailure| CliError::failed(anyhow::anyhow!("{}", describe(&e)));
     let token = refresh(&zoho, &profile.zoho).await.map_err(failed)?;
-    let (api, modules) = list_modules(&zoho, &profile.zoho, &token)
+    let ModuleList { api, modules, .. } = list_modules(&zoho, &profile.zoho, &token)
         .await
         .map_err(failed)?;
     let wanted: Vec<&str> = profile

@@ -392,7 +392,13 @@ pub async fn generate(
     let token = zoho_setup::refresh(&zoho, &accounts.zoho)
         .await
         .map_err(zoho_failed)?;
-    let (api, all_modules) = zoho_setup::list_modules(&zoho, &accounts.zoho, &token)
+    // The token the list was read with: a cached one Zoho rejected has been replaced, and the
+    // field lists below need the one that works.
+    let zoho_setup::ModuleList {
+        api,
+        modules: all_modules,
+        token,
+    } = zoho_setup::list_modules(&zoho, &accounts.zoho, &token)
         .await
         .map_err(zoho_failed)?;
     let readable: Vec<ZohoModule> = all_modules
@@ -419,10 +425,6 @@ pub async fn generate(
             ))
         })?;
 
-    // The token list_modules ended with: a cached one Zoho rejected has been replaced.
-    let token = zoho_setup::refresh(&zoho, &accounts.zoho)
-        .await
-        .map_err(zoho_failed)?;
     let crm = zoho.crm();
     let mut dataflows = Vec::new();
     for module in &modules {

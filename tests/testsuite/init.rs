@@ -99,6 +99,12 @@ async fn init_with_flags_writes_a_profile_that_plans_and_converges() {
         "init writes nothing to AEP: {:?}",
         support::cli::calls(&h.writes())
     );
+    assert_eq!(
+        zoho_refreshes(&h),
+        1,
+        "one Zoho token for the module list and every field list: {:#?}",
+        support::cli::calls(&h.requests())
+    );
     let text = std::fs::read_to_string(&file).expect("the profile is written");
     for secret in [
         "${AEP_CLIENT_SECRET}",
@@ -152,6 +158,45 @@ async fn init_with_flags_writes_a_profile_that_plans_and_converges() {
     h.run(&["plan", file_arg, "--detailed-exitcode"])
         .await
         .assert_exit(0);
+}
+
+/// The Zoho token requests in the emulator's request log.
+fn zoho_refreshes(h: &Harness) -> usize {
+    h.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/oauth/v2/token")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_replaces_a_rejected_cached_zoho_token_with_one_refresh() {
+    let h = Harness::start().await;
+    let file = h.dir.path().join("zoho.toml");
+    let file_arg = file.to_str().expect("utf-8");
+    h.run(&flags(file_arg, &["Leads", "Contacts"]))
+        .await
+        .assert_exit(0);
+    // An hour later the cached token is no longer accepted: the module list's 401 drops it, one
+    // refresh replaces it, and the field lists are read with the new token.
+    h.emulator()
+        .advance_clock(std::time::Duration::from_secs(3601));
+    h.clear_requests();
+    let mut args = flags(file_arg, &["Leads", "Contacts"]);
+    args.push("--force");
+    h.run(&args).await.assert_exit(0);
+    let calls = support::cli::calls(&h.requests());
+    assert_eq!(zoho_refreshes(&h), 1, "{calls:#?}");
+    let crm: Vec<&String> = calls.iter().filter(|c| c.contains(" /crm/")).collect();
+    assert_eq!(
+        crm,
+        [
+            "GET /crm/v8/settings/modules -> 401",
+            "GET /crm/v8/settings/modules -> 200",
+            "GET /crm/v8/settings/fields -> 200",
+            "GET /crm/v8/settings/fields -> 200",
+        ],
+        "{calls:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
