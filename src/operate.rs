@@ -5,13 +5,15 @@
 //! ([`status::wait_for_runs`]).
 //!
 //! Requests: one list of the profile's dataflows, for `retry` one query of their newest runs,
-//! then one POST per dataflow acted on. A dataflow that is refused (a recurring schedule for
-//! `run`) or left alone (a newest run that did not fail for `retry`) is reported with the reason.
+//! then one POST per dataflow acted on, [`CONCURRENCY`] at a time. A dataflow that is refused (a
+//! recurring schedule for `run`) or left alone (a newest run that did not fail for `retry`) is
+//! reported with the reason.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::api::runs::{self, DeltaName, NewRun, RunParams, Wanted};
@@ -20,6 +22,7 @@ use crate::engine::select::Selection;
 use crate::profile::Profile;
 use crate::progress::WaitProgress;
 use crate::status::{self, Managed, Observed, WaitSummary};
+use crate::validate::CONCURRENCY;
 
 /// Which command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,13 +133,13 @@ pub async fn operate(
     let Managed {
         client, observed, ..
     } = managed;
-    let mut outcomes = Vec::with_capacity(observed.len());
-    for o in &observed {
-        outcomes.push(match op {
-            Op::Run => start(&client, o).await,
-            Op::Retry => retrigger(&client, o).await,
-        });
-    }
+    // Each dataflow's POST is independent of the others' and a failed one is that dataflow's
+    // outcome, so they go out together; `buffered` keeps the outcomes in the selection's order.
+    let mut outcomes: Vec<RunOutcome> = stream::iter(&observed)
+        .map(|o| act(&client, op, o))
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
     let wait = match wait {
         Some(timeout) => Some(wait_for(&client, observed, &mut outcomes, timeout, progress).await?),
         None => None,
@@ -146,6 +149,14 @@ pub async fn operate(
         wait,
         op,
     })
+}
+
+/// What `op` does to one dataflow: its POST, or the reason it got none.
+async fn act(client: &AepClient, op: Op, o: &Observed) -> RunOutcome {
+    match op {
+        Op::Run => start(client, o).await,
+        Op::Retry => retrigger(client, o).await,
+    }
 }
 
 /// `POST /runs` for a dataflow scheduled `once`; any other is refused with the reason. The

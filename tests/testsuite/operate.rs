@@ -1,12 +1,15 @@
 //! Operating dataflows through the binary against the emulator (issue 15): `enabled`, drift
 //! made outside the tool, `run`, `retry` and `--module`.
 
-use provision::emulator::EmulatorConfig;
+use std::time::Duration;
+
+use chrono::DateTime;
+use provision::emulator::{EmulatorConfig, Faults, RecordedRequest};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::support::cli::{Harness, PREFIX, THREE_MODULES};
-use crate::support::{FS, ZOHO_REFRESH};
+use crate::support::{FS, SANDBOX_PROD, ZOHO_REFRESH};
 
 const LEADS: &str = r#"
 [[dataflows]]
@@ -273,6 +276,109 @@ async fn run_starts_once_flows_and_refuses_scheduled_ones() {
         human.stdout
     );
     assert!(h.writes().is_empty(), "{:?}", write_calls(&h));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_sends_its_posts_together_and_reports_in_profile_order() {
+    let h = Harness::start().await;
+    // Three dataflows scheduled once around one on a recurring schedule (refused, no request).
+    let deals = format!(
+        r#"
+[[dataflows]]
+module  = "Deals"
+dataset = {{ create = true, name = "Zoho Deals" }}
+mapping = "auto"
+{ONCE}
+"#
+    );
+    let text = [
+        entry("Leads", ONCE),
+        entry("Contacts", ""),
+        deals,
+        entry("Vendors", ONCE),
+    ]
+    .concat();
+    let profile = h.profile("p.toml", &text);
+    h.provision("apply", &profile, &["--yes"])
+        .await
+        .assert_exit(0);
+
+    // 250 ms an answer: POSTs sent together arrive within a few milliseconds of each other,
+    // POSTs sent one after the other at least 250 ms apart.
+    let latency = Duration::from_millis(250);
+    h.emulator().set_faults(Faults {
+        latency: Some(latency),
+        ..Faults::default()
+    });
+    h.clear_requests();
+    let out = h.provision("run", &profile, &["--output", "json"]).await;
+    let doc = out.assert_exit(1).json();
+    let at = |r: &RecordedRequest| DateTime::parse_from_rfc3339(&r.time).expect("a request time");
+    let posts: Vec<_> = h
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == format!("{FS}/runs"))
+        .collect();
+    assert_eq!(posts.len(), 3, "{:?}", write_calls(&h));
+    let first = posts.iter().map(at).min().unwrap();
+    let last = posts.iter().map(at).max().unwrap();
+    let spread = (last - first).num_milliseconds();
+    assert!(
+        spread < latency.as_millis() as i64,
+        "the POSTs arrived over {spread} ms: they were sent one after another"
+    );
+
+    // One row per dataflow in the profile's order, each with its own run.
+    let rows: Vec<(String, String)> = doc["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["module"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("Leads", "started"),
+        ("Contacts", "refused"),
+        ("Deals", "started"),
+        ("Vendors", "started"),
+    ]
+    .map(|(m, s)| (m.to_owned(), s.to_owned()));
+    assert_eq!(rows, expected, "{doc:#}");
+    let runs = h.emulator().runs(SANDBOX_PROD);
+    for row in doc["runs"].as_array().unwrap() {
+        let Some(run_id) = row["run_id"].as_str() else {
+            continue;
+        };
+        let run = runs
+            .iter()
+            .find(|r| r["id"] == run_id)
+            .expect("the run exists");
+        assert_eq!(run["flowId"], row["flow_id"], "{row}");
+        assert_eq!(
+            row["flow_id"],
+            flow_id(&h, row["module"].as_str().unwrap()).as_str()
+        );
+    }
+    assert!(out.stderr.contains("Contacts"), "{}", out.stderr);
+
+    let human = h.provision("run", &profile, &[]).await;
+    human.assert_exit(1);
+    let modules: Vec<&str> = human
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        modules,
+        ["Leads", "Contacts", "Deals", "Vendors"],
+        "{}",
+        human.stdout
+    );
 }
 
 /// Puts `token` in the profile's base connection, as an edit in Adobe's UI would: the runs
