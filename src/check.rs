@@ -108,22 +108,11 @@ pub async fn checks(profile: &Profile, options: HttpOptions) -> anyhow::Result<R
     let Clients {
         aep: client, zoho, ..
     } = Clients::from_profile(profile, options)?;
-    let ((zoho_checks, listed), (aep_checks, explored)) =
+    let ((zoho_checks, listed), (aep_checks, explored, mut facts)) =
         tokio::join!(zoho_side(profile, &zoho), aep_side(profile, &client));
+    facts.columns = module_columns(profile, &client, &zoho, listed, &explored).await;
 
     let flows: Vec<&Dataflow> = profile.dataflows.iter().collect();
-    let mut facts = Facts::default();
-    let (columns, ()) = tokio::join!(
-        module_columns(profile, &client, &zoho, listed, &explored),
-        async {
-            match &explored {
-                Explored::Unreachable(reason) => facts.unread = Some(reason.clone()),
-                _ => validate::read_targets(&client, &flows, &mut facts).await,
-            }
-        }
-    );
-    facts.columns = columns;
-
     let mut checks = vec![profile_check(profile)];
     checks.extend(aep_checks);
     checks.extend(zoho_checks);
@@ -323,8 +312,8 @@ enum Explored {
     Unreachable(String),
 }
 
-/// (IMS to base connection, explore findings)
-async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explored) {
+/// (IMS to base connection, explore findings, the datasets and schemas the dataflows use)
+async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explored, Facts) {
     let adobe = &profile.adobe;
     let mut checks = Vec::new();
     if let Err(e) = client.ims().token().await {
@@ -364,9 +353,14 @@ async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explore
     ));
 
     let zoho_spec = ConnectionSpecId::from(ZOHO_CRM_SPEC_ID);
-    let (connection_spec, (base, explored)) = tokio::join!(
+    let flows: Vec<&Dataflow> = profile.dataflows.iter().collect();
+    let mut targets = Facts::default();
+    // The datasets and schemas need nothing but an org and sandbox that accept the credential:
+    // they are read beside the specs and the base connection, not after Zoho's side.
+    let (connection_spec, (base, explored), ()) = tokio::join!(
         specs::connection_spec(client, &zoho_spec),
         base_connection(profile, client, &zoho_spec),
+        validate::read_targets(client, &flows, &mut targets),
     );
     let removed = matches!(connection_spec, Ok(None));
     checks.push(connection_spec_check(
@@ -382,11 +376,11 @@ async fn aep_side(profile: &Profile, client: &AepClient) -> (Vec<Check>, Explore
         flow_spec_check(&profile.adobe.sandbox, flow_spec.as_ref())
     });
     checks.push(base);
-    (checks, explored)
+    (checks, explored, targets)
 }
 
 /// The checks that could not run because `reason`.
-fn skipped_after(mut checks: Vec<Check>, reason: &str) -> (Vec<Check>, Explored) {
+fn skipped_after(mut checks: Vec<Check>, reason: &str) -> (Vec<Check>, Explored, Facts) {
     for name in [
         "org_sandbox",
         "zoho_connection_spec",
@@ -397,7 +391,11 @@ fn skipped_after(mut checks: Vec<Check>, reason: &str) -> (Vec<Check>, Explored)
             checks.push(Check::skip(name, reason));
         }
     }
-    (checks, Explored::Unreachable(reason.to_owned()))
+    let unread = Facts {
+        unread: Some(reason.to_owned()),
+        ..Facts::default()
+    };
+    (checks, Explored::Unreachable(reason.to_owned()), unread)
 }
 
 fn connection_spec_check(sandbox: &str, found: Result<Option<ConnectionSpec>, ApiError>) -> Check {

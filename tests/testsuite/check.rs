@@ -369,6 +369,43 @@ async fn modules_are_looked_up_in_explore_once_the_base_connection_exists() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datasets_and_schemas_are_read_beside_the_specs_not_after_zoho() {
+    // 200 ms an answer: requests sent together arrive within a few milliseconds of each other;
+    // after the Zoho side (a refresh, then the module list) they would arrive 200 ms later.
+    let latency = std::time::Duration::from_millis(200);
+    let emulator = spawn(EmulatorConfig {
+        faults: Faults {
+            latency: Some(latency),
+            ..Faults::default()
+        },
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts");
+    let (code, checks) = json_checks(check(&emulator, Path::new(LOCAL), &[])).await;
+    assert_eq!(code, Some(0), "{checks:#?}");
+    let requests = emulator.requests();
+    let arrival = |path: &str| {
+        let r = requests
+            .iter()
+            .find(|r| r.path.starts_with(path))
+            .unwrap_or_else(|| panic!("{path} not asked"));
+        chrono::DateTime::parse_from_rfc3339(&r.time).expect("a request time")
+    };
+    let spec = arrival("/data/foundation/flowservice/connectionSpecs/");
+    for path in [
+        "/data/foundation/catalog/dataSets/",
+        "/data/foundation/schemaregistry/tenant/schemas/",
+    ] {
+        let apart = (arrival(path) - spec).num_milliseconds().abs();
+        assert!(
+            apart < latency.as_millis() as i64 / 2,
+            "{path} arrived {apart} ms from the connection spec's read: not sent together"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_zoho_data_centre_is_named_with_the_right_one() {
     let emulator = emulator(ZohoSpec::Listed).await;
     let mut cmd = check(&emulator, Path::new(LOCAL), &[]);
