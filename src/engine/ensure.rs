@@ -36,7 +36,7 @@ impl<I> Found<I> {
     }
 }
 
-/// A create of one kind, as [`ensure`] runs it: the request, the lookup used before sending it
+/// A create of one kind, as [`ensure_leased`] and [`ensure_checked_beside`] run it: the request, the lookup used before sending it
 /// again, and the delete of a duplicate. Each kind's module implements it for its create body.
 ///
 /// (`async fn` without a `Send` bound: the futures are awaited by the task that runs the apply,
@@ -145,7 +145,7 @@ where
     }
 }
 
-/// What [`ensure_checked`] ended with: the object to use, and whether this run made it.
+/// What [`ensure_checked_beside`] ended with: the object to use, and whether this run made it.
 #[derive(Clone)]
 pub struct Ensured<I> {
     pub id: I,
@@ -158,11 +158,6 @@ impl<I: Into<ObjectId>> From<Ensured<I>> for ObjectId {
     fn from(ensured: Ensured<I>) -> Self {
         ensured.id.into()
     }
-}
-
-/// Creates `new` without ever duplicating it; see [`ensure_checked`].
-pub async fn ensure<C: Create>(client: &AepClient, new: &C) -> Result<C::Id, ApiError> {
-    ensure_checked(client, new).await.map(|e| e.id)
 }
 
 /// Creates `new` while this run holds the profile's lease (`engine::lease`): no other apply
@@ -208,21 +203,15 @@ async fn create_once<C: Create>(client: &AepClient, new: &C) -> Result<Sent<C::I
     }
 }
 
-/// Creates `new` without ever duplicating it, with no lease held.
+/// Creates `new` without ever duplicating it, with no lease held (the base connection, which
+/// carries the lease).
 ///
 /// - The create is sent ([`create_once`]: a lost answer is looked up before sending again).
 /// - After a create, the lookup runs again: a twin made at the same moment by a concurrent run
 ///   is resolved by keeping the oldest (`createdAt`, then id); when that is not ours, ours is
 ///   deleted (where the kind allows) and the survivor is used.
-pub async fn ensure_checked<C: Create>(
-    client: &AepClient,
-    new: &C,
-) -> Result<Ensured<C::Id>, ApiError> {
-    ensure_checked_beside(client, new, |_| async {}).await
-}
-
-/// [`ensure_checked`], running `beside` with the new object's id while its twin check runs:
-/// work that only reads through the object, and is wasted, not wrong, when a twin survives.
+/// - `beside` runs with the new object's id while that twin check runs: work that only reads
+///   through the object, and is wasted, not wrong, when a twin survives.
 pub async fn ensure_checked_beside<C, F, Fut>(
     client: &AepClient,
     new: &C,

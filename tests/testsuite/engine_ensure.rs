@@ -1,5 +1,6 @@
-//! The one create path (`engine::ensure::ensure`): a create that may have committed is looked up
-//! before it is sent again, as often as the retry policy of the caller's client allows.
+//! The create path of a leased apply (`engine::ensure::ensure_leased`): a create that may have
+//! committed is looked up before it is sent again, as often as the retry policy of the caller's
+//! client allows.
 
 use crate::support::api as api_support;
 
@@ -10,7 +11,7 @@ use api_support::*;
 use provision::api::http::HttpOptions;
 use provision::api::target::NewTargetConnection;
 use provision::api::{AepClient, DatasetId};
-use provision::engine::ensure::ensure;
+use provision::engine::ensure::ensure_leased;
 use provision::engine::kinds::target::Draft;
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -69,7 +70,7 @@ async fn a_create_that_may_have_committed_is_looked_up_before_each_resend_until_
         .mount(&server)
         .await;
 
-    let error = ensure(&client, &draft())
+    let error = ensure_leased(&client, &draft())
         .await
         .expect_err("every create fails");
 
@@ -113,7 +114,7 @@ async fn a_create_that_committed_without_an_answer_is_found_and_not_sent_again()
         .mount(&server)
         .await;
 
-    let id = ensure(&client, &draft())
+    let id = ensure_leased(&client, &draft())
         .await
         .expect("the committed create is found");
 

@@ -180,7 +180,7 @@ impl Create for Draft<'_> {
     }
 }
 
-/// Creates the profile's base connection through `ensure` (never twice, even after a lost
+/// Creates the profile's base connection through [`ensure_checked_beside`] (never twice, even after a lost
 /// answer or a concurrent run); the one place a base connection is created, by `apply` and by
 /// `explore --create-connection`.
 pub async fn create(

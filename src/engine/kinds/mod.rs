@@ -1,7 +1,7 @@
 //! One module per kind of object provision manages. Each owns, for its kind: the managed name
 //! (and ownership marker where it differs from the common one in [`super::naming`]), the
 //! observation filter, the match and diff against the desired state, the create body with the
-//! lookup [`super::ensure::ensure`] runs before creating again, what can be patched and what
+//! lookup [`super::ensure`] runs before creating again, what can be patched and what
 //! forces a replace, and its typed delete.
 //!
 //! | kind | patched | replaced | deleted |
