@@ -370,9 +370,10 @@ async fn modules_are_looked_up_in_explore_once_the_base_connection_exists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datasets_and_schemas_are_read_beside_the_specs_not_after_zoho() {
-    // 200 ms an answer: requests sent together arrive within a few milliseconds of each other;
-    // after the Zoho side (a refresh, then the module list) they would arrive 200 ms later.
-    let latency = std::time::Duration::from_millis(200);
+    // 400 ms an answer: requests sent together arrive within a few milliseconds of each other;
+    // after the Zoho side (a refresh, then the module list) they would arrive 400 ms later. The
+    // margin of half a latency keeps a loaded test machine's scheduling delays from counting.
+    let latency = std::time::Duration::from_millis(400);
     let emulator = spawn(EmulatorConfig {
         faults: Faults {
             latency: Some(latency),
