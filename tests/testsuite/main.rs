@@ -30,6 +30,7 @@ mod apply_interrupted;
 mod apply_lease;
 mod apply_scale;
 mod apply_snapshots;
+mod base_patch;
 mod bench_support;
 mod check;
 mod cli;
