@@ -399,3 +399,46 @@ async fn a_connection_deleted_before_the_reread_fails_the_update_with_a_hint_to_
     get(&mut expected);
     assert_eq!(sent(&server).await, expected);
 }
+
+#[tokio::test]
+async fn an_adoption_whose_marking_patch_went_stale_is_sent_again_after_a_reread() {
+    // `provision import` adopting a base connection made in Adobe's UI: the credentials, then the
+    // profile's name and description (the marker), the latter's etag gone stale meanwhile.
+    let server = MockServer::start().await;
+    let client = client(&server, Duration::from_secs(30)).await;
+    mock_zoho_token(&server).await;
+    let made_elsewhere = json!({
+        "id": ID, "name": "Zoho CRM", "description": "made in the UI",
+        "connectionSpec": {"id": ZOHO_SPEC_ID, "version": "1.0"}, "etag": etag(1),
+    });
+    let current: Connection = serde_json::from_value(made_elsewhere.clone()).unwrap();
+    on_patch(&server, 1, patched(2)).await;
+    on_patch(&server, 2, failed(412)).await;
+    let mut fresh = made_elsewhere;
+    fresh["etag"] = json!(etag(3));
+    Mock::given(method("GET"))
+        .and(path(connection_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [fresh]})))
+        .mount(&server)
+        .await;
+    on_patch(&server, 3, patched(4)).await;
+
+    let params = base::adoption_params(&client, &profile(&server), &spec())
+        .await
+        .expect("the credentials");
+    base::adopt(&client, &current, &desired(), &params)
+        .await
+        .expect("the adoption");
+
+    let marking = json!([
+        {"op": "replace", "path": "/name", "value": PREFIX},
+        {"op": "replace", "path": "/description", "value": desired().description},
+    ]);
+    let mut expected = Vec::new();
+    patch(&mut expected, 1, credentials_ops());
+    patch(&mut expected, 2, marking.clone());
+    get(&mut expected);
+    patch(&mut expected, 3, marking);
+    assert_eq!(sent(&server).await, expected);
+    assert_credentials(&server).await;
+}
