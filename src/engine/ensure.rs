@@ -103,10 +103,12 @@ pub trait Patchable: Sized {
     fn log_reread(id: &Self::Id, error: &ApiError);
 }
 
-/// Sends `body` as a PATCH of object `id` with `etag`, the one it was read with (a missing etag
-/// fails as [`missing_etag`]). When that fails as [`stale_or_lost`], the object is read again and
+/// Sends `body` as a PATCH of object `id` with `etag`, the one it was read with. When that fails
+/// as [`stale_or_lost`], or there was no etag to send ([`missing_etag`], a decode error, so
+/// handled the same way: the read may just have lacked it), the object is read again and
 /// `remaining` says what of the change the fresh object still lacks: that is sent once more with
-/// the fresh etag, or nothing when it lacks nothing. Returns the etag the object ended with.
+/// the fresh etag, or nothing when it lacks nothing. A fresh object without an etag fails as
+/// [`missing_etag`]. Returns the etag the object ended with.
 pub async fn patch_with_reread<T, B, R, F, Fut>(
     client: &AepClient,
     id: &T::Id,

@@ -442,3 +442,50 @@ async fn an_adoption_whose_marking_patch_went_stale_is_sent_again_after_a_reread
     assert_eq!(sent(&server).await, expected);
     assert_credentials(&server).await;
 }
+
+#[tokio::test]
+async fn an_adoption_renamed_meanwhile_sends_the_name_too_after_the_reread() {
+    // The connection already had the profile's name when import read it, so the marking PATCH
+    // changes only the description; someone renames it before that PATCH lands (412). The change
+    // is computed again from the re-read connection, name included.
+    let server = MockServer::start().await;
+    let client = client(&server, Duration::from_secs(30)).await;
+    mock_zoho_token(&server).await;
+    let named = json!({
+        "id": ID, "name": PREFIX, "description": "made in the UI",
+        "connectionSpec": {"id": ZOHO_SPEC_ID, "version": "1.0"}, "etag": etag(1),
+    });
+    let current: Connection = serde_json::from_value(named.clone()).unwrap();
+    on_patch(&server, 1, patched(2)).await;
+    on_patch(&server, 2, failed(412)).await;
+    let mut renamed = named;
+    renamed["name"] = json!("Zoho CRM (renamed in the UI)");
+    renamed["etag"] = json!(etag(3));
+    Mock::given(method("GET"))
+        .and(path(connection_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [renamed]})))
+        .mount(&server)
+        .await;
+    on_patch(&server, 3, patched(4)).await;
+
+    let params = base::adoption_params(&client, &profile(&server), &spec())
+        .await
+        .expect("the credentials");
+    base::adopt(&client, &current, &desired(), &params)
+        .await
+        .expect("the adoption");
+
+    let description = json!([
+        {"op": "replace", "path": "/description", "value": desired().description},
+    ]);
+    let marking = json!([
+        {"op": "replace", "path": "/name", "value": PREFIX},
+        {"op": "replace", "path": "/description", "value": desired().description},
+    ]);
+    let mut expected = Vec::new();
+    patch(&mut expected, 1, credentials_ops());
+    patch(&mut expected, 2, description);
+    get(&mut expected);
+    patch(&mut expected, 3, marking);
+    assert_eq!(sent(&server).await, expected);
+}

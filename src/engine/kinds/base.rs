@@ -242,11 +242,15 @@ pub async fn update(
         etag = patch_auth(client, id, etag, &params).await?;
     }
     let wanted = desired.description.as_str();
-    let ops = [PatchOp::replace("/description", wanted)];
-    patch_fields(client, id, etag, &ops, |fresh| {
-        fresh.description.as_deref() != Some(wanted)
-    })
-    .await
+    let ops = vec![PatchOp::replace("/description", wanted)];
+    let still_needed = |fresh: &Connection| {
+        if fresh.description.as_deref() == Some(wanted) {
+            Vec::new()
+        } else {
+            ops.clone()
+        }
+    };
+    patch_fields(client, id, etag, ops.clone(), still_needed).await
 }
 
 /// PATCHes the credentials with `etag` (re-read once when stale or lost,
@@ -266,22 +270,22 @@ async fn patch_auth(
     patch_with_reread(client, id, etag, params, send, always).await
 }
 
-/// PATCHes `ops` with `etag` (re-read once when stale or lost, [`patch_with_reread`]); after a
-/// re-read they are sent again only when `needed` says the fresh connection still lacks them.
+/// PATCHes `ops` with `etag`. After a re-read (stale or lost, [`patch_with_reread`]) what
+/// `still_needed` computes from the fresh connection is sent instead, nothing when that is empty:
+/// the connection may have been edited meanwhile, so the first ops may no longer be the change.
 /// Returns the etag the connection ended with.
 async fn patch_fields(
     client: &AepClient,
     id: &ConnectionId,
     etag: Option<Etag>,
-    ops: &[PatchOp],
-    needed: impl FnOnce(&Connection) -> bool,
+    ops: Vec<PatchOp>,
+    still_needed: impl FnOnce(&Connection) -> Vec<PatchOp>,
 ) -> anyhow::Result<Option<Etag>> {
-    let send =
-        |tag: Etag, ops| async move { connections::patch_connection(client, id, &tag, ops).await };
-    patch_with_reread(client, id, etag, ops, send, |fresh| {
-        needed(fresh).then_some(ops)
-    })
-    .await
+    let send = |tag: Etag, ops: Vec<PatchOp>| async move {
+        connections::patch_connection(client, id, &tag, &ops).await
+    };
+    let remaining = |fresh: &Connection| Some(still_needed(fresh)).filter(|ops| !ops.is_empty());
+    patch_with_reread(client, id, etag, ops, send, remaining).await
 }
 
 impl Patchable for Connection {
@@ -410,16 +414,16 @@ pub async fn adopt(
 ) -> anyhow::Result<()> {
     let id = &current.id;
     let etag = patch_auth(client, id, current.etag.clone(), params).await?;
-    let ops = super::adoption_ops(
-        &current.name,
-        current.description.as_deref(),
-        &desired.name,
-        &desired.description,
-    );
-    patch_fields(client, id, etag, &ops, |fresh| {
-        fresh.name != desired.name || fresh.description.as_deref() != Some(&desired.description)
-    })
-    .await?;
+    // Computed again from a re-read connection: a rename meanwhile needs its own `/name` op.
+    let ops_for = |have: &Connection| {
+        super::adoption_ops(
+            &have.name,
+            have.description.as_deref(),
+            &desired.name,
+            &desired.description,
+        )
+    };
+    patch_fields(client, id, etag, ops_for(current), ops_for).await?;
     Ok(())
 }
 
