@@ -400,21 +400,22 @@ async fn a_connection_deleted_before_the_reread_fails_the_update_with_a_hint_to_
     assert_eq!(sent(&server).await, expected);
 }
 
-#[tokio::test]
-async fn an_adoption_whose_marking_patch_went_stale_is_sent_again_after_a_reread() {
-    // `provision import` adopting a base connection made in Adobe's UI: the credentials, then the
-    // profile's name and description (the marker), the latter's etag gone stale meanwhile.
+/// `provision import` adopting a base connection made in Adobe's UI, named `name` when read: the
+/// credentials PATCH lands, the marking PATCH (profile's name and description) answers 412, and
+/// the re-read finds the connection named `reread_name`. Returns what was sent.
+async fn adopt_with_a_stale_marking(name: &str, reread_name: &str) -> (MockServer, Vec<Sent>) {
     let server = MockServer::start().await;
     let client = client(&server, Duration::from_secs(30)).await;
     mock_zoho_token(&server).await;
     let made_elsewhere = json!({
-        "id": ID, "name": "Zoho CRM", "description": "made in the UI",
+        "id": ID, "name": name, "description": "made in the UI",
         "connectionSpec": {"id": ZOHO_SPEC_ID, "version": "1.0"}, "etag": etag(1),
     });
     let current: Connection = serde_json::from_value(made_elsewhere.clone()).unwrap();
     on_patch(&server, 1, patched(2)).await;
     on_patch(&server, 2, failed(412)).await;
     let mut fresh = made_elsewhere;
+    fresh["name"] = json!(reread_name);
     fresh["etag"] = json!(etag(3));
     Mock::given(method("GET"))
         .and(path(connection_path()))
@@ -429,17 +430,32 @@ async fn an_adoption_whose_marking_patch_went_stale_is_sent_again_after_a_reread
     base::adopt(&client, &current, &desired(), &params)
         .await
         .expect("the adoption");
+    let sent = sent(&server).await;
+    (server, sent)
+}
 
-    let marking = json!([
-        {"op": "replace", "path": "/name", "value": PREFIX},
-        {"op": "replace", "path": "/description", "value": desired().description},
-    ]);
+/// The marking PATCH's ops: the profile's description, after its name when `with_name`.
+fn marking_ops(with_name: bool) -> Value {
+    let name = json!({"op": "replace", "path": "/name", "value": PREFIX});
+    let description =
+        json!({"op": "replace", "path": "/description", "value": desired().description});
+    if with_name {
+        json!([name, description])
+    } else {
+        json!([description])
+    }
+}
+
+#[tokio::test]
+async fn an_adoption_whose_marking_patch_went_stale_is_sent_again_after_a_reread() {
+    let (server, sent) = adopt_with_a_stale_marking("Zoho CRM", "Zoho CRM").await;
+
     let mut expected = Vec::new();
     patch(&mut expected, 1, credentials_ops());
-    patch(&mut expected, 2, marking.clone());
+    patch(&mut expected, 2, marking_ops(true));
     get(&mut expected);
-    patch(&mut expected, 3, marking);
-    assert_eq!(sent(&server).await, expected);
+    patch(&mut expected, 3, marking_ops(true));
+    assert_eq!(sent, expected);
     assert_credentials(&server).await;
 }
 
@@ -448,44 +464,12 @@ async fn an_adoption_renamed_meanwhile_sends_the_name_too_after_the_reread() {
     // The connection already had the profile's name when import read it, so the marking PATCH
     // changes only the description; someone renames it before that PATCH lands (412). The change
     // is computed again from the re-read connection, name included.
-    let server = MockServer::start().await;
-    let client = client(&server, Duration::from_secs(30)).await;
-    mock_zoho_token(&server).await;
-    let named = json!({
-        "id": ID, "name": PREFIX, "description": "made in the UI",
-        "connectionSpec": {"id": ZOHO_SPEC_ID, "version": "1.0"}, "etag": etag(1),
-    });
-    let current: Connection = serde_json::from_value(named.clone()).unwrap();
-    on_patch(&server, 1, patched(2)).await;
-    on_patch(&server, 2, failed(412)).await;
-    let mut renamed = named;
-    renamed["name"] = json!("Zoho CRM (renamed in the UI)");
-    renamed["etag"] = json!(etag(3));
-    Mock::given(method("GET"))
-        .and(path(connection_path()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [renamed]})))
-        .mount(&server)
-        .await;
-    on_patch(&server, 3, patched(4)).await;
+    let (_server, sent) = adopt_with_a_stale_marking(PREFIX, "renamed in the UI").await;
 
-    let params = base::adoption_params(&client, &profile(&server), &spec())
-        .await
-        .expect("the credentials");
-    base::adopt(&client, &current, &desired(), &params)
-        .await
-        .expect("the adoption");
-
-    let description = json!([
-        {"op": "replace", "path": "/description", "value": desired().description},
-    ]);
-    let marking = json!([
-        {"op": "replace", "path": "/name", "value": PREFIX},
-        {"op": "replace", "path": "/description", "value": desired().description},
-    ]);
     let mut expected = Vec::new();
     patch(&mut expected, 1, credentials_ops());
-    patch(&mut expected, 2, description);
+    patch(&mut expected, 2, marking_ops(false));
     get(&mut expected);
-    patch(&mut expected, 3, marking);
-    assert_eq!(sent(&server).await, expected);
+    patch(&mut expected, 3, marking_ops(true));
+    assert_eq!(sent, expected);
 }
