@@ -18,6 +18,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use crate::api::crm::{ZohoField, ZohoModule};
@@ -425,13 +426,17 @@ pub async fn generate(
             ))
         })?;
 
+    // One field list per module, read side by side (Zoho's 429s hold every call of the client
+    // alike); `buffered` keeps them in the modules' order.
     let crm = zoho.crm();
+    let field_lists: Vec<_> = stream::iter(&modules)
+        .map(|module| crm.list_fields(&api, &token.access_token, module))
+        .buffered(crate::validate::CONCURRENCY)
+        .collect()
+        .await;
     let mut dataflows = Vec::new();
-    for module in &modules {
-        let fields = crm
-            .list_fields(&api, &token.access_token, module)
-            .await
-            .map_err(|e| CliError::failed(anyhow!("{e}")))?;
+    for (module, fields) in modules.iter().zip(field_lists) {
+        let fields = fields.map_err(|e| CliError::failed(anyhow!("{e}")))?;
         dataflows.push(plan_module(module, &fields, &schema)?);
     }
     let text = render_profile(settings, &accounts, &schema, &dataflows, now);

@@ -200,6 +200,47 @@ async fn init_replaces_a_rejected_cached_zoho_token_with_one_refresh() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn init_reads_the_field_lists_together_and_writes_modules_in_the_order_asked() {
+    let h = Harness::start().await;
+    // 250 ms an answer: field lists sent together arrive within a few milliseconds of each
+    // other, one after another at least 250 ms apart.
+    let latency = std::time::Duration::from_millis(250);
+    h.emulator().set_faults(provision::emulator::Faults {
+        latency: Some(latency),
+        ..provision::emulator::Faults::default()
+    });
+    let file = h.dir.path().join("zoho.toml");
+    let file_arg = file.to_str().expect("utf-8");
+    h.clear_requests();
+    h.run(&flags(file_arg, &["Leads", "Contacts", "Deals"]))
+        .await
+        .assert_exit(0);
+
+    let arrivals: Vec<DateTime<Utc>> = h
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/crm/v8/settings/fields")
+        .map(|r| r.time.parse().expect("a request time"))
+        .collect();
+    assert_eq!(arrivals.len(), 3, "one field list per module");
+    let spread = *arrivals.iter().max().unwrap() - *arrivals.iter().min().unwrap();
+    assert!(
+        spread.num_milliseconds() < latency.as_millis() as i64,
+        "the field lists arrived over {spread}: they were read one after another"
+    );
+    let text = std::fs::read_to_string(&file).expect("the profile is written");
+    let modules: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("module       = "))
+        .collect();
+    assert_eq!(
+        modules,
+        ["\"Leads\"", "\"Contacts\"", "\"Deals\""],
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn init_keeps_an_existing_file_without_force() {
     let h = Harness::start().await;
     let file = h.dir.path().join("zoho.toml");
