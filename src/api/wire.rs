@@ -135,7 +135,9 @@ pub(crate) async fn list<T: DeserializeOwned>(
 }
 
 /// Lists the items whose `field` is one of `ids`, one query per [`filter_chunks`] group, each
-/// added to `base` as `property={field}=={a},{b},...`. No request is made for an empty list.
+/// added to `base` as `property={field}=={a},{b},...`. The groups are queried at once (the
+/// client bounds what is in flight) and their items come back in the groups' order. No request
+/// is made for an empty list.
 pub(crate) async fn list_by_ids<T: DeserializeOwned>(
     client: &AepClient,
     path: &str,
@@ -146,12 +148,12 @@ pub(crate) async fn list_by_ids<T: DeserializeOwned>(
 ) -> Result<Vec<T>, ApiError> {
     let mut seen = HashSet::new();
     let unique: Vec<&str> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
-    let mut out = Vec::new();
-    for chunk in filter_chunks(&unique, |id| id) {
+    let queries = filter_chunks(&unique, |id| id).into_iter().map(|chunk| {
         let query = base.clone().property_eq(field, chunk);
-        out.extend(list::<T>(client, path, &query, what).await?);
-    }
-    Ok(out)
+        async move { list::<T>(client, path, &query, what).await }
+    });
+    let groups = futures::future::try_join_all(queries).await?;
+    Ok(groups.into_iter().flatten().collect())
 }
 
 /// One page of an offset-paged collection: its items, and the page size the service says it
