@@ -1,8 +1,9 @@
 //! The base connection's PATCHes (`engine::kinds::base::update`: the credentials when they were
-//! rotated, then the description) when the etag they carry went stale (412) or their answer was
-//! lost (504, a timeout): the connection is read once more, and what it still lacks is sent
-//! again with the etag of that read. Each test checks every request sent to the connection, in
-//! order, and what `update` returned.
+//! rotated, then the description; `base::adopt`, for `provision import`: the credentials, then
+//! the name and description) when the etag they carry went stale (412) or their answer was lost
+//! (504, a timeout): the connection is read once more, and what it still lacks is sent again
+//! with the etag of that read. Each test checks every request sent to the connection, in order,
+//! and what the call returned.
 
 use crate::support::api as api_support;
 
