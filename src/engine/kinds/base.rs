@@ -242,15 +242,12 @@ pub async fn update(
         etag = patch_auth(client, id, etag, &params).await?;
     }
     let wanted = desired.description.as_str();
-    let ops = vec![PatchOp::replace("/description", wanted)];
-    let still_needed = |fresh: &Connection| {
-        if fresh.description.as_deref() == Some(wanted) {
-            Vec::new()
-        } else {
-            ops.clone()
-        }
+    let ops = || vec![PatchOp::replace("/description", wanted)];
+    let still_needed = |fresh: &Connection| match fresh.description.as_deref() {
+        Some(have) if have == wanted => Vec::new(),
+        _ => ops(),
     };
-    patch_fields(client, id, etag, ops.clone(), still_needed).await
+    patch_fields(client, id, etag, ops(), still_needed).await
 }
 
 /// PATCHes the credentials with `etag` (re-read once when stale or lost,
