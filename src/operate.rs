@@ -21,7 +21,7 @@ use crate::api::{AepClient, FlowId, RunId};
 use crate::engine::select::Selection;
 use crate::profile::Profile;
 use crate::progress::WaitProgress;
-use crate::status::{self, Managed, Observed, WaitSummary};
+use crate::status::{self, Managed, Observed, WaitSummary, WaitUntil};
 use crate::validate::CONCURRENCY;
 
 /// Which command.
@@ -131,7 +131,10 @@ pub async fn operate(
             .context("listing the newest runs of the selected dataflows")?;
     }
     let Managed {
-        client, observed, ..
+        client,
+        observed,
+        deadline,
+        ..
     } = managed;
     // Each dataflow's POST is independent of the others' and a failed one is that dataflow's
     // outcome, so they go out together; `buffered` keeps the outcomes in the selection's order.
@@ -140,9 +143,12 @@ pub async fn operate(
         .buffered(CONCURRENCY)
         .collect()
         .await;
-    let wait = match wait {
-        Some(timeout) => Some(wait_for(&client, observed, &mut outcomes, timeout, progress).await?),
-        None => None,
+    let wait = match (wait, deadline) {
+        (Some(timeout), Some(deadline)) => {
+            let until = WaitUntil { timeout, deadline };
+            Some(wait_for(&client, observed, &mut outcomes, until, progress).await?)
+        }
+        _ => None,
     };
     Ok(RunReport {
         runs: outcomes,
@@ -231,7 +237,7 @@ async fn wait_for(
     client: &AepClient,
     observed: Vec<Observed>,
     outcomes: &mut [RunOutcome],
-    timeout: Duration,
+    until: WaitUntil,
     progress: &mut WaitProgress,
 ) -> anyhow::Result<WaitSummary> {
     let mut started: Vec<Observed> = observed
@@ -247,7 +253,7 @@ async fn wait_for(
         })
         .collect();
     let summary =
-        status::wait_for_runs(client, &mut started, Wanted::newest(1), timeout, progress).await?;
+        status::wait_for_runs(client, &mut started, Wanted::newest(1), until, progress).await?;
     for outcome in outcomes.iter_mut() {
         let Some(run_id) = &outcome.run_id else {
             continue;

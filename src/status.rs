@@ -225,17 +225,18 @@ pub async fn status(
         client,
         mut observed,
         not_in_profile,
-        ..
+        deadline,
     } = Managed::read(profile, &options.modules, options.wait).await?;
     let wanted = Wanted {
         newest: options.runs.max(1),
         finished: HEALTH_FINISHED_RUNS,
     };
-    let wait = match options.wait {
-        Some(timeout) => {
-            Some(wait_for_runs(&client, &mut observed, wanted, timeout, progress).await?)
+    let wait = match (options.wait, deadline) {
+        (Some(timeout), Some(deadline)) => {
+            let until = WaitUntil { timeout, deadline };
+            Some(wait_for_runs(&client, &mut observed, wanted, until, progress).await?)
         }
-        None => {
+        _ => {
             fetch_runs(&client, &mut observed, wanted)
                 .await
                 .context(RUNS_CONTEXT)?;
@@ -261,8 +262,17 @@ pub struct Managed {
     pub observed: Vec<Observed>,
     /// Owned flows whose module left the profile.
     pub not_in_profile: Vec<(String, FlowId)>,
-    /// Only a waiting command (`--wait`) has one: its first reads are tried again until then.
-    deadline: Option<Instant>,
+    /// Only a waiting command (`--wait`) has one: its first reads are tried again until then,
+    /// and its wait ends then too ([`WaitUntil`]), so that `--timeout` bounds the whole command.
+    pub deadline: Option<Instant>,
+}
+
+/// A `--wait`: the `--timeout` given, and when it ends, counted from the command's first read
+/// (so that reads that outlasted an outage before the wait are not given the time again).
+#[derive(Debug, Clone, Copy)]
+pub struct WaitUntil {
+    pub timeout: Duration,
+    pub deadline: Instant,
 }
 
 impl Managed {
@@ -392,25 +402,25 @@ pub async fn managed_flows(
 }
 
 /// Reads the newest runs `wanted` of every flow in `observed`, then waits until each flow's
-/// newest run has finished (or `timeout` passes): `status --wait`, and `run --wait` and
+/// newest run has finished (or `until` passes): `status --wait`, and `run --wait` and
 /// `retry --wait` for the runs they started. A transient failure to read the runs does not end
 /// the wait.
 pub async fn wait_for_runs(
     client: &AepClient,
     observed: &mut [Observed],
     wanted: Wanted,
-    timeout: Duration,
+    until: WaitUntil,
     progress: &mut WaitProgress,
 ) -> anyhow::Result<WaitSummary> {
-    let outage = match fetch_runs(client, observed, wanted).await {
-        Ok(()) => None,
-        Err(e) if e.is_transient() => Some(Outage::new(e)),
-        Err(e) => return Err(e).context(RUNS_CONTEXT),
-    };
     let polls = Polls {
         client,
         wanted,
-        timeout,
+        until,
+    };
+    let outage = match polls.fetch(observed).await {
+        Some(Err(e)) if e.is_transient() => Some(Outage::new(e)),
+        Some(Err(e)) => return Err(e).context(RUNS_CONTEXT),
+        Some(Ok(())) | None => None,
     };
     polls.wait(observed, outage, progress).await
 }
@@ -470,7 +480,7 @@ fn run_time(run: &Run) -> i64 {
 struct Polls<'a> {
     client: &'a AepClient,
     wanted: Wanted,
-    timeout: Duration,
+    until: WaitUntil,
 }
 
 /// Runs that could not be read: since when, and the latest error.
@@ -509,8 +519,8 @@ impl Polls<'_> {
         mut outage: Option<Outage>,
         progress: &mut WaitProgress,
     ) -> anyhow::Result<WaitSummary> {
-        let timeout = self.timeout;
-        let started = Instant::now();
+        let WaitUntil { timeout, deadline } = self.until;
+        let started = deadline.checked_sub(timeout).unwrap_or_else(Instant::now);
         let deadline_ms = Utc::now().timestamp_millis()
             + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
         loop {
@@ -540,8 +550,10 @@ impl Polls<'_> {
                 return Ok(summary(WaitResult::Timeout, unfinished));
             }
             tokio::time::sleep(POLL_INTERVAL.min(remaining)).await;
-            match fetch_runs(self.client, observed, self.wanted).await {
-                Ok(()) => {
+            match self.fetch(observed).await {
+                // The deadline passed during the read: the loop ends the wait.
+                None => {}
+                Some(Ok(())) => {
                     if let Some(ended) = outage.take() {
                         tracing::info!(
                             "the runs can be read again after {} s",
@@ -549,13 +561,22 @@ impl Polls<'_> {
                         );
                     }
                 }
-                Err(e) if e.is_transient() => match &mut outage {
+                Some(Err(e)) if e.is_transient() => match &mut outage {
                     Some(ongoing) => ongoing.error = e,
                     None => outage = Some(Outage::new(e)),
                 },
-                Err(e) => return Err(e).context(RUNS_CONTEXT),
+                Some(Err(e)) => return Err(e).context(RUNS_CONTEXT),
             }
         }
+    }
+
+    /// [`fetch_runs`], cut short (`None`) when the deadline passes first: a read retrying
+    /// through an outage must not carry the wait past `--timeout`.
+    async fn fetch(&self, observed: &mut [Observed]) -> Option<Result<(), ApiError>> {
+        let read = fetch_runs(self.client, observed, self.wanted);
+        tokio::time::timeout_at(self.until.deadline.into(), read)
+            .await
+            .ok()
     }
 }
 

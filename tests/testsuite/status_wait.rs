@@ -141,3 +141,35 @@ async fn health_with_a_newer_run_in_progress_is_the_same_at_one_and_ten_runs() {
         "{one}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_timeout_bounds_the_whole_wait_including_a_slow_first_read() {
+    // The dataflows cannot be listed for the first three seconds, and their runs not at all:
+    // `--timeout 6s` must end the command about six seconds after it started, not six seconds
+    // after the list finally answered.
+    let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
+    let start = start_before(&h, chrono::Duration::hours(3), 0);
+    h.create_managed_flows(&["Leads"], &["Email"], start).await;
+    let mut faults = h.emulator().faults();
+    faults.outage = vec![format!("{FS}/flows"), format!("{FS}/runs")];
+    h.emulator().set_faults(faults.clone());
+
+    let mut cmd = h.binary();
+    cmd.args(["status", h.profile_arg(), "--wait", "--timeout", "6s"]);
+    let began = Instant::now();
+    let waiting = tokio::task::spawn_blocking(move || cmd.output().expect("runs"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    faults.outage = vec![format!("{FS}/runs")];
+    h.emulator().set_faults(faults);
+    let output = waiting.await.expect("the command finishes");
+    let took = began.elapsed();
+
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("timed out after 6s"), "{stderr}");
+    // A fresh timeout after the list would end at about nine seconds.
+    assert!(
+        took < Duration::from_millis(7500),
+        "the command took {took:?} for a 6 s timeout:\n{stderr}"
+    );
+}
