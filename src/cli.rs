@@ -211,7 +211,11 @@ pub struct ApplyArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// How many modules to converge at the same time.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(
+        long,
+        default_value_t = crate::validate::CONCURRENCY as u16,
+        value_parser = clap::value_parser!(u16).range(1..=64)
+    )]
     pub concurrency: u16,
     /// Also delete the datasets of modules removed from the profile (kept by default).
     #[arg(long, conflicts_with = "plan")]

@@ -32,8 +32,8 @@ use crate::engine::desired::{missing_columns, nearest};
 use crate::profile::{Dataflow, DatasetTarget, Mapping, Profile};
 use crate::zoho_setup;
 
-/// Requests of one kind the read-only commands (`check`, `plan`) send at the same time: the
-/// default of `apply --concurrency`.
+/// Requests of one kind sent at the same time by the commands without `--concurrency` (`check`,
+/// `plan`, `destroy`, `run`, `retry`, `init`), and the default of `apply --concurrency`.
 pub const CONCURRENCY: usize = 8;
 
 /// The classes of problems, in the order `plan` and `apply` report them.

@@ -16,9 +16,6 @@ use super::Kind;
 use crate::api::AepClient;
 use crate::progress::Progress;
 
-/// Deletes run at most this many at a time.
-pub const CONCURRENCY: usize = 8;
-
 /// The rows of a destroy and the deletes it runs (in phases, by kind).
 #[derive(Debug, Clone)]
 pub struct DestroyPlan {
@@ -110,8 +107,13 @@ pub async fn execute(
     cancel: &Cancel,
 ) {
     let ledger = Ledger::new(std::mem::take(&mut plan.changes), progress, cancel);
-    let _ = remove(client, &ledger, &plan.removals, CONCURRENCY)
-        .instrument(tracing::info_span!("destroy"))
-        .await;
+    let _ = remove(
+        client,
+        &ledger,
+        &plan.removals,
+        crate::validate::CONCURRENCY,
+    )
+    .instrument(tracing::info_span!("destroy"))
+    .await;
     plan.changes = ledger.settled();
 }
