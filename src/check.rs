@@ -23,8 +23,8 @@ use crate::engine::desired::did_you_mean;
 use crate::engine::explore::explore_modules;
 use crate::engine::naming;
 use crate::profile::{Dataflow, Profile};
-use crate::validate::{self, Columns, Facts, Listed, CONCURRENCY};
-use crate::zoho_setup::{self, ZohoFailure};
+use crate::validate::{self, Columns, Facts, CONCURRENCY};
+use crate::zoho_setup::{self, ModuleList, ZohoFailure};
 
 /// What `check` says when Adobe no longer offers the Zoho CRM source (docs/aep-api.md#zoho-source-deprecation).
 pub const DEPRECATED: &str = "Adobe has deprecated or removed the Zoho CRM source for this org";
@@ -133,7 +133,7 @@ async fn module_columns(
     profile: &Profile,
     client: &AepClient,
     zoho: &ZohoOAuth,
-    listed: Option<Listed>,
+    listed: Option<ModuleList>,
     explored: &Explored,
 ) -> BTreeMap<String, Columns> {
     let modules: Vec<&str> = profile
@@ -205,7 +205,7 @@ fn profile_check(profile: &Profile) -> Check {
 // refresh succeeds whatever the scopes, so only an API call proves them).
 
 /// The Zoho checks, and the module list when Zoho's API answered (for the module checks).
-async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<Listed>) {
+async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<ModuleList>) {
     let settings = &profile.zoho;
     let token = match zoho_setup::refresh(zoho, settings).await {
         Ok(token) => token,
@@ -261,21 +261,19 @@ async fn zoho_side(profile: &Profile, zoho: &ZohoOAuth) -> (Vec<Check>, Option<L
         }
     };
     match zoho_setup::list_modules(zoho, settings, &token).await {
-        Ok(zoho_setup::ModuleList { api, modules, .. }) => {
-            let readable = modules
+        Ok(list) => {
+            let readable = list
+                .modules
                 .iter()
                 .filter(|m| m.api_supported == Some(true))
                 .count();
             let detail = format!(
                 "GET {}/crm/v8/settings/modules listed {} modules ({readable} readable through \
                  the API): the token's scopes are enough",
-                trim(api.as_str()),
-                modules.len()
+                trim(list.api.as_str()),
+                list.modules.len()
             );
-            (
-                vec![refresh, Check::pass("zoho_api", detail)],
-                Some((api, modules)),
-            )
+            (vec![refresh, Check::pass("zoho_api", detail)], Some(list))
         }
         Err(failure) => {
             let check = Check::fail("zoho_api", zoho_setup::describe(&failure));

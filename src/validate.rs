@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::api::catalog::{self, Dataset};
-use crate::api::crm::{ZohoApiError, ZohoField, ZohoModule};
+use crate::api::crm::{ZohoApiError, ZohoField};
 use crate::api::explore::Column;
 use crate::api::schemas::{self, XdmField, XdmSchema};
 use crate::api::{AepClient, DatasetId};
@@ -30,7 +30,7 @@ use crate::auth::zoho::{ZohoOAuth, ZohoToken};
 use crate::check::Check;
 use crate::engine::desired::{missing_columns, nearest};
 use crate::profile::{Dataflow, DatasetTarget, Mapping, Profile};
-use crate::zoho_setup;
+use crate::zoho_setup::{self, ModuleList};
 
 /// Requests of one kind sent at the same time by the commands without `--concurrency` (`check`,
 /// `plan`, `destroy`, `run`, `retry`, `init`), and the default of `apply --concurrency`.
@@ -187,20 +187,18 @@ pub async fn read_targets(client: &AepClient, flows: &[&Dataflow], facts: &mut F
 /// org's limit is retried after a back-off like any other read.
 pub const ZOHO_MAX_CONCURRENCY: usize = 10;
 
-/// Zoho's module list, and the API domain that answered it.
-pub type Listed = (Url, Vec<ZohoModule>);
-
 /// The columns of `modules` from Zoho's CRM API (no base connection to explore through): the
-/// module list (unless `listed` has it already) and each module's fields, read side by side, `concurrency` + 1 calls at a time
-/// (the list beside `concurrency` field lists; at most [`ZOHO_MAX_CONCURRENCY`]; with
-/// `concurrency` 1, one call at a time). A module the list lacks is reported missing, whatever
-/// its field list said.
+/// module list (unless `listed` has it already) and each module's fields, read side by side,
+/// `concurrency` + 1 calls at a time (the list beside `concurrency` field lists; at most
+/// [`ZOHO_MAX_CONCURRENCY`]; with `concurrency` 1, one call at a time). A module the list lacks
+/// is reported missing, whatever its field list said; with the list already in hand, its field
+/// list is not asked for.
 pub async fn zoho_columns(
     zoho: &ZohoOAuth,
     profile: &Profile,
     modules: &[&str],
     concurrency: usize,
-    listed: Option<Listed>,
+    listed: Option<ModuleList>,
 ) -> BTreeMap<String, Columns> {
     let unknown = |why: String| {
         modules
@@ -229,18 +227,28 @@ pub async fn zoho_columns(
     };
     let calls = Semaphore::new(slots);
     let api = token.api_domain_or(&settings.api_url);
+    let to_read: Vec<&str> = match &listed {
+        Some(list) => modules
+            .iter()
+            .copied()
+            .filter(|m| list.modules.iter().any(|l| l.api_name == *m))
+            .collect(),
+        None => modules.to_vec(),
+    };
     let list = async {
         if let Some(listed) = listed {
             return Ok(listed);
         }
         let _call = calls.acquire().await;
-        zoho_setup::list_modules(zoho, settings, &token)
-            .await
-            .map(|list| (list.api, list.modules))
+        zoho_setup::list_modules(zoho, settings, &token).await
     };
-    let fields = read_fields(zoho, &api, &token, modules, &calls);
+    let fields = read_fields(zoho, &api, &token, &to_read, &calls);
     let (listed, mut fields) = tokio::join!(list, fields);
-    let (api, listed) = match listed {
+    let ModuleList {
+        api,
+        modules: listed,
+        ..
+    } = match listed {
         Ok(found) => found,
         Err(e) => {
             return unknown(format!(
@@ -269,7 +277,7 @@ pub async fn zoho_columns(
                 _ if !listed.iter().any(|m| m.api_name == module) => Columns::Missing(format!(
                     "Zoho's CRM API lists no module `{module}`{}; fix `module` in its \
                      [[dataflows]] entry (`provision zoho modules` lists them)",
-                    did_you_mean(nearest(module, names()))
+                    backticked_suggestion(nearest(module, names()))
                 )),
                 Some(Ok(fields)) => Columns::Listed {
                     from: "Zoho's CRM API".to_owned(),
@@ -318,7 +326,9 @@ pub fn explored_columns(result: Result<&[Column], &str>) -> Columns {
     }
 }
 
-fn did_you_mean(near: Option<&str>) -> String {
+/// `" (did you mean `X`?)"`: Zoho's and XDM's names in backticks, as this module's messages
+/// write them ([`crate::engine::desired::did_you_mean`] quotes profile values instead).
+fn backticked_suggestion(near: Option<&str>) -> String {
     near.map(|n| format!(" (did you mean `{n}`?)"))
         .unwrap_or_default()
 }
@@ -468,7 +478,7 @@ fn destination_check(name: String, flow: &Dataflow, columns: &[Col], facts: &Fac
             (None, _) if matches!(flow.mapping, Mapping::Auto { .. }) => unmapped.push(*source),
             (None, _) => problems.push(format!(
                 "destination `{destination}` (from `{source}`) is not a field of the schema{}",
-                did_you_mean(nearest(destination, paths()))
+                backticked_suggestion(nearest(destination, paths()))
             )),
             (Some(field), Some(column)) if !column.fits(field) => {
                 let fits: Vec<&str> = schema
@@ -487,7 +497,7 @@ fn destination_check(name: String, flow: &Dataflow, columns: &[Col], facts: &Fac
                         .map(|f| format!(" ({f})"))
                         .unwrap_or_default(),
                     column.0.data_type,
-                    did_you_mean(nearest(destination, fits.iter().copied()))
+                    backticked_suggestion(nearest(destination, fits.iter().copied()))
                 ));
             }
             _ => {}

@@ -369,6 +369,38 @@ async fn modules_are_looked_up_in_explore_once_the_base_connection_exists() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_base_connection_a_module_zoho_does_not_list_is_named_and_its_fields_not_asked() {
+    let emulator = emulator(ZohoSpec::Listed).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let profile = variant(
+        dir.path(),
+        &[("module  = \"Contacts\"", "module  = \"contacts\"")],
+    );
+    emulator.clear_requests();
+    let (code, checks) = json_checks(check(&emulator, &profile, &[])).await;
+    assert_eq!(code, Some(1));
+    assert_eq!(failed(&checks), ["module:contacts"], "{checks:#?}");
+    assert!(
+        checks["module:contacts"]
+            .1
+            .contains("Zoho's CRM API lists no module `contacts` (did you mean `Contacts`?)"),
+        "{checks:#?}"
+    );
+    // `check` had Zoho's module list already: a module it lacks needs no field list.
+    let asked: Vec<String> = emulator
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/crm/v8/settings/fields")
+        .filter_map(|r| r.query)
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(
+        asked.iter().all(|q| !q.contains("module=contacts")),
+        "{asked:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datasets_and_schemas_are_read_beside_the_specs_not_after_zoho() {
     // 400 ms an answer: requests sent together arrive within a few milliseconds of each other;
     // after the Zoho side (a refresh, then the module list) they would arrive 400 ms later. The
