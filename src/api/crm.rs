@@ -34,7 +34,9 @@ use url::Url;
 
 use crate::api::http::throttle::{Pace, Throttle};
 use crate::transport::error::{looks_like_html, truncate};
-use crate::transport::{describe_json_error, describe_transport, retry_after, HttpOptions};
+use crate::transport::{
+    describe_json_error, describe_transport, header_text, retry_after, HttpOptions,
+};
 use crate::transport::{CallKind, RetryPolicy, Verdict};
 
 /// The scope `list_modules` needs, for the scope-mismatch message (Zoho's "OAuth Scopes" page,
@@ -382,11 +384,7 @@ impl ZohoCrm {
                 .map_err(transient)?;
             let status = response.status().as_u16();
             let wait = retry_after(response.headers());
-            let request_id = response
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let request_id = header_text(response.headers(), "x-request-id");
             self.pace.answered(host, status, wait);
             let body = response.bytes().await.map_err(transient)?;
             tracing::info!(

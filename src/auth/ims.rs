@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use tracing::Instrument;
 use url::Url;
 
-use crate::transport::{describe_transport, retry_after, HttpOptions};
+use crate::transport::{describe_transport, header_text, retry_after, HttpOptions};
 use crate::transport::{ApiError, ApiErrorKind, CallKind, RetryPolicy, Verdict};
 
 /// An OAuth server-to-server credential of an Adobe Developer Console project.
@@ -159,11 +159,7 @@ impl ImsAuth {
                 .map_err(|e| ApiError::transport(CALL, describe_transport(&e)))?;
             let status = response.status().as_u16();
             let wait = retry_after(response.headers());
-            let request_id = response
-                .headers()
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let request_id = header_text(response.headers(), "x-request-id");
             let bytes = response
                 .bytes()
                 .await
