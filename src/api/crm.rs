@@ -230,14 +230,22 @@ pub struct ZohoCrm {
 pub struct CrmPace(Arc<(Throttle, Pace)>);
 
 impl CrmPace {
-    /// Waits until a call to `host` may be sent.
+    /// Waits until a call to `host` may be sent: no hold, then its turn at the pace, then no
+    /// hold again (a 429 may have come in while it waited for its turn), as the AEP client's
+    /// permits do.
     async fn turn(&self, host: &str) {
         let (throttle, pace) = &*self.0;
-        while let Some(until) = throttle.until(host) {
-            tokio::time::sleep_until(until.into()).await;
-        }
-        if let Some(turn) = pace.reserve(host) {
+        loop {
+            while let Some(until) = throttle.until(host) {
+                tokio::time::sleep_until(until.into()).await;
+            }
+            let Some(turn) = pace.reserve(host) else {
+                return;
+            };
             tokio::time::sleep_until(turn.into()).await;
+            if throttle.until(host).is_none() {
+                return;
+            }
         }
     }
 
