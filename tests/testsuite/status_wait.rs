@@ -63,6 +63,7 @@ async fn a_six_second_outage_of_the_runs_query_does_not_end_the_wait() {
     while refused(&h) <= attempts && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(!waiting.is_finished(), "the wait ended during the outage");
     faults.outage.clear();
     h.emulator().set_faults(faults);
     let output = waiting.await.expect("the command finishes");
