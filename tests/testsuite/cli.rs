@@ -578,6 +578,11 @@ fn secrets_cannot_be_given_as_flags() {
                 !stderr.contains(VALUE),
                 "{command:?} {flag} echoed the value: {stderr}"
             );
+            // Refused for the flag itself, not for some other mistake such as a missing FILE.
+            assert!(
+                stderr.contains(&format!("unexpected argument '{flag}'")),
+                "{command:?} {flag} was not refused as a flag: {stderr}"
+            );
         }
     }
 }
