@@ -1028,9 +1028,6 @@ async fn a_first_apply_explores_modules_while_the_new_base_connections_twin_chec
         .iter()
         .position(|r| r.method == "POST" && r.path.ends_with("/flowservice/connections"))
         .expect("the base connection was created");
-    let at = |r: &provision::emulator::RecordedRequest| {
-        chrono::DateTime::parse_from_rfc3339(&r.time).expect("a request time")
-    };
     let twin_check = log[created..]
         .iter()
         .find(|r| r.method == "GET" && r.path.ends_with("/flowservice/connections"))
@@ -1043,9 +1040,7 @@ async fn a_first_apply_explores_modules_while_the_new_base_connections_twin_chec
                 .is_some_and(|q| q.contains("objectType=table"))
         })
         .expect("modules were explored");
-    let apart = (at(first_explore) - at(twin_check))
-        .num_milliseconds()
-        .abs();
+    let apart = support::cli::spread_ms(&[first_explore, twin_check]);
     assert!(
         apart < 100,
         "the first explore arrived {apart} ms from the twin check: they were not sent together"

@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use chrono::DateTime;
-use provision::emulator::{EmulatorConfig, Faults, RecordedRequest};
+use provision::emulator::{EmulatorConfig, Faults};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::support::cli::{Harness, PREFIX, THREE_MODULES};
+use crate::support::cli::{spread_ms, Harness, PREFIX, THREE_MODULES};
 use crate::support::{FS, SANDBOX_PROD, ZOHO_REFRESH};
 
 const LEADS: &str = r#"
@@ -313,16 +312,13 @@ mapping = "auto"
     h.clear_requests();
     let out = h.provision("run", &profile, &["--output", "json"]).await;
     let doc = out.assert_exit(1).json();
-    let at = |r: &RecordedRequest| DateTime::parse_from_rfc3339(&r.time).expect("a request time");
     let posts: Vec<_> = h
         .requests()
         .into_iter()
         .filter(|r| r.method == "POST" && r.path == format!("{FS}/runs"))
         .collect();
     assert_eq!(posts.len(), 3, "{:?}", write_calls(&h));
-    let first = posts.iter().map(at).min().unwrap();
-    let last = posts.iter().map(at).max().unwrap();
-    let spread = (last - first).num_milliseconds();
+    let spread = spread_ms(&posts.iter().collect::<Vec<_>>());
     assert!(
         spread < latency.as_millis() as i64,
         "the POSTs arrived over {spread} ms: they were sent one after another"

@@ -18,7 +18,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use support::cli::{
-    calls, flow_mapping, shape, Harness, PREFIX, TEN_MODULES, TEN_MODULE_NAMES, THREE_MODULES,
+    arrived, calls, flow_mapping, shape, Harness, PREFIX, TEN_MODULES, TEN_MODULE_NAMES,
+    THREE_MODULES,
 };
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -58,13 +59,6 @@ fn service(request: &RecordedRequest) -> Service {
     } else {
         Service::Zoho
     }
-}
-
-/// When the emulator received `request` (its log keeps milliseconds, truncated).
-fn arrived(request: &RecordedRequest) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(&request.time)
-        .unwrap_or_else(|e| panic!("request time {:?}: {e}", request.time))
-        .with_timezone(&Utc)
 }
 
 /// For every request the tool logged as `retrying` after a 429 (at `-v`), or, for Zoho's CRM

@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use chrono::{DateTime, Utc};
 use provision::emulator::{EmulatorConfig, RecordedRequest, RunningEmulator};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -461,6 +462,21 @@ pub fn writes(requests: &[RecordedRequest]) -> Vec<RecordedRequest> {
         .filter(|r| r.path.starts_with("/data/"))
         .cloned()
         .collect()
+}
+
+/// When the emulator received `request` (its log keeps milliseconds, truncated).
+pub fn arrived(request: &RecordedRequest) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(&request.time)
+        .unwrap_or_else(|e| panic!("request time {:?}: {e}", request.time))
+        .with_timezone(&Utc)
+}
+
+/// Milliseconds from the first to the last arrival of `requests`: a few for requests sent
+/// together, at least the emulator's latency for requests sent one after another.
+pub fn spread_ms(requests: &[&RecordedRequest]) -> i64 {
+    let first = requests.iter().map(|r| arrived(r)).min().expect("requests");
+    let last = requests.iter().map(|r| arrived(r)).max().expect("requests");
+    (last - first).num_milliseconds()
 }
 
 /// `METHOD /path` of each request, for readable assertion messages.
