@@ -950,7 +950,11 @@ async fn lists_are_read_to_the_end_when_the_services_answer_smaller_pages_than_a
 async fn a_first_apply_creates_datasets_while_modules_are_still_being_explored() {
     // Ten modules, four at a time: a new module's dataset and target connection do not wait for
     // its explore, so the first dataset POST reaches Catalog before the last module is explored.
-    let h = Harness::start().await;
+    // 400 ms an answer: requests sent together arrive within a few milliseconds of each other,
+    // one after another at least 400 ms apart; the margin of half a latency keeps a loaded
+    // machine's scheduling delays from counting.
+    let latency_ms = 400;
+    let h = Harness::with_latency(latency_ms).await;
     let profile = h.profile("profile.toml", support::cli::TEN_MODULES);
     h.provision("apply", &profile, &["--yes", "--concurrency", "4"])
         .await
@@ -972,6 +976,53 @@ async fn a_first_apply_creates_datasets_while_modules_are_still_being_explored()
         first_dataset < last_explore,
         "the first dataset POST (request {first_dataset}) came after the last explore (request \
          {last_explore})"
+    );
+
+    // A module's dataset POST goes out with its own explore, not after it (nor after the first
+    // modules' chains). Checked on the modules with a new dataset explored inside their chains
+    // (after the three explored beside the twin check): each chain's requests queue behind the
+    // other chains' for one of the four places, so one of them may be held back a round, but not
+    // every one. Were the dataset to wait for the explore, none would arrive with it.
+    let explored: Vec<&str> = log
+        .iter()
+        .filter_map(|r| r.query.as_deref()?.strip_prefix("objectType=table&object="))
+        .collect();
+    assert_eq!(
+        explored.len(),
+        10,
+        "each module is explored once: {explored:?}"
+    );
+    let apart: Vec<(&str, i64)> = support::cli::TEN_MODULE_DATASETS
+        .iter()
+        .filter_map(|dataset| {
+            let module = dataset.strip_prefix("Zoho ")?;
+            let rank = explored.iter().position(|m| *m == module)?;
+            (rank >= 3).then_some((module, *dataset))
+        })
+        .map(|(module, dataset)| {
+            let explore = log
+                .iter()
+                .find(|r| r.query.as_deref() == Some(&format!("objectType=table&object={module}")))
+                .unwrap();
+            let post = log
+                .iter()
+                .find(|r| {
+                    r.method == "POST"
+                        && r.path.ends_with("/dataSets")
+                        && r.body.as_ref().is_some_and(|b| b["name"] == dataset)
+                })
+                .unwrap_or_else(|| panic!("{dataset} was not created"));
+            (module, support::cli::spread_ms(&[explore, post]))
+        })
+        .collect();
+    assert!(
+        !apart.is_empty(),
+        "no module with a new dataset explored late: {explored:?}"
+    );
+    assert!(
+        apart.iter().any(|(_, ms)| *ms < latency_ms as i64 / 2),
+        "no dataset POST arrived within {} ms of its module's explore (ms apart: {apart:?})",
+        latency_ms / 2
     );
 }
 
