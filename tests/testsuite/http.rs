@@ -517,9 +517,10 @@ async fn get_is_retried_on_5xx_until_it_succeeds() {
 }
 
 #[tokio::test]
-async fn get_outlasts_the_attempts_until_the_deadline_and_delete_does_not() {
+async fn get_outlasts_the_attempts_until_the_deadline_delete_and_impatient_get_do_not() {
     // Issue 19: a read is safe to repeat, so a run of 5xx answers ends it only at the deadline;
-    // a DELETE (a write) still stops after `max_attempts`.
+    // a DELETE (a write) still stops after `max_attempts`, and so does a GET without patient
+    // reads.
     let server = MockServer::start().await;
     ims(&server, TOKEN, 86399).await;
     Mock::given(path(FLOWS))
@@ -562,12 +563,13 @@ async fn get_outlasts_the_attempts_until_the_deadline_and_delete_does_not() {
     // Without patient reads (status --wait polls again itself), a GET stops there too.
     let impatient = HttpOptions {
         patient_reads: false,
-        ..options
+        ..fast()
     };
     let error = client(&server, impatient)
         .get::<Value>(Service::FlowService, "/flows", &Query::new())
         .await
         .expect_err("fails");
+    assert_eq!(error.status, Some(500));
     assert!(
         error.message.contains("gave up after 4 attempts"),
         "{}",
