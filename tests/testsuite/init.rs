@@ -101,7 +101,7 @@ async fn init_with_flags_writes_a_profile_that_plans_and_converges() {
         support::cli::calls(&h.writes())
     );
     assert_eq!(
-        zoho_refreshes(&h),
+        h.zoho_refreshes(),
         1,
         "one Zoho token for the module list and every field list: {:#?}",
         support::cli::calls(&h.requests())
@@ -161,14 +161,6 @@ async fn init_with_flags_writes_a_profile_that_plans_and_converges() {
         .assert_exit(0);
 }
 
-/// The Zoho token requests in the emulator's request log.
-fn zoho_refreshes(h: &Harness) -> usize {
-    h.requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path == "/oauth/v2/token")
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn init_replaces_a_rejected_cached_zoho_token_with_one_refresh() {
     let h = Harness::start().await;
@@ -186,7 +178,7 @@ async fn init_replaces_a_rejected_cached_zoho_token_with_one_refresh() {
     args.push("--force");
     h.run(&args).await.assert_exit(0);
     let calls = support::cli::calls(&h.requests());
-    assert_eq!(zoho_refreshes(&h), 1, "{calls:#?}");
+    assert_eq!(h.zoho_refreshes(), 1, "{calls:#?}");
     let crm: Vec<&String> = calls.iter().filter(|c| c.contains(" /crm/")).collect();
     assert_eq!(
         crm,
@@ -202,17 +194,12 @@ async fn init_replaces_a_rejected_cached_zoho_token_with_one_refresh() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn init_reads_the_field_lists_together_and_writes_modules_in_the_order_asked() {
-    let h = Harness::start().await;
     // 250 ms an answer: field lists sent together arrive within a few milliseconds of each
     // other, one after another at least 250 ms apart.
-    let latency = std::time::Duration::from_millis(250);
-    h.emulator().set_faults(provision::emulator::Faults {
-        latency: Some(latency),
-        ..provision::emulator::Faults::default()
-    });
+    let latency_ms = 250;
+    let h = Harness::with_latency(latency_ms).await;
     let file = h.dir.path().join("zoho.toml");
     let file_arg = file.to_str().expect("utf-8");
-    h.clear_requests();
     h.run(&flags(file_arg, &["Leads", "Contacts", "Deals"]))
         .await
         .assert_exit(0);
@@ -225,7 +212,7 @@ async fn init_reads_the_field_lists_together_and_writes_modules_in_the_order_ask
     assert_eq!(arrivals.len(), 3, "one field list per module");
     let spread = spread_ms(&arrivals);
     assert!(
-        spread < latency.as_millis() as i64,
+        spread < latency_ms as i64,
         "the field lists arrived over {spread} ms: they were read one after another"
     );
     let text = std::fs::read_to_string(&file).expect("the profile is written");

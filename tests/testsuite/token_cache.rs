@@ -8,14 +8,6 @@ use std::time::Duration;
 use crate::support;
 use support::cli::{Harness, Output, THREE_MODULES};
 
-/// The Zoho refreshes in the emulator's request log.
-fn refreshes(h: &Harness) -> usize {
-    h.requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path == "/oauth/v2/token")
-        .count()
-}
-
 /// The files in the harness's token cache directory.
 fn cache_files(h: &Harness) -> Vec<PathBuf> {
     match std::fs::read_dir(h.cache_home().join("provision")) {
@@ -64,7 +56,7 @@ async fn fifteen_commands_share_one_zoho_token_until_zoho_rejects_it() {
         let command = if i % 2 == 0 { "check" } else { "plan" };
         h.run(&[command, profile]).await.assert_exit(0);
     }
-    assert_eq!(refreshes(&h), 1, "one refresh for fifteen commands");
+    assert_eq!(h.zoho_refreshes(), 1, "one refresh for fifteen commands");
     let out = check(&h, profile, &[]).await;
     assert!(
         out.stdout
@@ -100,7 +92,7 @@ async fn fifteen_commands_share_one_zoho_token_until_zoho_rejects_it() {
     h.clear_requests();
     check(&h, profile, &[]).await;
     let calls = support::cli::calls(&h.requests());
-    assert_eq!(refreshes(&h), 1, "{calls:#?}");
+    assert_eq!(h.zoho_refreshes(), 1, "{calls:#?}");
     assert!(
         calls
             .iter()
@@ -117,7 +109,7 @@ async fn fifteen_commands_share_one_zoho_token_until_zoho_rejects_it() {
     );
     h.clear_requests();
     check(&h, profile, &[]).await;
-    assert_eq!(refreshes(&h), 0, "the new token is reused");
+    assert_eq!(h.zoho_refreshes(), 0, "the new token is reused");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -129,13 +121,13 @@ async fn the_cache_can_be_turned_off_and_zoho_then_throttles() {
     h.run(&["check", "--no-token-cache", profile])
         .await
         .assert_exit(0);
-    assert_eq!(refreshes(&h), 2, "a refresh per command");
+    assert_eq!(h.zoho_refreshes(), 2, "a refresh per command");
     assert!(cache_files(&h).is_empty(), "nothing written");
 
     // `PROVISION_NO_TOKEN_CACHE=0` keeps the cache on.
     check(&h, profile, &[("PROVISION_NO_TOKEN_CACHE", "0")]).await;
     check(&h, profile, &[]).await;
-    assert_eq!(refreshes(&h), 3);
+    assert_eq!(h.zoho_refreshes(), 3);
     assert_eq!(cache_files(&h).len(), 1);
 
     // Without the cache the eleventh refresh in ten minutes is refused, as Zoho refuses it.
@@ -164,7 +156,7 @@ async fn an_unreadable_or_shared_cache_file_is_ignored_and_replaced() {
 
     std::fs::write(&file, "{ not json").expect("write");
     check(&h, profile, &[]).await;
-    assert_eq!(refreshes(&h), 2, "a broken file is ignored");
+    assert_eq!(h.zoho_refreshes(), 2, "a broken file is ignored");
     let text = std::fs::read_to_string(&file).expect("read");
     assert!(text.contains("access_token"), "and replaced: {text}");
 
@@ -173,7 +165,11 @@ async fn an_unreadable_or_shared_cache_file_is_ignored_and_replaced() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         check(&h, profile, &[]).await;
-        assert_eq!(refreshes(&h), 3, "a file others may read is not trusted");
+        assert_eq!(
+            h.zoho_refreshes(),
+            3,
+            "a file others may read is not trusted"
+        );
         assert_eq!(mode(&file), 0o600, "and is replaced by a private one");
     }
 
@@ -205,6 +201,6 @@ async fn without_a_home_no_cache_is_kept() {
             .expect("runs");
         assert_eq!(out.status.code(), Some(0));
     }
-    assert_eq!(refreshes(&h), 2, "no cache directory, no reuse");
+    assert_eq!(h.zoho_refreshes(), 2, "no cache directory, no reuse");
     assert!(cache_files(&h).is_empty());
 }

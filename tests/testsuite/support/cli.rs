@@ -356,6 +356,14 @@ impl Harness {
         self.env.emulator.clear_requests();
     }
 
+    /// The Zoho token requests (`POST /oauth/v2/token`) in the emulator's request log.
+    pub fn zoho_refreshes(&self) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/oauth/v2/token")
+            .count()
+    }
+
     /// The writes (POST, PUT, PATCH, DELETE) sent to the platform services, whatever their
     /// status. Token requests to IMS and Zoho are not writes.
     pub fn writes(&self) -> Vec<RecordedRequest> {
