@@ -310,7 +310,7 @@ async fn no_command_prints_a_secret_on_success_at_any_verbosity() {
         succeed(&h, verbosity, &commands, &seed_secrets).await;
         // Zoho refuses the token the base connection now holds: the run started fails, so
         // that `status` shows a run's errors and `retry` re-triggers it.
-        crate::operate::set_base_refresh_token(&h, "1000.revoked").await;
+        h.set_base_refresh_token("1000.revoked").await;
         let run = vec!["run", profile, "--module", "Leads"];
         succeed(&h, verbosity, &[run], &seed_secrets).await;
         h.emulator().advance_clock(RUN_TIME);

@@ -377,17 +377,6 @@ mapping = "auto"
     );
 }
 
-/// Puts `token` in the profile's base connection, as an edit in Adobe's UI would: the runs
-/// started while Zoho refuses it fail.
-pub(crate) async fn set_base_refresh_token(h: &Harness, token: &str) {
-    let base = h.one("connections", PREFIX);
-    let path = format!("{FS}/connections/{}", base["id"].as_str().unwrap());
-    let edit = json!([{"op": "replace", "path": "/auth/params/refreshToken", "value": token}]);
-    let etag = base["etag"].as_str().unwrap();
-    let answer = h.env.patch(&path, etag, &edit).await;
-    assert_eq!(answer.code(), 200, "{:?}", answer.body);
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn retry_retriggers_only_failed_newest_runs_and_waits_for_them() {
     let h = fast().await;
@@ -402,7 +391,7 @@ async fn retry_retriggers_only_failed_newest_runs_and_waits_for_them() {
     h.provision("run", &profile, &args).await.assert_exit(0);
 
     // Zoho refuses the base connection's refresh token: the next run of Leads fails.
-    set_base_refresh_token(&h, "1000.revoked").await;
+    h.set_base_refresh_token("1000.revoked").await;
     let mut args = vec!["--module", "Leads", "--output", "json"];
     args.extend(wait);
     let failed = h.provision("run", &profile, &args).await;
@@ -411,7 +400,7 @@ async fn retry_retriggers_only_failed_newest_runs_and_waits_for_them() {
     let failed_run = doc["runs"][0]["run_id"].as_str().unwrap().to_owned();
 
     // The credentials are fixed; retry re-triggers Leads' failed run only.
-    set_base_refresh_token(&h, ZOHO_REFRESH).await;
+    h.set_base_refresh_token(ZOHO_REFRESH).await;
     h.clear_requests();
     let mut args = vec!["--output", "json"];
     args.extend(wait);

@@ -377,16 +377,29 @@ impl Harness {
 
     /// Writes `description` on the profile's base connection, as another run would.
     pub async fn set_base_description(&self, description: &str) {
+        self.patch_base(json!([{"op": "replace", "path": "/description", "value": description}]))
+            .await;
+    }
+
+    /// Puts `token` in the profile's base connection, as an edit in Adobe's UI would: the runs
+    /// started while Zoho refuses it fail.
+    pub async fn set_base_refresh_token(&self, token: &str) {
+        self.patch_base(
+            json!([{"op": "replace", "path": "/auth/params/refreshToken", "value": token}]),
+        )
+        .await;
+    }
+
+    /// Applies the JSON Patch `ops` to the profile's base connection, with its current etag.
+    async fn patch_base(&self, ops: Value) {
         let base = self.one("connections", PREFIX);
         let path = format!(
             "{}/connections/{}",
             super::FS,
             base["id"].as_str().unwrap_or_default()
         );
-        let body =
-            serde_json::json!([{"op": "replace", "path": "/description", "value": description}]);
         let etag = base["etag"].as_str().unwrap_or_default();
-        let reply = self.env.patch(&path, etag, &body).await;
+        let reply = self.env.patch(&path, etag, &ops).await;
         assert_eq!(reply.code(), 200, "{}", reply.body);
     }
 
