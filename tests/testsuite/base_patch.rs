@@ -65,7 +65,8 @@ async fn client(server: &MockServer, timeout: Duration) -> AepClient {
         deadline: Duration::from_secs(10),
         ..HttpOptions::default()
     };
-    AepClient::new(&adobe_at(server), options).unwrap()
+    let url = Url::parse(&server.uri()).unwrap();
+    AepClient::new(&adobe_at(&url), options).unwrap()
 }
 
 /// The profile: Adobe and Zoho both at `server` (the credentials' PATCH refreshes a Zoho token
@@ -74,7 +75,7 @@ fn profile(server: &MockServer) -> Profile {
     let url = Url::parse(&server.uri()).unwrap();
     Profile {
         path: "base_patch.toml".into(),
-        adobe: adobe_at(server),
+        adobe: adobe_at(&url),
         zoho: ZohoSettings {
             region: None,
             client_id: ZOHO_CLIENT_ID.into(),

@@ -29,7 +29,8 @@ async fn client(server: &MockServer, max_attempts: u32, deadline: Duration) -> A
         deadline,
         ..HttpOptions::default()
     };
-    AepClient::new(&adobe_at(server), options).unwrap()
+    let url = url::Url::parse(&server.uri()).unwrap();
+    AepClient::new(&adobe_at(&url), options).unwrap()
 }
 
 fn draft() -> Draft<'static> {

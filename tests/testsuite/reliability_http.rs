@@ -2,13 +2,15 @@
 //! with the emulator: a long run of 429s on one call, a 429 from the Zoho token endpoint, a
 //! redirect to another host, and a TLS certificate no public authority issued.
 
+use crate::support::api::adobe_at;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use provision::api::http::HttpOptions;
 use provision::api::{AepClient, Query, Service};
 use provision::auth::zoho::ZohoOAuth;
-use provision::profile::{AdobeSettings, ZohoSettings};
+use provision::profile::ZohoSettings;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,22 +36,9 @@ fn options() -> HttpOptions {
     }
 }
 
-/// The test's Adobe settings, with IMS and the platform both at `url`.
-fn adobe_at(url: Url) -> AdobeSettings {
-    AdobeSettings {
-        org_id: "0000000000000000000000AA@AdobeOrg".into(),
-        sandbox: "prod".into(),
-        client_id: "test-client".into(),
-        client_secret: SecretString::from("test-secret"),
-        scopes: vec!["openid".into()],
-        ims_url: url.clone(),
-        platform_url: url,
-    }
-}
-
 fn aep(server: &MockServer) -> AepClient {
     let url = Url::parse(&server.uri()).expect("url");
-    AepClient::new(&adobe_at(url), options()).expect("client")
+    AepClient::new(&adobe_at(&url), options()).expect("client")
 }
 
 async fn ims(server: &MockServer) {
@@ -306,7 +295,7 @@ async fn a_certificate_no_public_authority_issued_is_refused() {
     assert_eq!(answer.status(), 200);
     // ...and provision's client, which trusts only the public authorities, refuses it.
     let server = Url::parse(&url).expect("url");
-    let client = AepClient::new(&adobe_at(server), options()).expect("client");
+    let client = AepClient::new(&adobe_at(&server), options()).expect("client");
     let error = client
         .ims()
         .token()

@@ -23,9 +23,8 @@ pub const CATALOG: &str = "/data/foundation/catalog";
 pub const DATAPREP: &str = "/data/foundation/conversion";
 pub const SCHEMAREGISTRY: &str = "/data/foundation/schemaregistry";
 
-/// The test's Adobe settings, with IMS and the platform both at `server`.
-pub fn adobe_at(server: &MockServer) -> AdobeSettings {
-    let url = Url::parse(&server.uri()).unwrap();
+/// The test's Adobe settings, with IMS and the platform both at `url`.
+pub fn adobe_at(url: &Url) -> AdobeSettings {
     AdobeSettings {
         org_id: ORG.into(),
         sandbox: SANDBOX.into(),
@@ -33,7 +32,7 @@ pub fn adobe_at(server: &MockServer) -> AdobeSettings {
         client_secret: SecretString::from("test-client-secret"),
         scopes: vec!["openid".into(), "AdobeID".into()],
         ims_url: url.clone(),
-        platform_url: url,
+        platform_url: url.clone(),
     }
 }
 
@@ -61,7 +60,8 @@ pub async fn setup() -> (MockServer, AepClient) {
         .with_priority(200)
         .mount(&server)
         .await;
-    let client = AepClient::new(&adobe_at(&server), HttpOptions::default()).unwrap();
+    let url = Url::parse(&server.uri()).unwrap();
+    let client = AepClient::new(&adobe_at(&url), HttpOptions::default()).unwrap();
     (server, client)
 }
 
