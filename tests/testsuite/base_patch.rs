@@ -164,14 +164,11 @@ fn failed(status: u16) -> ResponseTemplate {
     }))
 }
 
-/// The re-read answers `items: [connection]` with `description` and etag `n`.
-async fn on_get(server: &MockServer, description: &str, n: u32) {
+/// The re-read answers `items: [connection]` (a [`connection_json`]).
+async fn on_get(server: &MockServer, connection: Value) {
     Mock::given(method("GET"))
         .and(path(connection_path()))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"items": [connection_json(description, n)]})),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [connection]})))
         .mount(server)
         .await;
 }
@@ -311,7 +308,7 @@ async fn a_stale_description_patch_is_sent_again_with_the_etag_of_a_fresh_read()
     on_patch(&server, 1, failed(412)).await;
     // Someone changed the connection since the plan read it; its description is still not the
     // profile's.
-    on_get(&server, &old_description(), 2).await;
+    on_get(&server, connection_json(&old_description(), 2)).await;
     on_patch(&server, 2, patched(3)).await;
 
     let ended = update(&client, &server, false).await.expect("the update");
@@ -330,7 +327,7 @@ async fn lost_description_patch_that_landed(lost: ResponseTemplate, timeout: Dur
     let server = MockServer::start().await;
     let client = client(&server, timeout).await;
     on_patch(&server, 1, lost).await;
-    on_get(&server, &desired().description, 2).await;
+    on_get(&server, connection_json(&desired().description, 2)).await;
 
     let ended = update(&client, &server, false).await.expect("the update");
 
@@ -349,8 +346,10 @@ async fn a_description_patch_answered_504_that_landed_is_not_sent_again() {
 #[tokio::test]
 async fn a_description_patch_whose_answer_timed_out_and_that_landed_is_not_sent_again() {
     // The answer comes after the client's timeout: a transport error, as a dropped connection.
-    let late = patched(9).set_delay(Duration::from_secs(3));
-    lost_description_patch_that_landed(late, Duration::from_millis(500)).await;
+    // A timeout of 2 s (not less: it applies to the token and the re-read too, which a loaded
+    // machine may stall) and an answer 10 s late.
+    let late = patched(9).set_delay(Duration::from_secs(10));
+    lost_description_patch_that_landed(late, Duration::from_secs(2)).await;
 }
 
 #[tokio::test]
@@ -361,7 +360,7 @@ async fn a_credentials_patch_answered_504_is_sent_again_after_the_reread_then_th
     on_patch(&server, 1, failed(504)).await;
     // The re-read cannot tell whether the credentials landed (secrets are not read back): the
     // connection looks the same either way.
-    on_get(&server, &old_description(), 2).await;
+    on_get(&server, connection_json(&old_description(), 2)).await;
     on_patch(&server, 2, patched(3)).await;
     on_patch(&server, 3, patched(4)).await;
 
@@ -409,21 +408,15 @@ async fn adopt_with_a_stale_marking(name: &str, reread_name: &str) -> (MockServe
     let server = MockServer::start().await;
     let client = client(&server, Duration::from_secs(30)).await;
     mock_zoho_token(&server).await;
-    let made_elsewhere = json!({
-        "id": ID, "name": name, "description": "made in the UI",
-        "connectionSpec": {"id": ZOHO_SPEC_ID, "version": "1.0"}, "etag": etag(1),
-    });
-    let current: Connection = serde_json::from_value(made_elsewhere.clone()).unwrap();
+    let made_elsewhere = |name: &str, n: u32| {
+        let mut connection = connection_json("made in the UI", n);
+        connection["name"] = json!(name);
+        connection
+    };
+    let current: Connection = serde_json::from_value(made_elsewhere(name, 1)).unwrap();
     on_patch(&server, 1, patched(2)).await;
     on_patch(&server, 2, failed(412)).await;
-    let mut fresh = made_elsewhere;
-    fresh["name"] = json!(reread_name);
-    fresh["etag"] = json!(etag(3));
-    Mock::given(method("GET"))
-        .and(path(connection_path()))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [fresh]})))
-        .mount(&server)
-        .await;
+    on_get(&server, made_elsewhere(reread_name, 3)).await;
     on_patch(&server, 3, patched(4)).await;
 
     let params = base::adoption_params(&client, &profile(&server), &spec())
