@@ -264,6 +264,23 @@ async fn succeed(
     }
 }
 
+/// Runs `commands` at `verbosity` with the `wrong` credentials: each exits 1 and prints none of
+/// `secrets`.
+async fn fail(
+    h: &Harness,
+    (flags, rust_log): (&[&str], Option<&str>),
+    commands: &[Vec<&str>],
+    wrong: &[(&str, &str)],
+    secrets: &[&str],
+) {
+    for args in runs(flags, commands) {
+        let out = h.run_env(&args, &env(wrong, rust_log)).await;
+        let run = format!("{args:?} with {wrong:?} RUST_LOG={rust_log:?}");
+        assert_eq!(out.code, 1, "{run}\n{}{}", out.stdout, out.stderr);
+        assert_no_secret(&run, &out, secrets);
+    }
+}
+
 /// [`THREE_MODULES`] with Leads scheduled `once`, so that `run --module Leads` starts a run.
 fn leads_once() -> String {
     let leads = "module  = \"Leads\"";
@@ -382,20 +399,11 @@ async fn no_command_prints_a_secret_when_credentials_are_wrong() {
             init.clone(),
             token(&code),
         ];
-        let passes = [
-            (runs(flags, &adobe), &wrong_adobe[..]),
-            (runs(flags, &zoho), &wrong_zoho[..]),
-            // A grant code that was never issued, with the right client secret.
-            (runs(flags, &[token(GRANT)]), &[][..]),
-        ];
-        for (commands, wrong) in passes {
-            for args in commands {
-                let out = h.run_env(&args, &env(wrong, rust_log)).await;
-                let run = format!("{args:?} with {wrong:?} RUST_LOG={rust_log:?}");
-                assert_eq!(out.code, 1, "{run}\n{}{}", out.stdout, out.stderr);
-                assert_no_secret(&run, &out, &secrets);
-            }
-        }
+        let verbosity = (flags, rust_log);
+        fail(&h, verbosity, &adobe, &wrong_adobe, &secrets).await;
+        fail(&h, verbosity, &zoho, &wrong_zoho, &secrets).await;
+        // A grant code that was never issued, with the right client secret.
+        fail(&h, verbosity, &[token(GRANT)], &[], &secrets).await;
     }
     assert!(
         h.writes().iter().all(|w| w.status >= 400),
@@ -421,23 +429,17 @@ async fn import_prints_no_secret_with_right_or_wrong_credentials_at_any_verbosit
         let (h, base) = crate::import::setup().await;
         let (profile, before) = crate::import::fresh_profile(&h);
         let path = profile.to_str().expect("a UTF-8 path");
-        let import = vec!["import", path, "--base-connection", &base, "--yes"];
-        let args = runs(flags, &[import]).remove(0);
+        let import = [vec!["import", path, "--base-connection", &base, "--yes"]];
+        let verbosity = (flags, rust_log);
         // IMS refuses the Adobe secret at the first call; Zoho refuses the refresh import makes
         // before its first write (the one that sends the credentials to the base connection).
         for wrong in [&SECRETS[..1], &SECRETS[1..]] {
-            let out = h.run_env(&args, &env(wrong, rust_log)).await;
-            let run = format!("{args:?} with {wrong:?} RUST_LOG={rust_log:?}");
-            assert_eq!(out.code, 1, "{run}\n{}{}", out.stdout, out.stderr);
-            assert_no_secret(&run, &out, &needles);
+            fail(&h, verbosity, &import, wrong, &needles).await;
         }
         assert!(h.writes().is_empty(), "a refused import wrote");
         assert_eq!(std::fs::read_to_string(&profile).expect("read"), before);
 
-        let out = h.run_env(&args, &env(&[], rust_log)).await;
-        let run = format!("{args:?} RUST_LOG={rust_log:?}");
-        assert_eq!(out.code, 0, "{run}\n{}{}", out.stdout, out.stderr);
-        assert_no_secret(&run, &out, &needles);
+        succeed(&h, verbosity, &import, &needles).await;
         // The entries were appended, and no credential with them.
         let written = as_printed(&profile);
         assert!(written.stdout.len() > before.len(), "nothing was appended");
