@@ -36,8 +36,9 @@ impl<I> Found<I> {
     }
 }
 
-/// A create of one kind, as [`ensure_leased`] and [`ensure_checked_beside`] run it: the request, the lookup used before sending it
-/// again, and the delete of a duplicate. Each kind's module implements it for its create body.
+/// A create of one kind, as [`ensure_leased`] and [`ensure_checked_beside`] run it: the request
+/// and the lookup used before sending it again. Each kind's module implements it for its create
+/// body.
 ///
 /// (`async fn` without a `Send` bound: the futures are awaited by the task that runs the apply,
 /// never spawned.)
@@ -51,10 +52,6 @@ pub trait Create {
     /// The objects equivalent to the one being created (same name, owned, same content) that
     /// did not exist when the plan was made.
     async fn lookup(&self, client: &AepClient) -> Result<Vec<Found<Self::Id>>, ApiError>;
-
-    /// Deletes a duplicate this run made; `false` for kinds the service cannot delete (it then
-    /// stays, unused).
-    async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError>;
 }
 
 /// Whether a failed write may still have been carried out (no answer, or a server error).
@@ -211,18 +208,21 @@ async fn create_once<C: Create>(client: &AepClient, new: &C) -> Result<Sent<C::I
 /// - The create is sent ([`create_once`]: a lost answer is looked up before sending again).
 /// - After a create, the lookup runs again: a twin made at the same moment by a concurrent run
 ///   is resolved by keeping the oldest (`createdAt`, then id); when that is not ours, ours is
-///   deleted (where the kind allows) and the survivor is used.
+///   deleted with `delete` and the survivor is used.
 /// - `beside` runs with the new object's id while that twin check runs: work that only reads
 ///   through the object, and is wasted, not wrong, when a twin survives.
-pub async fn ensure_checked_beside<C, F, Fut>(
+pub async fn ensure_checked_beside<C, F, Fut, D, DFut>(
     client: &AepClient,
     new: &C,
     beside: F,
+    delete: D,
 ) -> Result<Ensured<C::Id>, ApiError>
 where
     C: Create,
     F: FnOnce(C::Id) -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: Future<Output = ()>,
+    D: FnOnce(C::Id) -> DFut,
+    DFut: Future<Output = Result<(), ApiError>>,
 {
     let ours = match create_once(client, new).await? {
         Sent::Created(id) => id,
@@ -249,7 +249,7 @@ where
         });
     }
     tracing::warn!(ours = %ours, survivor = %survivor.id, "a concurrent run created the same object first; keeping the oldest");
-    if let Err(e) = new.delete(client, &ours).await {
+    if let Err(e) = delete(ours.clone()).await {
         tracing::warn!(id = %ours, error = %e, "could not delete the duplicate; the next apply deletes it");
     }
     Ok(Ensured {

@@ -174,10 +174,6 @@ impl Create for Draft<'_> {
         let (owned, _) = observe(client, self.prefix).await?;
         Ok(Found::among(owned, |_| true, |c| (c.id, c.created_at)))
     }
-
-    async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {
-        delete(client, id).await.map(|()| true)
-    }
 }
 
 /// Creates the profile's base connection through [`ensure_checked_beside`] (never twice, even after a lost
@@ -214,7 +210,8 @@ where
         prefix: base.name.as_str(),
         etag: std::sync::Mutex::default(),
     };
-    let ensured = ensure_checked_beside(client, &new, beside).await?;
+    let delete_twin = |id: ConnectionId| async move { delete(client, &id).await };
+    let ensured = ensure_checked_beside(client, &new, beside, delete_twin).await?;
     let etag = match ensured.ours {
         true => new
             .etag

@@ -111,10 +111,6 @@ impl Create for Draft<'_> {
             |d| (d.id, d.created),
         ))
     }
-
-    async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {
-        delete(client, id).await.map(|()| true)
-    }
 }
 
 pub async fn delete(client: &AepClient, id: &DatasetId) -> Result<(), ApiError> {

@@ -449,10 +449,6 @@ impl Create for Draft<'_> {
             |f| (f.id, f.created_at),
         ))
     }
-
-    async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {
-        delete(client, id).await.map(|()| true)
-    }
 }
 
 pub async fn delete(client: &AepClient, id: &FlowId) -> Result<(), ApiError> {

@@ -257,11 +257,6 @@ impl Create for Draft<'_> {
             (SetRef(m.reference()), m.created_date)
         }))
     }
-
-    /// Data Prep has no DELETE for mapping sets: a twin stays, unused.
-    async fn delete(&self, _client: &AepClient, _id: &Self::Id) -> Result<bool, ApiError> {
-        Ok(false)
-    }
 }
 
 // Adoption (import): nothing is patched, since Data Prep documents no update for mapping sets;

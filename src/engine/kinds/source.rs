@@ -178,10 +178,6 @@ impl Create for Draft<'_> {
             |s| (s.id, s.created_at),
         ))
     }
-
-    async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {
-        delete(client, id).await.map(|()| true)
-    }
 }
 
 pub async fn delete(client: &AepClient, id: &SourceConnectionId) -> Result<(), ApiError> {

@@ -131,10 +131,6 @@ impl Create for Draft<'_> {
             |t| (t.id, t.created_at),
         ))
     }
-
-    async fn delete(&self, client: &AepClient, id: &Self::Id) -> Result<bool, ApiError> {
-        delete(client, id).await.map(|()| true)
-    }
 }
 
 pub async fn delete(client: &AepClient, id: &TargetConnectionId) -> Result<(), ApiError> {
