@@ -204,9 +204,11 @@ struct Run<'a> {
     lease: &'a Lease,
     /// Mapping sets some module of the run reuses (no two modules share one).
     claimed: Mutex<BTreeSet<MappingSetId>>,
-    /// New modules explored while the new base connection's twin check ran, for their chains.
-    explored_early: Mutex<BTreeMap<String, Result<Vec<Column>, String>>>,
 }
+
+/// Modules explored while the new base connection's twin check ran: each one's columns, or a
+/// message naming it.
+type Explored = BTreeMap<String, Result<Vec<Column>, String>>;
 
 /// Applies `prepared.plan`. Modules not explored yet (the base connection did not exist or was
 /// being rotated) are explored once the base connection is in place, and their part of the plan
@@ -235,19 +237,18 @@ pub async fn execute(
         concurrency: options.concurrency.max(1),
         lease,
         claimed: Mutex::default(),
-        explored_early: Mutex::default(),
     };
     // Reads that can fill the twin check's round trip: the first new modules' explores.
-    let early: Vec<&str> = plan
+    let first_new: Vec<&str> = plan
         .modules
         .iter()
         .filter(|m| m.needs_explore() && m.is_new())
         .map(|m| m.module.as_str())
         .take(run.concurrency - 1)
         .collect();
-    let base = match run.base(&plan.base, &early).await {
-        Ok(Ensured { id, ours: true }) => id,
-        Ok(Ensured { ours: false, .. }) => {
+    let (base, mut early) = match run.base(&plan.base, &first_new).await {
+        Ok((Ensured { id, ours: true }, explored)) => (id, explored),
+        Ok((Ensured { ours: false, .. }, _)) => {
             return Outcome {
                 contended: true,
                 ..run.outcome(None)
@@ -262,7 +263,9 @@ pub async fn execute(
         .iter()
         .any(|m| m.needs_explore() && !m.is_new());
     let plan = if replan {
-        match run.explore_and_replan(&plan, &base, &inputs).await {
+        // The modules explored early are handed over whole: none is explored in its chain then.
+        let early = std::mem::take(&mut early);
+        match run.explore_and_replan(&plan, &base, &inputs, early).await {
             Ok(plan) => plan,
             Err(message) => return run.outcome(message),
         }
@@ -280,7 +283,8 @@ pub async fn execute(
     let chains = stream::iter(plan.modules.iter())
         .map(|step| {
             let span = tracing::info_span!("module", module = %step.module);
-            run.module(step, &base).instrument(span)
+            let explored = early.remove(&step.module);
+            run.module(step, &base, explored).instrument(span)
         })
         .buffer_unordered(run.concurrency)
         .collect::<Vec<_>>();
@@ -308,8 +312,12 @@ impl Run<'_> {
 
     /// The base connection, and whether this run may go on with it: `ours` is `false` when a
     /// concurrent run created it first (so that run's lease is on it). A new one's twin check
-    /// runs beside the explores of the `early` modules.
-    async fn base(&self, step: &BaseStep, early: &[&str]) -> Result<Ensured<ConnectionId>, Failed> {
+    /// runs beside the explores of the `early` modules, which come back with it.
+    async fn base(
+        &self,
+        step: &BaseStep,
+        early: &[&str],
+    ) -> Result<(Ensured<ConnectionId>, Explored), Failed> {
         let spec = &self.observed.preflight.connection_spec;
         let (client, profile, base) = (self.client, self.profile, &self.desired.base);
         let existing = |id: &ConnectionId| Ensured {
@@ -317,25 +325,24 @@ impl Run<'_> {
             ours: true,
         };
         match step {
-            BaseStep::Keep { connection, .. } => Ok(existing(&connection.id)),
+            BaseStep::Keep { connection, .. } => Ok((existing(&connection.id), Explored::new())),
             BaseStep::Create { row } => {
+                let mut explored = Explored::new();
                 let work = async {
                     let explore_early = |id: ConnectionId| async move {
-                        let explored = explore_modules(client, &id, early, early.len()).await;
-                        self.explored_early
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .extend(explored);
+                        explore_modules(client, &id, early, early.len()).await
                     };
-                    let (created, etag) =
+                    let (created, etag, beside) =
                         kinds::base::create_checked(client, profile, base, spec, explore_early)
                             .await?;
+                    explored.extend(beside.into_iter().flatten());
                     if created.ours {
                         self.lease.created(&created.id, etag);
                     }
                     Ok(created)
                 };
-                self.ledger.step(*row, work).await
+                let created = self.ledger.step(*row, work).await?;
+                Ok((created, explored))
             }
             BaseStep::Update {
                 row,
@@ -350,7 +357,8 @@ impl Run<'_> {
                     self.lease.updated(etag, &base.description);
                     Ok(connection.id.clone())
                 };
-                self.ledger.step(*row, work).await.map(|id| existing(&id))
+                let id = self.ledger.step(*row, work).await?;
+                Ok((existing(&id), Explored::new()))
             }
         }
     }
@@ -365,21 +373,16 @@ impl Run<'_> {
     }
 
     /// Explores the modules the plan could not finish, checks their columns, and plans again.
+    /// Those in `early` (explored beside the base connection's twin check) are not explored again.
     async fn explore_and_replan(
         &self,
         plan: &Plan,
         base: &ConnectionId,
         inputs: &Inputs,
+        early: Explored,
     ) -> Result<Plan, Option<String>> {
         let modules: Vec<&ModuleStep> = plan.modules.iter().filter(|m| m.needs_explore()).collect();
         self.note_exploring(modules.len(), base);
-        // Those explored beside the base connection's twin check are not explored again.
-        let early = std::mem::take(
-            &mut *self
-                .explored_early
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
         let names: Vec<&str> = modules
             .iter()
             .map(|m| m.module.as_str())
@@ -430,14 +433,20 @@ impl Run<'_> {
 
     /// One module's chain: the source connection, the dataset then target connection, and the
     /// mapping set at the same time (a new module's explore first, beside the dataset and target
-    /// connection, for the other two); then the dataflow; then what it replaced.
-    async fn module(&self, step: &ModuleStep, base: &ConnectionId) -> Result<(), Failed> {
+    /// connection, for the other two); then the dataflow; then what it replaced. `early` is the
+    /// module's explore if it ran beside the base connection's twin check.
+    async fn module(
+        &self,
+        step: &ModuleStep,
+        base: &ConnectionId,
+        early: Option<Result<Vec<Column>, String>>,
+    ) -> Result<(), Failed> {
         let Some(dm) = self.desired.module(&step.module) else {
             return Err(Failed);
         };
         let source_and_mapping = async {
             let (resolved, mapping) = match step.needs_explore() {
-                true => self.explore_new(step, dm, base).await?,
+                true => self.explore_new(step, dm, base, early).await?,
                 false => (step.resolved.clone(), step.mapping.clone()),
             };
             let resolved = resolved.as_ref();
@@ -460,18 +469,15 @@ impl Run<'_> {
     /// then settles what the plan left open without them: the source connection's columns and,
     /// for `mapping = "auto"`, the rules (which may already be held by a set an earlier run left).
     /// A failure lands on the source connection's row; the mapping set is then not created.
+    /// `early` is its explore when that already ran.
     async fn explore_new(
         &self,
         step: &ModuleStep,
         dm: &DesiredModule,
         base: &ConnectionId,
+        early: Option<Result<Vec<Column>, String>>,
     ) -> Result<(Option<Resolved>, MappingStep), Failed> {
         let row = step.source.row();
-        let early = self
-            .explored_early
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&dm.module);
         let explored = match early {
             Some(explored) => explored,
             None => explore_module(self.client, base, &dm.module).await,

@@ -210,32 +210,34 @@ async fn create_once<C: Create>(client: &AepClient, new: &C) -> Result<Sent<C::I
 ///   is resolved by keeping the oldest (`createdAt`, then id); when that is not ours, ours is
 ///   deleted with `delete` and the survivor is used.
 /// - `beside` runs with the new object's id while that twin check runs: work that only reads
-///   through the object, and is wasted, not wrong, when a twin survives.
-pub async fn ensure_checked_beside<C, F, Fut, D, DFut>(
+///   through the object, and is wasted, not wrong, when a twin survives. What it returns comes
+///   back with the object; `None` when no create of this run answered (`beside` did not run).
+pub async fn ensure_checked_beside<C, F, Fut, T, D, DFut>(
     client: &AepClient,
     new: &C,
     beside: F,
     delete: D,
-) -> Result<Ensured<C::Id>, ApiError>
+) -> Result<(Ensured<C::Id>, Option<T>), ApiError>
 where
     C: Create,
     F: FnOnce(C::Id) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = T>,
     D: FnOnce(C::Id) -> DFut,
     DFut: Future<Output = Result<(), ApiError>>,
 {
     let ours = match create_once(client, new).await? {
         Sent::Created(id) => id,
-        Sent::Found(id) => return Ok(Ensured { id, ours: false }),
+        Sent::Found(id) => return Ok((Ensured { id, ours: false }, None)),
     };
-    let (found, ()) = futures::join!(new.lookup(client), beside(ours.clone()));
+    let (found, beside) = futures::join!(new.lookup(client), beside(ours.clone()));
     let found = found?;
     let mine = found.iter().find(|f| f.id == ours).map(|f| f.created_at);
     let Some(survivor) = oldest(found.into_iter().filter(|f| f.id != ours).collect()) else {
-        return Ok(Ensured {
+        let ensured = Ensured {
             id: ours,
             ours: true,
-        });
+        };
+        return Ok((ensured, Some(beside)));
     };
     // Ours is older only when the service shows it with an earlier (createdAt, id).
     let ours_first = match mine {
@@ -243,19 +245,21 @@ where
         None => false,
     };
     if ours_first {
-        return Ok(Ensured {
+        let ensured = Ensured {
             id: ours,
             ours: true,
-        });
+        };
+        return Ok((ensured, Some(beside)));
     }
     tracing::warn!(ours = %ours, survivor = %survivor.id, "a concurrent run created the same object first; keeping the oldest");
     if let Err(e) = delete(ours.clone()).await {
         tracing::warn!(id = %ours, error = %e, "could not delete the duplicate; the next apply deletes it");
     }
-    Ok(Ensured {
+    let ensured = Ensured {
         id: survivor.id,
         ours: false,
-    })
+    };
+    Ok((ensured, Some(beside)))
 }
 
 fn key<I: Ord + Clone>(at: Option<i64>, id: &I) -> (i64, I) {

@@ -185,24 +185,24 @@ pub async fn create(
     base: &DesiredBase,
     spec: &ConnectionSpec,
 ) -> anyhow::Result<ConnectionId> {
-    let created = create_checked(client, profile, base, spec, |_| async {}).await?;
-    Ok(created.0.id)
+    let (ensured, _, _) = create_checked(client, profile, base, spec, |_| async {}).await?;
+    Ok(ensured.id)
 }
 
 /// [`create`], saying whether the surviving base connection is the one this run made (its
 /// description, and so the lease it carries, is then this run's) and, when it is, the etag its
 /// create answered with. `beside` runs with the new connection's id during its twin check
-/// ([`ensure_checked_beside`]).
-pub async fn create_checked<F, Fut>(
+/// ([`ensure_checked_beside`]); its result comes last (`None` when it did not run).
+pub async fn create_checked<F, Fut, T>(
     client: &AepClient,
     profile: &Profile,
     base: &DesiredBase,
     spec: &ConnectionSpec,
     beside: F,
-) -> anyhow::Result<(Ensured<ConnectionId>, Option<Etag>)>
+) -> anyhow::Result<(Ensured<ConnectionId>, Option<Etag>, Option<T>)>
 where
     F: FnOnce(ConnectionId) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = T>,
 {
     let params = auth_params(client, profile, spec).await?;
     let new = Draft {
@@ -211,7 +211,7 @@ where
         etag: std::sync::Mutex::default(),
     };
     let delete_twin = |id: ConnectionId| async move { delete(client, &id).await };
-    let ensured = ensure_checked_beside(client, &new, beside, delete_twin).await?;
+    let (ensured, beside) = ensure_checked_beside(client, &new, beside, delete_twin).await?;
     let etag = match ensured.ours {
         true => new
             .etag
@@ -219,7 +219,7 @@ where
             .unwrap_or_else(PoisonError::into_inner),
         false => None,
     };
-    Ok((ensured, etag))
+    Ok((ensured, etag, beside))
 }
 
 /// Patches the credentials (when rotated) and the description of `current`; returns the etag it
