@@ -83,22 +83,6 @@ pub fn holds(set: &MappingSet, rules: &[Rule], schema_id: &str) -> bool {
     set.schema_id() == Some(schema_id) && rules_of(set) == rules
 }
 
-/// The mapping set a module with `rules` reuses instead of creating one: the oldest of `free`
-/// (sets no dataflow references, e.g. left by an interrupted run) that holds exactly those rules
-/// and that no other module has `claimed`. Reusing it leaves no unused set behind (Data Prep
-/// cannot delete one).
-pub fn reusable<'a>(
-    free: &[&'a MappingSet],
-    rules: &[Rule],
-    schema_id: &str,
-    claimed: &BTreeSet<MappingSetId>,
-) -> Option<&'a MappingSet> {
-    free.iter()
-        .copied()
-        .filter(|m| !claimed.contains(&m.id) && holds(m, rules, schema_id))
-        .min_by_key(|m| (m.created_date.unwrap_or(i64::MAX), m.id.to_string()))
-}
-
 /// Rule lists longer than this are summed up in the reason; the diff lists every rule.
 const LISTED_IN_REASON: usize = 3;
 

@@ -527,8 +527,13 @@ pub(crate) fn mapping_row<'m>(
     let chosen = referenced
         .filter(|set| rules.is_some_and(|r| kinds::mapping::holds(set, r, schema)))
         .or_else(|| {
-            let free = managed.unreferenced_mapping_sets();
-            kinds::mapping::reusable(&free, rules?, schema, claimed)
+            let rules = rules?;
+            let free: Vec<&MappingSet> = managed
+                .unreferenced_mapping_sets()
+                .into_iter()
+                .filter(|m| !claimed.contains(&m.id) && kinds::mapping::holds(m, rules, schema))
+                .collect();
+            oldest(&free, |m| (m.created_date, m.id.to_string()))
         });
     let change =
         Change::new(Action::Noop, Kind::MappingSet, &dm.mapping_name).with_module(Some(&dm.module));
