@@ -128,7 +128,10 @@ pub async fn prepare_modules(
     let mut plan = plan::plan(&desired, &observed.managed, &inputs).map_err(anyhow::Error::from)?;
     let scope = validation_scope(&plan);
     let mut columns = BTreeMap::new();
-    if let (Some((base, rotating)), false) = (explorable_base(&plan), scope.is_empty()) {
+    let explorable = explorable_base(&plan);
+    // No existing base connection, or one whose credentials are rotated: this run sends them.
+    let writes_credentials = explorable.is_none_or(|(_, rotating)| rotating);
+    if let (Some((base, rotating)), false) = (explorable, scope.is_empty()) {
         let modules: Vec<&str> = scope.iter().map(String::as_str).collect();
         for (module, result) in explore_modules(client, base, &modules, concurrency).await {
             match result {
@@ -143,11 +146,6 @@ pub async fn prepare_modules(
             }
         }
     }
-    let writes_credentials = match plan.base {
-        BaseStep::Create { .. } => true,
-        BaseStep::Update { rotate_auth, .. } => rotate_auth,
-        BaseStep::Keep { .. } => false,
-    };
     let unmapped = crate::validate::before_write(
         client,
         profile,
