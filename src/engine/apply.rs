@@ -443,13 +443,16 @@ impl Run<'_> {
             return Err(Failed);
         };
         let source_and_mapping = async {
+            let explored;
             let (resolved, mapping) = match step.needs_explore() {
-                true => self.explore_new(step, dm, base, early).await?,
-                false => (step.resolved.clone(), step.mapping.clone()),
+                true => {
+                    explored = self.explore_new(step, dm, base, early).await?;
+                    (explored.0.as_ref(), &explored.1)
+                }
+                false => (step.resolved.as_ref(), &step.mapping),
             };
-            let resolved = resolved.as_ref();
             let source = self.source(step, dm, resolved, base);
-            let mapping = self.mapping(&mapping, dm, resolved);
+            let mapping = self.mapping(mapping, dm, resolved);
             let (source, mapping) = futures::join!(source, mapping);
             Ok::<_, Failed>((source?, mapping?))
         };
