@@ -490,7 +490,7 @@ impl Run<'_> {
                 return Err(Failed);
             }
         };
-        let names: BTreeSet<String> = resolved.columns.iter().map(|c| c.name.clone()).collect();
+        let names = resolved.column_names();
         self.ledger.lock()[row].attributes =
             Some(kinds::source::attributes(&dm.module, Some(&names)));
         let mapping = self.settle_mapping(&step.mapping, dm, &resolved.rules);

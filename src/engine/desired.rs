@@ -63,6 +63,14 @@ pub struct Resolved {
     pub rules: Vec<Rule>,
 }
 
+impl Resolved {
+    /// The names of the columns, as the source connection's attributes and diff compare them
+    /// (planning, and apply once a new module is explored).
+    pub fn column_names(&self) -> BTreeSet<String> {
+        self.columns.iter().map(|c| c.name.clone()).collect()
+    }
+}
+
 /// One mapping: a source column to an XDM path.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Rule {

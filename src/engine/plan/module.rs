@@ -13,7 +13,7 @@ use crate::api::flows::Flow;
 use crate::api::source::SourceConnection;
 use crate::api::target::TargetConnection;
 use crate::api::{DatasetId, MappingSetId, SourceConnectionId, TargetConnectionId};
-use crate::engine::desired::{DesiredModule, Rule};
+use crate::engine::desired::{DesiredModule, Resolved, Rule};
 use crate::engine::kinds::flow::{self, Current};
 use crate::engine::kinds::{self, ids, source, target, Attributes, Wanted};
 use crate::engine::observe::{Managed, ModuleObjects};
@@ -48,10 +48,10 @@ impl<'a> Planner<'_, 'a> {
             .map(|cols| dm.resolve(cols))
             .transpose()
             .map_err(|e| PlanError(e.0))?;
-        let columns: Option<BTreeSet<String>> = match &resolved {
-            Some(r) => Some(r.columns.iter().map(|c| c.name.clone()).collect()),
-            None => dm.column_names(),
-        };
+        let columns = resolved
+            .as_ref()
+            .map(Resolved::column_names)
+            .or_else(|| dm.column_names());
         let rules = resolved
             .as_ref()
             .map(|r| r.rules.clone())
