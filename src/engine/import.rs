@@ -521,12 +521,15 @@ impl Write<'_> {
         }
     }
 
-    /// The ids of the objects this write adopts.
-    fn ids(&self, found: &Found, prefix: &str) -> Vec<String> {
-        self.adopted(found, prefix)
-            .into_iter()
-            .map(|a| a.id)
-            .collect()
+    /// The ids of the objects this write adopts, as [`Write::adopted`] lists them (a dataflow's
+    /// mapping set first).
+    fn ids(&self, found: &Found) -> Vec<String> {
+        match self {
+            Write::Base => vec![found.base.id.to_string()],
+            Write::Source(m) => vec![m.source.id.to_string()],
+            Write::Target(m) => vec![m.target.id.to_string()],
+            Write::Flow(m) => vec![m.mapping_set.id.to_string(), m.flow.id.to_string()],
+        }
     }
 
     async fn send(
@@ -597,14 +600,8 @@ pub async fn adopt(
     params: Option<&AuthParams>,
     cancel: &Cancel,
 ) -> Adoption {
-    let prefix = base.name.as_str();
     let writes = writes(found);
-    let rest = |from: usize| {
-        writes[from..]
-            .iter()
-            .flat_map(|w| w.ids(found, prefix))
-            .collect()
-    };
+    let rest = |from: usize| writes[from..].iter().flat_map(|w| w.ids(found)).collect();
     for (at, write) in writes.iter().enumerate() {
         if cancel.is_cancelled() {
             return Adoption {
@@ -615,7 +612,7 @@ pub async fn adopt(
         if let Err(error) = cancel.guard(write.send(client, found, base, params)).await {
             return Adoption {
                 not_attempted: rest(at + 1),
-                failed: write.ids(found, prefix),
+                failed: write.ids(found),
                 error: Some(error),
             };
         }
