@@ -76,28 +76,20 @@ pub fn missing_etag(what: &str, id: &str) -> ApiError {
     )
 }
 
-/// A kind of object [`patch_with_reread`] patches: how it is read again, and how that kind's
-/// errors and log line name it.
+/// A kind of object [`patch_with_reread`] patches: how it is read again, and how its errors and
+/// log line name it.
 #[allow(async_fn_in_trait)]
 pub trait Patchable: Sized {
     type Id: fmt::Display;
 
-    /// How [`missing_etag`] names the object ("flow" in "the flow {id} came back without an
-    /// etag").
-    const ETAG_NAME: &'static str;
-
-    /// How the error for an object deleted meanwhile names it ("dataflow" in "dataflow {id}
-    /// disappeared while it was being updated").
+    /// How errors and the log name the kind ("dataflow" in "dataflow {id} disappeared while it
+    /// was being updated").
     const NAME: &'static str;
 
     fn etag(&self) -> Option<Etag>;
 
     /// Reads the object again; `None` when it no longer exists.
     async fn read(client: &AepClient, id: &Self::Id) -> Result<Option<Self>, ApiError>;
-
-    /// Says (at info level) that the object is read again after `error`. Each kind writes its own
-    /// line, so that the field naming the object is its kind's (`flow = ...`, `connection = ...`).
-    fn log_reread(id: &Self::Id, error: &ApiError);
 }
 
 /// Sends `body` as a PATCH of object `id` with `etag`, the one it was read with. When that fails
@@ -119,7 +111,7 @@ where
     F: Fn(Etag, B) -> Fut,
     Fut: Future<Output = Result<Created<R>, ApiError>>,
 {
-    let missing = || missing_etag(T::ETAG_NAME, &id.to_string());
+    let missing = || missing_etag(T::NAME, &id.to_string());
     let first = match etag {
         Some(tag) => send(tag, body).await,
         None => Err(missing()),
@@ -127,7 +119,7 @@ where
     match first {
         Ok(done) => Ok(done.etag),
         Err(e) if stale_or_lost(&e) => {
-            T::log_reread(id, &e);
+            tracing::info!(kind = T::NAME, id = %id, error = %e, "re-reading the object before patching again");
             let fresh = T::read(client, id).await?.ok_or_else(|| {
                 anyhow::anyhow!(
                     "{} {id} disappeared while it was being updated; run apply again",

@@ -284,7 +284,6 @@ async fn patch_fields(
 
 impl Patchable for Connection {
     type Id = ConnectionId;
-    const ETAG_NAME: &'static str = "connection";
     const NAME: &'static str = "base connection";
 
     fn etag(&self) -> Option<Etag> {
@@ -293,10 +292,6 @@ impl Patchable for Connection {
 
     async fn read(client: &AepClient, id: &ConnectionId) -> Result<Option<Self>, ApiError> {
         connections::get_connection(client, id).await
-    }
-
-    fn log_reread(id: &ConnectionId, error: &ApiError) {
-        tracing::info!(connection = %id, error = %error, "re-reading the base connection before patching again");
     }
 }
 

@@ -368,7 +368,6 @@ async fn patch(
 
 impl Patchable for Flow {
     type Id = FlowId;
-    const ETAG_NAME: &'static str = "flow";
     const NAME: &'static str = "dataflow";
 
     fn etag(&self) -> Option<Etag> {
@@ -377,10 +376,6 @@ impl Patchable for Flow {
 
     async fn read(client: &AepClient, id: &FlowId) -> Result<Option<Self>, ApiError> {
         flows::get_flow(client, id).await
-    }
-
-    fn log_reread(id: &FlowId, error: &ApiError) {
-        tracing::info!(flow = %id, error = %error, "re-reading the dataflow before patching again");
     }
 }
 
