@@ -8,7 +8,7 @@ use std::future::Future;
 
 use super::ObjectId;
 use crate::api::error::ApiErrorKind;
-use crate::api::{AepClient, ApiError, Created, Etag};
+use crate::api::{AepClient, ApiError, Created, Etag, PatchOp};
 use crate::transport::{CallKind, Verdict};
 
 /// One object a lookup found.
@@ -134,6 +134,12 @@ where
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The `remaining` answer of a [`patch_with_reread`] that sends a list of ops, from the ops the
+/// fresh object still lacks: nothing to send when it lacks none.
+pub fn unless_empty(ops: Vec<PatchOp>) -> Option<Vec<PatchOp>> {
+    (!ops.is_empty()).then_some(ops)
 }
 
 /// What [`ensure_checked_beside`] ended with: the object to use, and whether this run made it.

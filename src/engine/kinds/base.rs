@@ -13,7 +13,7 @@ use crate::api::specs::{ConnectionSpec, BASIC_AUTHENTICATION, ZOHO_CRM_SPEC_ID};
 use crate::api::{AepClient, ApiError, ConnectionId, ConnectionSpecId, Etag, PatchOp};
 use crate::engine::desired::{Desired, DesiredBase};
 use crate::engine::ensure::{
-    ensure_checked_beside, patch_with_reread, Create, Ensured, Found, Patchable,
+    ensure_checked_beside, patch_with_reread, unless_empty, Create, Ensured, Found, Patchable,
 };
 use crate::engine::naming::{is_owned, owner_marker};
 use crate::profile::Profile;
@@ -278,7 +278,7 @@ async fn patch_fields(
     let send = |tag: Etag, ops: Vec<PatchOp>| async move {
         connections::patch_connection(client, id, &tag, &ops).await
     };
-    let remaining = |fresh: &Connection| Some(still_needed(fresh)).filter(|ops| !ops.is_empty());
+    let remaining = |fresh: &Connection| unless_empty(still_needed(fresh));
     patch_with_reread(client, id, etag, ops, send, remaining).await
 }
 

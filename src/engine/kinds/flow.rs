@@ -22,7 +22,7 @@ use crate::api::{
     TargetConnectionId, LIST_LIMIT,
 };
 use crate::engine::desired::DesiredModule;
-use crate::engine::ensure::{patch_with_reread, Create, Found, Patchable};
+use crate::engine::ensure::{patch_with_reread, unless_empty, Create, Found, Patchable};
 use crate::engine::observe::Managed;
 use crate::engine::{naming, Kind};
 
@@ -361,7 +361,7 @@ async fn patch(
     let send = |etag: Etag, ops: Vec<PatchOp>| async move {
         flows::patch_flow(client, &flow.id, &etag, &ops).await
     };
-    let remaining = |fresh: &Flow| Some(patch_ops(fresh, dm, mapping)).filter(|o| !o.is_empty());
+    let remaining = |fresh: &Flow| unless_empty(patch_ops(fresh, dm, mapping));
     patch_with_reread(client, &flow.id, flow.etag.clone(), ops, send, remaining).await?;
     Ok(())
 }
