@@ -109,8 +109,10 @@ impl Lease {
     /// etag its create answered with (so that letting the lease go is one PATCH).
     pub fn created(&self, id: &ConnectionId, etag: Option<Etag>) {
         let _ = self.connection.set(id.clone());
-        let (_, description) = self.written();
-        self.write(etag, description);
+        self.written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .0 = etag;
     }
 
     /// Records what the base connection's update wrote (its description carries the lease).
