@@ -319,19 +319,28 @@ async fn create_base_connection(emulator: &RunningEmulator) {
     .expect("the base connection is created");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn modules_are_looked_up_in_explore_once_the_base_connection_exists() {
-    let emulator = emulator(ZohoSpec::Listed).await;
-    create_base_connection(&emulator).await;
+/// `check` of the local profile with its `Contacts` module written `contacts` (requests logged
+/// from here on): it fails that module's check alone.
+async fn check_with_contacts_misspelt(
+    emulator: &RunningEmulator,
+) -> BTreeMap<String, (String, String)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let profile = variant(
         dir.path(),
         &[("module  = \"Contacts\"", "module  = \"contacts\"")],
     );
     emulator.clear_requests();
-    let (code, checks) = json_checks(check(&emulator, &profile, &[])).await;
+    let (code, checks) = json_checks(check(emulator, &profile, &[])).await;
     assert_eq!(code, Some(1));
     assert_eq!(failed(&checks), ["module:contacts"], "{checks:#?}");
+    checks
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_are_looked_up_in_explore_once_the_base_connection_exists() {
+    let emulator = emulator(ZohoSpec::Listed).await;
+    create_base_connection(&emulator).await;
+    let checks = check_with_contacts_misspelt(&emulator).await;
     assert!(checks["module:contacts"]
         .1
         .contains("explore lists no table with this path (did you mean \"Contacts\"?)"));
@@ -371,15 +380,7 @@ async fn modules_are_looked_up_in_explore_once_the_base_connection_exists() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_base_connection_a_module_zoho_does_not_list_is_named_and_its_fields_not_asked() {
     let emulator = emulator(ZohoSpec::Listed).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let profile = variant(
-        dir.path(),
-        &[("module  = \"Contacts\"", "module  = \"contacts\"")],
-    );
-    emulator.clear_requests();
-    let (code, checks) = json_checks(check(&emulator, &profile, &[])).await;
-    assert_eq!(code, Some(1));
-    assert_eq!(failed(&checks), ["module:contacts"], "{checks:#?}");
+    let checks = check_with_contacts_misspelt(&emulator).await;
     assert!(
         checks["module:contacts"]
             .1
