@@ -285,12 +285,13 @@ impl Managed {
         modules: &Selection,
         wait: Option<Duration>,
     ) -> anyhow::Result<Self> {
+        let deadline = wait.map(|timeout| Instant::now() + timeout);
         let http = HttpOptions {
             patient_reads: wait.is_none(),
+            not_after: deadline,
             ..HttpOptions::default()
         };
         let client = crate::clients::aep(profile, http)?;
-        let deadline = wait.map(|timeout| Instant::now() + timeout);
         let prefix = &profile.connection.name;
         let (observed, not_in_profile) =
             patiently(deadline, || managed_flows(&client, profile, modules))
@@ -417,10 +418,17 @@ pub async fn wait_for_runs(
         wanted,
         until,
     };
+    let began = Instant::now();
     let outage = match polls.fetch(observed).await {
-        Some(Err(e)) if e.is_transient() => Some(Outage::new(e)),
+        Some(Err(e)) if e.is_transient() => Some(Outage::new(began, e.to_string())),
         Some(Err(e)) => return Err(e).context(RUNS_CONTEXT),
-        Some(Ok(())) | None => None,
+        Some(Ok(())) => None,
+        // Not one answer before the deadline: the runs were never read, which is not "no run
+        // yet".
+        None => Some(Outage {
+            since: began,
+            cause: "no answer before the timeout".into(),
+        }),
     };
     polls.wait(observed, outage, progress).await
 }
@@ -483,19 +491,17 @@ struct Polls<'a> {
     until: WaitUntil,
 }
 
-/// Runs that could not be read: since when, and the latest error.
+/// Runs that could not be read: since the start of the first read that failed, and the latest
+/// error.
 struct Outage {
     since: Instant,
-    error: ApiError,
+    cause: String,
 }
 
 impl Outage {
-    fn new(error: ApiError) -> Self {
-        tracing::warn!("could not read the runs ({error}); still waiting");
-        Self {
-            since: Instant::now(),
-            error,
-        }
+    fn new(since: Instant, cause: String) -> Self {
+        tracing::warn!("could not read the runs ({cause}); still waiting");
+        Self { since, cause }
     }
 
     /// The problem line when the deadline passes during the outage.
@@ -503,7 +509,7 @@ impl Outage {
         format!(
             "could not read the runs for the last {} s: {}",
             self.since.elapsed().as_secs(),
-            self.error
+            self.cause
         )
     }
 }
@@ -523,11 +529,19 @@ impl Polls<'_> {
         let started = deadline.checked_sub(timeout).unwrap_or_else(Instant::now);
         let deadline_ms = Utc::now().timestamp_millis()
             + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
+        // Until one read succeeds, an existing flow's empty list of runs is not "no run yet".
+        let mut runs_read = outage.is_none();
         loop {
             let now = Utc::now().timestamp_millis();
             let states: Vec<(String, FlowWait)> = observed
                 .iter()
-                .map(|o| (o.module.clone(), wait_state(o, now, deadline_ms)))
+                .map(|o| {
+                    let state = match o.flow {
+                        Some(_) if !runs_read => FlowWait::Pending("runs not read yet".into()),
+                        _ => wait_state(o, now, deadline_ms),
+                    };
+                    (o.module.clone(), state)
+                })
                 .collect();
             progress.update(&progress_lines(&states), started.elapsed(), timeout);
             let summary = |result, problems| WaitSummary {
@@ -550,10 +564,13 @@ impl Polls<'_> {
                 return Ok(summary(WaitResult::Timeout, unfinished));
             }
             tokio::time::sleep(POLL_INTERVAL.min(remaining)).await;
+            let began = Instant::now();
             match self.fetch(observed).await {
-                // The deadline passed during the read: the loop ends the wait.
+                // The deadline passed during the read: the loop ends the wait, with the runs of
+                // the poll before.
                 None => {}
                 Some(Ok(())) => {
+                    runs_read = true;
                     if let Some(ended) = outage.take() {
                         tracing::info!(
                             "the runs can be read again after {} s",
@@ -562,16 +579,17 @@ impl Polls<'_> {
                     }
                 }
                 Some(Err(e)) if e.is_transient() => match &mut outage {
-                    Some(ongoing) => ongoing.error = e,
-                    None => outage = Some(Outage::new(e)),
+                    Some(ongoing) => ongoing.cause = e.to_string(),
+                    None => outage = Some(Outage::new(began, e.to_string())),
                 },
                 Some(Err(e)) => return Err(e).context(RUNS_CONTEXT),
             }
         }
     }
 
-    /// [`fetch_runs`], cut short (`None`) when the deadline passes first: a read retrying
-    /// through an outage must not carry the wait past `--timeout`.
+    /// [`fetch_runs`], cut short (`None`) when the deadline passes first: the client's calls
+    /// stop retrying then ([`HttpOptions::not_after`]), but one may still be waiting for an
+    /// answer, which must not carry the wait past `--timeout`.
     async fn fetch(&self, observed: &mut [Observed]) -> Option<Result<(), ApiError>> {
         let read = fetch_runs(self.client, observed, self.wanted);
         tokio::time::timeout_at(self.until.deadline.into(), read)

@@ -8,7 +8,7 @@
 pub mod error;
 pub mod retry;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
@@ -36,6 +36,10 @@ pub struct HttpOptions {
     /// A call (all attempts and waits) gives up once this much time has passed: how long one read
     /// may outlast an outage.
     pub deadline: Duration,
+    /// No call retries past this instant, whatever `deadline` allows: the end of a command that
+    /// `--timeout` bounds as a whole (`status --wait`). A call that reaches it returns its last
+    /// failure, so that the command can say what it saw.
+    pub not_after: Option<Instant>,
     /// The most requests in flight at once per client; halved on 429, regrown on success.
     pub max_concurrency: usize,
 }
@@ -50,6 +54,7 @@ impl Default for HttpOptions {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             deadline: Duration::from_secs(120),
+            not_after: None,
             max_concurrency: 16,
         }
     }

@@ -6,7 +6,8 @@
 //! - waits are exponential with full jitter, capped by [`HttpOptions::max_delay`]; a positive
 //!   `Retry-After` from the service replaces the computed wait (`Retry-After: 0` cannot make a
 //!   tight loop);
-//! - never past [`HttpOptions::deadline`] from the first attempt;
+//! - never past [`HttpOptions::deadline`] from the first attempt, nor past
+//!   [`HttpOptions::not_after`];
 //! - what a passing failure ([`Verdict::Transient`]: 5xx, timeout, broken connection) costs depends
 //!   on the call ([`CallKind`]): a [`CallKind::Read`] (a GET, a token request) changes nothing
 //!   when repeated, so it is retried for as long as the deadline allows (with backoff and
@@ -103,6 +104,7 @@ pub struct RetryPolicy {
     base_delay: Duration,
     max_delay: Duration,
     deadline: Duration,
+    not_after: Option<Instant>,
 }
 
 impl Default for RetryPolicy {
@@ -120,6 +122,7 @@ impl RetryPolicy {
             base_delay: options.base_delay,
             max_delay: options.max_delay,
             deadline: options.deadline,
+            not_after: options.not_after,
         }
     }
 
@@ -147,9 +150,15 @@ impl RetryPolicy {
 
     /// Starts counting the attempts of one call of `kind`; the deadline runs from now.
     pub fn start(&self, kind: CallKind) -> Attempts {
+        let now = Instant::now();
+        let deadline = match self.not_after {
+            Some(end) => end.min(now + self.deadline),
+            None => now + self.deadline,
+        };
         Attempts {
             policy: *self,
-            deadline: Instant::now() + self.deadline,
+            allowed: deadline.saturating_duration_since(now),
+            deadline,
             counted: kind == CallKind::Write || !self.patient_reads,
             attempts: 0,
             throttles: 0,
@@ -198,6 +207,8 @@ impl RetryPolicy {
 pub struct Attempts {
     policy: RetryPolicy,
     deadline: Instant,
+    /// How long the call may take from its first attempt (what `deadline` is, for messages).
+    allowed: Duration,
     /// Whether passing failures count against the attempts (writes, or reads when reads are not
     /// patient).
     counted: bool,
@@ -255,7 +266,7 @@ impl Attempts {
         if Instant::now() + wait > self.deadline {
             return Err(GaveUp::Deadline {
                 attempts: self.attempts,
-                deadline: self.policy.deadline,
+                deadline: self.allowed,
             });
         }
         Ok(())
@@ -321,6 +332,25 @@ mod tests {
                 deadline: Duration::from_secs(10)
             })
         );
+    }
+
+    #[test]
+    fn no_call_retries_past_not_after_whatever_its_deadline() {
+        let policy = RetryPolicy::new(&HttpOptions {
+            deadline: Duration::from_secs(120),
+            not_after: Some(Instant::now() + Duration::from_secs(5)),
+            ..HttpOptions::default()
+        });
+        let mut attempts = policy.start(CallKind::Read);
+        attempts.begin();
+        assert_eq!(
+            attempts.check(Verdict::Transient(None), Duration::from_secs(4)),
+            Ok(())
+        );
+        assert!(matches!(
+            attempts.check(Verdict::Transient(None), Duration::from_secs(6)),
+            Err(GaveUp::Deadline { attempts: 1, deadline }) if deadline <= Duration::from_secs(5)
+        ));
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn fast() -> HttpOptions {
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(40),
         deadline: Duration::from_secs(10),
+        not_after: None,
         max_concurrency: 8,
     }
 }

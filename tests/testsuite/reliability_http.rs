@@ -32,6 +32,7 @@ fn options() -> HttpOptions {
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(40),
         deadline: Duration::from_secs(10),
+        not_after: None,
         max_concurrency: 8,
     }
 }

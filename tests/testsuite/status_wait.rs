@@ -81,15 +81,19 @@ async fn a_six_second_outage_of_the_runs_query_does_not_end_the_wait() {
     assert!(text(&output.stdout).contains("every newest run succeeded"));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_outage_that_outlasts_the_timeout_says_so() {
+/// `status --wait --timeout 5s` while the runs query answers only 503s, each after `latency`:
+/// the wait ends at the timeout, exit 1, and says the runs could not be read (not that a flow
+/// has no run yet, which nobody saw).
+async fn assert_an_outage_past_the_timeout_is_reported(latency: Option<Duration>) {
     let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
     let start = start_before(&h, chrono::Duration::hours(3), 0);
     h.create_managed_flows(&["Leads"], &["Email"], start).await;
     let mut faults = h.emulator().faults();
     faults.outage = vec![format!("{FS}/runs")];
+    faults.latency = latency;
     h.emulator().set_faults(faults);
 
+    let began = Instant::now();
     let output = h
         .binary()
         .args(["status", h.profile_arg(), "--wait", "--timeout", "5s"])
@@ -99,9 +103,25 @@ async fn an_outage_that_outlasts_the_timeout_says_so() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("timed out after 5s")
-            && stderr.contains("could not read the runs for the last"),
+            && stderr.contains("could not read the runs for the last")
+            && stderr.contains("Leads: runs not read yet")
+            && !stderr.contains("no run yet"),
         "{stderr}"
     );
+    // Five seconds and the process start, not the read's attempts and back-off after them.
+    assert!(began.elapsed() < Duration::from_secs(9), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_that_outlasts_the_timeout_says_so() {
+    assert_an_outage_past_the_timeout_is_reported(None).await;
+}
+
+/// With a second per answer, the first runs read is still retrying (or waiting for an answer)
+/// when the timeout passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_of_slow_answers_that_outlasts_the_timeout_says_so() {
+    assert_an_outage_past_the_timeout_is_reported(Some(Duration::from_millis(1500))).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
