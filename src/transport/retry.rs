@@ -126,11 +126,6 @@ impl RetryPolicy {
         }
     }
 
-    /// How long one call may take, all attempts and waits included.
-    pub fn deadline(&self) -> Duration {
-        self.deadline
-    }
-
     /// The wait before retry number `retry` (1-based): uniform in
     /// `[0, min(max_delay, base_delay * 2^(retry-1))]`.
     pub fn backoff(&self, retry: u32) -> Duration {
@@ -230,6 +225,12 @@ impl Attempts {
     /// When the call's deadline passes.
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// How long the call may take from its first attempt: [`HttpOptions::deadline`], or less
+    /// when [`HttpOptions::not_after`] comes first.
+    pub fn allowed(&self) -> Duration {
+        self.allowed
     }
 
     /// The wait a failure judged `verdict` asks for, counting it; `None` if it is not retryable.

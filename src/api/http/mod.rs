@@ -434,7 +434,7 @@ impl AepClient {
         loop {
             if let Some(until) = inner.throttle.until(host) {
                 if until > attempts.deadline() {
-                    return Err(past_deadline(call, until, inner.retry.deadline()));
+                    return Err(past_deadline(call, until, attempts.allowed()));
                 }
                 tokio::time::sleep_until(until.into()).await;
             }
@@ -446,7 +446,7 @@ impl AepClient {
                 return Ok(permit);
             };
             if turn > attempts.deadline() {
-                return Err(past_deadline(call, turn, inner.retry.deadline()));
+                return Err(past_deadline(call, turn, attempts.allowed()));
             }
             tokio::time::sleep_until(turn.into()).await;
             if inner.throttle.until(host).is_none() {
