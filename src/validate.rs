@@ -19,18 +19,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt};
 use tokio::sync::Semaphore;
-use url::Url;
 
 use crate::api::catalog::{self, Dataset};
-use crate::api::crm::{ZohoApiError, ZohoField};
+use crate::api::crm::ZohoField;
 use crate::api::explore::Column;
 use crate::api::schemas::{self, XdmField, XdmSchema};
 use crate::api::{AepClient, DatasetId};
 use crate::auth::zoho::{ZohoOAuth, ZohoToken};
 use crate::check::Check;
 use crate::engine::desired::{missing_columns, nearest};
-use crate::profile::{Dataflow, DatasetTarget, Mapping, Profile};
-use crate::zoho_setup::{self, ModuleList};
+use crate::profile::{Dataflow, DatasetTarget, Mapping, Profile, ZohoSettings};
+use crate::zoho_setup::{self, ModuleList, ZohoFailure};
 
 /// Requests of one kind sent at the same time by the commands without `--concurrency` (`check`,
 /// `plan`, `destroy`, `run`, `retry`, `init`), and the default of `apply --concurrency`.
@@ -210,14 +209,18 @@ pub async fn zoho_columns(
         return BTreeMap::new();
     }
     let settings = &profile.zoho;
-    let token = match zoho_setup::refresh(zoho, settings).await {
-        Ok(token) => token,
-        Err(e) => {
-            return unknown(format!(
-                "no Zoho access token: {}",
-                zoho_setup::describe(&e)
-            ))
-        }
+    // The token that read the module list, else the cached or a refreshed one.
+    let token = match &listed {
+        Some(list) => list.token.clone(),
+        None => match zoho_setup::refresh(zoho, settings).await {
+            Ok(token) => token,
+            Err(e) => {
+                return unknown(format!(
+                    "no Zoho access token: {}",
+                    zoho_setup::describe(&e)
+                ))
+            }
+        },
     };
     // The module list and the field lists share `concurrency` + 1 calls in flight (one at a time
     // with `concurrency` 1): the field lists take the list's place once it has answered.
@@ -226,7 +229,6 @@ pub async fn zoho_columns(
         n => (n + 1).min(ZOHO_MAX_CONCURRENCY),
     };
     let calls = Semaphore::new(slots);
-    let api = token.api_domain_or(&settings.api_url);
     let to_read: Vec<&str> = match &listed {
         Some(list) => modules
             .iter()
@@ -242,12 +244,10 @@ pub async fn zoho_columns(
         let _call = calls.acquire().await;
         zoho_setup::list_modules(zoho, settings, &token).await
     };
-    let fields = read_fields(zoho, &api, &token, &to_read, &calls);
+    let fields = read_fields(zoho, settings, &token, &to_read, &calls);
     let (listed, mut fields) = tokio::join!(list, fields);
     let ModuleList {
-        api,
-        modules: listed,
-        ..
+        modules: listed, ..
     } = match listed {
         Ok(found) => found,
         Err(e) => {
@@ -257,18 +257,6 @@ pub async fn zoho_columns(
             ))
         }
     };
-    // The module list refreshes a token Zoho rejected; the field lists read with the old one
-    // are read again with the new one.
-    let rejected: Vec<&str> = modules
-        .iter()
-        .copied()
-        .filter(|m| matches!(fields.get(*m), Some(Err(ZohoApiError::InvalidToken { .. }))))
-        .collect();
-    if !rejected.is_empty() {
-        if let Ok(token) = zoho.token(settings).await {
-            fields.extend(read_fields(zoho, &api, &token, &rejected, &calls).await);
-        }
-    }
     let names = || listed.iter().map(|m| m.api_name.as_str());
     modules
         .iter()
@@ -291,21 +279,27 @@ pub async fn zoho_columns(
         .collect()
 }
 
-/// `GET /crm/v8/settings/fields?module=` of each of `modules`, each holding one of `calls`.
+/// `GET /crm/v8/settings/fields?module=` of each of `modules`, each holding one of `calls`
+/// ([`zoho_setup::with_token`]: a rejected token is refreshed once for all of them).
 async fn read_fields(
     zoho: &ZohoOAuth,
-    api: &Url,
+    settings: &ZohoSettings,
     token: &ZohoToken,
     modules: &[&str],
     calls: &Semaphore,
-) -> BTreeMap<String, Result<Vec<ZohoField>, ZohoApiError>> {
+) -> BTreeMap<String, Result<Vec<ZohoField>, ZohoFailure>> {
     let crm = zoho.crm();
     stream::iter(modules.iter().copied())
         .map(|module| {
             let crm = &crm;
             async move {
                 let _call = calls.acquire().await;
-                let fields = crm.list_fields(api, &token.access_token, module).await;
+                let fields =
+                    zoho_setup::with_token(zoho, settings, token, |api, access| async move {
+                        crm.list_fields(&api, &access, module).await
+                    })
+                    .await
+                    .map(|(fields, _)| fields);
                 (module.to_owned(), fields)
             }
         })

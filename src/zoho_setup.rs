@@ -15,7 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Serialize, Serializer};
 use url::Url;
 
-use crate::api::crm::ZohoModule;
+use crate::api::crm::{ZohoApiError, ZohoModule};
 use crate::api::http::HttpOptions;
 use crate::auth::zoho::{
     ClientLocation, DataCentre, ZohoAuthError, ZohoOAuth, ZohoToken, RECOMMENDED_SCOPES,
@@ -674,34 +674,52 @@ pub struct ModuleList {
     pub token: ZohoToken,
 }
 
-/// `GET {api_domain}/crm/v8/settings/modules` with a token from [`refresh`]; a rejected token is
-/// refreshed once (docs/zoho-oauth.md#failure-modes #9) before the failure is reported.
+/// `GET {api_domain}/crm/v8/settings/modules` with a token from [`refresh`] ([`with_token`]:
+/// a rejected token is refreshed once before the failure is reported).
 pub async fn list_modules(
     zoho: &ZohoOAuth,
     settings: &ZohoSettings,
     token: &ZohoToken,
 ) -> Result<ModuleList, ZohoFailure> {
+    let crm = zoho.crm();
+    let (modules, token) = with_token(zoho, settings, token, |api, access| {
+        let crm = &crm;
+        async move { crm.list_modules(&api, &access).await }
+    })
+    .await?;
+    Ok(ModuleList {
+        api: token.api_domain_or(&settings.api_url),
+        modules,
+        token,
+    })
+}
+
+/// Runs the CRM API call `call` with `token`'s API domain and access token. When Zoho rejects the
+/// token (`INVALID_TOKEN`: revoked, or expired before its time; docs/zoho-oauth.md#failure-modes
+/// #9) the token is forgotten and `call` runs once more with a refreshed one; calls rejected
+/// together share that one refresh ([`ZohoOAuth::invalidate_token`]). Returns the answer and the
+/// token that got it.
+pub async fn with_token<T, F, Fut>(
+    zoho: &ZohoOAuth,
+    settings: &ZohoSettings,
+    token: &ZohoToken,
+    call: F,
+) -> Result<(T, ZohoToken), ZohoFailure>
+where
+    F: Fn(Url, SecretString) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ZohoApiError>>,
+{
     let api = token.api_domain_or(&settings.api_url);
-    match zoho.crm().list_modules(&api, &token.access_token).await {
-        Ok(modules) => Ok(ModuleList {
-            api,
-            modules,
-            token: token.clone(),
-        }),
-        Err(crate::api::crm::ZohoApiError::InvalidToken { .. }) => {
-            zoho.invalidate().await;
+    match call(api, token.access_token.clone()).await {
+        Ok(answer) => Ok((answer, token.clone())),
+        Err(ZohoApiError::InvalidToken { .. }) => {
+            zoho.invalidate_token(token).await;
             let token = refresh(zoho, settings).await?;
             let api = token.api_domain_or(&settings.api_url);
-            let modules = zoho
-                .crm()
-                .list_modules(&api, &token.access_token)
+            let answer = call(api, token.access_token.clone())
                 .await
                 .map_err(ZohoFailure::Api)?;
-            Ok(ModuleList {
-                api,
-                modules,
-                token,
-            })
+            Ok((answer, token))
         }
         Err(e) => Err(ZohoFailure::Api(e)),
     }
@@ -744,7 +762,6 @@ pub async fn modules(profile: &Profile) -> Result<ModulesOutcome, CliError> {
 
 /// The failure, labelled as a credential problem or a scope problem (docs/zoho-oauth.md#failure-modes rule 4).
 pub fn describe(failure: &ZohoFailure) -> String {
-    use crate::api::crm::ZohoApiError;
     match failure {
         ZohoFailure::Refresh { error, .. } if error.is_transient() => {
             format!("Zoho could not be asked: {failure}")

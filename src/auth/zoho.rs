@@ -472,10 +472,19 @@ impl ZohoOAuth {
         ZohoCrm::with_client(self.http.clone(), self.retry).sharing(self.crm_pace.clone())
     }
 
-    /// Forgets the cached access token, in this process and in the [`TokenCache`] (after the
-    /// CRM API said `INVALID_TOKEN`, i.e. HTTP 401).
-    pub async fn invalidate(&self) {
-        let forgotten = self.cached.0.lock().await.take();
+    /// Forgets the cached access token if it is still `rejected` (after the CRM API said
+    /// `INVALID_TOKEN`, i.e. HTTP 401), in this process and in the [`TokenCache`]; so that many
+    /// calls rejected with the same token cause one refresh, not one each (Zoho allows about
+    /// ten refreshes in ten minutes).
+    pub async fn invalidate_token(&self, rejected: &ZohoToken) {
+        let mut cached = self.cached.0.lock().await;
+        let still_cached = cached.as_ref().is_some_and(|c| {
+            c.token.access_token.expose_secret() == rejected.access_token.expose_secret()
+        });
+        if !still_cached {
+            return;
+        }
+        let forgotten = cached.take();
         if let (Some(disk), Some(c)) = (&self.disk, forgotten) {
             disk.remove(&c.settings);
         }

@@ -204,3 +204,27 @@ async fn without_a_home_no_cache_is_kept() {
     assert_eq!(h.zoho_refreshes(), 2, "no cache directory, no reuse");
     assert!(cache_files(&h).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_whose_cached_token_zoho_rejects_refreshes_once_for_all_its_crm_calls() {
+    let (h, profile) = started().await;
+    let profile = profile.as_str();
+    h.run(&["plan", profile]).await.assert_exit(0);
+    // An hour later the cached token is rejected by the module list and the three field lists,
+    // which go out together: one refresh serves them all, and each is read once more.
+    h.emulator().advance_clock(Duration::from_secs(3601));
+    h.clear_requests();
+    let out = h.run(&["plan", profile]).await;
+    out.assert_exit(0);
+    let calls = support::cli::calls(&h.requests());
+    assert_eq!(h.zoho_refreshes(), 1, "{calls:#?}");
+    let count = |call: &str| calls.iter().filter(|c| *c == call).count();
+    assert_eq!(count("GET /crm/v8/settings/fields -> 401"), 3, "{calls:#?}");
+    assert_eq!(count("GET /crm/v8/settings/fields -> 200"), 3, "{calls:#?}");
+    assert_eq!(
+        count("GET /crm/v8/settings/modules -> 200"),
+        1,
+        "{calls:#?}"
+    );
+    assert!(out.stdout.contains("Leads"), "{}", out.stdout);
+}

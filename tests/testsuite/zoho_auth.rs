@@ -365,22 +365,36 @@ async fn exchange_code_sends_the_code_and_returns_the_refresh_token() {
 }
 
 #[tokio::test]
-async fn token_reuses_the_cached_access_token() {
+async fn token_reuses_the_cached_access_token_until_it_is_rejected() {
     let server = MockServer::start().await;
-    token_answer(
-        &server,
-        200,
-        json!({"access_token": "1000.a", "expires_in": 3600}),
-    )
-    .await;
+    // Each refresh answers a new access token: 1000.a1, 1000.a2, ...
+    let issued = std::sync::atomic::AtomicUsize::new(0);
+    Mock::given(method("POST"))
+        .and(path("/oauth/v2/token"))
+        .respond_with(move |_: &Request| {
+            let n = issued.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": format!("1000.a{n}"), "expires_in": 3600}))
+        })
+        .mount(&server)
+        .await;
     let zoho = zoho();
     let settings = settings(&server, Some(ZohoRegion::Us));
-    zoho.token(&settings).await.expect("first");
+    let first = zoho.token(&settings).await.expect("first");
     zoho.token(&settings).await.expect("cached");
     assert_eq!(token_requests(&server).await.len(), 1);
-    zoho.invalidate().await;
-    zoho.token(&settings).await.expect("again");
+    zoho.invalidate_token(&first).await;
+    let second = zoho.token(&settings).await.expect("again");
     assert_eq!(token_requests(&server).await.len(), 2);
+    assert_eq!(second.access_token.expose_secret(), "1000.a2");
+    // A call rejected with the token already replaced does not throw the new one away.
+    zoho.invalidate_token(&first).await;
+    let cached = zoho.token(&settings).await.expect("the new one, cached");
+    assert_eq!(cached.access_token.expose_secret(), "1000.a2");
+    assert_eq!(token_requests(&server).await.len(), 2);
+    zoho.invalidate_token(&second).await;
+    zoho.token(&settings).await.expect("a third");
+    assert_eq!(token_requests(&server).await.len(), 3);
 }
 
 #[tokio::test]
