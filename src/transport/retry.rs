@@ -80,19 +80,35 @@ pub enum GaveUp {
     Attempts { attempts: u32 },
     /// The next attempt would start past [`HttpOptions::deadline`].
     Deadline { attempts: u32, deadline: Duration },
+    /// The next attempt would start past [`HttpOptions::not_after`], the end of the command.
+    CommandEnds { attempts: u32 },
 }
 
 impl fmt::Display for GaveUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             GaveUp::NotRetryable => f.write_str("not retryable"),
-            GaveUp::Attempts { attempts } => write!(f, "gave up after {attempts} attempts"),
+            GaveUp::Attempts { attempts } => write!(f, "gave up after {}", tries(*attempts)),
             GaveUp::Deadline { attempts, deadline } => write!(
                 f,
-                "gave up after {attempts} attempts: the next one would pass the {}s deadline",
+                "gave up after {}: the next one would pass the {}s deadline",
+                tries(*attempts),
                 deadline.as_secs()
             ),
+            GaveUp::CommandEnds { attempts } => write!(
+                f,
+                "gave up after {}: the command's time limit ends before the next one",
+                tries(*attempts)
+            ),
         }
+    }
+}
+
+/// "1 attempt", "3 attempts".
+fn tries(attempts: u32) -> String {
+    match attempts {
+        1 => "1 attempt".to_owned(),
+        n => format!("{n} attempts"),
     }
 }
 
@@ -146,13 +162,15 @@ impl RetryPolicy {
     /// Starts counting the attempts of one call of `kind`; the deadline runs from now.
     pub fn start(&self, kind: CallKind) -> Attempts {
         let now = Instant::now();
+        let own = now + self.deadline;
+        let command_ends_first = self.not_after.is_some_and(|end| end < own);
         let deadline = match self.not_after {
-            Some(end) => end.min(now + self.deadline),
-            None => now + self.deadline,
+            Some(end) if command_ends_first => end,
+            _ => own,
         };
         Attempts {
             policy: *self,
-            allowed: deadline.saturating_duration_since(now),
+            command_ends_first,
             deadline,
             counted: kind == CallKind::Write || !self.patient_reads,
             attempts: 0,
@@ -202,8 +220,8 @@ impl RetryPolicy {
 pub struct Attempts {
     policy: RetryPolicy,
     deadline: Instant,
-    /// How long the call may take from its first attempt (what `deadline` is, for messages).
-    allowed: Duration,
+    /// `deadline` is [`HttpOptions::not_after`], not the call's own.
+    command_ends_first: bool,
     /// Whether passing failures count against the attempts (writes, or reads when reads are not
     /// patient).
     counted: bool,
@@ -227,10 +245,18 @@ impl Attempts {
         self.deadline
     }
 
-    /// How long the call may take from its first attempt: [`HttpOptions::deadline`], or less
-    /// when [`HttpOptions::not_after`] comes first.
-    pub fn allowed(&self) -> Duration {
-        self.allowed
+    /// Why the call stops when its next attempt would start past [`Attempts::deadline`]: its
+    /// own deadline, or the command's end.
+    pub fn out_of_time(&self) -> GaveUp {
+        let attempts = self.attempts;
+        if self.command_ends_first {
+            GaveUp::CommandEnds { attempts }
+        } else {
+            GaveUp::Deadline {
+                attempts,
+                deadline: self.policy.deadline,
+            }
+        }
     }
 
     /// The wait a failure judged `verdict` asks for, counting it; `None` if it is not retryable.
@@ -265,10 +291,7 @@ impl Attempts {
             });
         }
         if Instant::now() + wait > self.deadline {
-            return Err(GaveUp::Deadline {
-                attempts: self.attempts,
-                deadline: self.allowed,
-            });
+            return Err(self.out_of_time());
         }
         Ok(())
     }
@@ -348,10 +371,10 @@ mod tests {
             attempts.check(Verdict::Transient(None), Duration::from_secs(4)),
             Ok(())
         );
-        assert!(matches!(
+        assert_eq!(
             attempts.check(Verdict::Transient(None), Duration::from_secs(6)),
-            Err(GaveUp::Deadline { attempts: 1, deadline }) if deadline <= Duration::from_secs(5)
-        ));
+            Err(GaveUp::CommandEnds { attempts: 1 })
+        );
     }
 
     #[test]

@@ -194,3 +194,37 @@ async fn the_timeout_bounds_the_whole_wait_including_a_slow_first_read() {
         "the command took {took:?} for a 6 s timeout:\n{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_of_the_dataflows_that_never_answers_ends_at_the_timeout() {
+    // The dataflows list answers only 503s, each after 1.5 s: its attempts and back-off alone
+    // would take more than nine seconds, and `--timeout 3s` must end the command near three.
+    let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
+    let start = start_before(&h, chrono::Duration::hours(3), 0);
+    h.create_managed_flows(&["Leads"], &["Email"], start).await;
+    let mut faults = h.emulator().faults();
+    faults.outage = vec![format!("{FS}/flows")];
+    faults.latency = Some(Duration::from_millis(1500));
+    h.emulator().set_faults(faults);
+
+    let began = Instant::now();
+    let output = h
+        .binary()
+        .args(["status", h.profile_arg(), "--wait", "--timeout", "3s"])
+        .output()
+        .expect("runs");
+    let took = began.elapsed();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("listing the dataflows managed by")
+            && stderr.contains("503")
+            && stderr.contains("the command's time limit ends before the next one"),
+        "{stderr}"
+    );
+    // Three seconds, the answer in flight then, and the process start.
+    assert!(
+        took < Duration::from_secs(7),
+        "the command took {took:?} for a 3 s timeout:\n{stderr}"
+    );
+}

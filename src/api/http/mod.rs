@@ -434,7 +434,7 @@ impl AepClient {
         loop {
             if let Some(until) = inner.throttle.until(host) {
                 if until > attempts.deadline() {
-                    return Err(past_deadline(call, until, attempts.allowed()));
+                    return Err(past_deadline(call, until, attempts.out_of_time()));
                 }
                 tokio::time::sleep_until(until.into()).await;
             }
@@ -446,7 +446,7 @@ impl AepClient {
                 return Ok(permit);
             };
             if turn > attempts.deadline() {
-                return Err(past_deadline(call, turn, attempts.allowed()));
+                return Err(past_deadline(call, turn, attempts.out_of_time()));
             }
             tokio::time::sleep_until(turn.into()).await;
             if inner.throttle.until(host).is_none() {
@@ -539,12 +539,11 @@ async fn receive(request: reqwest::RequestBuilder, call: &str) -> Result<Answer,
 }
 
 /// The error of a call whose turn to send comes after its deadline.
-fn past_deadline(call: &str, turn: Instant, deadline: Duration) -> ApiError {
+fn past_deadline(call: &str, turn: Instant, gave_up: GaveUp) -> ApiError {
     let mut e = ApiError::status(call, 429, b"", None);
     e.message = format!(
-        "the service is rate limiting and asked to wait {}s, past this call's {}s deadline",
+        "the service is rate limiting and asked to wait {}s ({gave_up})",
         turn.saturating_duration_since(Instant::now()).as_secs(),
-        deadline.as_secs()
     );
     e
 }
