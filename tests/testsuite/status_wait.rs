@@ -81,26 +81,36 @@ async fn a_six_second_outage_of_the_runs_query_does_not_end_the_wait() {
     assert!(text(&output.stdout).contains("every newest run succeeded"));
 }
 
-/// `status --wait --timeout 5s` while the runs query answers only 503s, each after `latency`:
-/// the wait ends at the timeout, exit 1, and says the runs could not be read (not that a flow
-/// has no run yet, which nobody saw).
-async fn assert_an_outage_past_the_timeout_is_reported(latency: Option<Duration>) {
+/// `status --wait --timeout {timeout}` on one managed flow while `out` (a Flow Service path)
+/// answers only 503s, every answer `latency` late: the command's exit code, its stderr, and how
+/// long it took.
+async fn wait_through_an_outage(
+    out: &str,
+    latency: Option<Duration>,
+    timeout: &str,
+) -> (Option<i32>, String, Duration) {
     let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
     let start = start_before(&h, chrono::Duration::hours(3), 0);
     h.create_managed_flows(&["Leads"], &["Email"], start).await;
     let mut faults = h.emulator().faults();
-    faults.outage = vec![format!("{FS}/runs")];
+    faults.outage = vec![format!("{FS}{out}")];
     faults.latency = latency;
     h.emulator().set_faults(faults);
 
     let began = Instant::now();
     let output = h
         .binary()
-        .args(["status", h.profile_arg(), "--wait", "--timeout", "5s"])
+        .args(["status", h.profile_arg(), "--wait", "--timeout", timeout])
         .output()
         .expect("runs");
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    (output.status.code(), text(&output.stderr), began.elapsed())
+}
+
+/// An outage of the runs query past `--timeout 5s`: the wait ends at the timeout, exit 1, and
+/// says the runs could not be read (not that a flow has no run yet, which nobody saw).
+async fn assert_an_outage_past_the_timeout_is_reported(latency: Option<Duration>) {
+    let (code, stderr, took) = wait_through_an_outage("/runs", latency, "5s").await;
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("timed out after 5s")
             && stderr.contains("could not read the runs for the last")
@@ -109,7 +119,7 @@ async fn assert_an_outage_past_the_timeout_is_reported(latency: Option<Duration>
         "{stderr}"
     );
     // Five seconds and the process start, not the read's attempts and back-off after them.
-    assert!(began.elapsed() < Duration::from_secs(9), "{stderr}");
+    assert!(took < Duration::from_secs(9), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -199,23 +209,9 @@ async fn the_timeout_bounds_the_whole_wait_including_a_slow_first_read() {
 async fn a_list_of_the_dataflows_that_never_answers_ends_at_the_timeout() {
     // The dataflows list answers only 503s, each after 1.5 s: its attempts and back-off alone
     // would take more than nine seconds, and `--timeout 3s` must end the command near three.
-    let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
-    let start = start_before(&h, chrono::Duration::hours(3), 0);
-    h.create_managed_flows(&["Leads"], &["Email"], start).await;
-    let mut faults = h.emulator().faults();
-    faults.outage = vec![format!("{FS}/flows")];
-    faults.latency = Some(Duration::from_millis(1500));
-    h.emulator().set_faults(faults);
-
-    let began = Instant::now();
-    let output = h
-        .binary()
-        .args(["status", h.profile_arg(), "--wait", "--timeout", "3s"])
-        .output()
-        .expect("runs");
-    let took = began.elapsed();
-    let stderr = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let latency = Some(Duration::from_millis(1500));
+    let (code, stderr, took) = wait_through_an_outage("/flows", latency, "3s").await;
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("listing the dataflows managed by")
             && stderr.contains("503")
