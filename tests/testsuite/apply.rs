@@ -1063,6 +1063,10 @@ async fn a_first_apply_after_destroy_reuses_the_auto_mapping_set_left_behind() {
         .expect("a mapping set row for Deals");
     assert_eq!(row["action"], "noop", "{row}");
     assert_eq!(row["id"].as_str(), Some(deals_set.as_str()), "{row}");
+    assert_eq!(
+        row["reason"], "holds the rules already (left by an earlier run)",
+        "the reuse is explained: {row}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

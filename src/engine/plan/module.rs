@@ -550,8 +550,8 @@ pub(crate) fn mapping_row<'m>(
     };
     claimed.insert(set.id.clone());
     let mut change = change.with_id(&set.id);
-    if Some(set) != referenced && referenced.is_some() {
-        change.reason = Some("holds the new rules already (left by an earlier run)".into());
+    if Some(set) != referenced {
+        change.reason = Some("holds the rules already (left by an earlier run)".into());
     }
     (change, Some(set))
 }
