@@ -224,7 +224,7 @@ pub struct ZohoCrm {
 
 /// The pace of the calls to Zoho's CRM API, shared by the clients of one command, whose calls run
 /// side by side: after a 429 with `Retry-After` nothing is sent before that time, and then at the
-/// rate Zoho let through ([`Pace`], as for AEP), so that a call sent after the 429 was read never
+/// rate Zoho let through (the `Pace` of the AEP client), so that a call sent after the 429 was read never
 /// arrives inside the window another call was given.
 #[derive(Clone, Default)]
 pub struct CrmPace(Arc<(Throttle, Pace)>);

@@ -521,15 +521,12 @@ impl Write<'_> {
         }
     }
 
-    /// The ids of the objects this write adopts, as [`Write::adopted`] lists them (a dataflow's
-    /// mapping set first).
-    fn ids(&self, found: &Found) -> Vec<String> {
-        match self {
-            Write::Base => vec![found.base.id.to_string()],
-            Write::Source(m) => vec![m.source.id.to_string()],
-            Write::Target(m) => vec![m.target.id.to_string()],
-            Write::Flow(m) => vec![m.mapping_set.id.to_string(), m.flow.id.to_string()],
-        }
+    /// The ids of the objects this write adopts, in [`Write::adopted`]'s order.
+    fn ids(&self, found: &Found, prefix: &str) -> Vec<String> {
+        self.adopted(found, prefix)
+            .into_iter()
+            .map(|adopted| adopted.id)
+            .collect()
     }
 
     async fn send(
@@ -601,7 +598,8 @@ pub async fn adopt(
     cancel: &Cancel,
 ) -> Adoption {
     let writes = writes(found);
-    let rest = |from: usize| writes[from..].iter().flat_map(|w| w.ids(found)).collect();
+    let ids = |write: &Write| write.ids(found, &base.name);
+    let rest = |from: usize| writes[from..].iter().flat_map(ids).collect();
     for (at, write) in writes.iter().enumerate() {
         if cancel.is_cancelled() {
             return Adoption {
@@ -612,7 +610,7 @@ pub async fn adopt(
         if let Err(error) = cancel.guard(write.send(client, found, base, params)).await {
             return Adoption {
                 not_attempted: rest(at + 1),
-                failed: write.ids(found),
+                failed: ids(write),
                 error: Some(error),
             };
         }

@@ -307,7 +307,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     pub base: BaseStep,
     pub modules: Vec<ModuleStep>,
-    /// Modules no longer in the profile: dataflows first, then connections.
+    /// The objects of modules no longer in the profile, module by module ([`crate::engine::delete::remove`]
+    /// deletes them phase by phase: dataflows first, then connections).
     pub removed: Vec<Removal>,
     /// Datasets to delete last (`--include-datasets`).
     pub datasets: Vec<Removal>,
