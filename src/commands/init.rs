@@ -396,9 +396,9 @@ pub async fn generate(
     // The token the list was read with: a cached one Zoho rejected has been replaced, and the
     // field lists below need the one that works.
     let zoho_setup::ModuleList {
-        api,
         modules: all_modules,
         token,
+        ..
     } = zoho_setup::list_modules(&zoho, &accounts.zoho, &token)
         .await
         .map_err(zoho_failed)?;
@@ -430,13 +430,21 @@ pub async fn generate(
     // alike); `buffered` keeps them in the modules' order.
     let crm = zoho.crm();
     let field_lists: Vec<_> = stream::iter(&modules)
-        .map(|module| crm.list_fields(&api, &token.access_token, module))
+        .map(|module| {
+            let crm = &crm;
+            zoho_setup::with_token(
+                &zoho,
+                &accounts.zoho,
+                &token,
+                move |api, access| async move { crm.list_fields(&api, &access, module).await },
+            )
+        })
         .buffered(crate::validate::CONCURRENCY)
         .collect()
         .await;
     let mut dataflows = Vec::new();
     for (module, fields) in modules.iter().zip(field_lists) {
-        let fields = fields.map_err(|e| CliError::failed(anyhow!("{e}")))?;
+        let (fields, _) = fields.map_err(zoho_failed)?;
         dataflows.push(plan_module(module, &fields, &schema)?);
     }
     let text = render_profile(settings, &accounts, &schema, &dataflows, now);
