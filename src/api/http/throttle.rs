@@ -107,13 +107,9 @@ impl Pace {
     pub(crate) fn on_answer(&self, host: &str) {
         let now = Instant::now();
         let mut hosts = lock(&self.hosts);
-        // Looked up before inserting: every answer passes here, and most hosts are known.
-        if !hosts.contains_key(host) {
-            hosts.insert(host.to_owned(), HostPace::new(now));
-        }
-        let Some(pace) = hosts.get_mut(host) else {
-            return;
-        };
+        let pace = hosts
+            .entry(host.to_owned())
+            .or_insert_with(|| HostPace::new(now));
         pace.answered.push_back(now);
         while pace
             .answered
