@@ -133,7 +133,7 @@ pub async fn operate(
     let Managed {
         client,
         observed,
-        deadline,
+        wait,
         ..
     } = managed;
     // Each dataflow's POST is independent of the others' and a failed one is that dataflow's
@@ -143,12 +143,9 @@ pub async fn operate(
         .buffered(CONCURRENCY)
         .collect()
         .await;
-    let wait = match (wait, deadline) {
-        (Some(timeout), Some(deadline)) => {
-            let until = WaitUntil { timeout, deadline };
-            Some(wait_for(&client, observed, &mut outcomes, until, progress).await?)
-        }
-        _ => None,
+    let wait = match wait {
+        Some(until) => Some(wait_for(&client, observed, &mut outcomes, until, progress).await?),
+        None => None,
     };
     Ok(RunReport {
         runs: outcomes,

@@ -225,18 +225,15 @@ pub async fn status(
         client,
         mut observed,
         not_in_profile,
-        deadline,
+        wait,
     } = Managed::read(profile, &options.modules, options.wait).await?;
     let wanted = Wanted {
         newest: options.runs.max(1),
         finished: HEALTH_FINISHED_RUNS,
     };
-    let wait = match (options.wait, deadline) {
-        (Some(timeout), Some(deadline)) => {
-            let until = WaitUntil { timeout, deadline };
-            Some(wait_for_runs(&client, &mut observed, wanted, until, progress).await?)
-        }
-        _ => {
+    let wait = match wait {
+        Some(until) => Some(wait_for_runs(&client, &mut observed, wanted, until, progress).await?),
+        None => {
             fetch_runs(&client, &mut observed, wanted)
                 .await
                 .context(RUNS_CONTEXT)?;
@@ -258,21 +255,27 @@ pub async fn status(
 /// The client and the managed dataflows of a profile, read once by `status`, `run` and `retry`.
 pub struct Managed {
     pub client: AepClient,
-    /// The selected modules' flows, in profile order (see [`managed_flows`]).
+    /// The selected modules' flows, in profile order (see `managed_flows`).
     pub observed: Vec<Observed>,
     /// Owned flows whose module left the profile.
     pub not_in_profile: Vec<(String, FlowId)>,
-    /// Only a waiting command (`--wait`) has one: its first reads are tried again until then,
-    /// and its wait ends then too ([`WaitUntil`]), so that `--timeout` bounds the whole command.
-    pub deadline: Option<Instant>,
+    /// Only a waiting command (`--wait`) has one: its first reads are tried again until its
+    /// deadline, and its wait ends then too, so that `--timeout` bounds the whole command.
+    pub wait: Option<WaitUntil>,
 }
 
-/// A `--wait`: the `--timeout` given, and when it ends, counted from the command's first read
-/// (so that reads that outlasted an outage before the wait are not given the time again).
+/// A `--wait`: the `--timeout` given, counted from the command's first read (so that reads that
+/// outlasted an outage before the wait are not given the time again).
 #[derive(Debug, Clone, Copy)]
 pub struct WaitUntil {
+    pub started: Instant,
     pub timeout: Duration,
-    pub deadline: Instant,
+}
+
+impl WaitUntil {
+    pub fn deadline(&self) -> Instant {
+        self.started + self.timeout
+    }
 }
 
 impl Managed {
@@ -285,7 +288,11 @@ impl Managed {
         modules: &Selection,
         wait: Option<Duration>,
     ) -> anyhow::Result<Self> {
-        let deadline = wait.map(|timeout| Instant::now() + timeout);
+        let wait = wait.map(|timeout| WaitUntil {
+            started: Instant::now(),
+            timeout,
+        });
+        let deadline = wait.map(|until| until.deadline());
         let http = HttpOptions {
             patient_reads: wait.is_none(),
             not_after: deadline,
@@ -301,15 +308,16 @@ impl Managed {
             client,
             observed,
             not_in_profile,
-            deadline,
+            wait,
         })
     }
 
     /// [`fetch_runs`] for the flows read, tried again as patiently as the list of the flows.
     pub async fn fetch_runs(&mut self, wanted: Wanted) -> Result<(), ApiError> {
+        // `patiently`'s loop written out: its closure cannot lend `self.observed` mutably.
         loop {
             match fetch_runs(&self.client, &mut self.observed, wanted).await {
-                Err(e) if try_again(&e, self.deadline).await => {}
+                Err(e) if try_again(&e, self.wait.map(|until| until.deadline())).await => {}
                 other => return other,
             }
         }
@@ -347,7 +355,7 @@ async fn try_again(error: &ApiError, deadline: Option<Instant>) -> bool {
 /// Every dataflow of the profile, in profile order: one list of the flows carrying the profile's
 /// ownership marker, matched to the profile's modules by managed name. Also returns the owned
 /// flows whose module left the profile.
-pub async fn managed_flows(
+async fn managed_flows(
     client: &AepClient,
     profile: &Profile,
     modules: &Selection,
@@ -419,23 +427,17 @@ pub async fn wait_for_runs(
         until,
     };
     let began = Instant::now();
-    let outage = match polls.fetch(observed).await {
-        Some(Err(e)) if e.is_transient() => Some(Outage::new(began, e.to_string())),
-        Some(Err(e)) => return Err(e).context(RUNS_CONTEXT),
-        Some(Ok(())) => None,
-        // Not one answer before the deadline: the runs were never read, which is not "no run
-        // yet".
-        None => Some(Outage {
-            since: began,
-            cause: "no answer before the timeout".into(),
-        }),
+    let outage = match fetch_runs(client, observed, wanted).await {
+        Err(e) if e.is_transient() => Some(Outage::new(began, e.to_string())),
+        Err(e) => return Err(e).context(RUNS_CONTEXT),
+        Ok(()) => None,
     };
     polls.wait(observed, outage, progress).await
 }
 
 /// Replaces each observed flow's runs with the newest ones `wanted`, in one paged query per
 /// group of about a hundred flows. No request is made when no flow exists.
-pub async fn fetch_runs(
+async fn fetch_runs(
     client: &AepClient,
     observed: &mut [Observed],
     wanted: Wanted,
@@ -525,10 +527,14 @@ impl Polls<'_> {
         mut outage: Option<Outage>,
         progress: &mut WaitProgress,
     ) -> anyhow::Result<WaitSummary> {
-        let WaitUntil { timeout, deadline } = self.until;
-        let started = deadline.checked_sub(timeout).unwrap_or_else(Instant::now);
-        let deadline_ms = Utc::now().timestamp_millis()
-            + i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX / 2);
+        let WaitUntil { started, timeout } = self.until;
+        // The deadline on the services' clock, for the schedules' times.
+        let left = self
+            .until
+            .deadline()
+            .saturating_duration_since(Instant::now());
+        let deadline_ms =
+            Utc::now().timestamp_millis() + i64::try_from(left.as_millis()).unwrap_or(i64::MAX / 2);
         // Until one read succeeds, an existing flow's empty list of runs is not "no run yet".
         let mut runs_read = outage.is_none();
         loop {
@@ -564,12 +570,11 @@ impl Polls<'_> {
                 return Ok(summary(WaitResult::Timeout, unfinished));
             }
             tokio::time::sleep(POLL_INTERVAL.min(remaining)).await;
+            // The client gives up at the deadline ([`HttpOptions::not_after`]): a read retrying
+            // through an outage, or waiting for an answer, does not carry the wait past it.
             let began = Instant::now();
-            match self.fetch(observed).await {
-                // The deadline passed during the read: the loop ends the wait, with the runs of
-                // the poll before.
-                None => {}
-                Some(Ok(())) => {
+            match fetch_runs(self.client, observed, self.wanted).await {
+                Ok(()) => {
                     runs_read = true;
                     if let Some(ended) = outage.take() {
                         tracing::info!(
@@ -578,23 +583,13 @@ impl Polls<'_> {
                         );
                     }
                 }
-                Some(Err(e)) if e.is_transient() => match &mut outage {
+                Err(e) if e.is_transient() => match &mut outage {
                     Some(ongoing) => ongoing.cause = e.to_string(),
                     None => outage = Some(Outage::new(began, e.to_string())),
                 },
-                Some(Err(e)) => return Err(e).context(RUNS_CONTEXT),
+                Err(e) => return Err(e).context(RUNS_CONTEXT),
             }
         }
-    }
-
-    /// [`fetch_runs`], cut short (`None`) when the deadline passes first: the client's calls
-    /// stop retrying then ([`HttpOptions::not_after`]), but one may still be waiting for an
-    /// answer, which must not carry the wait past `--timeout`.
-    async fn fetch(&self, observed: &mut [Observed]) -> Option<Result<(), ApiError>> {
-        let read = fetch_runs(self.client, observed, self.wanted);
-        tokio::time::timeout_at(self.until.deadline.into(), read)
-            .await
-            .ok()
     }
 }
 

@@ -337,7 +337,7 @@ impl ZohoCrm {
             .run(
                 &call,
                 CallKind::Read,
-                || self.get_once(&url, access_token, &call, endpoint),
+                |timeout| self.get_once(&url, access_token, &call, endpoint, timeout),
                 |(error, retry_after): &(ZohoApiError, Option<Duration>)| {
                     if matches!(error, ZohoApiError::TooManyRequests { .. }) {
                         Verdict::Counted(*retry_after)
@@ -358,6 +358,7 @@ impl ZohoCrm {
         access_token: &SecretString,
         call: &str,
         endpoint: &Endpoint,
+        timeout: Duration,
     ) -> Result<Vec<T>, (ZohoApiError, Option<Duration>)> {
         // The event names the call (method and URL); the span adds nothing it repeats.
         let span = tracing::info_span!("http");
@@ -387,6 +388,7 @@ impl ZohoCrm {
                 .http
                 .get(url.clone())
                 .header(reqwest::header::AUTHORIZATION, auth)
+                .timeout(timeout)
                 .send()
                 .await
                 .map_err(transient)?;

@@ -125,7 +125,7 @@ impl ImsAuth {
             .run(
                 CALL,
                 CallKind::Read,
-                || self.request_once(),
+                |timeout| self.request_once(timeout),
                 |error: &ApiError| {
                     if error.is_throttled() {
                         Verdict::Throttled(error.retry_after)
@@ -139,7 +139,7 @@ impl ImsAuth {
             .await
     }
 
-    async fn request_once(&self) -> Result<CachedToken, ApiError> {
+    async fn request_once(&self, timeout: Duration) -> Result<CachedToken, ApiError> {
         // The event names the call; the span adds nothing it repeats.
         let span = tracing::info_span!("http");
         async {
@@ -154,6 +154,7 @@ impl ImsAuth {
                 .http
                 .post(self.token_url.clone())
                 .form(&form)
+                .timeout(timeout)
                 .send()
                 .await
                 .map_err(|e| ApiError::transport(CALL, describe_transport(&e)))?;

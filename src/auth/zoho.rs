@@ -594,8 +594,9 @@ impl ZohoOAuth {
             client_id,
             redirect_uri: None,
         };
+        let timeout = self.retry.start(CallKind::Read).attempt_timeout();
         match self
-            .token_once(&url, &form, &context)
+            .token_once(&url, &form, &context, timeout)
             .await
             .map_err(|(e, _)| e)
         {
@@ -627,7 +628,7 @@ impl ZohoOAuth {
             .run(
                 "the Zoho token request",
                 kind,
-                || self.token_once(&url, form, context),
+                |timeout| self.token_once(&url, form, context, timeout),
                 |(error, retry_after): &(ZohoAuthError, Option<Duration>)| match error {
                     ZohoAuthError::Transient { .. } => Verdict::Transient(*retry_after),
                     _ => Verdict::Fail,
@@ -642,6 +643,7 @@ impl ZohoOAuth {
         url: &Url,
         form: &[(&str, &str)],
         context: &Context<'_>,
+        timeout: Duration,
     ) -> Result<ZohoToken, (ZohoAuthError, Option<Duration>)> {
         // The event names the call; the span adds nothing it repeats.
         let span = tracing::info_span!("http");
@@ -658,6 +660,7 @@ impl ZohoOAuth {
                 .http
                 .post(url.clone())
                 .form(form)
+                .timeout(timeout)
                 .send()
                 .await
                 .map_err(transient)?;

@@ -36,9 +36,11 @@ pub struct HttpOptions {
     /// A call (all attempts and waits) gives up once this much time has passed: how long one read
     /// may outlast an outage.
     pub deadline: Duration,
-    /// No call retries past this instant, whatever `deadline` allows: the end of a command that
-    /// `--timeout` bounds as a whole (`status --wait`). A call that reaches it returns its last
-    /// failure, so that the command can say what it saw.
+    /// No call retries past this instant, whatever `deadline` allows, and no request waits for
+    /// its answer past it: the end of a command that `--timeout` bounds as a whole
+    /// (`status --wait`, `run --wait`, `retry --wait`). A call that reaches it fails with its
+    /// last error (a request cut there fails as timed out), so that the command can say what it
+    /// saw.
     pub not_after: Option<Instant>,
     /// The most requests in flight at once per client; halved on 429, regrown on success.
     pub max_concurrency: usize,

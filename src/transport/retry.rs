@@ -28,7 +28,7 @@
 //!     .run(
 //!         "GET /thing",
 //!         CallKind::Read,
-//!         || async { Err::<u32, String>("503".into()) },
+//!         |_timeout| async { Err::<u32, String>("503".into()) },
 //!         |_error| Verdict::Transient(None),
 //!     )
 //!     .await
@@ -121,6 +121,7 @@ pub struct RetryPolicy {
     max_delay: Duration,
     deadline: Duration,
     not_after: Option<Instant>,
+    request_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -139,6 +140,7 @@ impl RetryPolicy {
             max_delay: options.max_delay,
             deadline: options.deadline,
             not_after: options.not_after,
+            request_timeout: options.timeout,
         }
     }
 
@@ -161,17 +163,10 @@ impl RetryPolicy {
 
     /// Starts counting the attempts of one call of `kind`; the deadline runs from now.
     pub fn start(&self, kind: CallKind) -> Attempts {
-        let now = Instant::now();
-        let own = now + self.deadline;
-        let command_ends_first = self.not_after.is_some_and(|end| end < own);
-        let deadline = match self.not_after {
-            Some(end) if command_ends_first => end,
-            _ => own,
-        };
+        let own = Instant::now() + self.deadline;
         Attempts {
             policy: *self,
-            command_ends_first,
-            deadline,
+            deadline: self.not_after.map_or(own, |end| end.min(own)),
             counted: kind == CallKind::Write || !self.patient_reads,
             attempts: 0,
             throttles: 0,
@@ -179,8 +174,8 @@ impl RetryPolicy {
     }
 
     /// Runs `attempt` until it succeeds or the policy gives up, sleeping between attempts, and
-    /// returns its last error. `judge` says what each failure means; `call` names the call in
-    /// the `retrying` log line.
+    /// returns its last error. Each attempt is given its timeout ([`Attempts::attempt_timeout`]);
+    /// `judge` says what each failure means; `call` names the call in the `retrying` log line.
     pub async fn run<T, E, F, Fut>(
         &self,
         call: &str,
@@ -189,13 +184,13 @@ impl RetryPolicy {
         judge: impl Fn(&E) -> Verdict,
     ) -> Result<T, E>
     where
-        F: FnMut() -> Fut,
+        F: FnMut(Duration) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
         let mut attempts = self.start(kind);
         loop {
             attempts.begin();
-            let error = match attempt().await {
+            let error = match attempt(attempts.attempt_timeout()).await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
@@ -220,8 +215,6 @@ impl RetryPolicy {
 pub struct Attempts {
     policy: RetryPolicy,
     deadline: Instant,
-    /// `deadline` is [`HttpOptions::not_after`], not the call's own.
-    command_ends_first: bool,
     /// Whether passing failures count against the attempts (writes, or reads when reads are not
     /// patient).
     counted: bool,
@@ -245,11 +238,37 @@ impl Attempts {
         self.deadline
     }
 
+    /// How long the next attempt may wait for its answer: the client's per-request timeout, or
+    /// what is left before [`HttpOptions::not_after`] when that is less, so that no request
+    /// outlives the command. (The call's own deadline only stops retries: cutting its last
+    /// attempt short would turn the service's error into a timeout.)
+    pub fn attempt_timeout(&self) -> Duration {
+        let timeout = self.policy.request_timeout;
+        match self.policy.not_after {
+            Some(end) => timeout.min(end.saturating_duration_since(Instant::now())),
+            None => timeout,
+        }
+    }
+
+    /// What [`Attempts::deadline`] is, for messages: "this call's 120s deadline", or "the
+    /// command's time limit" ([`HttpOptions::not_after`]).
+    pub fn limit(&self) -> String {
+        if self.ends_with_command() {
+            "the command's time limit".to_owned()
+        } else {
+            format!("this call's {}s deadline", self.policy.deadline.as_secs())
+        }
+    }
+
+    fn ends_with_command(&self) -> bool {
+        self.policy.not_after == Some(self.deadline)
+    }
+
     /// Why the call stops when its next attempt would start past [`Attempts::deadline`]: its
     /// own deadline, or the command's end.
-    pub fn out_of_time(&self) -> GaveUp {
+    fn out_of_time(&self) -> GaveUp {
         let attempts = self.attempts;
-        if self.command_ends_first {
+        if self.ends_with_command() {
             GaveUp::CommandEnds { attempts }
         } else {
             GaveUp::Deadline {
@@ -360,12 +379,12 @@ mod tests {
 
     #[test]
     fn no_call_retries_past_not_after_whatever_its_deadline() {
-        let policy = RetryPolicy::new(&HttpOptions {
+        let ending = RetryPolicy::new(&HttpOptions {
             deadline: Duration::from_secs(120),
             not_after: Some(Instant::now() + Duration::from_secs(5)),
             ..HttpOptions::default()
         });
-        let mut attempts = policy.start(CallKind::Read);
+        let mut attempts = ending.start(CallKind::Read);
         attempts.begin();
         assert_eq!(
             attempts.check(Verdict::Transient(None), Duration::from_secs(4)),
@@ -374,6 +393,16 @@ mod tests {
         assert_eq!(
             attempts.check(Verdict::Transient(None), Duration::from_secs(6)),
             Err(GaveUp::CommandEnds { attempts: 1 })
+        );
+        // No attempt waits for its answer past the command's end either.
+        let timeout = attempts.attempt_timeout();
+        assert!(timeout <= Duration::from_secs(5), "{timeout:?}");
+        assert!(timeout > Duration::from_secs(4), "{timeout:?}");
+        let own = policy(3, Duration::from_millis(10)).start(CallKind::Read);
+        assert_eq!(
+            own.attempt_timeout(),
+            HttpOptions::default().timeout,
+            "the client's timeout, whatever is left of the call's own deadline"
         );
     }
 
@@ -410,7 +439,7 @@ mod tests {
             .run(
                 "test",
                 CallKind::Write,
-                || {
+                |_| {
                     calls += 1;
                     let n = calls;
                     async move { Err(n) }

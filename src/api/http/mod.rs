@@ -365,7 +365,7 @@ impl AepClient {
                     accept,
                     &token,
                     &call,
-                    attempts.attempts(),
+                    &attempts,
                 )
                 .await;
             let error = match result {
@@ -434,7 +434,7 @@ impl AepClient {
         loop {
             if let Some(until) = inner.throttle.until(host) {
                 if until > attempts.deadline() {
-                    return Err(past_deadline(call, until, attempts.out_of_time()));
+                    return Err(past_deadline(call, until, attempts));
                 }
                 tokio::time::sleep_until(until.into()).await;
             }
@@ -446,7 +446,7 @@ impl AepClient {
                 return Ok(permit);
             };
             if turn > attempts.deadline() {
-                return Err(past_deadline(call, turn, attempts.out_of_time()));
+                return Err(past_deadline(call, turn, attempts));
             }
             tokio::time::sleep_until(turn.into()).await;
             if inner.throttle.until(host).is_none() {
@@ -465,9 +465,10 @@ impl AepClient {
         accept: Option<&str>,
         token: &SecretString,
         call: &str,
-        attempt: u32,
+        attempts: &crate::transport::Attempts,
     ) -> Result<Answer, ApiError> {
         let inner = &*self.inner;
+        let attempt = attempts.attempts();
         // The span holds what the event does not say; the event names the call and its answer
         // (one `-v` line per request, each field once).
         let span = tracing::info_span!("http", attempt);
@@ -479,7 +480,8 @@ impl AepClient {
                 .bearer_auth(token.expose_secret())
                 .header("x-api-key", &inner.api_key)
                 .header("x-gw-ims-org-id", &inner.org_id)
-                .header("x-sandbox-name", &inner.sandbox);
+                .header("x-sandbox-name", &inner.sandbox)
+                .timeout(attempts.attempt_timeout());
             if let Some(body) = body {
                 request = request
                     .header(CONTENT_TYPE, "application/json")
@@ -539,11 +541,12 @@ async fn receive(request: reqwest::RequestBuilder, call: &str) -> Result<Answer,
 }
 
 /// The error of a call whose turn to send comes after its deadline.
-fn past_deadline(call: &str, turn: Instant, gave_up: GaveUp) -> ApiError {
+fn past_deadline(call: &str, turn: Instant, attempts: &crate::transport::Attempts) -> ApiError {
     let mut e = ApiError::status(call, 429, b"", None);
     e.message = format!(
-        "the service is rate limiting and asked to wait {}s ({gave_up})",
+        "the service is rate limiting and asked to wait {}s, past {}",
         turn.saturating_duration_since(Instant::now()).as_secs(),
+        attempts.limit()
     );
     e
 }
