@@ -224,3 +224,17 @@ async fn a_list_of_the_dataflows_that_never_answers_ends_at_the_timeout() {
         "the command took {took:?} for a 3 s timeout:\n{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_that_never_comes_is_not_awaited_past_the_timeout() {
+    // Every answer comes 20 s late: the command's first request (the IMS token) would wait for
+    // the 30 s request timeout; `--timeout 3s` must end the command near three.
+    let latency = Some(Duration::from_secs(20));
+    let (code, stderr, took) = wait_through_an_outage("/flows", latency, "3s").await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("timed out"), "{stderr}");
+    assert!(
+        took < Duration::from_secs(7),
+        "the command took {took:?} for a 3 s timeout:\n{stderr}"
+    );
+}
