@@ -12,33 +12,6 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-fn zoho_spec() -> serde_json::Value {
-    json!({
-        "id": ZOHO_CRM_SPEC_ID,
-        "name": "zoho-crm",
-        "providerId": "0ed90a81-07f4-4586-8190-b40eccef1c5a",
-        "version": "1.0",
-        "authSpec": [{
-            "name": "Basic Authentication",
-            "type": "OAuth2",
-            "spec": {
-                "$schema": "http://json-schema.org/draft-07/schema#",
-                "type": "object",
-                "properties": {
-                    "endpoint": {"type": "string", "description": "The endpoint of the Zoho CRM server"},
-                    "accountsUrl": {"type": "string"},
-                    "clientId": {"type": "string"},
-                    "clientSecret": {"type": "string", "format": "password"},
-                    "accessToken": {"type": "string", "format": "password"},
-                    "refreshToken": {"type": "string", "format": "password"}
-                },
-                "required": ["endpoint", "accountsUrl", "clientId", "clientSecret", "refreshToken"]
-            }
-        }],
-        "sourceSpec": {"attributes": {}}
-    })
-}
-
 #[tokio::test]
 async fn connection_spec_is_read_from_the_items_wrapper() {
     let (server, client) = setup().await;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use api_support::*;
 use provision::api::connections::Connection;
 use provision::api::http::HttpOptions;
-use provision::api::specs::ConnectionSpec;
+use provision::api::specs::{ConnectionSpec, ZOHO_CRM_SPEC_ID};
 use provision::api::{AepClient, Etag};
 use provision::engine::desired::DesiredBase;
 use provision::engine::kinds::base::{self, description_with_auth};
@@ -26,7 +26,6 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const ID: &str = "9b2d3c4e-5f60-4718-8a9b-0c1d2e3f4a5b";
 const PREFIX: &str = "p";
 const FINGERPRINT: &str = "0123456789ab";
-const ZOHO_SPEC_ID: &str = "929e4450-0237-4ed2-9404-b7e1e0a00309";
 /// Test fixtures only: the credentials the rotation sends, and the access token the mocked
 /// Zoho token endpoint issues.
 const ZOHO_CLIENT_ID: &str = "1000.BASEPATCHTEST";
@@ -92,20 +91,9 @@ fn profile(server: &MockServer) -> Profile {
     }
 }
 
-/// The Zoho CRM connection spec, reduced to the auth params the base connection sends.
+/// The Zoho CRM connection spec, as Flow Service lists it.
 fn spec() -> ConnectionSpec {
-    serde_json::from_value(json!({
-        "id": ZOHO_SPEC_ID,
-        "authSpec": [{"name": "Basic Authentication", "type": "OAuth2", "spec": {
-            "properties": {
-                "endpoint": {"type": "string"}, "accountsUrl": {"type": "string"},
-                "clientId": {"type": "string"}, "clientSecret": {"type": "string"},
-                "accessToken": {"type": "string"}, "refreshToken": {"type": "string"}
-            },
-            "required": ["endpoint", "clientId", "clientSecret", "refreshToken"]
-        }}]
-    }))
-    .unwrap()
+    serde_json::from_value(zoho_spec()).unwrap()
 }
 
 fn desired() -> DesiredBase {
@@ -123,7 +111,7 @@ fn connection_json(description: &str, n: u32) -> Value {
         "id": ID,
         "name": PREFIX,
         "description": description,
-        "connectionSpec": {"id": ZOHO_SPEC_ID, "version": "1.0"},
+        "connectionSpec": {"id": ZOHO_CRM_SPEC_ID, "version": "1.0"},
         "state": "enabled",
         "auth": {"specName": "Basic Authentication", "params": {"clientId": ZOHO_CLIENT_ID}},
         "etag": etag(n),
@@ -234,22 +222,24 @@ fn shape(mut body: Value) -> Value {
     body
 }
 
-fn get(expected: &mut Vec<Sent>) {
-    expected.push(Sent {
+/// The re-read of the connection.
+fn get() -> Sent {
+    Sent {
         method: "GET".into(),
         path: connection_path(),
         if_match: None,
         body: Value::Null,
-    });
+    }
 }
 
-fn patch(expected: &mut Vec<Sent>, n: u32, ops: Value) {
-    expected.push(Sent {
+/// A PATCH of `ops` carrying etag `n`.
+fn patch(n: u32, ops: Value) -> Sent {
+    Sent {
         method: "PATCH".into(),
         path: connection_path(),
         if_match: Some(etag(n)),
         body: ops,
-    });
+    }
 }
 
 fn description_ops() -> Value {
@@ -313,11 +303,14 @@ async fn a_stale_description_patch_is_sent_again_with_the_etag_of_a_fresh_read()
 
     let ended = update(&client, &server, false).await.expect("the update");
 
-    let mut expected = Vec::new();
-    patch(&mut expected, 1, description_ops());
-    get(&mut expected);
-    patch(&mut expected, 2, description_ops());
-    assert_eq!(sent(&server).await, expected);
+    assert_eq!(
+        sent(&server).await,
+        [
+            patch(1, description_ops()),
+            get(),
+            patch(2, description_ops()),
+        ]
+    );
     assert_eq!(ended, Some(Etag(etag(3))));
 }
 
@@ -331,10 +324,7 @@ async fn lost_description_patch_that_landed(lost: ResponseTemplate, timeout: Dur
 
     let ended = update(&client, &server, false).await.expect("the update");
 
-    let mut expected = Vec::new();
-    patch(&mut expected, 1, description_ops());
-    get(&mut expected);
-    assert_eq!(sent(&server).await, expected);
+    assert_eq!(sent(&server).await, [patch(1, description_ops()), get(),]);
     assert_eq!(ended, Some(Etag(etag(2))));
 }
 
@@ -366,12 +356,15 @@ async fn a_credentials_patch_answered_504_is_sent_again_after_the_reread_then_th
 
     let ended = update(&client, &server, true).await.expect("the update");
 
-    let mut expected = Vec::new();
-    patch(&mut expected, 1, credentials_ops());
-    get(&mut expected);
-    patch(&mut expected, 2, credentials_ops());
-    patch(&mut expected, 3, description_ops());
-    assert_eq!(sent(&server).await, expected);
+    assert_eq!(
+        sent(&server).await,
+        [
+            patch(1, credentials_ops()),
+            get(),
+            patch(2, credentials_ops()),
+            patch(3, description_ops()),
+        ]
+    );
     assert_eq!(ended, Some(Etag(etag(4))));
     assert_credentials(&server).await;
 }
@@ -395,10 +388,7 @@ async fn a_connection_deleted_before_the_reread_fails_the_update_with_a_hint_to_
         error.to_string(),
         format!("base connection {ID} disappeared while it was being updated; run apply again")
     );
-    let mut expected = Vec::new();
-    patch(&mut expected, 1, description_ops());
-    get(&mut expected);
-    assert_eq!(sent(&server).await, expected);
+    assert_eq!(sent(&server).await, [patch(1, description_ops()), get(),]);
 }
 
 /// `provision import` adopting a base connection made in Adobe's UI, named `name` when read: the
@@ -445,12 +435,15 @@ fn marking_ops(with_name: bool) -> Value {
 async fn an_adoption_whose_marking_patch_went_stale_is_sent_again_after_a_reread() {
     let (server, sent) = adopt_with_a_stale_marking("Zoho CRM", "Zoho CRM").await;
 
-    let mut expected = Vec::new();
-    patch(&mut expected, 1, credentials_ops());
-    patch(&mut expected, 2, marking_ops(true));
-    get(&mut expected);
-    patch(&mut expected, 3, marking_ops(true));
-    assert_eq!(sent, expected);
+    assert_eq!(
+        sent,
+        [
+            patch(1, credentials_ops()),
+            patch(2, marking_ops(true)),
+            get(),
+            patch(3, marking_ops(true)),
+        ]
+    );
     assert_credentials(&server).await;
 }
 
@@ -461,10 +454,13 @@ async fn an_adoption_renamed_meanwhile_sends_the_name_too_after_the_reread() {
     // is computed again from the re-read connection, name included.
     let (_server, sent) = adopt_with_a_stale_marking(PREFIX, "renamed in the UI").await;
 
-    let mut expected = Vec::new();
-    patch(&mut expected, 1, credentials_ops());
-    patch(&mut expected, 2, marking_ops(false));
-    get(&mut expected);
-    patch(&mut expected, 3, marking_ops(true));
-    assert_eq!(sent, expected);
+    assert_eq!(
+        sent,
+        [
+            patch(1, credentials_ops()),
+            patch(2, marking_ops(false)),
+            get(),
+            patch(3, marking_ops(true)),
+        ]
+    );
 }

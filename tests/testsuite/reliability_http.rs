@@ -2,7 +2,7 @@
 //! with the emulator: a long run of 429s on one call, a 429 from the Zoho token endpoint, a
 //! redirect to another host, and a TLS certificate no public authority issued.
 
-use crate::support::api::adobe_at;
+use crate::support::api::{adobe_at, mock_ims};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,16 +42,6 @@ fn aep(server: &MockServer) -> AepClient {
     AepClient::new(&adobe_at(&url), options()).expect("client")
 }
 
-async fn ims(server: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path("/ims/token/v3"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "token", "token_type": "bearer", "expires_in": 86399
-        })))
-        .mount(server)
-        .await;
-}
-
 /// `times` answers of 429 with `Retry-After: 0` to `verb FLOWS`, then a success.
 async fn throttled_then_ok(server: &MockServer, verb: &str, times: u64) {
     Mock::given(method(verb))
@@ -83,7 +73,7 @@ async fn a_long_run_of_429s_is_bounded_by_the_deadline_not_the_attempts() {
     // Twice `max_attempts` refusals: each said when to come back and nothing was processed, so
     // the call keeps going while its deadline allows. `Retry-After: 0` falls back to the backoff.
     let server = MockServer::start().await;
-    ims(&server).await;
+    mock_ims(&server).await;
     throttled_then_ok(&server, "GET", 6).await;
     throttled_then_ok(&server, "POST", 6).await;
     let client = aep(&server);
@@ -106,7 +96,7 @@ async fn server_errors_still_stop_a_write_at_max_attempts() {
     // A DELETE is a write: its 5xx answers count against the attempts (a GET's do not; see
     // tests/testsuite/http.rs).
     let server = MockServer::start().await;
-    ims(&server).await;
+    mock_ims(&server).await;
     Mock::given(path(FLOWS))
         .respond_with(ResponseTemplate::new(503))
         .mount(&server)
@@ -180,7 +170,7 @@ async fn a_zoho_token_request_answered_429_waits_its_retry_after_and_succeeds() 
 async fn a_redirect_is_not_followed_so_credentials_stay_on_their_host() {
     let server = MockServer::start().await;
     let elsewhere = MockServer::start().await;
-    ims(&server).await;
+    mock_ims(&server).await;
     Mock::given(path(FLOWS))
         .respond_with(
             ResponseTemplate::new(307)

@@ -18,19 +18,21 @@ fn start_before(h: &Harness, ago: chrono::Duration, seconds: i64) -> DateTime<Ut
     start - chrono::Duration::seconds(seconds)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_six_second_outage_of_the_runs_query_does_not_end_the_wait() {
-    let h = Harness::managing(
-        EmulatorConfig {
-            time_scale: 600.0,
-            ..EmulatorConfig::default()
-        },
-        &["Leads"],
-        Utc::now(),
-    )
-    .await;
+/// A harness managing one flow, Leads, scheduled hourly from three hours ago.
+async fn one_managed_flow(config: EmulatorConfig) -> Harness {
+    let h = Harness::managing(config, &["Leads"], Utc::now()).await;
     let start = start_before(&h, chrono::Duration::hours(3), 0);
     h.create_managed_flows(&["Leads"], &["Email"], start).await;
+    h
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_six_second_outage_of_the_runs_query_does_not_end_the_wait() {
+    let h = one_managed_flow(EmulatorConfig {
+        time_scale: 600.0,
+        ..EmulatorConfig::default()
+    })
+    .await;
 
     let mut faults = h.emulator().faults();
     faults.outage = vec![format!("{FS}/runs")];
@@ -58,7 +60,6 @@ async fn a_six_second_outage_of_the_runs_query_does_not_end_the_wait() {
         refused(&h) > 0,
         "status never queried the runs during the outage"
     );
-    let began = Instant::now();
     tokio::time::sleep(Duration::from_secs(6)).await;
     while refused(&h) <= attempts && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -70,10 +71,6 @@ async fn a_six_second_outage_of_the_runs_query_does_not_end_the_wait() {
 
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
-    assert!(
-        began.elapsed() >= Duration::from_secs(6),
-        "the wait ended during the outage"
-    );
     assert!(
         stderr.contains("could not read the runs"),
         "the outage is reported on stderr:\n{stderr}"
@@ -89,9 +86,7 @@ async fn wait_through_an_outage(
     latency: Option<Duration>,
     timeout: &str,
 ) -> (Option<i32>, String, Duration) {
-    let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
-    let start = start_before(&h, chrono::Duration::hours(3), 0);
-    h.create_managed_flows(&["Leads"], &["Email"], start).await;
+    let h = one_managed_flow(EmulatorConfig::default()).await;
     let mut faults = h.emulator().faults();
     faults.outage = vec![format!("{FS}{out}")];
     faults.latency = latency;
@@ -178,9 +173,7 @@ async fn the_timeout_bounds_the_whole_wait_including_a_slow_first_read() {
     // The dataflows cannot be listed for the first three seconds, and their runs not at all:
     // `--timeout 6s` must end the command about six seconds after it started, not six seconds
     // after the list finally answered.
-    let h = Harness::managing(EmulatorConfig::default(), &["Leads"], Utc::now()).await;
-    let start = start_before(&h, chrono::Duration::hours(3), 0);
-    h.create_managed_flows(&["Leads"], &["Email"], start).await;
+    let h = one_managed_flow(EmulatorConfig::default()).await;
     let mut faults = h.emulator().faults();
     faults.outage = vec![format!("{FS}/flows"), format!("{FS}/runs")];
     h.emulator().set_faults(faults.clone());
@@ -200,7 +193,7 @@ async fn the_timeout_bounds_the_whole_wait_including_a_slow_first_read() {
     assert!(stderr.contains("timed out after 6s"), "{stderr}");
     // A fresh timeout after the list would end at about nine seconds.
     assert!(
-        took < Duration::from_millis(7500),
+        took < Duration::from_secs(8),
         "the command took {took:?} for a 6 s timeout:\n{stderr}"
     );
 }

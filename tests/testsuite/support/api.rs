@@ -215,3 +215,31 @@ fn strip_nulls(value: &mut Value) {
         _ => {}
     }
 }
+
+/// Flow Service's Zoho CRM connection spec, as `GET /connectionSpecs` lists it.
+pub fn zoho_spec() -> Value {
+    json!({
+        "id": provision::api::specs::ZOHO_CRM_SPEC_ID,
+        "name": "zoho-crm",
+        "providerId": "0ed90a81-07f4-4586-8190-b40eccef1c5a",
+        "version": "1.0",
+        "authSpec": [{
+            "name": "Basic Authentication",
+            "type": "OAuth2",
+            "spec": {
+                "$schema": "http://json-schema.org/draft-07/schema#",
+                "type": "object",
+                "properties": {
+                    "endpoint": {"type": "string", "description": "The endpoint of the Zoho CRM server"},
+                    "accountsUrl": {"type": "string"},
+                    "clientId": {"type": "string"},
+                    "clientSecret": {"type": "string", "format": "password"},
+                    "accessToken": {"type": "string", "format": "password"},
+                    "refreshToken": {"type": "string", "format": "password"}
+                },
+                "required": ["endpoint", "accountsUrl", "clientId", "clientSecret", "refreshToken"]
+            }
+        }],
+        "sourceSpec": {"attributes": {}}
+    })
+}
