@@ -223,9 +223,9 @@ fn target_item(id: &str) -> serde_json::Value {
 #[tokio::test]
 async fn targets_by_ids_are_chunked_into_few_queries_sent_together() {
     let (server, client) = setup().await;
-    // Each answer takes 400 ms: the two queries sent together take about that, one after the
-    // other at least 800 ms.
-    let delay = std::time::Duration::from_millis(400);
+    // Each answer takes a second: the two queries sent together take about that, one after the
+    // other at least two (a second of margin: a loaded machine may stall this test's thread).
+    let delay = std::time::Duration::from_secs(1);
     Mock::given(method("GET"))
         .and(path(format!("{FLOW}/targetConnections")))
         .respond_with(

@@ -9,6 +9,8 @@ use assert_cmd::Command;
 use provision::api::connections::{self, AuthParams, NewConnection};
 use provision::api::{AepClient, HttpOptions};
 use provision::emulator::{spawn, EmulatorConfig, Faults, RunningEmulator, ZohoSpec};
+
+use crate::support::cli::arrived;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
@@ -21,11 +23,16 @@ const LOCAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles/local.toml");
 const DEPRECATED: &str = "Adobe has deprecated or removed the Zoho CRM source for this org";
 
 async fn emulator(zoho_spec: ZohoSpec) -> RunningEmulator {
+    spawn_with(Faults {
+        zoho_spec,
+        ..Faults::default()
+    })
+    .await
+}
+
+async fn spawn_with(faults: Faults) -> RunningEmulator {
     spawn(EmulatorConfig {
-        faults: Faults {
-            zoho_spec,
-            ..Faults::default()
-        },
+        faults,
         ..EmulatorConfig::default()
     })
     .await
@@ -404,18 +411,15 @@ async fn without_a_base_connection_a_module_zoho_does_not_list_is_named_and_its_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datasets_and_schemas_are_read_beside_the_specs_not_after_zoho() {
     // 400 ms an answer: requests sent together arrive within a few milliseconds of each other;
-    // after the Zoho side (a refresh, then the module list) they would arrive 400 ms later. The
+    // after the Zoho side (a refresh, the module list, then the field lists) they would arrive
+    // at least 400 ms after the field lists. The
     // margin of half a latency keeps a loaded test machine's scheduling delays from counting.
     let latency = std::time::Duration::from_millis(400);
-    let emulator = spawn(EmulatorConfig {
-        faults: Faults {
-            latency: Some(latency),
-            ..Faults::default()
-        },
-        ..EmulatorConfig::default()
+    let emulator = spawn_with(Faults {
+        latency: Some(latency),
+        ..Faults::default()
     })
-    .await
-    .expect("the emulator starts");
+    .await;
     let (code, checks) = json_checks(check(&emulator, Path::new(LOCAL), &[])).await;
     assert_eq!(code, Some(0), "{checks:#?}");
     let requests = emulator.requests();
@@ -426,14 +430,23 @@ async fn datasets_and_schemas_are_read_beside_the_specs_not_after_zoho() {
             .unwrap_or_else(|| panic!("{path} not asked"))
     };
     let spec = arrival("/data/foundation/flowservice/connectionSpecs/");
+    // The Zoho side ends with the field lists, sent after the module list.
+    let zoho_fields = arrival("/crm/v8/settings/fields");
+    let half = latency.as_millis() as i64 / 2;
     for path in [
         "/data/foundation/catalog/dataSets/",
         "/data/foundation/schemaregistry/tenant/schemas/",
     ] {
-        let apart = crate::support::cli::spread_ms(&[arrival(path), spec]);
+        let read = arrival(path);
+        let apart = crate::support::cli::spread_ms(&[read, spec]);
         assert!(
-            apart < latency.as_millis() as i64 / 2,
+            apart < half,
             "{path} arrived {apart} ms from the connection spec's read: not sent together"
+        );
+        let after_zoho = (arrived(read) - arrived(zoho_fields)).num_milliseconds();
+        assert!(
+            after_zoho < half,
+            "{path} arrived {after_zoho} ms after Zoho's field lists: sent after the Zoho side"
         );
     }
 }
