@@ -230,32 +230,25 @@ where
     let (found, beside) = futures::join!(new.lookup(client), beside(ours.clone()));
     let found = found?;
     let mine = found.iter().find(|f| f.id == ours).map(|f| f.created_at);
-    let Some(survivor) = oldest(found.into_iter().filter(|f| f.id != ours).collect()) else {
-        let ensured = Ensured {
+    let older_twin = oldest(found.into_iter().filter(|f| f.id != ours).collect()).filter(|twin| {
+        // Ours is older only when the service shows it with an earlier (createdAt, id).
+        mine.is_none_or(|at| key(at, &ours) > key(twin.created_at, &twin.id))
+    });
+    let ensured = match older_twin {
+        None => Ensured {
             id: ours,
             ours: true,
-        };
-        return Ok((ensured, Some(beside)));
-    };
-    // Ours is older only when the service shows it with an earlier (createdAt, id).
-    let ours_first = match mine {
-        Some(at) => key(at, &ours) < key(survivor.created_at, &survivor.id),
-        None => false,
-    };
-    if ours_first {
-        let ensured = Ensured {
-            id: ours,
-            ours: true,
-        };
-        return Ok((ensured, Some(beside)));
-    }
-    tracing::warn!(ours = %ours, survivor = %survivor.id, "a concurrent run created the same object first; keeping the oldest");
-    if let Err(e) = delete(ours.clone()).await {
-        tracing::warn!(id = %ours, error = %e, "could not delete the duplicate; the next apply deletes it");
-    }
-    let ensured = Ensured {
-        id: survivor.id,
-        ours: false,
+        },
+        Some(survivor) => {
+            tracing::warn!(ours = %ours, survivor = %survivor.id, "a concurrent run created the same object first; keeping the oldest");
+            if let Err(e) = delete(ours.clone()).await {
+                tracing::warn!(id = %ours, error = %e, "could not delete the duplicate; the next apply deletes it");
+            }
+            Ensured {
+                id: survivor.id,
+                ours: false,
+            }
+        }
     };
     Ok((ensured, Some(beside)))
 }
